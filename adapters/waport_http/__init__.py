@@ -1,0 +1,1 @@
+"""waport http adapter."""

@@ -1,0 +1,1 @@
+"""waport web adapter."""

@@ -1,0 +1,69 @@
+"""Developer and CI sessions. ``nox -s ci`` is what ``.ci/run`` runs, in one environment."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["lint", "typecheck", "tests", "contracts"]
+
+DEV = ".[dev]"
+
+
+def _install(session: nox.Session, *extra: str) -> None:
+    session.install("-e", DEV, *extra)
+
+
+def _lint(session: nox.Session) -> None:
+    session.run("ruff", "check", "src", "adapters", "tests", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "adapters", "tests", "noxfile.py")
+    session.run("lint-imports")
+
+
+def _typecheck(session: nox.Session) -> None:
+    session.run("mypy")
+
+
+def _tests(session: nox.Session, *args: str) -> None:
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", *args, env={"HYPOTHESIS_PROFILE": "ci"})
+    session.run("coverage", "combine")
+    session.run("coverage", "report", "--fail-under=90")
+    session.run("coverage", "report", "--include=src/waport/domain/*", "--fail-under=95")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format) and the import contracts."""
+    _install(session)
+    _lint(session)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on src and adapters."""
+    _install(session)
+    _typecheck(session)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite under coverage, with the coverage gates."""
+    _install(session)
+    _tests(session, *session.posargs)
+
+
+@nox.session
+def contracts(session: nox.Session) -> None:
+    """The contract suites against every bundled adapter."""
+    _install(session)
+    session.run("pytest", "tests/contracts", *session.posargs)
+
+
+@nox.session
+def ci(session: nox.Session) -> None:
+    """Everything CI checks, in one environment."""
+    _install(session)
+    _lint(session)
+    _typecheck(session)
+    _tests(session)

@@ -1,0 +1,1 @@
+"""The pure domain core: every rule of the trade, no I/O, no clock, no event loop."""

@@ -1,0 +1,138 @@
+"""Provider-neutral events (what webhooks and the sandbox report) and the outbound
+webhook vocabulary (``message.sent`` ...) with its payloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import attrs
+
+from waport.domain.recipients import Recipient
+from waport.domain.status import ErrorDetail, MessageStatus
+
+
+@attrs.frozen(kw_only=True)
+class InboundMessage:
+    """A message a contact sent to one of our senders, normalised across providers.
+
+    ``kind`` is ``text``, ``image``, ``video``, ``audio``, ``document``, ``sticker``,
+    ``location``, ``contacts``, ``button_reply``, ``list_reply``, ``button``,
+    ``reaction``, ``order``, ``system``, ``unsupported`` (or another provider kind).
+    ``payload`` holds the kind's details (media id and MIME, reply id and title,
+    emoji and target ...); ``raw`` the provider's own object, for debugging.
+    """
+
+    provider: str
+    provider_message_id: str
+    sender_id: str
+    contact: Recipient
+    received_at: datetime
+    kind: str
+    text: str | None = None
+    contact_name: str | None = None
+    reply_to: str | None = None
+    """The provider id of the message this one answers, if any."""
+    author: Recipient | None = None
+    """In a group, the participant who wrote."""
+    alias: str | None = None
+    """Another id the provider gave this contact (a WhatsApp-Web ``@lid``)."""
+    payload: Mapping[str, Any] = attrs.field(factory=dict)
+    raw: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class StatusUpdate:
+    """The provider's word on one of our outbound messages."""
+
+    provider: str
+    provider_message_id: str
+    status: MessageStatus
+    at: datetime
+    recipient: str | None = None
+    message_id: str | None = None
+    """Our message id, when the provider echoes it back (Meta's biz_opaque_callback_data)."""
+    error: ErrorDetail | None = None
+    pricing: Mapping[str, Any] | None = None
+    conversation: Mapping[str, Any] | None = None
+    raw: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
+
+
+ProviderEvent = InboundMessage | StatusUpdate
+
+
+# Outbound webhook event types, per status reached.
+STATUS_EVENTS: Final[Mapping[MessageStatus, str]] = {
+    MessageStatus.SENT: "message.sent",
+    MessageStatus.DELIVERED: "message.delivered",
+    MessageStatus.READ: "message.read",
+    MessageStatus.PLAYED: "message.read",
+    MessageStatus.FAILED: "message.failed",
+    MessageStatus.EXPIRED: "message.failed",
+}
+RECEIVED: Final = "message.received"
+REPLY: Final = "message.reply"
+EVENT_TYPES: Final = (
+    "message.sent",
+    "message.delivered",
+    "message.read",
+    "message.failed",
+    "message.reply",
+    "message.received",
+)
+
+
+def status_payload(
+    *,
+    message_id: str,
+    status: MessageStatus,
+    at: datetime,
+    to: Recipient,
+    sender_id: str,
+    provider_message_id: str | None,
+    error: ErrorDetail | None,
+    broadcast_id: str | None,
+    metadata: Mapping[str, Any],
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "message_id": message_id,
+        "status": status.value,
+        "timestamp": at.isoformat(),
+        "to": str(to),
+        "sender_id": sender_id,
+        "provider_message_id": provider_message_id,
+    }
+    if broadcast_id:
+        data["broadcast_id"] = broadcast_id
+    if metadata:
+        data["metadata"] = dict(metadata)
+    if error is not None:
+        data["error"] = {"code": error.code, "message": error.message}
+    return data
+
+
+def inbound_payload(
+    *, message_id: str, message: InboundMessage, reply_to_message_id: str | None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "message_id": message_id,
+        "from": str(message.contact),
+        "sender_id": message.sender_id,
+        "provider_message_id": message.provider_message_id,
+        "timestamp": message.received_at.isoformat(),
+        "kind": message.kind,
+        "text": message.text,
+    }
+    if message.contact_name:
+        data["contact_name"] = message.contact_name
+    if message.author is not None:
+        data["author"] = str(message.author)
+    if message.payload:
+        data["content"] = dict(message.payload)
+    if reply_to_message_id is not None:
+        data["reply_to_message_id"] = reply_to_message_id
+    if message.reply_to is not None:
+        data["reply_to_provider_message_id"] = message.reply_to
+    return data

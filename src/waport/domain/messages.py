@@ -1,0 +1,651 @@
+"""Outbound messages: one frozen class per mode, and ``OutboundMessage`` holding exactly one.
+
+Every class validates itself on construction (attrs validators that raise
+``WaportError``), so a value that exists is valid. Cross-field rules (a caption only
+on image, video and document; unique button ids; rows per list) live in
+``__attrs_post_init__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Final
+
+import attrs
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.limits import (
+    CONTACT_NAME_MAX,
+    INTERACTIVE,
+    LABEL_MAX,
+    LABELS_MAX,
+    METADATA_KEY_MAX,
+    METADATA_MAX_KEYS,
+    METADATA_VALUE_MAX,
+    PROVIDER_MESSAGE_ID_MAX,
+    SENDER_ID_MAX,
+    TEMPLATE,
+    TEXT,
+    MediaKind,
+)
+from waport.domain.media import caption_allowed, check_media, check_mime_syntax
+from waport.domain.recipients import Recipient
+from waport.domain.validators import (
+    Validator,
+    aware,
+    chars,
+    emoji_or_empty,
+    http_url,
+    int_between,
+    is_bool,
+    items,
+    language_code,
+    number_between,
+    required_chars,
+)
+
+JsonScalar = str | int | float | bool | None
+
+# ----------------------------------------------------------------------------- text
+
+
+@attrs.frozen
+class Text:
+    mode: ClassVar[str] = "text"
+
+    body: str = attrs.field(validator=chars(TEXT.body, minimum=1, blank=False))
+    preview_url: bool = attrs.field(default=False, validator=is_bool)
+
+
+# ----------------------------------------------------------------------------- media
+
+
+@attrs.frozen
+class MediaUrl:
+    url: str = attrs.field(validator=http_url)
+
+
+@attrs.frozen
+class MediaData:
+    """Inline bytes (from a base64 data URI or a multipart upload)."""
+
+    mime: str
+    data: bytes = attrs.field(repr=lambda d: f"<{len(d)} bytes>")
+
+
+@attrs.frozen
+class MediaId:
+    """A media id the provider already holds (an upload, or an inbound media id)."""
+
+    id: str = attrs.field(validator=required_chars(PROVIDER_MESSAGE_ID_MAX))
+
+
+MediaSource = MediaUrl | MediaData | MediaId
+
+
+@attrs.frozen(kw_only=True)
+class Media:
+    mode: ClassVar[str] = "media"
+
+    kind: MediaKind = attrs.field(converter=MediaKind)
+    source: MediaSource
+    caption: str | None = attrs.field(default=None, validator=chars(TEXT.caption))
+    filename: str | None = attrs.field(default=None, validator=chars(TEXT.filename, minimum=1))
+    mime_type: str | None = None
+    voice: bool = attrs.field(default=False, validator=is_bool)
+    animated: bool = attrs.field(default=False, validator=is_bool)
+
+    def __attrs_post_init__(self) -> None:
+        if self.caption is not None and not caption_allowed(self.kind):
+            raise WaportError(
+                ErrorCode.CAPTION_NOT_ALLOWED, f"{self.kind} cannot carry a caption", "caption"
+            )
+        if self.filename is not None and self.kind != MediaKind.DOCUMENT:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED, "only a document has a filename", "filename"
+            )
+        if self.voice and self.kind != MediaKind.AUDIO:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED, "only audio can be a voice note", "voice"
+            )
+        if self.animated and self.kind != MediaKind.STICKER:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED, "only a sticker can be animated", "animated"
+            )
+        if self.mime_type is not None:
+            check_mime_syntax(self.mime_type, "mime_type")
+        mime = self.mime_type
+        size = None
+        if isinstance(self.source, MediaData):
+            mime = self.source.mime
+            size = len(self.source.data)
+        check_media(self.kind, mime, size, animated=self.animated)
+
+    @property
+    def mime(self) -> str | None:
+        """The declared MIME type, or the data's own."""
+        if isinstance(self.source, MediaData):
+            return self.source.mime
+        return self.mime_type
+
+
+# ----------------------------------------------------------------------------- templates
+
+
+@attrs.frozen(kw_only=True)
+class Currency:
+    fallback_value: str = attrs.field(validator=required_chars(TEMPLATE.body_param))
+    code: str = attrs.field(validator=required_chars(3))
+    amount_1000: int = attrs.field(validator=int_between(-(10**15), 10**15))
+
+
+@attrs.frozen(kw_only=True)
+class DateTime:
+    fallback_value: str = attrs.field(validator=required_chars(TEMPLATE.body_param))
+
+
+ParamValue = str | Currency | DateTime
+
+
+def _check_params(maximum: int) -> Validator:
+    def check(_: object, attribute: attrs.Attribute[Any], value: Mapping[str, ParamValue]) -> None:
+        for key, item in value.items():
+            if not key:
+                raise WaportError(
+                    ErrorCode.VALIDATION_FAILED,
+                    "parameter keys must be non-empty strings",
+                    attribute.name,
+                )
+            if isinstance(item, str):
+                if not item.strip():
+                    raise WaportError(
+                        ErrorCode.VALIDATION_FAILED,
+                        "a parameter must not be empty",
+                        f"{attribute.name}.{key}",
+                    )
+                if len(item) > maximum:
+                    raise WaportError(
+                        ErrorCode.VALIDATION_FAILED,
+                        f"a parameter may be at most {maximum} characters",
+                        f"{attribute.name}.{key}",
+                    )
+            elif not isinstance(item, Currency | DateTime):
+                raise WaportError(
+                    ErrorCode.VALIDATION_FAILED,
+                    "a parameter is a string, a currency or a date_time",
+                    f"{attribute.name}.{key}",
+                )
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class HeaderText:
+    """Values for a text header's placeholders."""
+
+    params: Mapping[str, ParamValue] = attrs.field(
+        factory=dict, validator=_check_params(TEMPLATE.header_text_param)
+    )
+
+
+@attrs.frozen(kw_only=True)
+class HeaderMedia:
+    """The image, video or document of a media header."""
+
+    media: Media
+
+    def __attrs_post_init__(self) -> None:
+        if self.media.kind not in (MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.DOCUMENT):
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED,
+                "a template header is an image, a video or a document",
+                "type",
+            )
+        if self.media.caption is not None:
+            raise WaportError(
+                ErrorCode.CAPTION_NOT_ALLOWED, "a template header takes no caption", "caption"
+            )
+
+
+TemplateHeader = HeaderText | HeaderMedia
+
+
+@attrs.frozen(kw_only=True)
+class ButtonParam:
+    """The dynamic value of a template button (URL suffix, quick-reply payload, coupon code)."""
+
+    index: int = attrs.field(validator=int_between(0, TEMPLATE.button_index_max))
+    param: str = attrs.field(validator=required_chars(TEMPLATE.button_param))
+
+
+@attrs.frozen(kw_only=True)
+class TemplateMessage:
+    mode: ClassVar[str] = "template"
+
+    name: str = attrs.field(validator=required_chars(TEMPLATE.name))
+    language: str = attrs.field(validator=language_code)
+    params: Mapping[str, ParamValue] = attrs.field(
+        factory=dict, validator=_check_params(TEMPLATE.body_param)
+    )
+    header: TemplateHeader | None = None
+    buttons: tuple[ButtonParam, ...] = attrs.field(
+        default=(), validator=items(0, TEMPLATE.button_index_max + 1)
+    )
+    otp: str | None = attrs.field(
+        default=None, validator=chars(TEMPLATE.otp, minimum=1, blank=False)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        seen: set[int] = set()
+        for i, button in enumerate(self.buttons):
+            if button.index in seen:
+                raise WaportError(
+                    ErrorCode.VALIDATION_FAILED,
+                    "button indexes must be unique",
+                    f"buttons[{i}].index",
+                )
+            seen.add(button.index)
+
+
+# ----------------------------------------------------------------------------- interactive
+
+
+@attrs.frozen
+class InteractiveHeaderText:
+    text: str = attrs.field(validator=required_chars(INTERACTIVE.header_text))
+
+
+@attrs.frozen
+class InteractiveHeaderMedia:
+    media: Media
+
+    def __attrs_post_init__(self) -> None:
+        if self.media.kind not in (MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.DOCUMENT):
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED,
+                "an interactive header is text, an image, a video or a document",
+                "type",
+            )
+        if self.media.caption is not None:
+            raise WaportError(ErrorCode.CAPTION_NOT_ALLOWED, "a header takes no caption", "caption")
+
+
+InteractiveHeader = InteractiveHeaderText | InteractiveHeaderMedia
+
+
+@attrs.frozen(kw_only=True)
+class ReplyButton:
+    kind: ClassVar[str] = "reply"
+    id: str = attrs.field(validator=required_chars(INTERACTIVE.button_id))
+    title: str = attrs.field(validator=required_chars(INTERACTIVE.button_title))
+
+
+@attrs.frozen(kw_only=True)
+class UrlButton:
+    kind: ClassVar[str] = "url"
+    title: str = attrs.field(validator=required_chars(INTERACTIVE.button_title))
+    url: str = attrs.field(validator=http_url)
+
+
+@attrs.frozen(kw_only=True)
+class CallButton:
+    kind: ClassVar[str] = "call"
+    title: str = attrs.field(validator=required_chars(INTERACTIVE.button_title))
+    phone: str = attrs.field(validator=required_chars(32))
+
+
+@attrs.frozen(kw_only=True)
+class CopyButton:
+    kind: ClassVar[str] = "copy"
+    title: str = attrs.field(validator=required_chars(INTERACTIVE.button_title))
+    code: str = attrs.field(validator=required_chars(INTERACTIVE.button_id))
+
+
+Button = ReplyButton | UrlButton | CallButton | CopyButton
+
+
+@attrs.frozen(kw_only=True)
+class ButtonsMessage:
+    mode: ClassVar[str] = "interactive"
+    type: ClassVar[str] = "buttons"
+
+    body: str = attrs.field(validator=chars(INTERACTIVE.body_buttons, minimum=1, blank=False))
+    buttons: tuple[Button, ...] = attrs.field(validator=items(1, INTERACTIVE.buttons_max))
+    header: InteractiveHeader | None = None
+    footer: str | None = attrs.field(default=None, validator=chars(INTERACTIVE.footer, minimum=1))
+
+    def __attrs_post_init__(self) -> None:
+        ids: set[str] = set()
+        for i, button in enumerate(self.buttons):
+            if isinstance(button, ReplyButton):
+                if button.id in ids:
+                    raise WaportError(
+                        ErrorCode.VALIDATION_FAILED,
+                        "reply button ids must be unique",
+                        f"buttons[{i}].id",
+                    )
+                ids.add(button.id)
+
+
+@attrs.frozen(kw_only=True)
+class ListRow:
+    id: str = attrs.field(validator=required_chars(INTERACTIVE.row_id))
+    title: str = attrs.field(validator=required_chars(INTERACTIVE.row_title))
+    description: str | None = attrs.field(
+        default=None, validator=chars(INTERACTIVE.row_description)
+    )
+
+
+@attrs.frozen(kw_only=True)
+class ListSection:
+    title: str | None = attrs.field(
+        default=None, validator=chars(INTERACTIVE.section_title, minimum=1)
+    )
+    rows: tuple[ListRow, ...] = attrs.field(validator=items(1, INTERACTIVE.rows_total_max))
+
+
+@attrs.frozen(kw_only=True)
+class ListMessage:
+    mode: ClassVar[str] = "interactive"
+    type: ClassVar[str] = "list"
+
+    body: str = attrs.field(validator=chars(INTERACTIVE.body_list, minimum=1, blank=False))
+    button: str = attrs.field(validator=required_chars(INTERACTIVE.list_button))
+    sections: tuple[ListSection, ...] = attrs.field(validator=items(1, INTERACTIVE.sections_max))
+    header: InteractiveHeaderText | None = None
+    footer: str | None = attrs.field(default=None, validator=chars(INTERACTIVE.footer, minimum=1))
+
+    def __attrs_post_init__(self) -> None:
+        total = sum(len(s.rows) for s in self.sections)
+        if total > INTERACTIVE.rows_total_max:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED,
+                f"a list has at most {INTERACTIVE.rows_total_max} rows in all, got {total}",
+                "sections",
+            )
+        ids: set[str] = set()
+        for i, section in enumerate(self.sections):
+            if len(self.sections) > 1 and section.title is None:
+                raise WaportError(
+                    ErrorCode.VALIDATION_FAILED,
+                    "each section needs a title when there is more than one",
+                    f"sections[{i}].title",
+                )
+            for j, row in enumerate(section.rows):
+                if row.id in ids:
+                    raise WaportError(
+                        ErrorCode.VALIDATION_FAILED,
+                        "row ids must be unique",
+                        f"sections[{i}].rows[{j}].id",
+                    )
+                ids.add(row.id)
+
+
+@attrs.frozen(kw_only=True)
+class CtaUrlMessage:
+    mode: ClassVar[str] = "interactive"
+    type: ClassVar[str] = "cta_url"
+
+    body: str = attrs.field(validator=chars(INTERACTIVE.body_buttons, minimum=1, blank=False))
+    display_text: str = attrs.field(validator=required_chars(INTERACTIVE.cta_display_text))
+    url: str = attrs.field(validator=http_url)
+    header: InteractiveHeader | None = None
+    footer: str | None = attrs.field(default=None, validator=chars(INTERACTIVE.footer, minimum=1))
+
+
+@attrs.frozen(kw_only=True)
+class CatalogMessage:
+    mode: ClassVar[str] = "interactive"
+    type: ClassVar[str] = "catalog"
+
+    body: str = attrs.field(validator=chars(INTERACTIVE.body_buttons, minimum=1, blank=False))
+    thumbnail_product_retailer_id: str | None = attrs.field(
+        default=None, validator=chars(256, minimum=1)
+    )
+    footer: str | None = attrs.field(default=None, validator=chars(INTERACTIVE.footer, minimum=1))
+
+
+@attrs.frozen(kw_only=True)
+class ProductMessage:
+    mode: ClassVar[str] = "interactive"
+    type: ClassVar[str] = "product"
+
+    catalog_id: str = attrs.field(validator=required_chars(256))
+    product_retailer_id: str = attrs.field(validator=required_chars(256))
+    body: str | None = attrs.field(
+        default=None, validator=chars(INTERACTIVE.body_buttons, minimum=1, blank=False)
+    )
+    footer: str | None = attrs.field(default=None, validator=chars(INTERACTIVE.footer, minimum=1))
+
+
+@attrs.frozen(kw_only=True)
+class ProductSection:
+    title: str = attrs.field(validator=required_chars(INTERACTIVE.section_title))
+    product_retailer_ids: tuple[str, ...] = attrs.field(
+        validator=items(1, INTERACTIVE.product_items_max)
+    )
+
+
+@attrs.frozen(kw_only=True)
+class ProductListMessage:
+    mode: ClassVar[str] = "interactive"
+    type: ClassVar[str] = "product_list"
+
+    catalog_id: str = attrs.field(validator=required_chars(256))
+    header: InteractiveHeaderText
+    body: str = attrs.field(validator=chars(INTERACTIVE.body_buttons, minimum=1, blank=False))
+    sections: tuple[ProductSection, ...] = attrs.field(
+        validator=items(1, INTERACTIVE.product_sections_max)
+    )
+    footer: str | None = attrs.field(default=None, validator=chars(INTERACTIVE.footer, minimum=1))
+
+    def __attrs_post_init__(self) -> None:
+        total = sum(len(s.product_retailer_ids) for s in self.sections)
+        if total > INTERACTIVE.product_items_max:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED,
+                f"a product list has at most {INTERACTIVE.product_items_max} products",
+                "sections",
+            )
+
+
+Interactive = (
+    ButtonsMessage
+    | ListMessage
+    | CtaUrlMessage
+    | CatalogMessage
+    | ProductMessage
+    | ProductListMessage
+)
+INTERACTIVE_TYPES: Final[Mapping[str, type[Interactive]]] = {
+    cls.type: cls
+    for cls in (
+        ButtonsMessage,
+        ListMessage,
+        CtaUrlMessage,
+        CatalogMessage,
+        ProductMessage,
+        ProductListMessage,
+    )
+}
+
+# ----------------------------------------------------------------------------- location, contacts, reaction
+
+
+@attrs.frozen(kw_only=True)
+class Location:
+    mode: ClassVar[str] = "location"
+
+    latitude: float = attrs.field(validator=number_between(-90, 90))
+    longitude: float = attrs.field(validator=number_between(-180, 180))
+    name: str | None = attrs.field(default=None, validator=chars(1000, minimum=1))
+    address: str | None = attrs.field(default=None, validator=chars(1000, minimum=1))
+
+
+@attrs.frozen(kw_only=True)
+class ContactName:
+    formatted_name: str = attrs.field(validator=required_chars(CONTACT_NAME_MAX))
+    first_name: str | None = attrs.field(default=None, validator=chars(CONTACT_NAME_MAX, minimum=1))
+    last_name: str | None = attrs.field(default=None, validator=chars(CONTACT_NAME_MAX, minimum=1))
+    middle_name: str | None = attrs.field(
+        default=None, validator=chars(CONTACT_NAME_MAX, minimum=1)
+    )
+    prefix: str | None = attrs.field(default=None, validator=chars(CONTACT_NAME_MAX, minimum=1))
+    suffix: str | None = attrs.field(default=None, validator=chars(CONTACT_NAME_MAX, minimum=1))
+
+
+@attrs.frozen(kw_only=True)
+class ContactPhone:
+    phone: str = attrs.field(validator=required_chars(32))
+    type: str | None = attrs.field(default=None, validator=chars(32, minimum=1))
+    wa_id: str | None = attrs.field(default=None, validator=chars(32, minimum=1))
+
+
+@attrs.frozen(kw_only=True)
+class ContactEmail:
+    email: str = attrs.field(validator=required_chars(320))
+    type: str | None = attrs.field(default=None, validator=chars(32, minimum=1))
+
+
+@attrs.frozen(kw_only=True)
+class ContactUrl:
+    url: str = attrs.field(validator=required_chars(2048))
+    type: str | None = attrs.field(default=None, validator=chars(32, minimum=1))
+
+
+@attrs.frozen(kw_only=True)
+class ContactAddress:
+    street: str | None = attrs.field(default=None, validator=chars(512, minimum=1))
+    city: str | None = attrs.field(default=None, validator=chars(256, minimum=1))
+    state: str | None = attrs.field(default=None, validator=chars(256, minimum=1))
+    zip: str | None = attrs.field(default=None, validator=chars(32, minimum=1))
+    country: str | None = attrs.field(default=None, validator=chars(256, minimum=1))
+    country_code: str | None = attrs.field(default=None, validator=chars(8, minimum=1))
+    type: str | None = attrs.field(default=None, validator=chars(32, minimum=1))
+
+
+@attrs.frozen(kw_only=True)
+class ContactOrg:
+    company: str | None = attrs.field(default=None, validator=chars(256, minimum=1))
+    department: str | None = attrs.field(default=None, validator=chars(256, minimum=1))
+    title: str | None = attrs.field(default=None, validator=chars(256, minimum=1))
+
+
+@attrs.frozen(kw_only=True)
+class ContactCard:
+    name: ContactName
+    phones: tuple[ContactPhone, ...] = attrs.field(default=(), validator=items(0, 20))
+    emails: tuple[ContactEmail, ...] = attrs.field(default=(), validator=items(0, 20))
+    urls: tuple[ContactUrl, ...] = attrs.field(default=(), validator=items(0, 20))
+    addresses: tuple[ContactAddress, ...] = attrs.field(default=(), validator=items(0, 20))
+    org: ContactOrg | None = None
+    birthday: str | None = attrs.field(default=None, validator=chars(10, minimum=10))
+
+
+@attrs.frozen
+class ContactCards:
+    mode: ClassVar[str] = "contacts"
+
+    cards: tuple[ContactCard, ...] = attrs.field(validator=items(1, 20))
+
+
+@attrs.frozen(kw_only=True)
+class Reaction:
+    mode: ClassVar[str] = "reaction"
+
+    message_id: str = attrs.field(validator=required_chars(PROVIDER_MESSAGE_ID_MAX))
+    emoji: str = attrs.field(default="", validator=emoji_or_empty)
+
+
+Content = Text | Media | TemplateMessage | Interactive | Location | ContactCards | Reaction
+MODES: Final = ("text", "template", "media", "interactive", "location", "contacts", "reaction")
+
+# ----------------------------------------------------------------------------- the message
+
+
+def _check_metadata(
+    _: object, attribute: attrs.Attribute[Any], value: Mapping[str, JsonScalar]
+) -> None:
+    if len(value) > METADATA_MAX_KEYS:
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED, f"at most {METADATA_MAX_KEYS} keys", attribute.name
+        )
+    for key, item in value.items():
+        if not 1 <= len(key) <= METADATA_KEY_MAX:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED,
+                f"keys are 1-{METADATA_KEY_MAX} characters",
+                attribute.name,
+            )
+        if item is not None and not isinstance(item, str | int | float | bool):
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED,
+                "values are strings, numbers, booleans or null",
+                f"{attribute.name}.{key}",
+            )
+        if isinstance(item, str) and len(item) > METADATA_VALUE_MAX:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED,
+                f"values are at most {METADATA_VALUE_MAX} characters",
+                f"{attribute.name}.{key}",
+            )
+
+
+def _check_labels(_: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    if len(value) > LABELS_MAX:
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED, f"at most {LABELS_MAX} labels", attribute.name
+        )
+    for i, label in enumerate(value):
+        if not 1 <= len(label) <= LABEL_MAX or not label.strip():
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED,
+                f"a label is 1-{LABEL_MAX} characters",
+                f"{attribute.name}[{i}]",
+            )
+
+
+@attrs.frozen(kw_only=True)
+class ContactDetails:
+    """What a send may say about the contact behind its recipient (upserted with the send)."""
+
+    name: str | None = attrs.field(default=None, validator=chars(CONTACT_NAME_MAX, minimum=1))
+    labels: tuple[str, ...] = attrs.field(default=(), validator=_check_labels)
+    metadata: Mapping[str, JsonScalar] = attrs.field(factory=dict, validator=_check_metadata)
+
+
+@attrs.frozen(kw_only=True)
+class OutboundMessage:
+    """A validated send request: a recipient, exactly one content mode, and options."""
+
+    to: Recipient
+    content: Content
+    sender_id: str | None = attrs.field(default=None, validator=chars(SENDER_ID_MAX, minimum=1))
+    reply_to: str | None = attrs.field(
+        default=None, validator=chars(PROVIDER_MESSAGE_ID_MAX, minimum=1)
+    )
+    check_window: bool = attrs.field(default=True, validator=is_bool)
+    scheduled_at: datetime | None = attrs.field(default=None, validator=aware)
+    expires_at: datetime | None = attrs.field(default=None, validator=aware)
+    webhook_url: str | None = attrs.field(default=None, validator=http_url)
+    metadata: Mapping[str, JsonScalar] = attrs.field(factory=dict, validator=_check_metadata)
+    contact: ContactDetails | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.content, TemplateMessage) and self.sender_id is None:
+            raise WaportError(
+                ErrorCode.SENDER_REQUIRED, "a template send needs a sender_id", "sender_id"
+            )
+        if isinstance(self.content, Reaction) and self.reply_to is not None:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED, "a reaction cannot be a reply", "reply_to"
+            )
+        if self.scheduled_at and self.expires_at and self.expires_at <= self.scheduled_at:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED, "expires_at must be after scheduled_at", "expires_at"
+            )
+
+    @property
+    def mode(self) -> str:
+        return self.content.mode

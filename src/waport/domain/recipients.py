@@ -1,0 +1,81 @@
+"""Recipients: E.164 phone numbers, group JIDs and channel JIDs.
+
+``parse_recipient`` turns any accepted spelling into one normal form, so two
+spellings of one number are the same ``Recipient`` (duplicate detection and the
+24-hour window both key on the normal form).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, Literal
+
+import attrs
+
+from waport.domain.errors import ErrorCode, WaportError
+
+RecipientKind = Literal["phone", "group", "channel"]
+
+_STRIPPED: Final = str.maketrans("", "", " -.()")
+_PHONE: Final = re.compile(r"[1-9][0-9]{7,14}")
+_GROUP: Final = re.compile(r"[0-9]+(?:-[0-9]+)?@g\.us")
+_CHANNEL: Final = re.compile(r"[0-9]+@newsletter")
+_USER_JID_SUFFIXES: Final = ("@c.us", "@s.whatsapp.net")
+
+
+@attrs.frozen
+class Recipient:
+    """A validated destination. ``str(r)`` is the normal form.
+
+    phone: digits only, no ``+`` (``255712345678``); group: ``<digits>@g.us`` or
+    ``<digits>-<digits>@g.us``; channel: ``<digits>@newsletter``.
+    """
+
+    kind: RecipientKind
+    value: str
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def e164(self) -> str:
+        """``+`` and the digits, for a phone; the JID otherwise."""
+        return f"+{self.value}" if self.kind == "phone" else self.value
+
+
+def parse_recipient(text: object, *, param: str = "to") -> Recipient:
+    """Parse a phone number (any common spelling), a user JID, a group or a channel JID.
+
+    Raises ``WaportError(INVALID_RECIPIENT, param=param)`` for anything else.
+    """
+    if not isinstance(text, str):
+        raise WaportError(ErrorCode.INVALID_RECIPIENT, "the recipient must be a string", param)
+    raw = text.strip()
+    if raw.endswith("@g.us"):
+        if _GROUP.fullmatch(raw):
+            return Recipient("group", raw)
+        raise WaportError(
+            ErrorCode.INVALID_RECIPIENT,
+            "a group JID is <digits>@g.us or <digits>-<digits>@g.us",
+            param,
+        )
+    if raw.endswith("@newsletter"):
+        if _CHANNEL.fullmatch(raw):
+            return Recipient("channel", raw)
+        raise WaportError(
+            ErrorCode.INVALID_RECIPIENT, "a channel JID is <digits>@newsletter", param
+        )
+    for suffix in _USER_JID_SUFFIXES:
+        if raw.endswith(suffix):
+            raw = raw[: -len(suffix)]
+            break
+    if raw.startswith("+"):
+        raw = raw[1:]
+    digits = raw.translate(_STRIPPED)
+    if _PHONE.fullmatch(digits):
+        return Recipient("phone", digits)
+    raise WaportError(
+        ErrorCode.INVALID_RECIPIENT,
+        "a phone number is 8-15 digits in E.164 form, first digit 1-9 (a leading +, spaces, dashes, dots and parentheses are ignored)",
+        param,
+    )

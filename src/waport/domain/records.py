@@ -1,0 +1,175 @@
+"""The things waport keeps: messages with their history, workspaces, senders, keys,
+contacts, idempotency records and outbox events. Plain frozen values; stores
+persist them, the service changes them with ``attrs.evolve``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from waport.domain.events import InboundMessage
+from waport.domain.messages import JsonScalar, OutboundMessage
+from waport.domain.recipients import Recipient
+from waport.domain.status import ErrorDetail, MessageStatus, StatusChange
+
+
+class Direction(enum.StrEnum):
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
+
+
+@attrs.frozen(kw_only=True)
+class MessageRecord:
+    """A message as stored: content, status with its history, and dispatch state."""
+
+    id: str
+    workspace_id: str
+    sender_id: str
+    contact: Recipient
+    direction: Direction
+    status: MessageStatus
+    history: tuple[StatusChange, ...]
+    created_at: datetime
+    message: OutboundMessage | None = None
+    inbound: InboundMessage | None = None
+    provider: str | None = None
+    provider_message_id: str | None = None
+    broadcast_id: str | None = None
+    category: str | None = None
+    """The template category (MARKETING, UTILITY, AUTHENTICATION) or SERVICE for free-form."""
+    initiated: bool = False
+    """A business-initiated send outside a window: it counts toward the messaging limit."""
+    due_at: datetime | None = None
+    """When the dispatcher should next attempt it (scheduled time, pacing slot or retry time)."""
+    attempting_since: datetime | None = None
+    """Set (committed) before a provider call and cleared with its outcome: a restart can tell
+    "never tried" from "maybe sent"."""
+    attempts: int = 0
+    error: ErrorDetail | None = None
+    webhook_url: str | None = None
+    metadata: Mapping[str, JsonScalar] = attrs.field(factory=dict)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self.message.expires_at if self.message is not None else None
+
+
+@attrs.frozen(kw_only=True)
+class Workspace:
+    id: str
+    name: str = ""
+    webhook_url: str | None = None
+    webhook_secret: str | None = attrs.field(default=None, repr=False)
+    messaging_tier: int | None = 250
+    """Unique contacts reachable outside a window per moving 24 h; ``None`` is unlimited."""
+    template_opens_window: bool = False
+    billing_suspended: bool = False
+    balance: int | None = None
+    """Prepaid balance in the smallest currency unit; ``None`` when billing is unlimited."""
+
+
+@attrs.frozen(kw_only=True)
+class Sender:
+    """A phone number (or web session) of a workspace."""
+
+    id: str
+    workspace_id: str
+    phone: str | None = None
+    name: str = ""
+    active: bool = True
+
+
+SCOPES = frozenset(
+    {
+        "messages:send",
+        "messages:read",
+        "broadcasts:send",
+        "templates:read",
+        "templates:write",
+        "admin",
+    }
+)
+
+
+@attrs.frozen(kw_only=True)
+class ApiKey:
+    """An API key as stored: the public id, a digest of the whole key, and its limits."""
+
+    id: str
+    workspace_id: str
+    digest: str = attrs.field(repr=False)
+    scopes: frozenset[str]
+    senders: frozenset[str] | None = None
+    """When set, the key may only send from these senders (a number-scoped key)."""
+    rate_per_minute: int | None = None
+    label: str = ""
+    hint: str = ""
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    def allows(self, scope: str) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
+
+
+@attrs.frozen(kw_only=True)
+class Contact:
+    workspace_id: str
+    recipient: Recipient
+    name: str | None = None
+    labels: tuple[str, ...] = ()
+    metadata: Mapping[str, JsonScalar] = attrs.field(factory=dict)
+    updated_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class StoredResponse:
+    """An HTTP answer kept for idempotent replay."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+@attrs.frozen(kw_only=True)
+class IdempotencyRecord:
+    scope: str
+    """The API key (and workspace) the key belongs to."""
+    key: str
+    fingerprint: str
+    created_at: datetime
+    expires_at: datetime
+    locked_until: datetime
+    """While the first request runs; after it, a crashed owner's claim is recovered."""
+    message_ids: tuple[str, ...] = ()
+    response: StoredResponse | None = None
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+@attrs.frozen(kw_only=True)
+class OutboxEvent:
+    """One outbound webhook owed: delivered at least once, in order per ``message_id``."""
+
+    id: str
+    workspace_id: str
+    message_id: str
+    type: str
+    url: str
+    payload: Mapping[str, Any]
+    created_at: datetime
+    due_at: datetime
+    seq: int = 0
+    """Order within one message: events of a message go out by increasing seq."""
+    attempts: int = 0
+    state: OutboxState = OutboxState.PENDING
+    last_error: str | None = None
+    leased_until: datetime | None = None
