@@ -54,6 +54,7 @@ SNAPSHOT = {
     "PAIR_RATE_LIMITED": (429, True),
     "MESSAGING_LIMIT_REACHED": (429, False),
     "PROVIDER_REJECTED": (502, False),
+    "PROVIDER_AUTH_FAILED": (502, False),
     "PROVIDER_UNAVAILABLE": (503, True),
     "OUTCOME_UNKNOWN": (502, False),
     "INTERNAL": (500, True),

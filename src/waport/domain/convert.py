@@ -672,6 +672,7 @@ def make_wire_unstructurer() -> cattrs.Converter:
     c.register_unstructure_hook(
         ContactCards, lambda cards: [c.unstructure(card) for card in cards.cards]
     )
+
     def plain(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
         generated = make_dict_unstructure_fn(cls, c)
         return lambda value: _drop_none(_drop_defaults(cls, generated(value)))

@@ -56,6 +56,7 @@ class ErrorCode(enum.StrEnum):
     PAIR_RATE_LIMITED = "PAIR_RATE_LIMITED"
     MESSAGING_LIMIT_REACHED = "MESSAGING_LIMIT_REACHED"
     PROVIDER_REJECTED = "PROVIDER_REJECTED"
+    PROVIDER_AUTH_FAILED = "PROVIDER_AUTH_FAILED"
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
     OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
     INTERNAL = "INTERNAL"
@@ -196,6 +197,9 @@ CATALOGUE: Final[Mapping[ErrorCode, ErrorInfo]] = {
         502,
         False,
         "The provider refused the message for a reason waport has no code for; see the provider code.",
+    ),
+    _E.PROVIDER_AUTH_FAILED: ErrorInfo(
+        502, False, "The provider refused waport's own credentials (token, API key or permissions)."
     ),
     _E.PROVIDER_UNAVAILABLE: ErrorInfo(
         503, True, "The provider did not answer, timed out or failed temporarily."

@@ -12,7 +12,14 @@ from typing import Any
 
 import attrs
 
-from waport.domain.events import InboundMessage
+from waport.domain.events import (
+    RECEIVED,
+    REPLY,
+    STATUS_EVENTS,
+    InboundMessage,
+    inbound_payload,
+    status_payload,
+)
 from waport.domain.messages import JsonScalar, OutboundMessage
 from waport.domain.recipients import Recipient
 from waport.domain.status import ErrorDetail, MessageStatus, StatusChange
@@ -53,6 +60,8 @@ class MessageRecord:
     error: ErrorDetail | None = None
     webhook_url: str | None = None
     metadata: Mapping[str, JsonScalar] = attrs.field(factory=dict)
+    reply_to: str | None = None
+    """For an inbound message: our id of the outbound message it answers."""
 
     @property
     def expires_at(self) -> datetime | None:
@@ -173,3 +182,65 @@ class OutboxEvent:
     state: OutboxState = OutboxState.PENDING
     last_error: str | None = None
     leased_until: datetime | None = None
+
+
+def status_event(record: MessageRecord, change: StatusChange) -> OutboxEvent | None:
+    """The outbound webhook a status change owes, or ``None`` (no URL, or no event for it).
+
+    The id is derived from the message and the status, so the same change can never
+    enqueue two events, and a receiver sees one ``webhook-id`` however often it is
+    redelivered.
+    """
+    kind = STATUS_EVENTS.get(change.status)
+    if kind is None or record.webhook_url is None or record.direction != Direction.OUTBOUND:
+        return None
+    event_id = f"evt_{record.id}_{change.status.value}"
+    data = status_payload(
+        message_id=record.id,
+        status=change.status,
+        at=change.at,
+        to=record.contact,
+        sender_id=record.sender_id,
+        provider_message_id=record.provider_message_id,
+        error=change.error,
+        broadcast_id=record.broadcast_id,
+        metadata=record.metadata,
+    )
+    return OutboxEvent(
+        id=event_id,
+        workspace_id=record.workspace_id,
+        message_id=record.id,
+        type=kind,
+        url=record.webhook_url,
+        payload={"id": event_id, "type": kind, "created_at": change.at.isoformat(), "data": data},
+        created_at=change.at,
+        due_at=change.at,
+        seq=change.status.rank,
+    )
+
+
+def inbound_event(record: MessageRecord) -> OutboxEvent | None:
+    """The ``message.received`` (or ``message.reply``) event of a new inbound message."""
+    if record.inbound is None or record.webhook_url is None:
+        return None
+    kind = REPLY if record.reply_to is not None else RECEIVED
+    event_id = f"evt_{record.id}_received"
+    data = inbound_payload(
+        message_id=record.id, message=record.inbound, reply_to_message_id=record.reply_to
+    )
+    return OutboxEvent(
+        id=event_id,
+        workspace_id=record.workspace_id,
+        message_id=record.id,
+        type=kind,
+        url=record.webhook_url,
+        payload={
+            "id": event_id,
+            "type": kind,
+            "created_at": record.created_at.isoformat(),
+            "data": data,
+        },
+        created_at=record.created_at,
+        due_at=record.created_at,
+        seq=0,
+    )

@@ -1,0 +1,374 @@
+"""SandboxProvider: a simulated WhatsApp for development and tests.
+
+It accepts sends and returns provider ids, then reports ``sent`` -> ``delivered`` ->
+``read`` on a schedule driven by the injected clock (collected with
+``poll_events(now)``). It behaves like Meta where that matters: a free-form send
+to a contact whose window is closed fails with WINDOW_CLOSED (as Meta's 131047
+does), an unknown template is refused, and it de-duplicates sends by waport's
+message id (so re-sending after a crash is safe). It can be scripted to fail a
+recipient with any catalogue code, to be slow, to answer 429 with a Retry-After,
+to treat a number as not on WhatsApp, and to deliver an inbound message.
+
+It also speaks a small signed webhook format (JSON events, ``X-Sandbox-Signature``
+= hex HMAC-SHA256 of the body), so the webhook route and the provider contract
+can be exercised without a remote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+import itertools
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import anyio
+import attrs
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate
+from waport.domain.limits import CUSTOMER_SERVICE_WINDOW, MediaKind
+from waport.domain.messages import MediaData, OutboundMessage, TemplateMessage
+from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.status import ErrorDetail, MessageStatus
+from waport.domain.templates import BoundTemplate, TemplateCategory, TemplateSpec, spec_from_text
+from waport.domain.window import is_gated
+from waport.ports import Capabilities, Clock, SandboxControl, SendReceipt
+
+SANDBOX_SENDER: Final = "sandbox-sender"
+SIGNATURE_HEADER: Final = "X-Sandbox-Signature"
+
+
+def default_templates(sender_id: str = SANDBOX_SENDER) -> tuple[TemplateSpec, ...]:
+    """The sandbox's starting catalogue: ``hello_world`` (no parameters) and
+    ``order_update`` (body parameters 1 and 2), both approved, in ``en_US``."""
+    return (
+        spec_from_text(
+            sender_id=sender_id,
+            name="hello_world",
+            language="en_US",
+            body="Hello World! Welcome to the waport sandbox.",
+            category=TemplateCategory.UTILITY,
+        ),
+        spec_from_text(
+            sender_id=sender_id,
+            name="order_update",
+            language="en_US",
+            body="Hi {{1}}, your order {{2}} is on its way.",
+            category=TemplateCategory.UTILITY,
+        ),
+    )
+
+
+@attrs.frozen(kw_only=True)
+class SentMessage:
+    """What reached the simulated WhatsApp."""
+
+    client_id: str
+    provider_message_id: str
+    sender: str
+    message: OutboundMessage
+    template: BoundTemplate | None
+    reply_to: str | None
+    at: datetime
+
+
+@attrs.define(kw_only=True)
+class _Script:
+    to: Recipient | None
+    fail_with: ErrorCode | None
+    delay_ms: int
+    retry_after: float | None
+    times: int
+
+
+@attrs.define(kw_only=True)
+class SandboxProvider:
+    """A simulated WhatsApp. See the module docstring."""
+
+    clock: Clock
+    sender_ids: tuple[str, ...] = (SANDBOX_SENDER,)
+    max_rps: float = 1000.0
+    delivered_after: timedelta = timedelta(seconds=1)
+    read_after: timedelta | None = timedelta(seconds=2)
+    webhook_secret: str = attrs.field(default="sandbox-secret", repr=False)
+    enforce_window: bool = True
+    limited_to: Capabilities | None = None
+    """Make the sandbox behave like a more limited provider (its capabilities are these)."""
+    templates: dict[str, list[TemplateSpec]] = attrs.Factory(dict)
+    sent: list[SentMessage] = attrs.Factory(list)
+    remote_calls: int = 0
+    marked_read: list[str] = attrs.Factory(list)
+    not_on_whatsapp: set[Recipient] = attrs.Factory(set)
+    _scripts: list[_Script] = attrs.Factory(list)
+    _by_client: dict[str, SendReceipt] = attrs.Factory(dict)
+    _events: list[tuple[datetime, int, ProviderEvent]] = attrs.Factory(list)
+    _seq: itertools.count[int] = attrs.Factory(lambda: itertools.count(1))
+    _inbound_at: dict[tuple[str, str], datetime] = attrs.Factory(dict)
+
+    def __attrs_post_init__(self) -> None:
+        for sender in self.sender_ids:
+            self.templates.setdefault(sender, list(default_templates(sender)))
+
+    # ------------------------------------------------------------------ Provider
+
+    @property
+    def name(self) -> str:
+        return "sandbox"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        if self.limited_to is not None:
+            return self.limited_to
+        return Capabilities(
+            groups=True,
+            channels=True,
+            base64_media=True,
+            templates=True,
+            window_applies=True,
+            max_rps=self.max_rps,
+            client_message_ids=True,
+            typing=True,
+        )
+
+    @property
+    def senders(self) -> Sequence[str]:
+        return self.sender_ids
+
+    @property
+    def sandbox(self) -> SandboxControl:
+        return self
+
+    async def send(
+        self,
+        message: OutboundMessage,
+        *,
+        sender: str,
+        client_id: str,
+        template: BoundTemplate | None = None,
+        reply_to: str | None = None,
+    ) -> SendReceipt:
+        self.remote_calls += 1
+        if sender not in self.sender_ids:
+            raise WaportError(
+                ErrorCode.SENDER_NOT_FOUND,
+                f"the sandbox has no sender {sender!r}",
+                "sender_id",
+                provider="sandbox",
+            )
+        script = self._take_script(message.to)
+        if script is not None:
+            if script.delay_ms:
+                await anyio.sleep(script.delay_ms / 1000)
+            if script.fail_with is not None:
+                raise WaportError(
+                    script.fail_with,
+                    f"sandbox: scripted {script.fail_with}",
+                    provider="sandbox",
+                    provider_code=str(script.fail_with),
+                    provider_message="scripted failure",
+                    retry_after=script.retry_after,
+                )
+        if message.to in self.not_on_whatsapp:
+            raise WaportError(
+                ErrorCode.RECIPIENT_NOT_ON_WHATSAPP,
+                "sandbox: the recipient is not on WhatsApp",
+                provider="sandbox",
+                provider_code="131026",
+            )
+        if isinstance(message.content, TemplateMessage):
+            known = {(t.name, t.language) for t in self.templates.get(sender, [])}
+            if (message.content.name, message.content.language) not in known:
+                raise WaportError(
+                    ErrorCode.TEMPLATE_NOT_FOUND,
+                    "sandbox: no such template",
+                    "template.name",
+                    provider="sandbox",
+                    provider_code="132001",
+                )
+        previous = self._by_client.get(client_id)
+        if previous is not None:
+            return previous
+        now = self.clock.now()
+        pid = f"sbx.{next(self._seq):08d}"
+        receipt = SendReceipt(provider_message_id=pid, accepted_at=now)
+        self._by_client[client_id] = receipt
+        self.sent.append(
+            SentMessage(
+                client_id=client_id,
+                provider_message_id=pid,
+                sender=sender,
+                message=message,
+                template=template,
+                reply_to=reply_to,
+                at=now,
+            )
+        )
+        self._schedule_statuses(message, sender=sender, pid=pid, client_id=client_id, now=now)
+        return receipt
+
+    def _schedule_statuses(
+        self, message: OutboundMessage, *, sender: str, pid: str, client_id: str, now: datetime
+    ) -> None:
+        def status(kind: MessageStatus, at: datetime, error: ErrorDetail | None = None) -> None:
+            update = StatusUpdate(
+                provider="sandbox",
+                provider_message_id=pid,
+                status=kind,
+                at=at,
+                recipient=str(message.to),
+                message_id=client_id,
+                error=error,
+            )
+            heapq.heappush(self._events, (at, next(self._seq), update))
+
+        status(MessageStatus.SENT, now)
+        opened = self._inbound_at.get((str(message.to), sender))
+        window_open = opened is not None and now - opened < CUSTOMER_SERVICE_WINDOW
+        if (
+            self.enforce_window
+            and is_gated(message.content)
+            and message.to.kind == "phone"
+            and not window_open
+        ):
+            error = ErrorDetail(
+                code=ErrorCode.WINDOW_CLOSED.value,
+                message="more than 24 hours since the customer last replied",
+                provider="sandbox",
+                provider_code="131047",
+                provider_message="Re-engagement message",
+            )
+            status(MessageStatus.FAILED, now + self.delivered_after, error)
+            return
+        status(MessageStatus.DELIVERED, now + self.delivered_after)
+        if self.read_after is not None:
+            status(MessageStatus.READ, now + self.read_after)
+
+    def _take_script(self, to: Recipient) -> _Script | None:
+        for script in self._scripts:
+            if script.to is None or script.to == to:
+                script.times -= 1
+                if script.times <= 0:
+                    self._scripts.remove(script)
+                return script
+        return None
+
+    async def mark_read(
+        self, provider_message_id: str, *, sender: str, contact: Recipient, typing: bool = False
+    ) -> None:
+        self.remote_calls += 1
+        self.marked_read.append(provider_message_id)
+
+    async def upload_media(self, media: MediaData, *, sender: str, kind: MediaKind) -> str:
+        self.remote_calls += 1
+        return f"sbx-media-{next(self._seq)}"
+
+    async def list_templates(self, sender: str) -> Sequence[TemplateSpec]:
+        self.remote_calls += 1
+        return tuple(self.templates.get(sender, ()))
+
+    async def ping(self) -> None:
+        return None
+
+    def verify_subscription(self, query: Mapping[str, str]) -> str:
+        raise WaportError(
+            ErrorCode.FEATURE_NOT_SUPPORTED, "the sandbox has no subscription handshake"
+        )
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[ProviderEvent]:
+        signature = next(
+            (v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), ""
+        )
+        expected = hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
+            raise WaportError(
+                ErrorCode.INVALID_SIGNATURE, "the sandbox webhook signature does not match"
+            )
+        try:
+            data = json.loads(body)
+            return tuple(_event_from_json(item) for item in data["events"])
+        except WaportError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise WaportError(ErrorCode.VALIDATION_FAILED, "malformed sandbox webhook") from None
+
+    async def poll_events(self, now: datetime) -> Sequence[ProviderEvent]:
+        due: list[ProviderEvent] = []
+        while self._events and self._events[0][0] <= now:
+            due.append(heapq.heappop(self._events)[2])
+        return due
+
+    # ------------------------------------------------------------------ SandboxControl
+
+    def inbound(
+        self, *, contact: Recipient, sender_id: str, text: str, at: datetime
+    ) -> InboundMessage:
+        if sender_id not in self.sender_ids:
+            raise WaportError(
+                ErrorCode.SENDER_NOT_FOUND, f"the sandbox has no sender {sender_id!r}", "to_sender"
+            )
+        self._inbound_at[(str(contact), sender_id)] = at
+        return InboundMessage(
+            provider="sandbox",
+            provider_message_id=f"sbx.in.{next(self._seq):08d}",
+            sender_id=sender_id,
+            contact=contact,
+            received_at=at,
+            kind="text",
+            text=text,
+        )
+
+    def script(
+        self,
+        *,
+        to: Recipient | None = None,
+        fail_with: ErrorCode | None = None,
+        delay_ms: int = 0,
+        retry_after: float | None = None,
+        times: int = 1,
+    ) -> None:
+        self._scripts.append(
+            _Script(
+                to=to, fail_with=fail_with, delay_ms=delay_ms, retry_after=retry_after, times=times
+            )
+        )
+
+    # ------------------------------------------------------------------ webhook helpers
+
+    def sign(self, body: bytes) -> dict[str, str]:
+        return {
+            SIGNATURE_HEADER: hmac.new(
+                self.webhook_secret.encode(), body, hashlib.sha256
+            ).hexdigest()
+        }
+
+    def webhook_body(self, events: Sequence[Mapping[str, Any]]) -> bytes:
+        return json.dumps({"events": list(events)}).encode()
+
+
+def _event_from_json(item: Mapping[str, Any]) -> ProviderEvent:
+    at = datetime.fromisoformat(item["at"])
+    if at.tzinfo is None:
+        raise WaportError(ErrorCode.VALIDATION_FAILED, "sandbox event times carry a zone")
+    if item["kind"] == "status":
+        return StatusUpdate(
+            provider="sandbox",
+            provider_message_id=str(item["provider_message_id"]),
+            status=MessageStatus(item["status"]),
+            at=at,
+            message_id=item.get("message_id"),
+        )
+    if item["kind"] == "inbound":
+        return InboundMessage(
+            provider="sandbox",
+            provider_message_id=str(item["provider_message_id"]),
+            sender_id=str(item["sender_id"]),
+            contact=parse_recipient(item["from"]),
+            received_at=at,
+            kind="text",
+            text=str(item.get("text", "")),
+        )
+    raise WaportError(ErrorCode.VALIDATION_FAILED, "unknown sandbox event kind")

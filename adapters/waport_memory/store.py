@@ -1,0 +1,594 @@
+"""Every store port in memory: the reference implementation of the store contract.
+
+Each method runs without awaiting anything in the middle, so on one event loop it
+is atomic; a transaction applies its collected writes in one step after checking
+every constraint, so it lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+import attrs
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.ratelimit import RateDecision, RateLimit, gcra
+from waport.domain.recipients import Recipient
+from waport.domain.records import (
+    ApiKey,
+    Contact,
+    Direction,
+    IdempotencyRecord,
+    MessageRecord,
+    OutboxEvent,
+    OutboxState,
+    Sender,
+    StoredResponse,
+    Workspace,
+    inbound_event,
+    status_event,
+)
+from waport.domain.status import UNSENT, MessageStatus, StatusChange, advance
+from waport.domain.templates import TemplateSpec
+from waport.ports import AttemptOutcome, Failed, Release, Retry, Sent, StatusPatch, StatusResult
+
+
+@attrs.define
+class _State:
+    messages: dict[str, MessageRecord] = attrs.Factory(dict)
+    outbound_pid: dict[tuple[str, str], str] = attrs.Factory(dict)
+    inbound_pid: dict[tuple[str, str], str] = attrs.Factory(dict)
+    stash: dict[tuple[str, str], list[StatusChange]] = attrs.Factory(dict)
+    window: dict[tuple[str, str, str], datetime] = attrs.Factory(dict)
+    template_window: dict[tuple[str, str, str], datetime] = attrs.Factory(dict)
+    idempotency: dict[tuple[str, str], IdempotencyRecord] = attrs.Factory(dict)
+    buckets: dict[str, tuple[datetime, datetime]] = attrs.Factory(dict)
+    keys: dict[str, ApiKey] = attrs.Factory(dict)
+    workspaces: dict[str, Workspace] = attrs.Factory(dict)
+    senders: dict[str, Sender] = attrs.Factory(dict)
+    contacts: dict[tuple[str, Recipient], Contact] = attrs.Factory(dict)
+    aliases: dict[str, Recipient] = attrs.Factory(dict)
+    templates: dict[tuple[str, str, str], TemplateSpec] = attrs.Factory(dict)
+    outbox: dict[str, OutboxEvent] = attrs.Factory(dict)
+
+
+def _enqueue(state: _State, event: OutboxEvent | None) -> None:
+    if event is not None and event.id not in state.outbox:
+        state.outbox[event.id] = event
+
+
+def _note_window(state: _State, record: MessageRecord, at: datetime) -> None:
+    key = (record.workspace_id, str(record.contact), record.sender_id)
+    if record.direction == Direction.INBOUND:
+        if at > state.window.get(key, at - timedelta(1)):
+            state.window[key] = at
+    elif (
+        record.category is not None
+        and record.category != "SERVICE"
+        and at > state.template_window.get(key, at - timedelta(1))
+    ):
+        state.template_window[key] = at
+
+
+def _apply_change(
+    state: _State, record: MessageRecord, change: StatusChange
+) -> MessageRecord | None:
+    result = advance(record.history, change)
+    if result is None:
+        return None
+    status, history = result
+    updated = attrs.evolve(
+        record, status=status, history=history, error=change.error or record.error
+    )
+    if status.final and updated.attempting_since is not None:
+        # the provider has spoken: a crashed attempt is reconciled
+        updated = attrs.evolve(updated, attempting_since=None)
+    state.messages[record.id] = updated
+    if status == MessageStatus.SENT:
+        _note_window(state, updated, change.at)
+    _enqueue(state, status_event(updated, change))
+    return updated
+
+
+@attrs.define
+class _Messages:
+    _s: _State
+
+    async def get(self, message_id: str) -> MessageRecord | None:
+        return self._s.messages.get(message_id)
+
+    async def find_by_provider_id(
+        self, provider: str, provider_message_id: str
+    ) -> MessageRecord | None:
+        key = (provider, provider_message_id)
+        mid = self._s.outbound_pid.get(key) or self._s.inbound_pid.get(key)
+        return self._s.messages.get(mid) if mid else None
+
+    async def by_broadcast(self, broadcast_id: str) -> Sequence[MessageRecord]:
+        rows = [m for m in self._s.messages.values() if m.broadcast_id == broadcast_id]
+        return sorted(rows, key=lambda m: (m.created_at, m.id))
+
+    async def last_inbound(
+        self,
+        workspace_id: str,
+        contact: Recipient,
+        sender_id: str | None,
+        *,
+        include_templates: bool = False,
+    ) -> datetime | None:
+        tables = (
+            [self._s.window, self._s.template_window] if include_templates else [self._s.window]
+        )
+        times = [
+            at
+            for table in tables
+            for (ws, who, sender), at in table.items()
+            if ws == workspace_id
+            and who == str(contact)
+            and (sender_id is None or sender == sender_id)
+        ]
+        return max(times, default=None)
+
+    async def count_initiated(self, workspace_id: str, since: datetime) -> int:
+        return len(
+            {
+                m.contact
+                for m in self._s.messages.values()
+                if m.workspace_id == workspace_id and m.initiated and m.created_at > since
+            }
+        )
+
+    async def initiated_contacts(
+        self, workspace_id: str, since: datetime, contacts: Collection[Recipient]
+    ) -> set[Recipient]:
+        wanted = set(contacts)
+        return {
+            m.contact
+            for m in self._s.messages.values()
+            if m.workspace_id == workspace_id
+            and m.initiated
+            and m.created_at > since
+            and m.contact in wanted
+        }
+
+    async def record_inbound(self, records: Sequence[MessageRecord]) -> Sequence[bool]:
+        results = []
+        for record in records:
+            if record.inbound is None:
+                raise WaportError(ErrorCode.INTERNAL, "record_inbound takes inbound messages")
+            key = (record.inbound.provider, record.inbound.provider_message_id)
+            if key in self._s.inbound_pid or record.id in self._s.messages:
+                results.append(False)
+                continue
+            self._s.messages[record.id] = record
+            self._s.inbound_pid[key] = record.id
+            _note_window(self._s, record, record.created_at)
+            _enqueue(self._s, inbound_event(record))
+            results.append(True)
+        return results
+
+    async def apply_statuses(self, patches: Sequence[StatusPatch]) -> Sequence[StatusResult]:
+        results = []
+        for patch in patches:
+            record = self._s.messages.get(patch.message_id) if patch.message_id else None
+            if record is None and patch.provider and patch.provider_message_id:
+                mid = self._s.outbound_pid.get((patch.provider, patch.provider_message_id))
+                record = self._s.messages.get(mid) if mid else None
+            if record is None:
+                if patch.provider and patch.provider_message_id:
+                    self._s.stash.setdefault(
+                        (patch.provider, patch.provider_message_id), []
+                    ).append(patch.change)
+                    results.append(StatusResult(record=None, changed=False, stashed=True))
+                else:
+                    results.append(StatusResult(record=None, changed=False))
+                continue
+            if record.provider_message_id is None and patch.provider and patch.provider_message_id:
+                record = attrs.evolve(
+                    record, provider=patch.provider, provider_message_id=patch.provider_message_id
+                )
+                self._s.messages[record.id] = record
+                self._s.outbound_pid[(patch.provider, patch.provider_message_id)] = record.id
+            updated = _apply_change(self._s, record, patch.change)
+            results.append(StatusResult(record=updated or record, changed=updated is not None))
+        return results
+
+    async def claim(self, message_id: str, *, now: datetime) -> MessageRecord | None:
+        record = self._s.messages.get(message_id)
+        if record is None or record.status not in UNSENT or record.attempting_since is not None:
+            return None
+        if record.direction != Direction.OUTBOUND:
+            return None
+        history = record.history
+        status = record.status
+        if status == MessageStatus.SCHEDULED:
+            status = MessageStatus.PENDING
+            history = (*history, StatusChange(status=status, at=now))
+        claimed = attrs.evolve(
+            record,
+            status=status,
+            history=history,
+            attempting_since=now,
+            attempts=record.attempts + 1,
+        )
+        self._s.messages[message_id] = claimed
+        return claimed
+
+    async def finish(self, message_id: str, outcome: AttemptOutcome) -> MessageRecord:
+        record = self._s.messages.get(message_id)
+        if record is None:
+            raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {message_id}")
+        record = attrs.evolve(record, attempting_since=None)
+        self._s.messages[message_id] = record
+        if isinstance(outcome, Sent):
+            record = attrs.evolve(
+                record,
+                provider=outcome.provider,
+                provider_message_id=outcome.provider_message_id,
+                due_at=None,
+            )
+            self._s.messages[message_id] = record
+            self._s.outbound_pid[(outcome.provider, outcome.provider_message_id)] = message_id
+            record = (
+                _apply_change(
+                    self._s, record, StatusChange(status=MessageStatus.SENT, at=outcome.at)
+                )
+                or record
+            )
+            for change in sorted(
+                self._s.stash.pop((outcome.provider, outcome.provider_message_id), []),
+                key=lambda c: c.status.rank,
+            ):
+                record = _apply_change(self._s, record, change) or record
+        elif isinstance(outcome, Retry):
+            record = attrs.evolve(record, due_at=outcome.due_at, error=outcome.error)
+            self._s.messages[message_id] = record
+        elif isinstance(outcome, Failed):
+            record = attrs.evolve(record, due_at=None, error=outcome.error)
+            self._s.messages[message_id] = record
+            change = StatusChange(status=outcome.status, at=outcome.at, error=outcome.error)
+            record = _apply_change(self._s, record, change) or record
+        elif isinstance(outcome, Release):
+            attempts = record.attempts if outcome.count_attempt else max(0, record.attempts - 1)
+            record = attrs.evolve(record, due_at=outcome.due_at, attempts=attempts)
+            self._s.messages[message_id] = record
+        return record
+
+    async def due(self, now: datetime, *, limit: int) -> Sequence[MessageRecord]:
+        rows = [
+            m
+            for m in self._s.messages.values()
+            if m.direction == Direction.OUTBOUND
+            and m.status in UNSENT
+            and m.attempting_since is None
+            and (
+                (m.due_at is not None and m.due_at <= now)
+                or (m.expires_at is not None and m.expires_at <= now)
+            )
+        ]
+        rows.sort(key=lambda m: (m.due_at or now, m.id))
+        return rows[:limit]
+
+    async def in_flight(self, *, started_before: datetime, limit: int) -> Sequence[MessageRecord]:
+        rows = [
+            m
+            for m in self._s.messages.values()
+            if m.attempting_since is not None and m.attempting_since < started_before
+        ]
+        rows.sort(key=lambda m: (m.attempting_since, m.id))
+        return rows[:limit]
+
+    async def counts(self) -> Mapping[str, int]:
+        counts: dict[str, int] = {}
+        for m in self._s.messages.values():
+            counts[m.status.value] = counts.get(m.status.value, 0) + 1
+        return counts
+
+
+@attrs.define
+class _Idempotency:
+    _s: _State
+
+    async def get(self, scope: str, key: str, *, now: datetime) -> IdempotencyRecord | None:
+        record = self._s.idempotency.get((scope, key))
+        if record is None or record.expires_at <= now:
+            return None
+        return record
+
+    async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+        record = self._s.idempotency.get((scope, key))
+        if record is not None:
+            self._s.idempotency[(scope, key)] = attrs.evolve(record, response=response)
+
+    async def purge(self, now: datetime) -> int:
+        dead = [k for k, r in self._s.idempotency.items() if r.expires_at <= now]
+        for k in dead:
+            del self._s.idempotency[k]
+        return len(dead)
+
+
+@attrs.define
+class _RateLimits:
+    _s: _State
+
+    async def hit(self, key: str, rate: RateLimit, *, now: datetime, cost: int = 1) -> RateDecision:
+        tat, _ = self._s.buckets.get(key, (None, None))
+        decision = gcra(tat, now, rate, cost=cost)
+        if decision.allowed:
+            self._s.buckets[key] = (decision.tat, decision.tat)
+        return decision
+
+    async def purge(self, now: datetime) -> int:
+        dead = [k for k, (tat, _) in self._s.buckets.items() if tat <= now]
+        for k in dead:
+            del self._s.buckets[k]
+        return len(dead)
+
+
+@attrs.define
+class _ApiKeys:
+    _s: _State
+
+    async def add(self, key: ApiKey) -> None:
+        if key.id in self._s.keys:
+            raise WaportError(ErrorCode.VALIDATION_FAILED, "an API key with this id exists", "id")
+        self._s.keys[key.id] = key
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        return self._s.keys.get(key_id)
+
+    async def list(self, workspace_id: str | None = None) -> Sequence[ApiKey]:
+        keys = [
+            k
+            for k in self._s.keys.values()
+            if workspace_id is None or k.workspace_id == workspace_id
+        ]
+        return sorted(keys, key=lambda k: (k.created_at, k.id))
+
+    async def revoke(self, key_id: str, *, at: datetime) -> bool:
+        key = self._s.keys.get(key_id)
+        if key is None or key.revoked_at is not None:
+            return False
+        self._s.keys[key_id] = attrs.evolve(key, revoked_at=at)
+        return True
+
+
+@attrs.define
+class _Workspaces:
+    _s: _State
+
+    async def put(self, workspace: Workspace) -> None:
+        self._s.workspaces[workspace.id] = workspace
+
+    async def get(self, workspace_id: str) -> Workspace | None:
+        return self._s.workspaces.get(workspace_id)
+
+    async def list(self) -> Sequence[Workspace]:
+        return sorted(self._s.workspaces.values(), key=lambda w: w.id)
+
+    async def put_sender(self, sender: Sender) -> None:
+        self._s.senders[sender.id] = sender
+
+    async def get_sender(self, sender_id: str) -> Sender | None:
+        return self._s.senders.get(sender_id)
+
+    async def senders(self, workspace_id: str) -> Sequence[Sender]:
+        return sorted(
+            (s for s in self._s.senders.values() if s.workspace_id == workspace_id),
+            key=lambda s: s.id,
+        )
+
+    async def adjust_balance(self, workspace_id: str, delta: int) -> int | None:
+        workspace = self._s.workspaces.get(workspace_id)
+        if workspace is None or workspace.balance is None or workspace.balance + delta < 0:
+            return None
+        self._s.workspaces[workspace_id] = attrs.evolve(
+            workspace, balance=workspace.balance + delta
+        )
+        return workspace.balance + delta
+
+
+def _merge_contact(old: Contact | None, new: Contact) -> Contact:
+    if old is None:
+        return attrs.evolve(new, labels=tuple(sorted(set(new.labels))))
+    return Contact(
+        workspace_id=new.workspace_id,
+        recipient=new.recipient,
+        name=new.name if new.name is not None else old.name,
+        labels=tuple(sorted(set(old.labels) | set(new.labels))),
+        metadata={**old.metadata, **new.metadata},
+        updated_at=new.updated_at,
+    )
+
+
+@attrs.define
+class _Contacts:
+    _s: _State
+
+    async def upsert(self, contact: Contact) -> Contact:
+        key = (contact.workspace_id, contact.recipient)
+        merged = _merge_contact(self._s.contacts.get(key), contact)
+        self._s.contacts[key] = merged
+        return merged
+
+    async def get(self, workspace_id: str, recipient: Recipient) -> Contact | None:
+        return self._s.contacts.get((workspace_id, recipient))
+
+    async def link_alias(self, alias: str, recipient: Recipient) -> None:
+        self._s.aliases[alias] = recipient
+
+    async def resolve_alias(self, alias: str) -> Recipient | None:
+        return self._s.aliases.get(alias)
+
+
+@attrs.define
+class _Templates:
+    _s: _State
+
+    async def replace(self, sender_id: str, specs: Sequence[TemplateSpec]) -> None:
+        for key in [k for k in self._s.templates if k[0] == sender_id]:
+            del self._s.templates[key]
+        for spec in specs:
+            self._s.templates[(sender_id, spec.name, spec.language)] = attrs.evolve(
+                spec, sender_id=sender_id
+            )
+
+    async def put(self, spec: TemplateSpec) -> None:
+        self._s.templates[spec.key] = spec
+
+    async def get(self, sender_id: str, name: str, language: str) -> TemplateSpec | None:
+        return self._s.templates.get((sender_id, name, language))
+
+    async def list(self, sender_ids: Collection[str]) -> Sequence[TemplateSpec]:
+        wanted = set(sender_ids)
+        return sorted(
+            (t for k, t in self._s.templates.items() if k[0] in wanted), key=lambda t: t.key
+        )
+
+
+@attrs.define
+class _Outbox:
+    _s: _State
+
+    async def claim(self, now: datetime, *, limit: int, lease: timedelta) -> Sequence[OutboxEvent]:
+        heads: dict[str, OutboxEvent] = {}
+        for event in self._s.outbox.values():
+            if event.state != OutboxState.PENDING:
+                continue
+            head = heads.get(event.message_id)
+            if head is None or (event.seq, event.created_at, event.id) < (
+                head.seq,
+                head.created_at,
+                head.id,
+            ):
+                heads[event.message_id] = event
+        ready = sorted(
+            (
+                e
+                for e in heads.values()
+                if e.due_at <= now and (e.leased_until is None or e.leased_until <= now)
+            ),
+            key=lambda e: (e.due_at, e.id),
+        )[:limit]
+        claimed = []
+        for event in ready:
+            leased = attrs.evolve(event, leased_until=now + lease)
+            self._s.outbox[event.id] = leased
+            claimed.append(leased)
+        return claimed
+
+    async def delivered(self, event_id: str, *, at: datetime) -> None:
+        event = self._s.outbox.get(event_id)
+        if event is not None:
+            self._s.outbox[event_id] = attrs.evolve(
+                event, state=OutboxState.DELIVERED, attempts=event.attempts + 1, leased_until=None
+            )
+
+    async def failed(
+        self, event_id: str, *, at: datetime, due_at: datetime | None, error: str
+    ) -> None:
+        event = self._s.outbox.get(event_id)
+        if event is None:
+            return
+        self._s.outbox[event_id] = attrs.evolve(
+            event,
+            state=OutboxState.DEAD if due_at is None else OutboxState.PENDING,
+            attempts=event.attempts + 1,
+            due_at=due_at or event.due_at,
+            last_error=error,
+            leased_until=None,
+        )
+
+    async def kill_url(self, url: str, *, error: str) -> int:
+        killed = 0
+        for event in list(self._s.outbox.values()):
+            if event.url == url and event.state == OutboxState.PENDING:
+                self._s.outbox[event.id] = attrs.evolve(
+                    event, state=OutboxState.DEAD, last_error=error, leased_until=None
+                )
+                killed += 1
+        return killed
+
+    async def get(self, event_id: str) -> OutboxEvent | None:
+        return self._s.outbox.get(event_id)
+
+    async def for_message(self, message_id: str) -> Sequence[OutboxEvent]:
+        return sorted(
+            (e for e in self._s.outbox.values() if e.message_id == message_id),
+            key=lambda e: (e.seq, e.id),
+        )
+
+    async def pending_count(self) -> int:
+        return sum(1 for e in self._s.outbox.values() if e.state == OutboxState.PENDING)
+
+
+@attrs.define
+class _Transaction:
+    messages: list[MessageRecord] = attrs.Factory(list)
+    claims: list[IdempotencyRecord] = attrs.Factory(list)
+    contacts: list[Contact] = attrs.Factory(list)
+
+    def add_messages(self, records: Sequence[MessageRecord]) -> None:
+        self.messages.extend(records)
+
+    def claim_idempotency(self, record: IdempotencyRecord) -> None:
+        self.claims.append(record)
+
+    def upsert_contact(self, contact: Contact) -> None:
+        self.contacts.append(contact)
+
+
+@attrs.define
+class MemoryStore:
+    """All of waport's state in dictionaries. Fast, not durable: for tests and harnesses."""
+
+    _state: _State = attrs.Factory(_State)
+    messages: _Messages = attrs.field(init=False)
+    idempotency: _Idempotency = attrs.field(init=False)
+    rate_limits: _RateLimits = attrs.field(init=False)
+    api_keys: _ApiKeys = attrs.field(init=False)
+    workspaces: _Workspaces = attrs.field(init=False)
+    contacts: _Contacts = attrs.field(init=False)
+    templates: _Templates = attrs.field(init=False)
+    outbox: _Outbox = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.messages = _Messages(self._state)
+        self.idempotency = _Idempotency(self._state)
+        self.rate_limits = _RateLimits(self._state)
+        self.api_keys = _ApiKeys(self._state)
+        self.workspaces = _Workspaces(self._state)
+        self.contacts = _Contacts(self._state)
+        self.templates = _Templates(self._state)
+        self.outbox = _Outbox(self._state)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_Transaction]:
+        tx = _Transaction()
+        yield tx
+        self._commit(tx)
+
+    def _commit(self, tx: _Transaction) -> None:
+        s = self._state
+        for claim in tx.claims:
+            existing = s.idempotency.get((claim.scope, claim.key))
+            if existing is not None and existing.expires_at > claim.created_at:
+                raise WaportError(
+                    ErrorCode.IDEMPOTENCY_IN_PROGRESS,
+                    "this Idempotency-Key is already in use",
+                    "Idempotency-Key",
+                )
+        ids = [r.id for r in tx.messages]
+        if len(set(ids)) != len(ids) or any(i in s.messages for i in ids):
+            raise WaportError(ErrorCode.INTERNAL, "duplicate message id")
+        for claim in tx.claims:
+            s.idempotency[(claim.scope, claim.key)] = claim
+        for record in tx.messages:
+            s.messages[record.id] = record
+            if record.provider and record.provider_message_id:
+                s.outbound_pid[(record.provider, record.provider_message_id)] = record.id
+        for contact in tx.contacts:
+            key = (contact.workspace_id, contact.recipient)
+            s.contacts[key] = _merge_contact(s.contacts.get(key), contact)

@@ -1,0 +1,27 @@
+"""Use cases over the ports: the Messenger, billing adapters, the system clock."""
+
+from waport.service.billing import PrepaidBilling, UnlimitedBilling
+from waport.service.clock import RandomIds, SystemClock
+from waport.service.messenger import (
+    BroadcastResult,
+    DispatchReport,
+    IdempotencyClaim,
+    IngestReport,
+    Messenger,
+    Policy,
+    SendResult,
+)
+
+__all__ = [
+    "BroadcastResult",
+    "DispatchReport",
+    "IdempotencyClaim",
+    "IngestReport",
+    "Messenger",
+    "Policy",
+    "PrepaidBilling",
+    "RandomIds",
+    "SendResult",
+    "SystemClock",
+    "UnlimitedBilling",
+]

@@ -1,0 +1,58 @@
+"""Billing adapters: unlimited (the default) and a store-backed prepaid balance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.ports import Store
+
+
+@attrs.define
+class UnlimitedBilling:
+    """Every send is allowed; a workspace marked ``billing_suspended`` is still refused."""
+
+    store: Store | None = None
+
+    async def reserve(self, workspace_id: str, *, category: str, count: int) -> None:
+        if self.store is not None:
+            workspace = await self.store.workspaces.get(workspace_id)
+            if workspace is not None and workspace.billing_suspended:
+                raise WaportError(
+                    ErrorCode.BILLING_SUSPENDED, "the workspace's billing is suspended"
+                )
+
+    async def refund(self, workspace_id: str, *, category: str, count: int) -> None:
+        return None
+
+
+@attrs.define
+class PrepaidBilling:
+    """A prepaid balance per workspace (``Workspace.balance``), debited per message by category.
+
+    ``prices`` maps a category (MARKETING, UTILITY, AUTHENTICATION, SERVICE) to a
+    price in the smallest currency unit; categories not listed are free.
+    """
+
+    store: Store
+    prices: Mapping[str, int] = attrs.field(factory=dict)
+
+    async def reserve(self, workspace_id: str, *, category: str, count: int) -> None:
+        workspace = await self.store.workspaces.get(workspace_id)
+        if workspace is not None and workspace.billing_suspended:
+            raise WaportError(ErrorCode.BILLING_SUSPENDED, "the workspace's billing is suspended")
+        cost = self.prices.get(category, 0) * count
+        if cost == 0:
+            return
+        if await self.store.workspaces.adjust_balance(workspace_id, -cost) is None:
+            raise WaportError(
+                ErrorCode.INSUFFICIENT_BALANCE,
+                f"the balance cannot cover {count} {category} message(s)",
+            )
+
+    async def refund(self, workspace_id: str, *, category: str, count: int) -> None:
+        cost = self.prices.get(category, 0) * count
+        if cost:
+            await self.store.workspaces.adjust_balance(workspace_id, cost)

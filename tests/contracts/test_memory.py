@@ -1,0 +1,32 @@
+"""The memory adapters against the shared contracts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import pytest
+
+from waport.ports import Store
+from waport.testing.contracts import ProviderContract, ProviderHarness, StoreContract
+from waport_memory.harness import sandbox_harness
+from waport_memory import MemoryStore
+
+
+@asynccontextmanager
+async def _memory() -> AsyncIterator[Store]:
+    yield MemoryStore()
+
+
+class TestMemoryStore(StoreContract):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def open_store(cls) -> Callable[[], AbstractAsyncContextManager[Store]]:
+        return _memory
+
+
+class TestSandboxProvider(ProviderContract):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def open_harness(cls) -> Callable[[], AbstractAsyncContextManager[ProviderHarness]]:
+        return sandbox_harness

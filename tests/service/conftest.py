@@ -1,0 +1,29 @@
+"""A Messenger on the memory store and the sandbox, with a fake clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import attrs
+import pytest
+
+from waport.service import Messenger
+from waport.testing import FakeClock, SequentialIds
+from waport_memory import MemoryStore, SandboxProvider
+
+
+@attrs.define
+class Stack:
+    clock: FakeClock
+    store: MemoryStore
+    sandbox: SandboxProvider
+    messenger: Messenger
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[Stack]:
+    clock = FakeClock()
+    store = MemoryStore()
+    sandbox = SandboxProvider(clock=clock)
+    async with Messenger(store=store, provider=sandbox, clock=clock, ids=SequentialIds()) as messenger:
+        yield Stack(clock, store, sandbox, messenger)
