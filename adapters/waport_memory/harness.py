@@ -51,18 +51,31 @@ class SandboxHarness:
         return frozenset(RemoteFailure)
 
     def script_failure(self, kind: RemoteFailure) -> None:
-        self.provider.script(fail_with=_CODES[kind], retry_after=1.0 if kind == RemoteFailure.RATE_LIMIT else None)
+        self.provider.script(
+            fail_with=_CODES[kind], retry_after=1.0 if kind == RemoteFailure.RATE_LIMIT else None
+        )
 
     def sent(self) -> Sequence[Mapping[str, str]]:
         return [{"to": str(s.message.to), "mode": s.message.mode} for s in self.provider.sent]
 
-    def status_webhook(self, provider_message_id: str, status: MessageStatus, *, at: datetime) -> tuple[dict[str, str], bytes]:
+    def status_webhook(
+        self, provider_message_id: str, status: MessageStatus, *, at: datetime
+    ) -> tuple[dict[str, str], bytes]:
         body = self.provider.webhook_body(
-            [{"kind": "status", "provider_message_id": provider_message_id, "status": status.value, "at": at.isoformat()}]
+            [
+                {
+                    "kind": "status",
+                    "provider_message_id": provider_message_id,
+                    "status": status.value,
+                    "at": at.isoformat(),
+                }
+            ]
         )
         return self.provider.sign(body), body
 
-    def inbound_webhook(self, *, contact: Recipient, text: str, provider_message_id: str, at: datetime) -> tuple[dict[str, str], bytes]:
+    def inbound_webhook(
+        self, *, contact: Recipient, text: str, provider_message_id: str, at: datetime
+    ) -> tuple[dict[str, str], bytes]:
         body = self.provider.webhook_body(
             [
                 {

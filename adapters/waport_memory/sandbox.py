@@ -102,6 +102,8 @@ class SandboxProvider:
     sent: list[SentMessage] = attrs.Factory(list)
     remote_calls: int = 0
     marked_read: list[str] = attrs.Factory(list)
+    successes: dict[str, int] = attrs.Factory(dict)
+    """How many times each waport message id was answered with a receipt (re-sends included)."""
     not_on_whatsapp: set[Recipient] = attrs.Factory(set)
     _scripts: list[_Script] = attrs.Factory(list)
     _by_client: dict[str, SendReceipt] = attrs.Factory(dict)
@@ -189,6 +191,7 @@ class SandboxProvider:
                     provider="sandbox",
                     provider_code="132001",
                 )
+        self.successes[client_id] = self.successes.get(client_id, 0) + 1
         previous = self._by_client.get(client_id)
         if previous is not None:
             return previous

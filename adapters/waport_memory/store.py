@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from waport import storekit
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.domain.recipients import Recipient
@@ -28,11 +29,10 @@ from waport.domain.records import (
     StoredResponse,
     Workspace,
     inbound_event,
-    status_event,
 )
-from waport.domain.status import UNSENT, MessageStatus, StatusChange, advance
+from waport.domain.status import UNSENT, StatusChange
 from waport.domain.templates import TemplateSpec
-from waport.ports import AttemptOutcome, Failed, Release, Retry, Sent, StatusPatch, StatusResult
+from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
 
 
 @attrs.define
@@ -59,37 +59,25 @@ def _enqueue(state: _State, event: OutboxEvent | None) -> None:
         state.outbox[event.id] = event
 
 
-def _note_window(state: _State, record: MessageRecord, at: datetime) -> None:
+def _note_window(
+    state: _State, record: MessageRecord, at: datetime, *, template: bool = False
+) -> None:
     key = (record.workspace_id, str(record.contact), record.sender_id)
-    if record.direction == Direction.INBOUND:
-        if at > state.window.get(key, at - timedelta(1)):
-            state.window[key] = at
-    elif (
-        record.category is not None
-        and record.category != "SERVICE"
-        and at > state.template_window.get(key, at - timedelta(1))
-    ):
-        state.template_window[key] = at
+    table = state.template_window if template else state.window
+    if key not in table or at > table[key]:
+        table[key] = at
 
 
-def _apply_change(
-    state: _State, record: MessageRecord, change: StatusChange
-) -> MessageRecord | None:
-    result = advance(record.history, change)
-    if result is None:
-        return None
-    status, history = result
-    updated = attrs.evolve(
-        record, status=status, history=history, error=change.error or record.error
-    )
-    if status.final and updated.attempting_since is not None:
-        # the provider has spoken: a crashed attempt is reconciled
-        updated = attrs.evolve(updated, attempting_since=None)
-    state.messages[record.id] = updated
-    if status == MessageStatus.SENT:
-        _note_window(state, updated, change.at)
-    _enqueue(state, status_event(updated, change))
-    return updated
+def _save(state: _State, record: MessageRecord, changes: list[StatusChange]) -> MessageRecord:
+    state.messages[record.id] = record
+    if record.provider and record.provider_message_id and record.direction == Direction.OUTBOUND:
+        state.outbound_pid[(record.provider, record.provider_message_id)] = record.id
+    for change in changes:
+        if storekit.opens_template_window(record, change):
+            _note_window(state, record, change.at, template=True)
+    for event in storekit.events_for(record, changes):
+        _enqueue(state, event)
+    return record
 
 
 @attrs.define
@@ -186,75 +174,32 @@ class _Messages:
                     results.append(StatusResult(record=None, changed=False))
                 continue
             if record.provider_message_id is None and patch.provider and patch.provider_message_id:
-                record = attrs.evolve(
+                patched = attrs.evolve(
                     record, provider=patch.provider, provider_message_id=patch.provider_message_id
                 )
-                self._s.messages[record.id] = record
-                self._s.outbound_pid[(patch.provider, patch.provider_message_id)] = record.id
-            updated = _apply_change(self._s, record, patch.change)
+                record = _save(self._s, patched, [])
+            updated = storekit.apply_change(record, patch.change)
+            if updated is not None:
+                _save(self._s, updated, [patch.change])
             results.append(StatusResult(record=updated or record, changed=updated is not None))
         return results
 
     async def claim(self, message_id: str, *, now: datetime) -> MessageRecord | None:
         record = self._s.messages.get(message_id)
-        if record is None or record.status not in UNSENT or record.attempting_since is not None:
-            return None
-        if record.direction != Direction.OUTBOUND:
-            return None
-        history = record.history
-        status = record.status
-        if status == MessageStatus.SCHEDULED:
-            status = MessageStatus.PENDING
-            history = (*history, StatusChange(status=status, at=now))
-        claimed = attrs.evolve(
-            record,
-            status=status,
-            history=history,
-            attempting_since=now,
-            attempts=record.attempts + 1,
-        )
-        self._s.messages[message_id] = claimed
+        claimed = storekit.claim(record, now) if record is not None else None
+        if claimed is not None:
+            self._s.messages[message_id] = claimed
         return claimed
 
     async def finish(self, message_id: str, outcome: AttemptOutcome) -> MessageRecord:
         record = self._s.messages.get(message_id)
         if record is None:
             raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {message_id}")
-        record = attrs.evolve(record, attempting_since=None)
-        self._s.messages[message_id] = record
+        stashed: list[StatusChange] = []
         if isinstance(outcome, Sent):
-            record = attrs.evolve(
-                record,
-                provider=outcome.provider,
-                provider_message_id=outcome.provider_message_id,
-                due_at=None,
-            )
-            self._s.messages[message_id] = record
-            self._s.outbound_pid[(outcome.provider, outcome.provider_message_id)] = message_id
-            record = (
-                _apply_change(
-                    self._s, record, StatusChange(status=MessageStatus.SENT, at=outcome.at)
-                )
-                or record
-            )
-            for change in sorted(
-                self._s.stash.pop((outcome.provider, outcome.provider_message_id), []),
-                key=lambda c: c.status.rank,
-            ):
-                record = _apply_change(self._s, record, change) or record
-        elif isinstance(outcome, Retry):
-            record = attrs.evolve(record, due_at=outcome.due_at, error=outcome.error)
-            self._s.messages[message_id] = record
-        elif isinstance(outcome, Failed):
-            record = attrs.evolve(record, due_at=None, error=outcome.error)
-            self._s.messages[message_id] = record
-            change = StatusChange(status=outcome.status, at=outcome.at, error=outcome.error)
-            record = _apply_change(self._s, record, change) or record
-        elif isinstance(outcome, Release):
-            attempts = record.attempts if outcome.count_attempt else max(0, record.attempts - 1)
-            record = attrs.evolve(record, due_at=outcome.due_at, attempts=attempts)
-            self._s.messages[message_id] = record
-        return record
+            stashed = self._s.stash.pop((outcome.provider, outcome.provider_message_id), [])
+        record, changes = storekit.finish(record, outcome, stashed)
+        return _save(self._s, record, changes)
 
     async def due(self, now: datetime, *, limit: int) -> Sequence[MessageRecord]:
         rows = [
@@ -390,26 +335,13 @@ class _Workspaces:
         return workspace.balance + delta
 
 
-def _merge_contact(old: Contact | None, new: Contact) -> Contact:
-    if old is None:
-        return attrs.evolve(new, labels=tuple(sorted(set(new.labels))))
-    return Contact(
-        workspace_id=new.workspace_id,
-        recipient=new.recipient,
-        name=new.name if new.name is not None else old.name,
-        labels=tuple(sorted(set(old.labels) | set(new.labels))),
-        metadata={**old.metadata, **new.metadata},
-        updated_at=new.updated_at,
-    )
-
-
 @attrs.define
 class _Contacts:
     _s: _State
 
     async def upsert(self, contact: Contact) -> Contact:
         key = (contact.workspace_id, contact.recipient)
-        merged = _merge_contact(self._s.contacts.get(key), contact)
+        merged = storekit.merge_contact(self._s.contacts.get(key), contact)
         self._s.contacts[key] = merged
         return merged
 
@@ -591,4 +523,4 @@ class MemoryStore:
                 s.outbound_pid[(record.provider, record.provider_message_id)] = record.id
         for contact in tx.contacts:
             key = (contact.workspace_id, contact.recipient)
-            s.contacts[key] = _merge_contact(s.contacts.get(key), contact)
+            s.contacts[key] = storekit.merge_contact(s.contacts.get(key), contact)

@@ -36,7 +36,9 @@ def outbound(
         status=status,
         history=(StatusChange(status=status, at=at),),
         created_at=at,
-        message=OutboundMessage(to=recipient, content=Text("hello"), sender_id=sender_id, expires_at=expires_at),
+        message=OutboundMessage(
+            to=recipient, content=Text("hello"), sender_id=sender_id, expires_at=expires_at
+        ),
         broadcast_id=broadcast_id,
         category=category,
         initiated=initiated,
@@ -82,7 +84,14 @@ def inbound(
     )
 
 
-def idempotency(scope: str, key: str, *, at: datetime, ttl: timedelta = timedelta(hours=24), fingerprint: str = "f") -> IdempotencyRecord:
+def idempotency(
+    scope: str,
+    key: str,
+    *,
+    at: datetime,
+    ttl: timedelta = timedelta(hours=24),
+    fingerprint: str = "f",
+) -> IdempotencyRecord:
     return IdempotencyRecord(
         scope=scope,
         key=key,

@@ -106,11 +106,15 @@ class ProviderHarness(Protocol):
         """What reached the remote, normalised: ``{"to": <digits or jid>, "mode": <mode>}``."""
         ...
 
-    def status_webhook(self, provider_message_id: str, status: MessageStatus, *, at: datetime) -> tuple[dict[str, str], bytes]:
+    def status_webhook(
+        self, provider_message_id: str, status: MessageStatus, *, at: datetime
+    ) -> tuple[dict[str, str], bytes]:
         """Signed headers and raw body of a status webhook in the provider's wire format."""
         ...
 
-    def inbound_webhook(self, *, contact: Recipient, text: str, provider_message_id: str, at: datetime) -> tuple[dict[str, str], bytes]:
+    def inbound_webhook(
+        self, *, contact: Recipient, text: str, provider_message_id: str, at: datetime
+    ) -> tuple[dict[str, str], bytes]:
         """Signed headers and raw body of an inbound text message webhook."""
         ...
 
@@ -124,10 +128,24 @@ def sample_content(mode: str, template: TemplateSpec | None) -> Content:
     """A small valid message of each mode."""
     samples: dict[str, Content] = {
         "text": Text("hello from the contract suite"),
-        "media": Media(kind=MediaKind.IMAGE, source=MediaUrl("https://cdn.example.com/a.png"), caption="an image"),
-        "interactive": ButtonsMessage(body="Pick one", buttons=(ReplyButton(id="yes", title="Yes"), ReplyButton(id="no", title="No"))),
+        "media": Media(
+            kind=MediaKind.IMAGE,
+            source=MediaUrl("https://cdn.example.com/a.png"),
+            caption="an image",
+        ),
+        "interactive": ButtonsMessage(
+            body="Pick one",
+            buttons=(ReplyButton(id="yes", title="Yes"), ReplyButton(id="no", title="No")),
+        ),
         "location": Location(latitude=-6.8, longitude=39.28, name="Dar es Salaam"),
-        "contacts": ContactCards((ContactCard(name=ContactName(formatted_name="Ana", first_name="Ana"), phones=(ContactPhone(phone="+255712345678"),)),)),
+        "contacts": ContactCards(
+            (
+                ContactCard(
+                    name=ContactName(formatted_name="Ana", first_name="Ana"),
+                    phones=(ContactPhone(phone="+255712345678"),),
+                ),
+            )
+        ),
         "reaction": Reaction(message_id="wamid.target", emoji="👍"),
     }
     if mode == "template":
@@ -146,20 +164,31 @@ class ProviderContract:
     @pytest.fixture(scope="class")
     @classmethod
     def open_harness(cls) -> HarnessFactory:
-        raise NotImplementedError("return a factory of async context managers yielding a ProviderHarness")
+        raise NotImplementedError(
+            "return a factory of async context managers yielding a ProviderHarness"
+        )
 
     @pytest.fixture
     async def harness(self, open_harness: HarnessFactory) -> AsyncIterator[ProviderHarness]:
         async with open_harness() as harness:
             yield harness
 
-    async def _send(self, harness: ProviderHarness, mode: str, *, to: Recipient = TO, client_id: str = "msg_contract_1") -> SendReceipt:
+    async def _send(
+        self,
+        harness: ProviderHarness,
+        mode: str,
+        *,
+        to: Recipient = TO,
+        client_id: str = "msg_contract_1",
+    ) -> SendReceipt:
         content = sample_content(mode, harness.template)
         bound: BoundTemplate | None = None
         if isinstance(content, TemplateMessage) and harness.template is not None:
             bound = check_template_params(harness.template, content)
         message = OutboundMessage(to=to, content=content, sender_id=harness.sender_id)
-        return await harness.provider.send(message, sender=harness.sender_id, client_id=client_id, template=bound)
+        return await harness.provider.send(
+            message, sender=harness.sender_id, client_id=client_id, template=bound
+        )
 
     @pytest.mark.parametrize("mode", MODES)
     async def test_capabilities_are_honest(self, harness: ProviderHarness, mode: str) -> None:
@@ -179,9 +208,19 @@ class ProviderContract:
             assert harness.remote_calls == before
 
     @pytest.mark.parametrize("kind", ["group", "channel"])
-    async def test_groups_and_channels_are_honest(self, harness: ProviderHarness, kind: str) -> None:
-        to = Recipient("group", "120363025246125486@g.us") if kind == "group" else Recipient("channel", "120363025246125486@newsletter")
-        supported = harness.provider.capabilities.groups if kind == "group" else harness.provider.capabilities.channels
+    async def test_groups_and_channels_are_honest(
+        self, harness: ProviderHarness, kind: str
+    ) -> None:
+        to = (
+            Recipient("group", "120363025246125486@g.us")
+            if kind == "group"
+            else Recipient("channel", "120363025246125486@newsletter")
+        )
+        supported = (
+            harness.provider.capabilities.groups
+            if kind == "group"
+            else harness.provider.capabilities.channels
+        )
         before = harness.remote_calls
         if supported:
             receipt = await self._send(harness, "text", to=to)
@@ -194,7 +233,9 @@ class ProviderContract:
             assert harness.remote_calls == before
 
     @pytest.mark.parametrize("kind", list(RemoteFailure))
-    async def test_remote_failures_map_to_catalogue_codes(self, harness: ProviderHarness, kind: RemoteFailure) -> None:
+    async def test_remote_failures_map_to_catalogue_codes(
+        self, harness: ProviderHarness, kind: RemoteFailure
+    ) -> None:
         if kind not in harness.supported_failures:
             pytest.skip(f"{kind.value} cannot happen on this provider")
         harness.script_failure(kind)
@@ -207,7 +248,9 @@ class ProviderContract:
         if kind not in (RemoteFailure.TIMEOUT, RemoteFailure.MALFORMED):
             assert info.value.provider_code, "the raw provider code is kept"
 
-    async def test_status_webhooks_parse_to_normalised_events(self, harness: ProviderHarness) -> None:
+    async def test_status_webhooks_parse_to_normalised_events(
+        self, harness: ProviderHarness
+    ) -> None:
         receipt = await self._send(harness, "text")
         for status in (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ):
             headers, body = harness.status_webhook(receipt.provider_message_id, status, at=AT)
@@ -218,8 +261,12 @@ class ProviderContract:
             assert updates[0].status == status
             assert updates[0].provider == harness.provider.name
 
-    async def test_inbound_webhooks_parse_to_normalised_events(self, harness: ProviderHarness) -> None:
-        headers, body = harness.inbound_webhook(contact=TO, text="hi there", provider_message_id="in.contract.1", at=AT)
+    async def test_inbound_webhooks_parse_to_normalised_events(
+        self, harness: ProviderHarness
+    ) -> None:
+        headers, body = harness.inbound_webhook(
+            contact=TO, text="hi there", provider_message_id="in.contract.1", at=AT
+        )
         events = harness.provider.parse_webhook(headers, body)
         inbound = [e for e in events if isinstance(e, InboundMessage)]
         assert len(inbound) == 1
@@ -230,7 +277,9 @@ class ProviderContract:
         assert inbound[0].received_at.tzinfo is not None
 
     async def test_a_tampered_signature_is_rejected(self, harness: ProviderHarness) -> None:
-        headers, body = harness.inbound_webhook(contact=TO, text="hi there", provider_message_id="in.contract.2", at=AT)
+        headers, body = harness.inbound_webhook(
+            contact=TO, text="hi there", provider_message_id="in.contract.2", at=AT
+        )
         tampered = body.replace(b"hi there", b"hi thera")
         with pytest.raises(WaportError) as info:
             harness.provider.parse_webhook(headers, tampered)
@@ -246,7 +295,10 @@ class ProviderContract:
         assert specs
         assert all(isinstance(s, TemplateSpec) for s in specs)
         assert harness.template is not None
-        assert any((s.name, s.language) == (harness.template.name, harness.template.language) for s in specs)
+        assert any(
+            (s.name, s.language) == (harness.template.name, harness.template.language)
+            for s in specs
+        )
 
     async def test_mark_read(self, harness: ProviderHarness) -> None:
         if not harness.provider.capabilities.mark_read:

@@ -52,7 +52,9 @@ class StoreContract:
     @pytest.fixture(scope="class")
     @classmethod
     def open_store(cls) -> StoreFactory:
-        raise NotImplementedError("return a factory of async context managers yielding a fresh Store")
+        raise NotImplementedError(
+            "return a factory of async context managers yielding a fresh Store"
+        )
 
     @pytest.fixture
     async def store(self, open_store: StoreFactory) -> AsyncIterator[Store]:
@@ -62,14 +64,22 @@ class StoreContract:
     # ------------------------------------------------------------------ workspaces, keys, contacts, templates
 
     async def test_workspaces_and_senders_round_trip(self, store: Store) -> None:
-        ws = Workspace(id="ws1", name="Acme", webhook_url="https://h.example.com", webhook_secret="whsec_x", balance=100)
+        ws = Workspace(
+            id="ws1",
+            name="Acme",
+            webhook_url="https://h.example.com",
+            webhook_secret="whsec_x",
+            balance=100,
+        )
         await store.workspaces.put(ws)
         assert await store.workspaces.get("ws1") == ws
         assert await store.workspaces.get("nope") is None
         await store.workspaces.put_sender(Sender(id="s2", workspace_id="ws1", phone="255700000002"))
         await store.workspaces.put_sender(Sender(id="s1", workspace_id="ws1"))
         assert [s.id for s in await store.workspaces.senders("ws1")] == ["s1", "s2"]
-        assert (await store.workspaces.get_sender("s2")) == Sender(id="s2", workspace_id="ws1", phone="255700000002")
+        assert (await store.workspaces.get_sender("s2")) == Sender(
+            id="s2", workspace_id="ws1", phone="255700000002"
+        )
         assert [w.id for w in await store.workspaces.list()] == ["ws1"]
 
     async def test_prepaid_balance_never_goes_negative(self, store: Store) -> None:
@@ -81,7 +91,14 @@ class StoreContract:
         assert await store.workspaces.adjust_balance("ws2", -1) is None
 
     async def test_api_keys(self, store: Store) -> None:
-        key = ApiKey(id="k1", workspace_id="ws1", digest="d", scopes=frozenset({"messages:send"}), senders=frozenset({"s1"}), created_at=T0)
+        key = ApiKey(
+            id="k1",
+            workspace_id="ws1",
+            digest="d",
+            scopes=frozenset({"messages:send"}),
+            senders=frozenset({"s1"}),
+            created_at=T0,
+        )
         await store.api_keys.add(key)
         assert await store.api_keys.get("k1") == key
         with pytest.raises(WaportError):
@@ -95,8 +112,25 @@ class StoreContract:
         assert revoked.revoked_at == T0 + _sec(1)
 
     async def test_contacts_merge_labels_and_aliases(self, store: Store) -> None:
-        await store.contacts.upsert(Contact(workspace_id="ws1", recipient=PHONE, name="Ana", labels=("vip",), metadata={"a": 1}, updated_at=T0))
-        merged = await store.contacts.upsert(Contact(workspace_id="ws1", recipient=PHONE, labels=("new", "vip"), metadata={"b": 2}, updated_at=T0))
+        await store.contacts.upsert(
+            Contact(
+                workspace_id="ws1",
+                recipient=PHONE,
+                name="Ana",
+                labels=("vip",),
+                metadata={"a": 1},
+                updated_at=T0,
+            )
+        )
+        merged = await store.contacts.upsert(
+            Contact(
+                workspace_id="ws1",
+                recipient=PHONE,
+                labels=("new", "vip"),
+                metadata={"b": 2},
+                updated_at=T0,
+            )
+        )
         assert merged.name == "Ana"
         assert merged.labels == ("new", "vip")
         assert dict(merged.metadata) == {"a": 1, "b": 2}
@@ -123,7 +157,9 @@ class StoreContract:
         async with store.transaction() as tx:
             tx.add_messages([builders.outbound("m1", at=T0), builders.outbound("m2", at=T0)])
             tx.claim_idempotency(builders.idempotency("k", "key1", at=T0))
-            tx.upsert_contact(Contact(workspace_id="ws1", recipient=PHONE, labels=("a",), updated_at=T0))
+            tx.upsert_contact(
+                Contact(workspace_id="ws1", recipient=PHONE, labels=("a",), updated_at=T0)
+            )
         assert (await store.messages.get("m1")) == builders.outbound("m1", at=T0)
         assert await store.messages.get("m2") is not None
         assert await store.idempotency.get("k", "key1", now=T0) is not None
@@ -173,7 +209,9 @@ class StoreContract:
         present = [i for i in range(8) if await store.messages.get(f"m{i}") is not None]
         assert len(present) == 1
 
-    async def test_idempotency_records_complete_and_expire_by_the_given_clock(self, store: Store) -> None:
+    async def test_idempotency_records_complete_and_expire_by_the_given_clock(
+        self, store: Store
+    ) -> None:
         async with store.transaction() as tx:
             tx.claim_idempotency(builders.idempotency("k", "key1", at=T0, ttl=timedelta(hours=24)))
         response = StoredResponse(status=202, body=b'{"status":"pending"}')
@@ -181,7 +219,10 @@ class StoreContract:
         record = await store.idempotency.get("k", "key1", now=T0 + timedelta(hours=23, minutes=59))
         assert record is not None
         assert record.response == response
-        assert await store.idempotency.get("k", "key1", now=T0 + timedelta(hours=24, seconds=1)) is None
+        assert (
+            await store.idempotency.get("k", "key1", now=T0 + timedelta(hours=24, seconds=1))
+            is None
+        )
         assert await store.idempotency.purge(T0 + timedelta(hours=25)) == 1
         # an expired key may be claimed again
         async with store.transaction() as tx:
@@ -191,7 +232,9 @@ class StoreContract:
         async with store.transaction() as tx:
             tx.claim_idempotency(builders.idempotency("k", "key1", at=T0, ttl=_sec(10)))
         async with store.transaction() as tx:
-            tx.claim_idempotency(builders.idempotency("k", "key1", at=T0 + _sec(11), fingerprint="g"))
+            tx.claim_idempotency(
+                builders.idempotency("k", "key1", at=T0 + _sec(11), fingerprint="g")
+            )
         record = await store.idempotency.get("k", "key1", now=T0 + _sec(12))
         assert record is not None
         assert record.fingerprint == "g"
@@ -248,23 +291,33 @@ class StoreContract:
         assert await store.messages.claim("missing", now=T0) is None
 
     async def test_claim_moves_scheduled_to_pending(self, store: Store) -> None:
-        await self._add(store, builders.outbound("m1", at=T0, status=MessageStatus.SCHEDULED, due_at=T0 + _sec(60)))
+        await self._add(
+            store,
+            builders.outbound("m1", at=T0, status=MessageStatus.SCHEDULED, due_at=T0 + _sec(60)),
+        )
         claimed = await store.messages.claim("m1", now=T0 + _sec(60))
         assert claimed is not None
         assert claimed.status == MessageStatus.PENDING
-        assert [c.status for c in claimed.history] == [MessageStatus.SCHEDULED, MessageStatus.PENDING]
+        assert [c.status for c in claimed.history] == [
+            MessageStatus.SCHEDULED,
+            MessageStatus.PENDING,
+        ]
 
     async def test_sent_outcome_records_provider_id_history_and_event(self, store: Store) -> None:
         await self._add(store, builders.outbound("m1", at=T0))
         await store.messages.claim("m1", now=T0)
-        record = await store.messages.finish("m1", Sent(provider="p", provider_message_id="pid1", at=T0 + _sec(1)))
+        record = await store.messages.finish(
+            "m1", Sent(provider="p", provider_message_id="pid1", at=T0 + _sec(1))
+        )
         assert record.status == MessageStatus.SENT
         assert record.attempting_since is None
         assert record.provider_message_id == "pid1"
         assert [c.status for c in record.history] == [MessageStatus.PENDING, MessageStatus.SENT]
         assert (await store.messages.find_by_provider_id("p", "pid1")) == record
         events = await store.outbox.for_message("m1")
-        assert [(e.type, e.url) for e in events] == [("message.sent", "https://hooks.example.com/wa")]
+        assert [(e.type, e.url) for e in events] == [
+            ("message.sent", "https://hooks.example.com/wa")
+        ]
         assert events[0].payload["data"]["message_id"] == "m1"
 
     async def test_no_event_without_a_webhook_url(self, store: Store) -> None:
@@ -274,11 +327,23 @@ class StoreContract:
         assert await store.outbox.for_message("m1") == []
 
     async def test_retry_failed_and_release_outcomes(self, store: Store) -> None:
-        await self._add(store, builders.outbound("m1", at=T0), builders.outbound("m2", at=T0), builders.outbound("m3", at=T0))
-        error = ErrorDetail(code="PROVIDER_UNAVAILABLE", message="down", provider="p", provider_code="503")
+        await self._add(
+            store,
+            builders.outbound("m1", at=T0),
+            builders.outbound("m2", at=T0),
+            builders.outbound("m3", at=T0),
+        )
+        error = ErrorDetail(
+            code="PROVIDER_UNAVAILABLE", message="down", provider="p", provider_code="503"
+        )
         await store.messages.claim("m1", now=T0)
         retried = await store.messages.finish("m1", Retry(at=T0, due_at=T0 + _sec(30), error=error))
-        assert (retried.status, retried.due_at, retried.attempting_since, retried.error) == (MessageStatus.PENDING, T0 + _sec(30), None, error)
+        assert (retried.status, retried.due_at, retried.attempting_since, retried.error) == (
+            MessageStatus.PENDING,
+            T0 + _sec(30),
+            None,
+            error,
+        )
         assert retried.attempts == 1
         await store.messages.claim("m2", now=T0)
         failed = await store.messages.finish("m2", Failed(at=T0 + _sec(1), error=error))
@@ -287,23 +352,44 @@ class StoreContract:
         assert [e.type for e in await store.outbox.for_message("m2")] == ["message.failed"]
         await store.messages.claim("m3", now=T0)
         released = await store.messages.finish("m3", Release(due_at=T0 + _sec(5)))
-        assert (released.attempts, released.due_at, released.attempting_since) == (0, T0 + _sec(5), None)
+        assert (released.attempts, released.due_at, released.attempting_since) == (
+            0,
+            T0 + _sec(5),
+            None,
+        )
         assert await store.messages.claim("m2", now=T0 + _sec(2)) is None  # final: not claimable
 
     async def test_due_and_in_flight(self, store: Store) -> None:
         await self._add(
             store,
             builders.outbound("now", at=T0),
-            builders.outbound("later", at=T0, status=MessageStatus.SCHEDULED, due_at=T0 + _sec(100)),
-            builders.outbound("expiring", at=T0, status=MessageStatus.SCHEDULED, due_at=T0 + _sec(100), expires_at=T0 + _sec(50)),
+            builders.outbound(
+                "later", at=T0, status=MessageStatus.SCHEDULED, due_at=T0 + _sec(100)
+            ),
+            builders.outbound(
+                "expiring",
+                at=T0,
+                status=MessageStatus.SCHEDULED,
+                due_at=T0 + _sec(100),
+                expires_at=T0 + _sec(50),
+            ),
             builders.outbound("busy", at=T0),
         )
         await store.messages.claim("busy", now=T0)
         assert {m.id for m in await store.messages.due(T0, limit=10)} == {"now"}
-        assert {m.id for m in await store.messages.due(T0 + _sec(50), limit=10)} == {"now", "expiring"}
-        assert {m.id for m in await store.messages.due(T0 + _sec(100), limit=10)} == {"now", "later", "expiring"}
+        assert {m.id for m in await store.messages.due(T0 + _sec(50), limit=10)} == {
+            "now",
+            "expiring",
+        }
+        assert {m.id for m in await store.messages.due(T0 + _sec(100), limit=10)} == {
+            "now",
+            "later",
+            "expiring",
+        }
         assert len(await store.messages.due(T0 + _sec(100), limit=2)) == 2
-        assert [m.id for m in await store.messages.in_flight(started_before=T0 + _sec(1), limit=10)] == ["busy"]
+        assert [
+            m.id for m in await store.messages.in_flight(started_before=T0 + _sec(1), limit=10)
+        ] == ["busy"]
         assert await store.messages.in_flight(started_before=T0, limit=10) == []
 
     async def test_statuses_only_move_forward_and_duplicates_are_no_ops(self, store: Store) -> None:
@@ -312,22 +398,46 @@ class StoreContract:
         await store.messages.finish("m1", Sent(provider="p", provider_message_id="pid1", at=T0))
 
         def patch(status: MessageStatus, s: float) -> StatusPatch:
-            return StatusPatch(provider="p", provider_message_id="pid1", change=StatusChange(status=status, at=T0 + _sec(s)))
+            return StatusPatch(
+                provider="p",
+                provider_message_id="pid1",
+                change=StatusChange(status=status, at=T0 + _sec(s)),
+            )
 
-        results = await store.messages.apply_statuses([patch(MessageStatus.READ, 3), patch(MessageStatus.DELIVERED, 2), patch(MessageStatus.READ, 3)])
+        results = await store.messages.apply_statuses(
+            [
+                patch(MessageStatus.READ, 3),
+                patch(MessageStatus.DELIVERED, 2),
+                patch(MessageStatus.READ, 3),
+            ]
+        )
         assert [r.changed for r in results] == [True, False, False]
         record = await store.messages.get("m1")
         assert record is not None
         assert record.status == MessageStatus.READ
-        assert [c.status for c in record.history] == [MessageStatus.PENDING, MessageStatus.SENT, MessageStatus.READ]
-        assert [e.type for e in await store.outbox.for_message("m1")] == ["message.sent", "message.read"]
+        assert [c.status for c in record.history] == [
+            MessageStatus.PENDING,
+            MessageStatus.SENT,
+            MessageStatus.READ,
+        ]
+        assert [e.type for e in await store.outbox.for_message("m1")] == [
+            "message.sent",
+            "message.read",
+        ]
 
     async def test_status_by_our_id_sets_the_provider_id(self, store: Store) -> None:
         await self._add(store, builders.outbound("m1", at=T0))
         await store.messages.claim("m1", now=T0)
         result = (
             await store.messages.apply_statuses(
-                [StatusPatch(message_id="m1", provider="p", provider_message_id="pid9", change=StatusChange(status=MessageStatus.DELIVERED, at=T0))]
+                [
+                    StatusPatch(
+                        message_id="m1",
+                        provider="p",
+                        provider_message_id="pid9",
+                        change=StatusChange(status=MessageStatus.DELIVERED, at=T0),
+                    )
+                ]
             )
         )[0]
         assert result.changed
@@ -340,19 +450,31 @@ class StoreContract:
         await self._add(store, builders.outbound("m1", at=T0))
         await store.messages.claim("m1", now=T0)
         early = await store.messages.apply_statuses(
-            [StatusPatch(provider="p", provider_message_id="pidX", change=StatusChange(status=MessageStatus.DELIVERED, at=T0 + _sec(1)))]
+            [
+                StatusPatch(
+                    provider="p",
+                    provider_message_id="pidX",
+                    change=StatusChange(status=MessageStatus.DELIVERED, at=T0 + _sec(1)),
+                )
+            ]
         )
         assert early[0].stashed
-        record = await store.messages.finish("m1", Sent(provider="p", provider_message_id="pidX", at=T0))
+        record = await store.messages.finish(
+            "m1", Sent(provider="p", provider_message_id="pidX", at=T0)
+        )
         assert record.status == MessageStatus.DELIVERED
-        unknown = await store.messages.apply_statuses([StatusPatch(message_id="nope", change=StatusChange(status=MessageStatus.READ, at=T0))])
+        unknown = await store.messages.apply_statuses(
+            [StatusPatch(message_id="nope", change=StatusChange(status=MessageStatus.READ, at=T0))]
+        )
         assert unknown[0].record is None
         assert not unknown[0].changed
 
     async def test_inbound_is_stored_once_and_opens_the_window(self, store: Store) -> None:
         first = builders.inbound("in1", at=T0 + _sec(10), provider_message_id="wamid.1")
         again = builders.inbound("in2", at=T0 + _sec(11), provider_message_id="wamid.1")
-        other_sender = builders.inbound("in3", at=T0 + _sec(20), provider_message_id="wamid.2", sender_id="s2")
+        other_sender = builders.inbound(
+            "in3", at=T0 + _sec(20), provider_message_id="wamid.2", sender_id="s2"
+        )
         assert list(await store.messages.record_inbound([first, again])) == [True, False]
         assert list(await store.messages.record_inbound([first])) == [False]
         await store.messages.record_inbound([other_sender])
@@ -367,9 +489,13 @@ class StoreContract:
     async def test_template_sends_count_for_the_window_only_when_asked(self, store: Store) -> None:
         await self._add(store, builders.outbound("t1", at=T0, category="UTILITY"))
         await store.messages.claim("t1", now=T0)
-        await store.messages.finish("t1", Sent(provider="p", provider_message_id="pid", at=T0 + _sec(5)))
+        await store.messages.finish(
+            "t1", Sent(provider="p", provider_message_id="pid", at=T0 + _sec(5))
+        )
         assert await store.messages.last_inbound("ws1", PHONE, "s1") is None
-        assert await store.messages.last_inbound("ws1", PHONE, "s1", include_templates=True) == T0 + _sec(5)
+        assert await store.messages.last_inbound(
+            "ws1", PHONE, "s1", include_templates=True
+        ) == T0 + _sec(5)
 
     async def test_initiated_contacts_are_counted_once(self, store: Store) -> None:
         await self._add(
@@ -381,11 +507,23 @@ class StoreContract:
             builders.outbound("e", at=T0 - timedelta(days=2), to="255700000004", initiated=True),
         )
         assert await store.messages.count_initiated("ws1", T0 - timedelta(hours=1)) == 2
-        contacts = {Recipient("phone", "255700000001"), Recipient("phone", "255700000003"), Recipient("phone", "255700000004")}
-        assert await store.messages.initiated_contacts("ws1", T0 - timedelta(hours=1), contacts) == {Recipient("phone", "255700000001")}
+        contacts = {
+            Recipient("phone", "255700000001"),
+            Recipient("phone", "255700000003"),
+            Recipient("phone", "255700000004"),
+        }
+        assert await store.messages.initiated_contacts(
+            "ws1", T0 - timedelta(hours=1), contacts
+        ) == {Recipient("phone", "255700000001")}
 
     async def test_broadcast_rows(self, store: Store) -> None:
-        await self._add(store, *(builders.outbound(f"m{i}", at=T0, to=f"25570000000{i}", broadcast_id="bc1") for i in range(3)))
+        await self._add(
+            store,
+            *(
+                builders.outbound(f"m{i}", at=T0, to=f"25570000000{i}", broadcast_id="bc1")
+                for i in range(3)
+            ),
+        )
         assert [m.id for m in await store.messages.by_broadcast("bc1")] == ["m0", "m1", "m2"]
         assert await store.messages.by_broadcast("bc2") == []
         counts = await store.messages.counts()
@@ -396,15 +534,24 @@ class StoreContract:
     async def _sent_with_statuses(self, store: Store, mid: str, *statuses: MessageStatus) -> None:
         await self._add(store, builders.outbound(mid, at=T0))
         await store.messages.claim(mid, now=T0)
-        await store.messages.finish(mid, Sent(provider="p", provider_message_id=f"pid-{mid}", at=T0))
-        await store.messages.apply_statuses([StatusPatch(message_id=mid, change=StatusChange(status=s, at=T0)) for s in statuses])
+        await store.messages.finish(
+            mid, Sent(provider="p", provider_message_id=f"pid-{mid}", at=T0)
+        )
+        await store.messages.apply_statuses(
+            [StatusPatch(message_id=mid, change=StatusChange(status=s, at=T0)) for s in statuses]
+        )
 
     async def test_outbox_delivers_in_order_per_message(self, store: Store) -> None:
         await self._sent_with_statuses(store, "m1", MessageStatus.DELIVERED, MessageStatus.READ)
         await self._sent_with_statuses(store, "m2")
         first = await store.outbox.claim(T0, limit=10, lease=_sec(30))
-        assert sorted((e.message_id, e.type) for e in first) == [("m1", "message.sent"), ("m2", "message.sent")]
-        assert await store.outbox.claim(T0, limit=10, lease=_sec(30)) == []  # leased, and m1's later events wait
+        assert sorted((e.message_id, e.type) for e in first) == [
+            ("m1", "message.sent"),
+            ("m2", "message.sent"),
+        ]
+        assert (
+            await store.outbox.claim(T0, limit=10, lease=_sec(30)) == []
+        )  # leased, and m1's later events wait
         m1_sent = next(e for e in first if e.message_id == "m1")
         await store.outbox.delivered(m1_sent.id, at=T0)
         second = await store.outbox.claim(T0, limit=10, lease=_sec(30))
@@ -448,10 +595,18 @@ class StoreContract:
 
     # ------------------------------------------------------------------ model-based property
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(
         st.lists(
-            st.tuples(st.sampled_from(["m0", "m1", "m2"]), st.sampled_from(list(MessageStatus)), st.integers(0, 100)),
+            st.tuples(
+                st.sampled_from(["m0", "m1", "m2"]),
+                st.sampled_from(list(MessageStatus)),
+                st.integers(0, 100),
+            ),
             max_size=25,
         ),
         st.lists(st.tuples(st.sampled_from(["k0", "k1"]), st.integers(0, 200)), max_size=10),
@@ -468,7 +623,13 @@ class StoreContract:
             await self._add(store, *(builders.outbound(f"m{i}", at=T0) for i in range(3)))
             model = {f"m{i}": [MessageStatus.PENDING] for i in range(3)}
             for mid, status, s in updates:
-                await store.messages.apply_statuses([StatusPatch(message_id=mid, change=StatusChange(status=status, at=T0 + _sec(s)))])
+                await store.messages.apply_statuses(
+                    [
+                        StatusPatch(
+                            message_id=mid, change=StatusChange(status=status, at=T0 + _sec(s))
+                        )
+                    ]
+                )
                 if merge_status(model[mid][-1], status) != model[mid][-1]:
                     model[mid].append(status)
             for mid, history in model.items():
@@ -482,7 +643,9 @@ class StoreContract:
                 taken = key in live and live[key] + 60 > s
                 try:
                     async with store.transaction() as tx:
-                        tx.claim_idempotency(builders.idempotency("scope", key, at=now, ttl=_sec(60)))
+                        tx.claim_idempotency(
+                            builders.idempotency("scope", key, at=now, ttl=_sec(60))
+                        )
                 except WaportError as err:
                     assert taken, "the store refused a free key"
                     assert err.code == ErrorCode.IDEMPOTENCY_IN_PROGRESS

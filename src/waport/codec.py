@@ -1,0 +1,101 @@
+"""The storage shape of waport's records: JSON with a fixed, versioned layout.
+
+Store adapters (SQLite, PostgreSQL, yours) keep records as JSON documents beside
+the columns they index. Outbound messages are kept in the documented request
+shape (``to_request_dict``), so a stored message reads like the request that made
+it. Never pickle.
+
+    CODEC_VERSION = 1
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any, Final, TypeVar
+
+import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
+
+from waport.domain.convert import parse_send_request, to_request_dict
+from waport.domain.events import InboundMessage
+from waport.domain.messages import OutboundMessage
+from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.records import (
+    ApiKey,
+    Contact,
+    IdempotencyRecord,
+    MessageRecord,
+    OutboxEvent,
+    Sender,
+    StoredResponse,
+    Workspace,
+)
+from waport.domain.status import ErrorDetail, StatusChange
+from waport.domain.templates import TemplateSpec
+
+CODEC_VERSION: Final = 1
+T = TypeVar("T")
+
+
+def make_storage_converter() -> cattrs.Converter:
+    c = cattrs.Converter()
+    c.register_unstructure_hook(datetime, lambda d: d.isoformat())
+    c.register_structure_hook(datetime, lambda v, _: datetime.fromisoformat(v))
+    c.register_unstructure_hook(Recipient, str)
+    c.register_structure_hook(Recipient, lambda v, _: parse_recipient(v))
+    c.register_unstructure_hook(OutboundMessage, to_request_dict)
+    c.register_structure_hook(OutboundMessage, lambda v, _: parse_send_request(v))
+    c.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))
+    c.register_structure_hook(bytes, lambda v, _: base64.b64decode(v))
+    c.register_unstructure_hook_func(
+        lambda t: t is frozenset or getattr(t, "__origin__", None) is frozenset, sorted
+    )
+    c.register_structure_hook(str | int | float | bool | None, lambda v, _: v)
+    c.register_unstructure_hook(
+        InboundMessage, make_dict_unstructure_fn(InboundMessage, c, raw=override(omit=True))
+    )
+    return c
+
+
+_C: Final = make_storage_converter()
+
+
+def dumps(value: Any) -> str:
+    """A record (or part of one) as compact JSON."""
+    return json.dumps(_C.unstructure(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | bytes, kind: type[T]) -> T:
+    return _C.structure(json.loads(text), kind)
+
+
+def unstructure(value: Any) -> Any:
+    return _C.unstructure(value)
+
+
+def structure(data: Any, kind: type[T]) -> T:
+    return _C.structure(data, kind)
+
+
+__all__ = [
+    "CODEC_VERSION",
+    "ApiKey",
+    "Contact",
+    "ErrorDetail",
+    "IdempotencyRecord",
+    "InboundMessage",
+    "MessageRecord",
+    "OutboxEvent",
+    "Sender",
+    "StatusChange",
+    "StoredResponse",
+    "TemplateSpec",
+    "Workspace",
+    "dumps",
+    "loads",
+    "make_storage_converter",
+    "structure",
+    "unstructure",
+]

@@ -1,0 +1,136 @@
+"""Pure record transitions shared by every store adapter.
+
+A store persists; these functions decide. Each takes a record and returns the new
+record plus what changed, so the memory, SQLite and PostgreSQL stores (and yours)
+apply exactly the same rules: statuses merge forward only, a claim is taken only
+on an unsent, unclaimed outbound message, an attempt's outcome releases the claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import attrs
+
+from waport.domain.records import (
+    Contact,
+    Direction,
+    MessageRecord,
+    OutboxEvent,
+    inbound_event,
+    status_event,
+)
+from waport.domain.status import UNSENT, MessageStatus, StatusChange, advance
+from waport.ports import AttemptOutcome, Failed, Release, Retry, Sent
+
+__all__ = [
+    "apply_change",
+    "claim",
+    "events_for",
+    "finish",
+    "inbound_event",
+    "merge_contact",
+    "opens_template_window",
+    "status_event",
+]
+
+
+def apply_change(record: MessageRecord, change: StatusChange) -> MessageRecord | None:
+    """The record after ``change``; ``None`` when the change does not move it forward."""
+    result = advance(record.history, change)
+    if result is None:
+        return None
+    status, history = result
+    updated = attrs.evolve(
+        record, status=status, history=history, error=change.error or record.error
+    )
+    if status.final and updated.attempting_since is not None:
+        # the provider has spoken about a message whose attempt never recorded its outcome
+        updated = attrs.evolve(updated, attempting_since=None)
+    return updated
+
+
+def claim(record: MessageRecord, now: datetime) -> MessageRecord | None:
+    """Mark an unsent, unclaimed outbound message as being attempted at ``now``."""
+    if (
+        record.direction != Direction.OUTBOUND
+        or record.status not in UNSENT
+        or record.attempting_since is not None
+    ):
+        return None
+    history = record.history
+    status = record.status
+    if status == MessageStatus.SCHEDULED:
+        status = MessageStatus.PENDING
+        history = (*history, StatusChange(status=status, at=now))
+    return attrs.evolve(
+        record, status=status, history=history, attempting_since=now, attempts=record.attempts + 1
+    )
+
+
+def finish(
+    record: MessageRecord, outcome: AttemptOutcome, stashed: Iterable[StatusChange] = ()
+) -> tuple[MessageRecord, list[StatusChange]]:
+    """Apply an attempt's outcome (and, after a send, any statuses that arrived early).
+
+    Returns the final record and the changes that moved it forward, in order: the
+    store enqueues ``events_for`` them and notes template windows.
+    """
+    record = attrs.evolve(record, attempting_since=None)
+    changes: list[StatusChange] = []
+
+    def step(change: StatusChange) -> None:
+        nonlocal record
+        updated = apply_change(record, change)
+        if updated is not None:
+            record = updated
+            changes.append(change)
+
+    if isinstance(outcome, Sent):
+        record = attrs.evolve(
+            record,
+            provider=outcome.provider,
+            provider_message_id=outcome.provider_message_id,
+            due_at=None,
+        )
+        step(StatusChange(status=MessageStatus.SENT, at=outcome.at))
+        for change in sorted(stashed, key=lambda c: c.status.rank):
+            step(change)
+    elif isinstance(outcome, Retry):
+        record = attrs.evolve(record, due_at=outcome.due_at, error=outcome.error)
+    elif isinstance(outcome, Failed):
+        record = attrs.evolve(record, due_at=None, error=outcome.error)
+        step(StatusChange(status=outcome.status, at=outcome.at, error=outcome.error))
+    elif isinstance(outcome, Release):
+        attempts = record.attempts if outcome.count_attempt else max(0, record.attempts - 1)
+        record = attrs.evolve(record, due_at=outcome.due_at, attempts=attempts)
+    return record, changes
+
+
+def events_for(record: MessageRecord, changes: Sequence[StatusChange]) -> list[OutboxEvent]:
+    """The outbound webhook events owed for ``changes`` of ``record``."""
+    return [event for change in changes if (event := status_event(record, change)) is not None]
+
+
+def opens_template_window(record: MessageRecord, change: StatusChange) -> bool:
+    """True when ``change`` is a template reaching ``sent`` (the window policy may count it)."""
+    return (
+        change.status == MessageStatus.SENT
+        and record.direction == Direction.OUTBOUND
+        and record.category not in (None, "SERVICE")
+    )
+
+
+def merge_contact(old: Contact | None, new: Contact) -> Contact:
+    """Upsert rule: labels are merged, metadata keys overwritten, a missing name kept."""
+    if old is None:
+        return attrs.evolve(new, labels=tuple(sorted(set(new.labels))))
+    return Contact(
+        workspace_id=new.workspace_id,
+        recipient=new.recipient,
+        name=new.name if new.name is not None else old.name,
+        labels=tuple(sorted(set(old.labels) | set(new.labels))),
+        metadata={**old.metadata, **new.metadata},
+        updated_at=new.updated_at,
+    )

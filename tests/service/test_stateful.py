@@ -1,0 +1,24 @@
+"""The stateful Messenger machine on the memory store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from hypothesis import HealthCheck, settings
+
+from waport.ports import Store
+from waport.testing.stateful import messenger_machine
+from waport_memory import MemoryStore
+
+
+@asynccontextmanager
+async def _memory() -> AsyncIterator[Store]:
+    yield MemoryStore()
+
+
+MemoryMachine = messenger_machine(_memory)
+MemoryMachine.TestCase.settings = settings(
+    max_examples=40, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestMemoryMessenger = MemoryMachine.TestCase
