@@ -1,1 +1,5 @@
-"""waport sqlite adapter."""
+"""SQLite storage: the durable embedded default."""
+
+from waport_sqlite.store import SqliteStore, open_sqlite
+
+__all__ = ["SqliteStore", "open_sqlite"]

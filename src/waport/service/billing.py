@@ -40,9 +40,6 @@ class PrepaidBilling:
     prices: Mapping[str, int] = attrs.field(factory=dict)
 
     async def reserve(self, workspace_id: str, *, category: str, count: int) -> None:
-        workspace = await self.store.workspaces.get(workspace_id)
-        if workspace is not None and workspace.billing_suspended:
-            raise WaportError(ErrorCode.BILLING_SUSPENDED, "the workspace's billing is suspended")
         cost = self.prices.get(category, 0) * count
         if cost == 0:
             return

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ import anyio
 import attrs
 from anyio.abc import TaskGroup, TaskStatus
 
+from waport import storekit
 from waport.domain.broadcast import BroadcastRequest, BroadcastSummary, plan_broadcast, summarize
 from waport.domain.convert import parse_broadcast_request, parse_send_request
 from waport.domain.errors import ErrorCode, WaportError
@@ -64,6 +65,7 @@ from waport.service.rules import check_capabilities
 log = logging.getLogger("waport.service")
 
 SERVICE_CATEGORY = "SERVICE"
+_CACHE_MAX = 10_000
 
 
 @attrs.frozen(kw_only=True)
@@ -90,6 +92,9 @@ class Policy:
     idempotency_ttl: timedelta = timedelta(hours=24)
     idempotency_lease: timedelta = timedelta(seconds=30)
     sync_templates_on_start: bool = True
+    lookup_cache_ttl: timedelta = timedelta(0)
+    """Cache workspace and sender lookups this long (0: off). Changes made by another
+    process are seen after at most this long."""
 
 
 @attrs.frozen(kw_only=True)
@@ -180,6 +185,7 @@ class Messenger:
     _tg: TaskGroup | None = attrs.field(default=None, init=False)
     _wake: anyio.Event = attrs.field(factory=anyio.Event, init=False)
     _attempting: int = attrs.field(default=0, init=False)
+    _cache: dict[tuple[str, str], tuple[datetime, Any]] = attrs.field(factory=dict, init=False)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -223,9 +229,25 @@ class Messenger:
 
     # ------------------------------------------------------------------ lookups
 
+    async def _cached(self, kind: str, key: str, load: Callable[[], Awaitable[Any]]) -> Any:
+        ttl = self.policy.lookup_cache_ttl
+        if not ttl:
+            return await load()
+        now = self.clock.now()
+        hit = self._cache.get((kind, key))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = await load()
+        if len(self._cache) > _CACHE_MAX:
+            self._cache.clear()
+        self._cache[(kind, key)] = (now + ttl, value)
+        return value
+
     async def _workspace(self, workspace_id: str | None) -> Workspace:
-        workspace_id = workspace_id or self.default_workspace
-        workspace = await self.store.workspaces.get(workspace_id)
+        wid = workspace_id or self.default_workspace
+        workspace: Workspace | None = await self._cached(
+            "workspace", wid, lambda: self.store.workspaces.get(wid)
+        )
         if workspace is None:
             raise WaportError(ErrorCode.FORBIDDEN, "unknown workspace")
         return workspace
@@ -234,15 +256,18 @@ class Messenger:
         self, workspace: Workspace, sender_id: str | None, allowed: frozenset[str] | None
     ) -> Sender:
         if sender_id is None:
-            senders = [s for s in await self.store.workspaces.senders(workspace.id) if s.active]
-            if allowed is not None:
-                senders = [s for s in senders if s.id in allowed]
+            everyone: Sequence[Sender] = await self._cached(
+                "senders", workspace.id, lambda: self.store.workspaces.senders(workspace.id)
+            )
+            senders = [s for s in everyone if s.active and (allowed is None or s.id in allowed)]
             if not senders:
                 raise WaportError(
                     ErrorCode.SENDER_NOT_FOUND, "the workspace has no active sender", "sender_id"
                 )
             return senders[0]
-        sender = await self.store.workspaces.get_sender(sender_id)
+        sender: Sender | None = await self._cached(
+            "sender", sender_id, lambda: self.store.workspaces.get_sender(sender_id)
+        )
         if sender is None or sender.workspace_id != workspace.id or not sender.active:
             raise WaportError(
                 ErrorCode.SENDER_NOT_FOUND,
@@ -301,6 +326,8 @@ class Messenger:
     async def _check_limits(
         self, workspace: Workspace, rows: Sequence[MessageRecord], now: datetime
     ) -> None:
+        if workspace.billing_suspended:
+            raise WaportError(ErrorCode.BILLING_SUSPENDED, "the workspace's billing is suspended")
         tier = workspace.messaging_tier
         initiated = {r.contact for r in rows if r.initiated}
         if tier is None or not initiated:
@@ -403,10 +430,19 @@ class Messenger:
         now = self.clock.now()
         record = await self._prepare(message, workspace=workspace, sender=sender, now=now)
         await self._check_limits(workspace, [record], now)
-        await self.billing.reserve(
-            workspace.id, category=record.category or SERVICE_CATEGORY, count=1
-        )
+        category = record.category or SERVICE_CATEGORY
+        await self.billing.reserve(workspace.id, category=category, count=1)
+        claimed = False
         try:
+            if record.status == MessageStatus.PENDING and self.policy.inline_attempt:
+                # pace first; a message that may go now is stored already claimed, so its
+                # acceptance and its "attempting" mark land in one commit
+                not_before = await self._pace(record, now)
+                if not_before is not None:
+                    record = attrs.evolve(record, due_at=not_before)
+                else:
+                    record = storekit.claim(record, now) or record
+                    claimed = True
             async with self.store.transaction() as tx:
                 tx.add_messages([record])
                 if idempotency is not None:
@@ -424,14 +460,12 @@ class Messenger:
                     )
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await self.billing.refund(
-                    workspace.id, category=record.category or SERVICE_CATEGORY, count=1
-                )
+                await self.billing.refund(workspace.id, category=category, count=1)
             raise
         self._wake.set()
-        if record.status == MessageStatus.SCHEDULED or not self.policy.inline_attempt:
+        if not claimed:
             return SendResult(message=record)
-        return SendResult(message=await self._attempt(record.id))
+        return SendResult(message=await self._run_claimed(record, now))
 
     # ------------------------------------------------------------------ attempts
 
@@ -532,8 +566,7 @@ class Messenger:
         return Failed(at=now, error=_detail(err))
 
     async def _attempt(self, message_id: str) -> MessageRecord:
-        """Claim, pace, send and record one message. Shielded: once claimed, the outcome is
-        always written, even if the caller goes away."""
+        """Claim, pace, send and record one stored message."""
         now = self.clock.now()
         claimed = await self.store.messages.claim(message_id, now=now)
         if claimed is None:
@@ -541,6 +574,13 @@ class Messenger:
             if current is None:
                 raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, "no such message", "message_id")
             return current
+        return await self._run_claimed(claimed, now, pace=True)
+
+    async def _run_claimed(
+        self, claimed: MessageRecord, now: datetime, *, pace: bool = False
+    ) -> MessageRecord:
+        """Attempt a claimed message and record the outcome. Shielded: once claimed, the
+        outcome is always written, even if the caller goes away."""
         with anyio.CancelScope(shield=True):
             self._attempting += 1
             try:
@@ -552,13 +592,13 @@ class Messenger:
                         at=now, error=error, status=MessageStatus.EXPIRED
                     )
                 else:
-                    not_before = await self._pace(claimed, now)
+                    not_before = await self._pace(claimed, now) if pace else None
                     outcome = (
                         Release(due_at=not_before)
                         if not_before
                         else await self._outcome(claimed, now)
                     )
-                record = await self.store.messages.finish(message_id, outcome)
+                record = await self.store.messages.finish(claimed.id, outcome)
             finally:
                 self._attempting -= 1
             if isinstance(outcome, Failed):

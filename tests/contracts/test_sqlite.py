@@ -1,0 +1,37 @@
+"""The SQLite store against the shared store contract, and the Messenger machine on SQLite."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from waport.ports import Store
+from waport.testing.contracts import StoreContract
+from waport.testing.stateful import messenger_machine
+from waport_sqlite import open_sqlite
+
+
+@asynccontextmanager
+async def fresh_sqlite() -> AsyncIterator[Store]:
+    with tempfile.TemporaryDirectory() as folder:
+        async with open_sqlite(str(Path(folder) / "waport.db")) as store:
+            yield store
+
+
+class TestSqliteStore(StoreContract):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def open_store(cls) -> Callable[[], AbstractAsyncContextManager[Store]]:
+        return fresh_sqlite
+
+
+SqliteMachine = messenger_machine(fresh_sqlite)
+SqliteMachine.TestCase.settings = settings(
+    max_examples=15, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestSqliteMessenger = SqliteMachine.TestCase
