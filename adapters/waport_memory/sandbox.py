@@ -21,6 +21,7 @@ import heapq
 import hmac
 import itertools
 import json
+import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -40,6 +41,7 @@ from waport.ports import Capabilities, Clock, SandboxControl, SendReceipt
 
 SANDBOX_SENDER: Final = "sandbox-sender"
 SIGNATURE_HEADER: Final = "X-Sandbox-Signature"
+_JOURNAL_FIELDS: Final = 3
 
 
 def default_templates(sender_id: str = SANDBOX_SENDER) -> tuple[TemplateSpec, ...]:
@@ -96,6 +98,9 @@ class SandboxProvider:
     read_after: timedelta | None = timedelta(seconds=2)
     webhook_secret: str = attrs.field(default="sandbox-secret", repr=False)
     enforce_window: bool = True
+    journal: str | None = None
+    """A file where every accepted send is appended (and fsynced) before it is answered:
+    the sandbox then remembers what it sent across restarts, like a real provider."""
     limited_to: Capabilities | None = None
     """Make the sandbox behave like a more limited provider (its capabilities are these)."""
     templates: dict[str, list[TemplateSpec]] = attrs.Factory(dict)
@@ -114,6 +119,15 @@ class SandboxProvider:
     def __attrs_post_init__(self) -> None:
         for sender in self.sender_ids:
             self.templates.setdefault(sender, list(default_templates(sender)))
+        if self.journal is not None and os.path.exists(self.journal):
+            with open(self.journal, encoding="utf-8") as lines:
+                for line in lines:
+                    parts = line.rstrip("\n").split("\t")
+                    if len(parts) == _JOURNAL_FIELDS:
+                        client_id, pid, _ = parts
+                        self._by_client[client_id] = SendReceipt(
+                            provider_message_id=pid, accepted_at=self.clock.now()
+                        )
 
     # ------------------------------------------------------------------ Provider
 
@@ -196,8 +210,16 @@ class SandboxProvider:
         if previous is not None:
             return previous
         now = self.clock.now()
-        pid = f"sbx.{next(self._seq):08d}"
+        pid = (
+            f"sbx.{next(self._seq):08d}.{client_id}"
+            if self.journal
+            else f"sbx.{next(self._seq):08d}"
+        )
         receipt = SendReceipt(provider_message_id=pid, accepted_at=now)
+        if self.journal is not None:
+            await anyio.to_thread.run_sync(
+                self._append_journal, self.journal, f"{client_id}\t{pid}\t{message.to}\n"
+            )
         self._by_client[client_id] = receipt
         self.sent.append(
             SentMessage(
@@ -249,6 +271,13 @@ class SandboxProvider:
         status(MessageStatus.DELIVERED, now + self.delivered_after)
         if self.read_after is not None:
             status(MessageStatus.READ, now + self.read_after)
+
+    @staticmethod
+    def _append_journal(path: str, line: str) -> None:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(line)
+            out.flush()
+            os.fsync(out.fileno())
 
     def _take_script(self, to: Recipient) -> _Script | None:
         for script in self._scripts:

@@ -32,6 +32,9 @@ class TestSqliteStore(StoreContract):
 
 SqliteMachine = messenger_machine(fresh_sqlite)
 SqliteMachine.TestCase.settings = settings(
-    max_examples=15, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=15,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 TestSqliteMessenger = SqliteMachine.TestCase

@@ -25,5 +25,7 @@ async def stack() -> AsyncIterator[Stack]:
     clock = FakeClock()
     store = MemoryStore()
     sandbox = SandboxProvider(clock=clock)
-    async with Messenger(store=store, provider=sandbox, clock=clock, ids=SequentialIds()) as messenger:
+    async with Messenger(
+        store=store, provider=sandbox, clock=clock, ids=SequentialIds()
+    ) as messenger:
         yield Stack(clock, store, sandbox, messenger)

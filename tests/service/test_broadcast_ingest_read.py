@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from waport import ErrorCode, InboundMessage, MessageStatus, StatusUpdate, WaportError, parse_recipient
+from waport import (
+    ErrorCode,
+    InboundMessage,
+    MessageStatus,
+    StatusUpdate,
+    WaportError,
+    parse_recipient,
+)
 from waport.domain.records import Workspace
 from waport.service import PrepaidBilling
 
@@ -19,7 +26,12 @@ def numbers(n: int) -> list[str]:
 
 
 def body(recipients: list[str], **extra: object) -> dict[str, object]:
-    return {"template": HELLO, "sender_id": "sandbox-sender", "recipients": [{"to": r} for r in recipients], **extra}
+    return {
+        "template": HELLO,
+        "sender_id": "sandbox-sender",
+        "recipients": [{"to": r} for r in recipients],
+        **extra,
+    }
 
 
 async def test_broadcast_of_256_with_3_scripted_failures(stack: Stack) -> None:
@@ -41,7 +53,10 @@ async def test_broadcast_of_256_with_3_scripted_failures(stack: Stack) -> None:
 async def test_duplicates_are_refused_and_nothing_is_stored(stack: Stack) -> None:
     with pytest.raises(WaportError) as info:
         await stack.messenger.broadcast(body(["+255 712 345 678", "255712345678"]))
-    assert (info.value.code, info.value.param) == (ErrorCode.DUPLICATE_RECIPIENT, "recipients[1].to")
+    assert (info.value.code, info.value.param) == (
+        ErrorCode.DUPLICATE_RECIPIENT,
+        "recipients[1].to",
+    )
     assert await stack.store.messages.counts() == {}
 
 
@@ -49,7 +64,10 @@ async def test_rows_refused_before_sending_become_failed_rows(stack: Stack) -> N
     request = {
         "template": {"name": "order_update", "language": "en_US", "params": {"1": "Ana"}},
         "sender_id": "sandbox-sender",
-        "recipients": [{"to": "255700000001", "template_params": {"2": "#1"}}, {"to": "255700000002"}],
+        "recipients": [
+            {"to": "255700000001", "template_params": {"2": "#1"}},
+            {"to": "255700000002"},
+        ],
     }
     result = await stack.messenger.broadcast(request)
     by_to = {str(r.contact): r for r in result.rows}
@@ -59,7 +77,9 @@ async def test_rows_refused_before_sending_become_failed_rows(stack: Stack) -> N
     assert refused.error is not None
     assert refused.error.code == "MISSING_TEMPLATE_VARIABLES"
     assert result.summary.failed == 1
-    unknown = await stack.messenger.broadcast({**body(["255700000003"]), "template": {"name": "nope", "language": "en_US"}})
+    unknown = await stack.messenger.broadcast(
+        {**body(["255700000003"]), "template": {"name": "nope", "language": "en_US"}}
+    )
     assert unknown.summary.failed == 1
     assert unknown.rows[0].error is not None
     assert unknown.rows[0].error.code == "TEMPLATE_NOT_FOUND"
@@ -88,40 +108,62 @@ async def test_messaging_limit_tier(stack: Stack) -> None:
 async def test_prepaid_billing(stack: Stack) -> None:
     stack.messenger.billing = PrepaidBilling(stack.store, prices={"UTILITY": 10})
     await stack.store.workspaces.put(Workspace(id="default", balance=25))
-    await stack.messenger.send({"to": "255700000001", "sender_id": "sandbox-sender", "template": HELLO})
+    await stack.messenger.send(
+        {"to": "255700000001", "sender_id": "sandbox-sender", "template": HELLO}
+    )
     with pytest.raises(WaportError) as info:
         await stack.messenger.broadcast(body(numbers(2)))
     assert info.value.code == ErrorCode.INSUFFICIENT_BALANCE
     assert await stack.store.messages.counts() == {"sent": 1}
     stack.sandbox.not_on_whatsapp.add(parse_recipient("255700000009"))
-    failed = await stack.messenger.send({"to": "255700000009", "sender_id": "sandbox-sender", "template": HELLO})
+    failed = await stack.messenger.send(
+        {"to": "255700000009", "sender_id": "sandbox-sender", "template": HELLO}
+    )
     assert failed.status == MessageStatus.FAILED
     ws = await stack.store.workspaces.get("default")
     assert ws is not None
     assert ws.balance == 15  # the failed send was refunded
     await stack.store.workspaces.put(Workspace(id="default", balance=100, billing_suspended=True))
     with pytest.raises(WaportError) as info:
-        await stack.messenger.send({"to": "255700000001", "sender_id": "sandbox-sender", "template": HELLO})
+        await stack.messenger.send(
+            {"to": "255700000001", "sender_id": "sandbox-sender", "template": HELLO}
+        )
     assert info.value.code == ErrorCode.BILLING_SUSPENDED
 
 
 async def test_inbound_is_stored_once_even_when_delivered_twice(stack: Stack) -> None:
-    await stack.store.workspaces.put(Workspace(id="default", webhook_url="https://hooks.example.com/in"))
-    event = stack.sandbox.inbound(contact=parse_recipient("255712345678"), sender_id="sandbox-sender", text="hi", at=stack.clock.now())
+    await stack.store.workspaces.put(
+        Workspace(id="default", webhook_url="https://hooks.example.com/in")
+    )
+    event = stack.sandbox.inbound(
+        contact=parse_recipient("255712345678"),
+        sender_id="sandbox-sender",
+        text="hi",
+        at=stack.clock.now(),
+    )
     first = await stack.messenger.ingest([event, event])
     second = await stack.messenger.ingest([event])
     assert (first.inbound_new, first.inbound_duplicate, second.inbound_new) == (1, 1, 0)
-    pending = await stack.store.outbox.claim(stack.clock.now(), limit=10, lease=__import__("datetime").timedelta(seconds=30))
+    pending = await stack.store.outbox.claim(
+        stack.clock.now(), limit=10, lease=__import__("datetime").timedelta(seconds=30)
+    )
     assert [e.type for e in pending] == ["message.received"]
     unknown = InboundMessage(
-        provider="sandbox", provider_message_id="x", sender_id="nobody", contact=parse_recipient("255712345678"),
-        received_at=stack.clock.now(), kind="text", text="?",
+        provider="sandbox",
+        provider_message_id="x",
+        sender_id="nobody",
+        contact=parse_recipient("255712345678"),
+        received_at=stack.clock.now(),
+        kind="text",
+        text="?",
     )
     assert (await stack.messenger.ingest([unknown])).unknown_sender == 1
 
 
 async def test_statuses_merge_forward_whatever_order_they_arrive_in(stack: Stack) -> None:
-    sent = await stack.messenger.send({"to": "255712345678", "sender_id": "sandbox-sender", "template": HELLO})
+    sent = await stack.messenger.send(
+        {"to": "255712345678", "sender_id": "sandbox-sender", "template": HELLO}
+    )
     pid = sent.message.provider_message_id
     assert pid is not None
     now = stack.clock.now()
@@ -129,18 +171,30 @@ async def test_statuses_merge_forward_whatever_order_they_arrive_in(stack: Stack
     def update(status: MessageStatus) -> StatusUpdate:
         return StatusUpdate(provider="sandbox", provider_message_id=pid, status=status, at=now)
 
-    report = await stack.messenger.ingest([update(MessageStatus.READ), update(MessageStatus.DELIVERED), update(MessageStatus.READ)])
+    report = await stack.messenger.ingest(
+        [update(MessageStatus.READ), update(MessageStatus.DELIVERED), update(MessageStatus.READ)]
+    )
     assert (report.statuses_applied, report.statuses_ignored) == (1, 2)
     record = await stack.messenger.get_message(sent.message_id)
     assert record.status == MessageStatus.READ
 
 
 async def test_a_reply_to_our_message_is_a_reply_event(stack: Stack) -> None:
-    await stack.store.workspaces.put(Workspace(id="default", webhook_url="https://hooks.example.com/in"))
-    sent = await stack.messenger.send({"to": "255712345678", "sender_id": "sandbox-sender", "template": HELLO})
+    await stack.store.workspaces.put(
+        Workspace(id="default", webhook_url="https://hooks.example.com/in")
+    )
+    sent = await stack.messenger.send(
+        {"to": "255712345678", "sender_id": "sandbox-sender", "template": HELLO}
+    )
     reply = InboundMessage(
-        provider="sandbox", provider_message_id="in-1", sender_id="sandbox-sender", contact=parse_recipient("255712345678"),
-        received_at=stack.clock.now(), kind="button", text="Yes", reply_to=sent.message.provider_message_id,
+        provider="sandbox",
+        provider_message_id="in-1",
+        sender_id="sandbox-sender",
+        contact=parse_recipient("255712345678"),
+        received_at=stack.clock.now(),
+        kind="button",
+        text="Yes",
+        reply_to=sent.message.provider_message_id,
     )
     await stack.messenger.ingest([reply])
     inbound = await stack.store.messages.find_by_provider_id("sandbox", "in-1")
@@ -152,7 +206,12 @@ async def test_a_reply_to_our_message_is_a_reply_event(stack: Stack) -> None:
 
 
 async def test_mark_read(stack: Stack) -> None:
-    event = stack.sandbox.inbound(contact=parse_recipient("255712345678"), sender_id="sandbox-sender", text="hi", at=stack.clock.now())
+    event = stack.sandbox.inbound(
+        contact=parse_recipient("255712345678"),
+        sender_id="sandbox-sender",
+        text="hi",
+        at=stack.clock.now(),
+    )
     await stack.messenger.ingest([event])
     inbound = await stack.store.messages.find_by_provider_id("sandbox", event.provider_message_id)
     assert inbound is not None
@@ -172,7 +231,9 @@ async def test_mark_read(stack: Stack) -> None:
 
 
 async def test_another_workspaces_message_is_not_found(stack: Stack) -> None:
-    sent = await stack.messenger.send({"to": "255712345678", "sender_id": "sandbox-sender", "template": HELLO})
+    sent = await stack.messenger.send(
+        {"to": "255712345678", "sender_id": "sandbox-sender", "template": HELLO}
+    )
     with pytest.raises(WaportError) as info:
         await stack.messenger.get_message(sent.message_id, workspace_id="other")
     assert info.value.code == ErrorCode.MESSAGE_NOT_FOUND
@@ -190,7 +251,14 @@ async def test_crash_recovery_retries_with_the_same_client_id(stack: Stack) -> N
     """A claim left behind by a dead process is retried, and the sandbox de-duplicates by id."""
     from datetime import timedelta
 
-    result = await stack.messenger.send({"to": "255712345678", "sender_id": "sandbox-sender", "template": HELLO, "scheduled_at": "2026-01-01T00:00:10Z"})
+    result = await stack.messenger.send(
+        {
+            "to": "255712345678",
+            "sender_id": "sandbox-sender",
+            "template": HELLO,
+            "scheduled_at": "2026-01-01T00:00:10Z",
+        }
+    )
     stack.clock.advance(10)
     await stack.store.messages.claim(result.message_id, now=stack.clock.now())  # the "dead" attempt
     await stack.messenger.dispatch_once()

@@ -17,7 +17,9 @@ HELLO = {"name": "hello_world", "language": "en_US"}
 
 
 async def open_window(stack: Stack, to: str = TO) -> None:
-    event = stack.sandbox.inbound(contact=parse_recipient(to), sender_id="sandbox-sender", text="hi", at=stack.clock.now())
+    event = stack.sandbox.inbound(
+        contact=parse_recipient(to), sender_id="sandbox-sender", text="hi", at=stack.clock.now()
+    )
     await stack.messenger.ingest([event])
 
 
@@ -42,7 +44,9 @@ async def test_after_an_inbound_message_free_form_goes_through(stack: Stack) -> 
     assert info.value.code == ErrorCode.WINDOW_CLOSED
 
 
-async def test_check_window_false_skips_the_gate_and_the_sandbox_fails_like_meta(stack: Stack) -> None:
+async def test_check_window_false_skips_the_gate_and_the_sandbox_fails_like_meta(
+    stack: Stack,
+) -> None:
     result = await stack.messenger.send({"to": TO, "text": "hello", "check_window": False})
     assert result.status == MessageStatus.SENT
     stack.clock.advance(2)
@@ -59,11 +63,21 @@ async def test_templates_are_never_gated_and_are_checked(stack: Stack) -> None:
     assert sent.message.category == "UTILITY"
     assert sent.message.initiated
     with pytest.raises(WaportError) as info:
-        await stack.messenger.send({"to": TO, "sender_id": "sandbox-sender", "template": {"name": "nope", "language": "en_US"}})
+        await stack.messenger.send(
+            {
+                "to": TO,
+                "sender_id": "sandbox-sender",
+                "template": {"name": "nope", "language": "en_US"},
+            }
+        )
     assert info.value.code == ErrorCode.TEMPLATE_NOT_FOUND
     with pytest.raises(WaportError) as info:
         await stack.messenger.send(
-            {"to": TO, "sender_id": "sandbox-sender", "template": {"name": "order_update", "language": "en_US", "params": ["Ana"]}}
+            {
+                "to": TO,
+                "sender_id": "sandbox-sender",
+                "template": {"name": "order_update", "language": "en_US", "params": ["Ana"]},
+            }
         )
     assert (info.value.code, info.value.details) == (ErrorCode.MISSING_TEMPLATE_VARIABLES, ("2",))
     with pytest.raises(WaportError) as info:
@@ -85,11 +99,19 @@ async def test_a_template_does_not_open_the_window_unless_the_policy_says_so(sta
 
 async def test_window_status_answers(stack: Stack) -> None:
     none = await stack.messenger.window_status(TO)
-    assert (none.within_window, none.reason, none.last_inbound_at) == (False, "no_inbound_history", None)
+    assert (none.within_window, none.reason, none.last_inbound_at) == (
+        False,
+        "no_inbound_history",
+        None,
+    )
     await open_window(stack)
     stack.clock.advance(hours=2)
     open_ = await stack.messenger.window_status(TO, sender_id="sandbox-sender")
-    assert (open_.within_window, open_.reason, open_.hours_since_last_inbound) == (True, "within_window", 2.0)
+    assert (open_.within_window, open_.reason, open_.hours_since_last_inbound) == (
+        True,
+        "within_window",
+        2.0,
+    )
     stack.clock.advance(hours=22)
     closed = await stack.messenger.window_status(TO)
     assert (closed.within_window, closed.reason) == (False, "window_expired")
@@ -100,7 +122,12 @@ async def test_window_status_answers(stack: Stack) -> None:
 async def test_scheduled_send_goes_out_when_due_and_expired_ends_expired(stack: Stack) -> None:
     t0 = stack.clock.now()
     due = await stack.messenger.send(
-        {"to": TO, "sender_id": "sandbox-sender", "template": HELLO, "scheduled_at": (t0 + timedelta(hours=1)).isoformat()}
+        {
+            "to": TO,
+            "sender_id": "sandbox-sender",
+            "template": HELLO,
+            "scheduled_at": (t0 + timedelta(hours=1)).isoformat(),
+        }
     )
     late = await stack.messenger.send(
         {
@@ -173,7 +200,9 @@ async def test_pacing_queues_instead_of_collecting_errors(stack: Stack) -> None:
     stack.sandbox.max_rps = 5
     sent = []
     for i in range(8):
-        r = await stack.messenger.send({"to": f"2557000000{i:02d}", "sender_id": "sandbox-sender", "template": HELLO})
+        r = await stack.messenger.send(
+            {"to": f"2557000000{i:02d}", "sender_id": "sandbox-sender", "template": HELLO}
+        )
         sent.append(r.status)
     assert sent.count(MessageStatus.SENT) == 5
     assert sent.count(MessageStatus.PENDING) == 3
@@ -186,7 +215,10 @@ async def test_pair_rate_and_category_pacing(stack: Stack) -> None:
     from waport import RateLimit
     from waport.service import Policy
 
-    stack.messenger.policy = Policy(pair_rate=RateLimit(1, timedelta(seconds=6), burst=2), category_pacing={"MARKETING": (8, 25)})
+    stack.messenger.policy = Policy(
+        pair_rate=RateLimit(1, timedelta(seconds=6), burst=2),
+        category_pacing={"MARKETING": (8, 25)},
+    )
     await open_window(stack)
     statuses = [(await stack.messenger.send({"to": TO, "text": f"m{i}"})).status for i in range(3)]
     assert statuses == [MessageStatus.SENT, MessageStatus.SENT, MessageStatus.PENDING]
@@ -196,15 +228,31 @@ async def test_reply_and_reaction_resolve_our_ids_to_provider_ids(stack: Stack) 
     await open_window(stack)
     first = await stack.messenger.send({"to": TO, "text": "first"})
     await stack.messenger.send({"to": TO, "text": "second", "reply_to": first.message_id})
-    await stack.messenger.send({"to": TO, "reaction": {"message_id": first.message_id, "emoji": "👍"}})
+    await stack.messenger.send(
+        {"to": TO, "reaction": {"message_id": first.message_id, "emoji": "👍"}}
+    )
     pid = first.message.provider_message_id
     assert stack.sandbox.sent[1].reply_to == pid
     assert stack.sandbox.sent[2].message.content.message_id == pid  # type: ignore[union-attr]
 
 
 async def test_contact_details_are_upserted_with_the_send(stack: Stack) -> None:
-    await stack.messenger.send({"to": TO, "sender_id": "sandbox-sender", "template": HELLO, "contact": {"name": "Ana", "labels": ["vip"]}})
-    await stack.messenger.send({"to": TO, "sender_id": "sandbox-sender", "template": HELLO, "contact": {"labels": ["lead"]}})
+    await stack.messenger.send(
+        {
+            "to": TO,
+            "sender_id": "sandbox-sender",
+            "template": HELLO,
+            "contact": {"name": "Ana", "labels": ["vip"]},
+        }
+    )
+    await stack.messenger.send(
+        {
+            "to": TO,
+            "sender_id": "sandbox-sender",
+            "template": HELLO,
+            "contact": {"labels": ["lead"]},
+        }
+    )
     contact = await stack.store.contacts.get("default", parse_recipient(TO))
     assert contact is not None
     assert (contact.name, contact.labels) == ("Ana", ("lead", "vip"))
@@ -219,6 +267,12 @@ async def test_capabilities_are_checked_before_any_io(stack: Stack) -> None:
         await stack.messenger.send({"to": "120363025246125486@g.us", "text": "x"})
     assert info.value.code == ErrorCode.FEATURE_NOT_SUPPORTED
     with pytest.raises(WaportError) as info:
-        await stack.messenger.send({"to": TO, "check_window": False, "media": {"data": "data:image/png;base64,iVBORw0KGgo="}})
+        await stack.messenger.send(
+            {
+                "to": TO,
+                "check_window": False,
+                "media": {"data": "data:image/png;base64,iVBORw0KGgo="},
+            }
+        )
     assert (info.value.code, info.value.param) == (ErrorCode.BASE64_NOT_SUPPORTED, "media.data")
     assert stack.sandbox.remote_calls == calls

@@ -19,6 +19,9 @@ async def _memory() -> AsyncIterator[Store]:
 
 MemoryMachine = messenger_machine(_memory)
 MemoryMachine.TestCase.settings = settings(
-    max_examples=40, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=40,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 TestMemoryMessenger = MemoryMachine.TestCase
