@@ -9,8 +9,8 @@ import pytest
 
 from waport.ports import Store
 from waport.testing.contracts import ProviderContract, ProviderHarness, StoreContract
-from waport_memory.harness import sandbox_harness
 from waport_memory import MemoryStore
+from waport_memory.harness import sandbox_harness
 
 
 @asynccontextmanager

@@ -96,10 +96,10 @@ async def test_messaging_limit_tier(stack: Stack) -> None:
     await stack.store.workspaces.put(Workspace(id="default", messaging_tier=5))
     await stack.messenger.broadcast(body(numbers(4)))
     with pytest.raises(WaportError) as info:
-        await stack.messenger.broadcast(body(numbers(4)[2:] + ["255799999999", "255799999998"]))
+        await stack.messenger.broadcast(body([*numbers(4)[2:], "255799999999", "255799999998"]))
     assert info.value.code == ErrorCode.MESSAGING_LIMIT_REACHED
     # contacts already reached in the moving 24 h do not count again
-    again = await stack.messenger.broadcast(body(numbers(4)[:3] + ["255799999999"]))
+    again = await stack.messenger.broadcast(body([*numbers(4)[:3], "255799999999"]))
     assert again.summary.sent == 4
     stack.clock.advance(hours=24)
     await stack.messenger.broadcast(body(["255711111111", "255722222222"]))

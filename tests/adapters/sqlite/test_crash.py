@@ -126,5 +126,5 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path, mod
         acks = run_child_until_killed(db, journal, mode, run, delay=rnd.uniform(0.05, 1.5))
         anyio.run(resume, db, journal)
         totals.update(check(db, journal, acks))
-    print(f"\n{mode}: {RUNS} kills, seed {SEED}: {dict(totals)}")  # noqa: T201 - the campaign's report line
+    print(f"\n{mode}: {RUNS} kills, seed {SEED}: {dict(totals)}")
     assert totals["rows"] > 0
