@@ -26,6 +26,8 @@ class SandboxConfig:
     read_after_ms: int | None = 2000
     webhook_secret: str = attrs.field(default="sandbox-secret", repr=False)
     enforce_window: bool = True
+    journal: str | None = None
+    """A file where the sandbox records what it sent, to remember it across restarts."""
 
 
 @asynccontextmanager
@@ -45,6 +47,7 @@ async def open_sandbox(config: SandboxConfig, ctx: PluginContext) -> AsyncIterat
         else timedelta(milliseconds=config.read_after_ms),
         webhook_secret=config.webhook_secret,
         enforce_window=config.enforce_window,
+        journal=config.journal,
     )
 
 

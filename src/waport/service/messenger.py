@@ -243,6 +243,10 @@ class Messenger:
         self._cache[(kind, key)] = (now + ttl, value)
         return value
 
+    def invalidate(self) -> None:
+        """Forget cached workspace and sender lookups (after changing them)."""
+        self._cache.clear()
+
     async def _workspace(self, workspace_id: str | None) -> Workspace:
         wid = workspace_id or self.default_workspace
         workspace: Workspace | None = await self._cached(

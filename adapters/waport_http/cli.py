@@ -1,0 +1,209 @@
+"""The ``waport`` command.
+
+    waport serve                      run the gateway (SQLite + sandbox with no configuration)
+    waport keys create|list|revoke    manage API keys
+    waport send                       send one message from the terminal
+    waport templates sync             fetch the template catalogue from the provider
+
+Every command reads ``--config FILE`` and ``WAPORT_*`` variables; flags win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+
+from waport import __version__
+from waport.domain.errors import ConfigError, WaportError
+from waport.domain.records import SCOPES
+from waport.plugins import PluginContext, Registry
+from waport.ports import Store
+from waport.service import RandomIds, SystemClock
+from waport_http import auth, config
+from waport_http.server import configure_logging, open_components, serve
+from waport_http.views import key_view, message_view
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="waport", description="WhatsApp Business messaging gateway"
+    )
+    parser.add_argument("--config", help="a TOML configuration file")
+    parser.add_argument(
+        "--database", help="SQLite path, memory:, or postgresql:// URL (WAPORT_DATABASE)"
+    )
+    parser.add_argument("--provider", help="sandbox, meta, web or a plugin name (WAPORT_PROVIDER)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve_cmd = sub.add_parser("serve", help="run the gateway")
+    serve_cmd.add_argument("--listen", help="host:port (WAPORT_LISTEN, default 127.0.0.1:8080)")
+
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    create = keys.add_parser("create", help="create a key (printed once)")
+    create.add_argument("--scopes", default=",".join(sorted(SCOPES)), help="comma-separated scopes")
+    create.add_argument("--senders", help="comma-separated sender ids the key may send from")
+    create.add_argument("--label", default="")
+    create.add_argument("--rate", type=int, help="requests per minute for this key")
+    create.add_argument("--workspace", default="default")
+    keys.add_parser("list", help="list keys").add_argument("--workspace", default=None)
+    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("key_id")
+
+    send = sub.add_parser("send", help="send one message")
+    send.add_argument("--to", required=True)
+    what = send.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text")
+    what.add_argument("--template")
+    what.add_argument("--json", help="a whole POST /v1/messages body")
+    send.add_argument("--language", default="en_US")
+    send.add_argument(
+        "--param", action="append", default=[], help="a positional template parameter (repeat)"
+    )
+    send.add_argument("--sender")
+    send.add_argument("--no-check-window", action="store_true")
+
+    templates = sub.add_parser("templates", help="templates").add_subparsers(
+        dest="templates_command", required=True
+    )
+    templates.add_parser("sync", help="fetch templates from the provider").add_argument("--sender")
+
+    sub.add_parser("version", help="print the version")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> config.LoadedConfig:
+    env = dict(os.environ)
+    for flag, variable in (
+        ("database", "WAPORT_DATABASE"),
+        ("provider", "WAPORT_PROVIDER"),
+        ("listen", "WAPORT_LISTEN"),
+    ):
+        value = getattr(args, flag, None)
+        if value:
+            env[variable] = value
+    return config.load(args.config or env.get("WAPORT_CONFIG"), env)
+
+
+@asynccontextmanager
+async def _store_only(loaded: config.LoadedConfig) -> AsyncIterator[Store]:
+    registry = Registry.from_entry_points()
+    plugin = registry.store_for(loaded.settings.database)
+    ctx = PluginContext(clock=SystemClock(), ids=RandomIds())
+    async with plugin.open(
+        loaded.plugin_config(plugin.name, plugin.config_type, url=loaded.settings.database), ctx
+    ) as store:
+        yield store
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+async def _keys(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
+    async with _store_only(loaded) as store:
+        clock = SystemClock()
+        if args.keys_command == "create":
+            scopes = frozenset(s.strip() for s in args.scopes.split(",") if s.strip())
+            senders = (
+                frozenset(s.strip() for s in args.senders.split(",")) if args.senders else None
+            )
+            new = auth.issue(
+                workspace_id=args.workspace,
+                scopes=scopes,
+                now=clock.now(),
+                pepper=loaded.settings.key_pepper,
+                senders=senders,
+                rate_per_minute=args.rate,
+                label=args.label,
+            )
+            await store.api_keys.add(new.record)
+            _print({**key_view(new.record), "key": new.secret})
+        elif args.keys_command == "list":
+            _print([key_view(k) for k in await store.api_keys.list(args.workspace)])
+        else:
+            if not await store.api_keys.revoke(args.key_id, at=clock.now()):
+                print(f"no live key {args.key_id}", file=sys.stderr)
+                return 1
+            _print({"revoked": args.key_id})
+    return 0
+
+
+async def _send(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
+    if args.json:
+        body = json.loads(args.json)
+    else:
+        body = {"to": args.to}
+        if args.text is not None:
+            body["text"] = args.text
+        else:
+            body["template"] = {
+                "name": args.template,
+                "language": args.language,
+                "params": list(args.param),
+            }
+        if args.sender:
+            body["sender_id"] = args.sender
+        if args.no_check_window:
+            body["check_window"] = False
+    body.setdefault("to", args.to)
+    async with open_components(loaded) as (messenger, _):
+        if "template" in body and "sender_id" not in body:
+            senders = await messenger.store.workspaces.senders(messenger.default_workspace)
+            if senders:
+                body["sender_id"] = senders[0].id
+        result = await messenger.send(body)
+        _print(message_view(result.message))
+        return 0 if not result.message.status.terminal else 1
+
+
+async def _templates(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
+    async with open_components(loaded) as (messenger, _):
+        senders = (
+            [args.sender]
+            if args.sender
+            else [
+                s.id for s in await messenger.store.workspaces.senders(messenger.default_workspace)
+            ]
+        )
+        result = {sender: await messenger.sync_templates(sender_id=sender) for sender in senders}
+        _print({"synced": result})
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "version":
+        print(f"waport {__version__}")
+        return 0
+    try:
+        loaded = _load(args)
+        configure_logging(loaded.settings.log_level)
+        if args.command == "serve":
+            anyio.run(serve, loaded)
+            return 0
+        if args.command == "keys":
+            return anyio.run(_keys, args, loaded)
+        if args.command == "send":
+            return anyio.run(_send, args, loaded)
+        return anyio.run(_templates, args, loaded)
+    except ConfigError as exc:
+        print(f"waport: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except WaportError as exc:
+        print(f"waport: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Gateway configuration: a TOML file (``--config``) plus ``WAPORT_*`` environment variables.
+
+Top-level keys are the gateway's own (``listen``, ``database``, ``provider``,
+``webhook_url`` ...). Each plugin reads its own table, named after it: ``[meta]``,
+``[web]``, ``[sandbox]``, ``[sqlite]``. Every key is also a variable: the top-level
+``listen`` is ``WAPORT_LISTEN``; ``[meta] token`` is ``WAPORT_META_TOKEN``. The
+environment wins over the file. Lists are comma-separated in the environment.
+Values are validated at start and a bad one stops the gateway with a clear message.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from waport.domain.errors import ConfigError
+
+C = TypeVar("C")
+PREFIX = "WAPORT_"
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """The gateway's own settings (plugins have theirs)."""
+
+    listen: str = "127.0.0.1:8080"
+    """host:port to listen on."""
+    database: str = "./waport.db"
+    """A SQLite path, ``memory:``, or a ``postgresql://`` URL (chooses the store plugin)."""
+    provider: str = "sandbox"
+    """``sandbox``, ``meta``, ``web``, or another installed provider plugin's name."""
+    webhook_url: str | None = None
+    """Where outbound events go when a message and its workspace name no URL."""
+    webhook_secret: str | None = attrs.field(default=None, repr=False)
+    """The Standard Webhooks signing secret (``whsec_...``); generated at first start if unset."""
+    key_pepper: str | None = attrs.field(default=None, repr=False)
+    """A server secret mixed into API-key digests (HMAC-SHA256)."""
+    rate_limit_per_minute: int = 60
+    """Requests per minute per API key unless the key says otherwise."""
+    max_body_bytes: int = 1024 * 1024
+    """The largest JSON body accepted (broadcasts, templates, most endpoints)."""
+    max_message_bytes: int = 23 * 1024 * 1024
+    """The largest ``POST /v1/messages`` body: base64 media up to 16 MB, plus JSON."""
+    max_upload_bytes: int = 100 * 1024 * 1024
+    """The largest multipart upload (documents may be 100 MB)."""
+    max_webhook_bytes: int = 4 * 1024 * 1024
+    """The largest inbound provider webhook."""
+    lookup_cache_seconds: float = 1.0
+    """How long workspace and sender lookups are cached in the process."""
+    webhook_timeout_seconds: float = 15.0
+    """How long a receiver has to answer an outbound webhook."""
+    shutdown_timeout_seconds: float = 20.0
+    """How long in-flight requests may take to finish after SIGTERM."""
+    dispatch_interval_seconds: float = 0.5
+    """How often the dispatcher looks for due work when nothing wakes it."""
+    provider_timeout_seconds: float = 30.0
+    """How long one provider call may take before it counts as unavailable (and is retried)."""
+    attempt_lease_seconds: float = 90.0
+    """A claim older than this belongs to a process that died mid-attempt; must exceed the provider timeout."""
+    outcome_window_seconds: float = 600.0
+    """How long to wait for a provider that cannot de-duplicate to report a crashed attempt
+    before failing it with OUTCOME_UNKNOWN."""
+    allow_private_webhooks: bool = True
+    """Whether outbound webhooks may go to loopback and private addresses."""
+    log_level: str = "INFO"
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0] or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+
+def _field_types(cls: type[Any]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in attrs.fields(cls)}
+
+
+def _parse_env(value: str, kind: Any, name: str) -> Any:
+    origin = typing.get_origin(kind)
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType):
+        if value == "":
+            return None
+        return _parse_env(value, args[0], name)
+    if kind is bool:
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    if kind is int:
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+    if kind is float:
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if origin is tuple:
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _check_value(value: Any, kind: Any, name: str) -> Any:
+    origin = typing.get_origin(kind)
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        return _check_value(value, args[0], name)
+    if kind is bool and not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false")
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{name} must be an integer")
+    if kind is float and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ConfigError(f"{name} must be a number")
+    if kind is str and not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string")
+    if origin is tuple:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if not isinstance(value, list):
+            raise ConfigError(f"{name} must be a list")
+        return tuple(str(v) for v in value)
+    return value
+
+
+def build(
+    cls: type[C], table: Mapping[str, Any], env: Mapping[str, str], *, env_prefix: str, where: str
+) -> C:
+    """An attrs config class from a TOML table and environment variables (which win)."""
+    types_ = _field_types(cls)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in types_:
+            raise ConfigError(f"unknown setting {where}{key!r}; known: {', '.join(sorted(types_))}")
+        values[key] = _check_value(value, types_[key], f"{where}{key}")
+    for name, kind in types_.items():
+        variable = f"{env_prefix}{name.upper()}"
+        if variable in env:
+            values[name] = _parse_env(env[variable], kind, variable)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid settings for {where or 'the gateway'}: {exc}") from None
+
+
+@attrs.frozen(kw_only=True)
+class LoadedConfig:
+    settings: Settings
+    tables: Mapping[str, Mapping[str, Any]]
+    env: Mapping[str, str]
+
+    def plugin_config(self, plugin_name: str, cls: type[C], **overrides: Any) -> C:
+        config = build(
+            cls,
+            self.tables.get(plugin_name, {}),
+            self.env,
+            env_prefix=f"{PREFIX}{plugin_name.upper()}_",
+            where=f"[{plugin_name}] ",
+        )
+        return attrs.evolve(config, **overrides) if overrides else config  # type: ignore[misc]
+
+
+def load(path: str | Path | None, env: Mapping[str, str]) -> LoadedConfig:
+    """Read the TOML file (if any) and the environment into validated settings."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"no configuration file at {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    top = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    settings = build(Settings, top, env, env_prefix=PREFIX, where="")
+    if ":" not in settings.listen or not settings.listen.rsplit(":", 1)[1].isdigit():
+        raise ConfigError(f"listen must be host:port, got {settings.listen!r}")
+    if settings.rate_limit_per_minute < 1:
+        raise ConfigError("rate_limit_per_minute must be at least 1")
+    if settings.attempt_lease_seconds <= settings.provider_timeout_seconds:
+        raise ConfigError("attempt_lease_seconds must be longer than provider_timeout_seconds")
+    return LoadedConfig(settings=settings, tables=tables, env=dict(env))

@@ -1,0 +1,489 @@
+"""The OpenAPI 3.1 document of the REST API (served at ``/openapi.json``).
+
+Built from the same tables the code uses (error codes, scopes, modes), so it
+cannot drift from them; schemathesis checks every response against it in CI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from waport.domain.errors import ErrorCode
+from waport.domain.records import SCOPES
+from waport.domain.status import MessageStatus
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error_responses(*statuses: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for status in statuses:
+        codes = sorted(c.value for c in ErrorCode if c.http_status == status)
+        out[str(status)] = {
+            "description": f"Error: {', '.join(codes)}",
+            "content": {JSON: {"schema": _ref("Error")}},
+        }
+    return out
+
+
+AUTH_ERRORS = (401, 403, 429)
+COMMON_ERRORS = (400, 413, 415, 500)
+
+
+def _op(summary: str, scope: str | None, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": responses, **extra}
+    if scope is not None:
+        op["security"] = [{"bearer": []}, {"apiKey": []}]
+        op["description"] = (op.get("description", "") + f"\n\nScope: `{scope}`.").strip()
+    return op
+
+
+def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _envelope(data: dict[str, Any], status_values: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["status", "data"],
+        "properties": {"status": {"enum": status_values}, "data": data},
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    statuses = [s.value for s in MessageStatus]
+    nullable_string = {"type": ["string", "null"]}
+    schemas: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "required": ["status", "error", "correlation_id"],
+            "properties": {
+                "status": {"const": "error"},
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message", "param"],
+                    "properties": {
+                        "code": {"enum": [c.value for c in ErrorCode]},
+                        "message": {"type": "string"},
+                        "param": nullable_string,
+                        "details": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "correlation_id": {"type": "string"},
+                "data": {"type": "object"},
+            },
+        },
+        "Message": {
+            "type": "object",
+            "required": ["message_id", "direction", "status", "sender_id", "created_at"],
+            "properties": {
+                "message_id": {"type": "string"},
+                "direction": {"enum": ["outbound", "inbound"]},
+                "status": {"enum": statuses},
+                "sender_id": {"type": "string"},
+                "to": {"type": "string"},
+                "from": {"type": "string"},
+                "mode": {"type": "string"},
+                "provider_message_id": nullable_string,
+                "created_at": {"type": "string", "format": "date-time"},
+                "scheduled_at": {"type": "string", "format": "date-time"},
+                "expires_at": {"type": "string", "format": "date-time"},
+                "broadcast_id": {"type": "string"},
+                "metadata": {"type": "object"},
+                "error": {"type": ["object", "null"]},
+                "history": {"type": "array", "items": {"type": "object"}},
+                "attempts": {"type": "integer"},
+                "content": {},
+            },
+        },
+        "SendRequest": {
+            "type": "object",
+            "description": (
+                "Exactly one of text, template, media, interactive, location, contacts, reaction. "
+                "See DESIGN §5 and docs/reference/rest.md for every field."
+            ),
+            "required": ["to"],
+            "properties": {
+                "to": {
+                    "type": "string",
+                    "description": "E.164 phone (+ and separators allowed), group JID or channel JID",
+                },
+                "sender_id": {"type": "string"},
+                "text": {"oneOf": [{"type": "string"}, {"type": "object"}]},
+                "template": {"type": "object"},
+                "media": {"type": "object"},
+                "interactive": {"type": "object"},
+                "location": {"type": "object"},
+                "contacts": {"type": "array", "items": {"type": "object"}},
+                "reaction": {"type": "object"},
+                "reply_to": {"type": "string"},
+                "check_window": {"type": "boolean"},
+                "scheduled_at": {"type": "string", "format": "date-time"},
+                "expires_at": {"type": "string", "format": "date-time"},
+                "webhook_url": {"type": "string"},
+                "metadata": {"type": "object"},
+                "contact": {"type": "object"},
+            },
+        },
+        "BroadcastRequest": {
+            "type": "object",
+            "required": ["template", "sender_id", "recipients"],
+            "properties": {
+                "template": {"type": "object"},
+                "sender_id": {"type": "string"},
+                "recipients": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["to"],
+                        "properties": {
+                            "to": {"type": "string"},
+                            "template_params": {},
+                            "metadata": {"type": "object"},
+                        },
+                    },
+                },
+                "scheduled_at": {"type": "string", "format": "date-time"},
+                "expires_at": {"type": "string", "format": "date-time"},
+                "webhook_url": {"type": "string"},
+                "metadata": {"type": "object"},
+            },
+        },
+        "Broadcast": {
+            "type": "object",
+            "required": ["broadcast_id", "summary", "results"],
+            "properties": {
+                "broadcast_id": {"type": "string"},
+                "summary": {
+                    "type": "object",
+                    "required": ["total", "sent", "pending", "failed"],
+                    "properties": {
+                        k: {"type": "integer"} for k in ("total", "sent", "pending", "failed")
+                    },
+                },
+                "results": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+        "Window": {
+            "type": "object",
+            "required": [
+                "within_window",
+                "reason",
+                "last_inbound_at",
+                "hours_since_last_inbound",
+                "expires_at",
+            ],
+            "properties": {
+                "within_window": {"type": "boolean"},
+                "reason": {"enum": ["within_window", "window_expired", "no_inbound_history"]},
+                "last_inbound_at": nullable_string,
+                "hours_since_last_inbound": {"type": ["number", "null"]},
+                "expires_at": nullable_string,
+            },
+        },
+        "Key": {
+            "type": "object",
+            "required": ["id", "scopes"],
+            "properties": {
+                "id": {"type": "string"},
+                "key": {"type": "string", "description": "Shown once, at creation"},
+                "scopes": {"type": "array", "items": {"enum": sorted(SCOPES)}},
+                "senders": {"type": ["array", "null"], "items": {"type": "string"}},
+            },
+        },
+    }
+    send_errors = _error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 402, 404, 409, 422, 502, 503)
+    paths: dict[str, Any] = {
+        "/v1/messages": {
+            "post": _op(
+                "Send one message",
+                "messages:send",
+                {
+                    "200": _ok(
+                        _envelope(_ref("Message"), ["sent"]),
+                        "The provider accepted the message at once",
+                    ),
+                    "202": _ok(_envelope(_ref("Message"), ["pending"]), "Queued or scheduled"),
+                    **send_errors,
+                },
+                requestBody={
+                    "required": True,
+                    "content": {
+                        JSON: {"schema": _ref("SendRequest")},
+                        "multipart/form-data": {"schema": {"type": "object"}},
+                    },
+                },
+                parameters=[
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 255},
+                    }
+                ],
+                description=(
+                    "X-RateLimit-Reset is the Unix time at which the key's quota is fully restored. "
+                    "Idempotency-Key: the same key and body replay the first answer (Idempotent-Replayed: true) for 24 h."
+                ),
+            )
+        },
+        "/v1/messages/{message_id}": {
+            "get": _op(
+                "A message with its status history",
+                "messages:read",
+                {
+                    "200": _ok(_envelope(_ref("Message"), ["ok"])),
+                    **_error_responses(*AUTH_ERRORS, 404, 500),
+                },
+                parameters=[
+                    {
+                        "name": "message_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+            )
+        },
+        "/v1/messages/{message_id}/read": {
+            "post": _op(
+                "Mark an inbound message read",
+                "messages:send",
+                {
+                    "200": _ok(_envelope(_ref("Message"), ["ok"])),
+                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 422, 502, 503),
+                },
+                parameters=[
+                    {
+                        "name": "message_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+            )
+        },
+        "/v1/window-status": {
+            "get": _op(
+                "The 24-hour customer-service window for a contact",
+                "messages:read",
+                {
+                    "200": _ok(_envelope(_ref("Window"), ["ok"])),
+                    **_error_responses(400, *AUTH_ERRORS, 422, 500),
+                },
+                parameters=[
+                    {"name": "to", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {
+                        "name": "from",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                ],
+            )
+        },
+        "/v1/broadcasts": {
+            "post": _op(
+                "One approved template to 1-256 recipients",
+                "broadcasts:send",
+                {
+                    "200": _ok(_envelope(_ref("Broadcast"), ["ok"]), "Every recipient accepted"),
+                    "207": _ok(
+                        _envelope(_ref("Broadcast"), ["partial"]), "At least one recipient failed"
+                    ),
+                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 402, 409, 422),
+                },
+                requestBody={
+                    "required": True,
+                    "content": {JSON: {"schema": _ref("BroadcastRequest")}},
+                },
+                parameters=[
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 255},
+                    }
+                ],
+            )
+        },
+        "/v1/broadcasts/{broadcast_id}": {
+            "get": _op(
+                "A broadcast's per-recipient results",
+                "messages:read",
+                {
+                    "200": _ok(_envelope(_ref("Broadcast"), ["ok"])),
+                    **_error_responses(*AUTH_ERRORS, 404, 500),
+                },
+                parameters=[
+                    {
+                        "name": "broadcast_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+            )
+        },
+        "/v1/templates": {
+            "get": _op(
+                "The template catalogue of the workspace's senders",
+                "templates:read",
+                {
+                    "200": _ok(_envelope({"type": "array", "items": {"type": "object"}}, ["ok"])),
+                    **_error_responses(*AUTH_ERRORS, 422, 500),
+                },
+                parameters=[
+                    {
+                        "name": "sender_id",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    }
+                ],
+            )
+        },
+        "/v1/templates/sync": {
+            "post": _op(
+                "Fetch the templates from the provider",
+                "templates:write",
+                {
+                    "200": _ok(_envelope({"type": "object"}, ["ok"])),
+                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 422, 502, 503),
+                },
+            )
+        },
+        "/v1/keys": {
+            "post": _op(
+                "Create an API key (shown once)",
+                "admin",
+                {
+                    "201": _ok(_envelope(_ref("Key"), ["ok"]), "Created"),
+                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS),
+                },
+                requestBody={"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
+            ),
+            "get": _op(
+                "List the workspace's API keys",
+                "admin",
+                {
+                    "200": _ok(_envelope({"type": "array", "items": _ref("Key")}, ["ok"])),
+                    **_error_responses(*AUTH_ERRORS, 500),
+                },
+            ),
+        },
+        "/v1/keys/{key_id}": {
+            "delete": _op(
+                "Revoke an API key",
+                "admin",
+                {
+                    "200": _ok(_envelope(_ref("Key"), ["ok"])),
+                    **_error_responses(*AUTH_ERRORS, 404, 500),
+                },
+                parameters=[
+                    {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+            )
+        },
+        "/v1/sandbox/inbound": {
+            "post": _op(
+                "Sandbox: a contact writes to a sender",
+                "messages:send",
+                {
+                    "200": _ok(_envelope(_ref("Message"), ["ok"])),
+                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 404, 422),
+                },
+                requestBody={"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
+            )
+        },
+        "/v1/sandbox/script": {
+            "post": _op(
+                "Sandbox: script the next outcomes",
+                "messages:send",
+                {
+                    "200": _ok(_envelope({"type": "object"}, ["ok"])),
+                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 404),
+                },
+                requestBody={"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
+            )
+        },
+        "/webhooks/{provider}": {
+            "get": _op(
+                "Provider subscription handshake (Meta's hub.challenge)",
+                None,
+                {
+                    "200": {
+                        "description": "The challenge",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **_error_responses(400, 403, 404, 500),
+                },
+                parameters=[
+                    {
+                        "name": "provider",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+            ),
+            "post": _op(
+                "Provider events (signed)",
+                None,
+                {
+                    "200": _ok(_envelope({"type": "object"}, ["ok"])),
+                    **_error_responses(400, 401, 404, 413, 500),
+                },
+                parameters=[
+                    {
+                        "name": "provider",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+            ),
+        },
+        "/openapi.json": {"get": _op("This document", None, {"200": _ok({"type": "object"})})},
+        "/healthz": {
+            "get": _op(
+                "Health of the store and the provider",
+                None,
+                {"200": _ok({"type": "object"}), "503": _ok({"type": "object"}, "Unhealthy")},
+            )
+        },
+        "/metrics": {
+            "get": _op(
+                "Prometheus metrics",
+                None,
+                {
+                    "200": {
+                        "description": "Metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            )
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "waport",
+            "version": "0.1.0",
+            "description": "WhatsApp Business messaging gateway. Every response carries X-Request-Id; "
+            "authenticated responses carry X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset "
+            "(Unix time) and the IETF RateLimit / RateLimit-Policy fields.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+            },
+        },
+    }

@@ -1,0 +1,191 @@
+"""Outbound webhooks: from the persisted outbox to the receivers, signed per Standard Webhooks.
+
+* at least once: an event leaves the outbox only when a receiver answered 2xx, the
+  receiver answered 410 (the URL is disabled), or the retry schedule is exhausted;
+* in order per message: the outbox only hands out the earliest undelivered event
+  of a message (``OutboxStore.claim``), so ``sent`` never overtakes ``delivered``;
+* retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (with jitter, and never
+  before the receiver's ``Retry-After``); redirects are not followed (a 3xx fails);
+* ``webhook-id`` is the event id, the same on every attempt, so receivers dedupe
+  by it; ``webhook-timestamp`` and ``webhook-signature`` are new on each attempt.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import random
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import aiohttp
+import anyio
+import attrs
+from anyio.abc import TaskStatus
+
+from waport.domain.records import OutboxEvent
+from waport.domain.schedule import webhook_retry_at
+from waport.ports import Clock, Store
+
+log = logging.getLogger("waport.webhooks")
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def _secret_bytes(secret: str) -> bytes:
+    raw = secret[len(SECRET_PREFIX) :] if secret.startswith(SECRET_PREFIX) else secret
+    try:
+        return base64.b64decode(raw, validate=True)
+    except ValueError:
+        return raw.encode()
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value: ``v1,<base64 HMAC-SHA256 of "id.timestamp.body">``."""
+    mac = hmac.new(_secret_bytes(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1," + base64.b64encode(mac.digest()).decode("ascii")
+
+
+def verify(
+    secret: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    now: datetime,
+    tolerance: timedelta = timedelta(minutes=5),
+) -> bool:
+    """Check a Standard Webhooks delivery (what a receiver does); constant-time."""
+    msg_id = headers.get("webhook-id", "")
+    stamp = headers.get("webhook-timestamp", "")
+    if not msg_id or not stamp.isdigit():
+        return False
+    if abs(now.timestamp() - int(stamp)) > tolerance.total_seconds():
+        return False
+    expected = sign(secret, msg_id, int(stamp), body)
+    return any(
+        hmac.compare_digest(expected, candidate)
+        for candidate in headers.get("webhook-signature", "").split()
+    )
+
+
+def body_of(event: OutboxEvent) -> bytes:
+    return json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@attrs.frozen(kw_only=True)
+class DeliveryResult:
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+
+
+@attrs.define
+class WebhookRelay:
+    """Delivers outbox events. ``deliver_once`` is the loop body tests call directly."""
+
+    store: Store
+    http: aiohttp.ClientSession
+    clock: Clock
+    secret_for: Callable[[str], Awaitable[str | None]]
+    """The signing secret of a workspace."""
+    timeout: float = 15.0
+    batch: int = 64
+    concurrency: int = 16
+    lease: timedelta = timedelta(seconds=60)
+    rand: random.Random = attrs.Factory(random.Random)
+    _wake: anyio.Event = attrs.field(factory=anyio.Event, init=False)
+    delivered_total: int = attrs.field(default=0, init=False)
+    failed_total: int = attrs.field(default=0, init=False)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def deliver_once(self) -> DeliveryResult:
+        now = self.clock.now()
+        events = await self.store.outbox.claim(now, limit=self.batch, lease=self.lease)
+        counts = {"delivered": 0, "failed": 0, "dead": 0}
+        limiter = anyio.CapacityLimiter(self.concurrency)
+
+        async def one(event: OutboxEvent) -> None:
+            async with limiter:
+                counts[await self._deliver(event)] += 1
+
+        async with anyio.create_task_group() as tg:
+            for event in events:
+                tg.start_soon(one, event)
+        self.delivered_total += counts["delivered"]
+        self.failed_total += counts["failed"] + counts["dead"]
+        return DeliveryResult(**counts)
+
+    async def _deliver(self, event: OutboxEvent) -> str:
+        body = body_of(event)
+        now = self.clock.now()
+        secret = await self.secret_for(event.workspace_id)
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "waport-webhooks/0.1",
+            "webhook-id": event.id,
+            "webhook-timestamp": str(int(now.timestamp())),
+        }
+        if secret:
+            headers["webhook-signature"] = sign(secret, event.id, int(now.timestamp()), body)
+        retry_after: float | None = None
+        try:
+            async with self.http.post(
+                event.url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as response:
+                status = response.status
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            status = 0
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        else:
+            error = f"HTTP {status}"
+        if 200 <= status < 300:  # noqa: PLR2004 - HTTP success range
+            await self.store.outbox.delivered(event.id, at=self.clock.now())
+            return "delivered"
+        if status == 410:  # noqa: PLR2004 - Gone: the receiver asks us to stop
+            log.warning("webhook endpoint %s answered 410 Gone; disabling it", event.url)
+            await self.store.outbox.failed(event.id, at=now, due_at=None, error=error)
+            await self.store.outbox.kill_url(event.url, error="410 Gone")
+            return "dead"
+        due = webhook_retry_at(now, event.attempts + 1, self.rand.random(), retry_after=retry_after)
+        await self.store.outbox.failed(event.id, at=now, due_at=due, error=error)
+        return "failed" if due is not None else "dead"
+
+    async def run(
+        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED, interval: float = 0.5
+    ) -> None:
+        task_status.started()
+        while True:
+            try:
+                result = await self.deliver_once()
+            except Exception:
+                log.exception("webhook delivery pass failed")
+                result = DeliveryResult()
+            if result.delivered + result.failed + result.dead >= self.batch:
+                continue
+            with anyio.move_on_after(interval):
+                await self._wake.wait()
+            self._wake = anyio.Event()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,223 @@
+"""The composition root: configuration -> store, provider, Messenger, relay, HTTP app.
+
+Every resource is opened in one ``AsyncExitStack`` and every background loop (the
+dispatcher, the webhook relay) runs in one task group that closes before the
+resources do. ``serve`` adds the listening socket and graceful shutdown: on
+SIGTERM the socket stops accepting, in-flight requests finish (up to
+``shutdown_timeout_seconds``), background loops stop, and queued messages stay
+queued in the store for the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+
+import aiohttp
+import anyio
+import attrs
+from aiohttp import web
+
+from waport.domain.records import SCOPES, Workspace
+from waport.plugins import PluginContext, Registry
+from waport.ports import Clock, IdSource, Provider, Store
+from waport.service import Messenger, Policy, RandomIds, SystemClock
+from waport_http import auth
+from waport_http.app import Gateway
+from waport_http.config import LoadedConfig
+from waport_http.relay import WebhookRelay, new_secret
+
+log = logging.getLogger("waport")
+
+
+@attrs.define
+class Running:
+    """What ``open_gateway`` yields: the gateway, its app, and its parts for tests and tools."""
+
+    gateway: Gateway
+    app: web.Application
+    messenger: Messenger
+    store: Store
+    provider: Provider
+    relay: WebhookRelay
+    config: LoadedConfig
+
+
+@asynccontextmanager
+async def open_components(
+    loaded: LoadedConfig,
+    *,
+    registry: Registry | None = None,
+    clock: Clock | None = None,
+    ids: IdSource | None = None,
+) -> AsyncIterator[tuple[Messenger, aiohttp.ClientSession]]:
+    """Store + provider + Messenger (no HTTP server, no background loops): what CLI commands need."""
+    settings = loaded.settings
+    registry = registry or Registry.from_entry_points()
+    clock = clock or SystemClock()
+    ids = ids or RandomIds()
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        )
+        ctx = PluginContext(clock=clock, ids=ids, http=http)
+        store_plugin = registry.store_for(settings.database)
+        store_config = loaded.plugin_config(
+            store_plugin.name, store_plugin.config_type, url=settings.database
+        )
+        store = await stack.enter_async_context(store_plugin.open(store_config, ctx))
+        provider_plugin = registry.provider(settings.provider)
+        provider_config = loaded.plugin_config(provider_plugin.name, provider_plugin.config_type)
+        provider = await stack.enter_async_context(provider_plugin.open(provider_config, ctx))
+        policy = Policy(
+            lookup_cache_ttl=timedelta(seconds=settings.lookup_cache_seconds),
+            dispatch_interval=settings.dispatch_interval_seconds,
+            provider_timeout=settings.provider_timeout_seconds,
+            attempt_lease=timedelta(seconds=settings.attempt_lease_seconds),
+            outcome_window=timedelta(seconds=settings.outcome_window_seconds),
+        )
+        messenger = Messenger(store=store, provider=provider, clock=clock, ids=ids, policy=policy)
+        workspace = await messenger.bootstrap()
+        webhook_url = workspace.webhook_url or settings.webhook_url
+        webhook_secret = settings.webhook_secret or workspace.webhook_secret or new_secret()
+        if (webhook_url, webhook_secret) != (workspace.webhook_url, workspace.webhook_secret):
+            await store.workspaces.put(
+                attrs.evolve(workspace, webhook_url=webhook_url, webhook_secret=webhook_secret)
+            )
+            messenger.invalidate()
+        yield messenger, http
+
+
+@asynccontextmanager
+async def open_gateway(
+    loaded: LoadedConfig,
+    *,
+    registry: Registry | None = None,
+    clock: Clock | None = None,
+    ids: IdSource | None = None,
+    background: bool = True,
+) -> AsyncIterator[Running]:
+    settings = loaded.settings
+    async with open_components(loaded, registry=registry, clock=clock, ids=ids) as (
+        messenger,
+        http,
+    ):
+        store = messenger.store
+
+        async def secret_for(workspace_id: str) -> str | None:
+            workspace = await store.workspaces.get(workspace_id)
+            return workspace.webhook_secret if workspace else settings.webhook_secret
+
+        relay = WebhookRelay(
+            store=store,
+            http=http,
+            clock=messenger.clock,
+            secret_for=secret_for,
+            timeout=settings.webhook_timeout_seconds,
+        )
+        gateway = Gateway(
+            messenger=messenger,
+            store=store,
+            provider=messenger.provider,
+            relay=relay,
+            pepper=settings.key_pepper,
+            rate_limit_per_minute=settings.rate_limit_per_minute,
+            max_body_bytes=settings.max_body_bytes,
+            max_message_bytes=settings.max_message_bytes,
+            max_upload_bytes=settings.max_upload_bytes,
+            max_webhook_bytes=settings.max_webhook_bytes,
+            on_ingest=messenger.wake,
+        )
+        running = Running(
+            gateway=gateway,
+            app=gateway.app(),
+            messenger=messenger,
+            store=store,
+            provider=messenger.provider,
+            relay=relay,
+            config=loaded,
+        )
+        async with anyio.create_task_group() as tg:
+            if background:
+                await tg.start(messenger.run_dispatcher)
+                await tg.start(relay.run)
+            try:
+                yield running
+            finally:
+                tg.cancel_scope.cancel()
+
+
+async def ensure_admin_key(
+    store: Store, clock: Clock, pepper: str | None, workspace_id: str = "default"
+) -> str | None:
+    """On a database with no API keys, create an admin key and return it (shown once)."""
+    if await store.api_keys.list():
+        return None
+    if await store.workspaces.get(workspace_id) is None:
+        await store.workspaces.put(
+            Workspace(id=workspace_id, name=workspace_id, messaging_tier=None)
+        )
+    new = auth.issue(
+        workspace_id=workspace_id,
+        scopes=frozenset(SCOPES),
+        now=clock.now(),
+        pepper=pepper,
+        label="first admin key",
+    )
+    await store.api_keys.add(new.record)
+    return new.secret
+
+
+async def serve(
+    loaded: LoadedConfig,
+    *,
+    registry: Registry | None = None,
+    out: Callable[[str], None] | None = None,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Run the gateway until SIGTERM or SIGINT, then shut down gracefully."""
+    settings = loaded.settings
+    say = out or (lambda line: print(line, flush=True))
+    async with open_gateway(loaded, registry=registry) as running:
+        admin = await ensure_admin_key(running.store, running.messenger.clock, settings.key_pepper)
+        if admin is not None:
+            workspace = await running.store.workspaces.get("default")
+            say("waport: first start - an admin API key was created. It is shown only this once:")
+            say(f"  WAPORT_KEY={admin}")
+            if workspace is not None and workspace.webhook_secret:
+                say(f"  webhook signing secret: {workspace.webhook_secret}")
+        runner = web.AppRunner(running.app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(
+            runner, settings.host, settings.port, shutdown_timeout=settings.shutdown_timeout_seconds
+        )
+        await site.start()
+        url = f"http://{settings.host}:{settings.port}"
+        say(
+            f"waport {running.provider.name} gateway listening on {url} (database: {settings.database})"
+        )
+        if ready is not None:
+            ready(url)
+        try:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    say(
+                        f"waport: {signal.Signals(signum).name} received, finishing in-flight requests"
+                    )
+                    break
+        finally:
+            with anyio.CancelScope(shield=True):
+                await runner.cleanup()
+    say("waport: stopped; queued messages stay queued for the next start")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

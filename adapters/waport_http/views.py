@@ -1,0 +1,154 @@
+"""The REST API's JSON shapes for waport's values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from waport.domain.convert import content_dict
+from waport.domain.records import ApiKey, Direction, MessageRecord
+from waport.domain.status import ErrorDetail, MessageStatus
+from waport.domain.templates import TemplateSpec
+from waport.domain.window import WindowStatus
+from waport.service import BroadcastResult
+
+
+def error_view(error: ErrorDetail | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {"code": error.code, "message": error.message}
+
+
+def message_view(record: MessageRecord, *, history: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "message_id": record.id,
+        "direction": record.direction.value,
+        "status": record.status.value,
+        "sender_id": record.sender_id,
+        "provider_message_id": record.provider_message_id,
+        "created_at": record.created_at.isoformat(),
+        "error": error_view(record.error) if record.status.terminal else None,
+    }
+    if record.direction == Direction.OUTBOUND:
+        out["to"] = str(record.contact)
+        if record.message is not None:
+            out["mode"] = record.message.mode
+            if record.message.scheduled_at is not None:
+                out["scheduled_at"] = record.message.scheduled_at.isoformat()
+            if record.message.expires_at is not None:
+                out["expires_at"] = record.message.expires_at.isoformat()
+    else:
+        out["from"] = str(record.contact)
+        if record.inbound is not None:
+            out["kind"] = record.inbound.kind
+            out["text"] = record.inbound.text
+    if record.broadcast_id:
+        out["broadcast_id"] = record.broadcast_id
+    if record.metadata:
+        out["metadata"] = dict(record.metadata)
+    if record.reply_to:
+        out["reply_to_message_id"] = record.reply_to
+    if history:
+        out["attempts"] = record.attempts
+        out["history"] = [
+            {
+                "status": change.status.value,
+                "at": change.at.isoformat(),
+                **(
+                    {
+                        "error": {
+                            "code": change.error.code,
+                            "message": change.error.message,
+                            "provider": change.error.provider,
+                            "provider_code": change.error.provider_code,
+                            "provider_message": change.error.provider_message,
+                        }
+                    }
+                    if change.error
+                    else {}
+                ),
+            }
+            for change in record.history
+        ]
+        if record.message is not None:
+            out["content"] = content_dict(record.message.content)
+    return out
+
+
+def send_envelope(record: MessageRecord) -> tuple[int, dict[str, Any]]:
+    """200 ``sent`` when the provider accepted at once, 202 ``pending`` when queued."""
+    if record.status.final and not record.status.terminal:
+        return 200, {"status": "sent", "data": message_view(record)}
+    return 202, {"status": "pending", "data": message_view(record)}
+
+
+def broadcast_view(result: BroadcastResult) -> dict[str, Any]:
+    summary = result.summary
+    return {
+        "broadcast_id": result.broadcast_id,
+        "summary": {
+            "total": summary.total,
+            "sent": summary.sent,
+            "pending": summary.pending,
+            "failed": summary.failed,
+        },
+        "results": [
+            {
+                "message_id": row.id,
+                "to": str(row.contact),
+                "status": _row_status(row.status),
+                "error": error_view(row.error) if row.status.terminal else None,
+            }
+            for row in result.rows
+        ],
+    }
+
+
+def _row_status(status: MessageStatus) -> str:
+    if status.terminal:
+        return "failed"
+    return "sent" if status.final else "pending"
+
+
+def window_view(answer: WindowStatus) -> dict[str, Any]:
+    return {
+        "within_window": answer.within_window,
+        "reason": answer.reason,
+        "last_inbound_at": answer.last_inbound_at.isoformat() if answer.last_inbound_at else None,
+        "hours_since_last_inbound": answer.hours_since_last_inbound,
+        "expires_at": answer.expires_at.isoformat() if answer.expires_at else None,
+    }
+
+
+def template_view(spec: TemplateSpec) -> dict[str, Any]:
+    return {
+        "sender_id": spec.sender_id,
+        "name": spec.name,
+        "language": spec.language,
+        "status": spec.status.value,
+        "category": spec.category.value,
+        "body": spec.body,
+        "params": {
+            "body": list(spec.body_params),
+            "header": {
+                "format": spec.header_format.value if spec.header_format else None,
+                "params": list(spec.header_params),
+            },
+            "buttons": [
+                {"index": b.index, "type": b.kind.value, "dynamic": b.dynamic} for b in spec.buttons
+            ],
+        },
+    }
+
+
+def key_view(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "workspace_id": key.workspace_id,
+        "scopes": sorted(key.scopes),
+        "senders": sorted(key.senders) if key.senders is not None else None,
+        "rate_per_minute": key.rate_per_minute,
+        "label": key.label,
+        "hint": key.hint,
+        "created_at": key.created_at.isoformat(),
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }

@@ -1,0 +1,154 @@
+"""End-to-end fixtures: a real ``waport serve`` process on 127.0.0.1 and a webhook receiver."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import attrs
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@attrs.define
+class Server:
+    process: subprocess.Popen[str]
+    base: str
+    key: str
+    output: list[str]
+
+    def stop(self, sig: int = signal.SIGTERM) -> str:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        out, _ = self.process.communicate(timeout=30)
+        self.output.append(out or "")
+        return "".join(self.output)
+
+
+@contextmanager
+def waport_serve(
+    folder: Path, env: dict[str, str] | None = None, *, key: str | None = None
+) -> Iterator[Server]:
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "WAPORT_LISTEN": f"127.0.0.1:{port}",
+        "WAPORT_DATABASE": str(folder / "waport.db"),
+        "WAPORT_WEBHOOK_SECRET": SECRET,
+        "WAPORT_DISPATCH_INTERVAL_SECONDS": "0.05",
+        "WAPORT_SANDBOX_DELIVERED_AFTER_MS": "50",
+        "WAPORT_SANDBOX_READ_AFTER_MS": "100",
+        **(env or {}),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "waport_http.cli", "serve"],
+        cwd=folder,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "WAPORT_KEY=" in line:
+            key = line.split("WAPORT_KEY=", 1)[1].strip()
+        if "listening on" in line:
+            break
+    else:  # pragma: no cover - a hung start
+        process.kill()
+        raise AssertionError("waport serve did not start:\n" + "".join(lines))
+    assert key is not None, "".join(lines)
+    server = Server(process=process, base=f"http://127.0.0.1:{port}", key=key, output=lines)
+    try:
+        yield server
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+
+
+@attrs.define
+class Receiver:
+    url: str
+    deliveries: list[tuple[dict[str, str], bytes]]
+    fail_ratio: float = 0.0
+    calls: int = 0
+
+    def events(self) -> list[dict[str, Any]]:
+        import json
+
+        seen: dict[str, dict[str, Any]] = {}
+        for headers, body in self.deliveries:
+            seen.setdefault(headers["webhook-id"], json.loads(body))
+        return list(seen.values())
+
+
+@asynccontextmanager
+async def webhook_receiver(*, fail_first_of_every: int = 0) -> AsyncIterator[Receiver]:
+    """Records deliveries; when set, answers 503 to the first attempt of every
+    ``fail_first_of_every``-th event (so those arrive on the 5 s retry)."""
+    receiver = Receiver(url="", deliveries=[])
+    failed_once: set[str] = set()
+
+    async def handle(request: web.Request) -> web.Response:
+        receiver.calls += 1
+        body = await request.read()
+        event_id = request.headers.get("webhook-id", "")
+        if (
+            fail_first_of_every
+            and receiver.calls % fail_first_of_every == 0
+            and event_id not in failed_once
+        ):
+            failed_once.add(event_id)
+            return web.Response(status=503)
+        receiver.deliveries.append(({k.lower(): v for k, v in request.headers.items()}, body))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    receiver.url = str(server.make_url("/hook"))
+    try:
+        yield receiver
+    finally:
+        await server.close()
+
+
+async def wait_for(predicate: Any, limit: float = 15.0, interval: float = 0.05) -> None:
+    """Poll ``predicate`` (a remote process's state: nothing here to wait on but time)."""
+    with anyio.fail_after(limit):
+        while not await predicate():  # noqa: ASYNC110 - polling another process
+            await anyio.sleep(interval)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
