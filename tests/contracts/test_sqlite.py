@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 from waport.ports import Store
 from waport.testing.contracts import StoreContract
 from waport.testing.stateful import messenger_machine
+from waport_memory import SandboxProvider
 from waport_sqlite import open_sqlite
 
 
@@ -30,7 +31,9 @@ class TestSqliteStore(StoreContract):
         return fresh_sqlite
 
 
-SqliteMachine = messenger_machine(fresh_sqlite)
+SqliteMachine = messenger_machine(
+    fresh_sqlite, lambda clock: SandboxProvider(clock=clock, max_rps=1000)
+)
 SqliteMachine.TestCase.settings = settings(
     max_examples=15,
     stateful_step_count=30,

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 
 from waport.ports import Store
 from waport.testing.stateful import messenger_machine
-from waport_memory import MemoryStore
+from waport_memory import MemoryStore, SandboxProvider
 
 
 @asynccontextmanager
@@ -17,7 +17,7 @@ async def _memory() -> AsyncIterator[Store]:
     yield MemoryStore()
 
 
-MemoryMachine = messenger_machine(_memory)
+MemoryMachine = messenger_machine(_memory, lambda clock: SandboxProvider(clock=clock, max_rps=1000))
 MemoryMachine.TestCase.settings = settings(
     max_examples=40,
     stateful_step_count=40,

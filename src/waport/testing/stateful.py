@@ -6,19 +6,20 @@ attempts and clock jumps, on any store. After every step it checks: no accepted
 message is missing; statuses never move back; no message is accepted twice by the
 provider; window answers agree with the inbound log; broadcast summaries add up.
 
-Run it on your store:
+Run it on your store, with the sandbox as the simulated WhatsApp:
 
     from waport.testing.stateful import messenger_machine
+    from waport_memory import SandboxProvider
 
-    TestMyStoreMachine = messenger_machine(open_my_store).TestCase
+    TestMyStoreMachine = messenger_machine(open_my_store, lambda clock: SandboxProvider(clock=clock)).TestCase
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, ExitStack
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import strategies as st
@@ -29,7 +30,7 @@ from waport.domain.events import StatusUpdate
 from waport.domain.limits import CUSTOMER_SERVICE_WINDOW
 from waport.domain.recipients import Recipient
 from waport.domain.status import MessageStatus
-from waport.ports import Store
+from waport.ports import Clock, Provider, SandboxControl, Store
 from waport.service import Messenger
 from waport.testing import FakeClock, SequentialIds
 
@@ -43,18 +44,29 @@ FAILURES = (
 )
 
 
+class SimulatedProvider(Provider, SandboxControl, Protocol):
+    """A provider the machine can script and inspect (``waport_memory.SandboxProvider`` is one)."""
+
+    @property
+    def successes(self) -> Mapping[str, int]:
+        """How many receipts each waport message id got from the provider."""
+        ...
+
+    @property
+    def sent(self) -> Sequence[Any]:
+        """What reached the provider; each item has a ``client_id``."""
+        ...
+
+
 def messenger_machine(
     open_store: Callable[[], AbstractAsyncContextManager[Store]],
+    make_provider: Callable[[Clock], SimulatedProvider],
 ) -> type[RuleBasedStateMachine]:
     """A state machine class over a fresh store from ``open_store`` per example."""
 
     class MessengerMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            from waport_memory import (
-                SandboxProvider,  # the simulated WhatsApp is the machine's remote
-            )
-
             self._stack = ExitStack()
             self.portal: BlockingPortal = self._stack.enter_context(
                 start_blocking_portal("asyncio")
@@ -63,7 +75,7 @@ def messenger_machine(
             self.store: Store = self._stack.enter_context(
                 self.portal.wrap_async_context_manager(open_store())
             )
-            self.sandbox = SandboxProvider(clock=self.clock, max_rps=1000)
+            self.sandbox = make_provider(self.clock)
             self.messenger = Messenger(
                 store=self.store, provider=self.sandbox, clock=self.clock, ids=SequentialIds()
             )

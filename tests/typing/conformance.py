@@ -1,0 +1,38 @@
+"""Static checks (mypy, not pytest): every bundled adapter satisfies its port."""
+
+from __future__ import annotations
+
+from waport.ports import Billing, Clock, IdSource, Provider, Store
+from waport.service import PrepaidBilling, RandomIds, SystemClock, UnlimitedBilling
+from waport.testing import FakeClock, SequentialIds
+from waport.testing.stateful import SimulatedProvider
+from waport_memory import MemoryStore, SandboxProvider
+from waport_sqlite import SqliteStore
+
+
+def memory_store(s: MemoryStore) -> Store:
+    return s
+
+
+def sqlite_store(s: SqliteStore) -> Store:
+    return s
+
+
+def sandbox(p: SandboxProvider) -> Provider:
+    return p
+
+
+def simulated(p: SandboxProvider) -> SimulatedProvider:
+    return p
+
+
+def clocks(a: SystemClock, b: FakeClock) -> tuple[Clock, Clock]:
+    return a, b
+
+
+def ids(a: RandomIds, b: SequentialIds) -> tuple[IdSource, IdSource]:
+    return a, b
+
+
+def billing(a: UnlimitedBilling, b: PrepaidBilling) -> tuple[Billing, Billing]:
+    return a, b
