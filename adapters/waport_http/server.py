@@ -26,6 +26,7 @@ from waport.domain.records import SCOPES, Workspace
 from waport.plugins import PluginContext, Registry
 from waport.ports import Clock, IdSource, Provider, Store
 from waport.service import Messenger, Policy, RandomIds, SystemClock
+from waport.service.lifetime import task_group
 from waport_http import auth
 from waport_http.app import Gateway
 from waport_http.config import LoadedConfig
@@ -141,7 +142,7 @@ async def open_gateway(
             relay=relay,
             config=loaded,
         )
-        async with anyio.create_task_group() as tg:
+        async with task_group() as tg:
             if background:
                 await tg.start(messenger.run_dispatcher)
                 await tg.start(relay.run)

@@ -22,6 +22,7 @@ import hmac
 import itertools
 import json
 import os
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -115,6 +116,7 @@ class SandboxProvider:
     _events: list[tuple[datetime, int, ProviderEvent]] = attrs.Factory(list)
     _seq: itertools.count[int] = attrs.Factory(lambda: itertools.count(1))
     _inbound_at: dict[tuple[str, str], datetime] = attrs.Factory(dict)
+    _nonce: str = attrs.Factory(lambda: secrets.token_hex(4))
 
     def __attrs_post_init__(self) -> None:
         for sender in self.sender_ids:
@@ -210,11 +212,7 @@ class SandboxProvider:
         if previous is not None:
             return previous
         now = self.clock.now()
-        pid = (
-            f"sbx.{next(self._seq):08d}.{client_id}"
-            if self.journal
-            else f"sbx.{next(self._seq):08d}"
-        )
+        pid = f"sbx.{client_id}"  # unique across restarts, like a real provider's ids
         receipt = SendReceipt(provider_message_id=pid, accepted_at=now)
         if self.journal is not None:
             await anyio.to_thread.run_sync(
@@ -345,7 +343,7 @@ class SandboxProvider:
         self._inbound_at[(str(contact), sender_id)] = at
         return InboundMessage(
             provider="sandbox",
-            provider_message_id=f"sbx.in.{next(self._seq):08d}",
+            provider_message_id=f"sbx.in.{self._nonce}.{next(self._seq):06d}",
             sender_id=sender_id,
             contact=contact,
             received_at=at,

@@ -57,6 +57,7 @@ from waport.domain.records import (
 from waport.domain.status import StatusChange
 from waport.domain.templates import TemplateSpec
 from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
+from waport.service.lifetime import task_group
 from waport_sqlite.schema import LATEST, MIGRATIONS
 
 T = TypeVar("T")
@@ -169,8 +170,13 @@ class _Batcher:
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             raise WaportError(ErrorCode.INTERNAL, "the store is closed") from None
         await op.future
-        if op.error is not None:
+        if isinstance(op.error, WaportError):
             raise op.error
+        if op.error is not None:
+            # ports raise only WaportError; the database's own exception is kept as the cause
+            raise WaportError(
+                ErrorCode.INTERNAL, f"the store failed: {type(op.error).__name__}: {op.error}"
+            ) from op.error
         return op.result  # type: ignore[return-value]
 
     def close(self) -> None:
@@ -1018,7 +1024,7 @@ async def open_sqlite(
     writer = _Batcher(write_conn, write=True, max_batch=max_batch)
     reader = _Batcher(read_conn, write=False, max_batch=max_batch)
     try:
-        async with anyio.create_task_group() as tg:
+        async with task_group() as tg:
             await tg.start(writer.run)
             await tg.start(reader.run)
             try:

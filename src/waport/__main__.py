@@ -14,7 +14,7 @@ def main() -> int:
     for script in entry_points(group="console_scripts", name="waport"):
         command = script.load()
         return int(command() or 0)
-    print("waport: the waport command is not installed (pip install waport)", file=sys.stderr)  # noqa: T201
+    print("waport: the waport command is not installed (pip install waport)", file=sys.stderr)
     return 1
 
 

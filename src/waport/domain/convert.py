@@ -149,7 +149,7 @@ def _translate(exc: BaseException, prefix: str | None) -> WaportError:
     leaves = list(_leaves(exc, ()))
     errors = [_leaf_error(path, leaf) for path, leaf in leaves] or [_leaf_error((), exc)]
     first = errors[0]
-    details = first.details + tuple(f"{e.param}: {e.message}" for e in errors[1:])
+    details = first.details + tuple(f"{join(prefix, e.param)}: {e.message}" for e in errors[1:])
     return WaportError(first.code, first.message, join(prefix, first.param), details=details)
 
 
@@ -350,7 +350,8 @@ def _interactive_header(
     if isinstance(value, str):
         return InteractiveHeaderText(value)
     data = _object(value)
-    if data.get("type", "text") == "text":
+    kind = data.get("type")
+    if kind == "text" or (kind is None and not any(k in data for k in ("url", "data", "id"))):
         return _header_text(data)
     return InteractiveHeaderMedia(_media(data))
 
