@@ -496,10 +496,9 @@ def test_classes_validate_when_built_directly() -> None:
         )
     assert CatalogMessage(body="b").type == "catalog"
     assert ProductMessage(catalog_id="c", product_retailer_id="p").mode == "interactive"
+    naive = datetime(2026, 1, 1)  # noqa: DTZ001 - the rule under test
     with pytest.raises(WaportError):
-        OutboundMessage(
-            to=parse_recipient(TO), content=Text("x"), scheduled_at=datetime(2026, 1, 1)
-        )  # noqa: DTZ001 - the rule under test
+        OutboundMessage(to=parse_recipient(TO), content=Text("x"), scheduled_at=naive)
     assert ProductListMessage.type == "product_list"
 
 

@@ -29,13 +29,13 @@ HELLO = {"name": "hello_world", "language": "en_US"}
 def test_settings_from_toml_and_environment(tmp_path: Path) -> None:
     path = tmp_path / "waport.toml"
     path.write_text(
-        'listen = "0.0.0.0:9000"\nrate_limit_per_minute = 120\n\n[sandbox]\nsenders = ["a", "b"]\nmax_rps = 5\nenforce_window = false\n'
+        'listen = "127.0.0.2:9000"\nrate_limit_per_minute = 120\n\n[sandbox]\nsenders = ["a", "b"]\nmax_rps = 5\nenforce_window = false\n'
     )
     loaded = config.load(
         path, {"WAPORT_RATE_LIMIT_PER_MINUTE": "30", "WAPORT_SANDBOX_READ_AFTER_MS": ""}
     )
     assert (loaded.settings.host, loaded.settings.port, loaded.settings.rate_limit_per_minute) == (
-        "0.0.0.0",
+        "127.0.0.2",
         9000,
         30,
     )
@@ -235,7 +235,8 @@ async def test_webhooks_retry_on_the_schedule_in_order_and_stop_on_410() -> None
         assert received == ["message.sent", "message.sent", "message.delivered", "message.read"]
         assert len({h["webhook-id"] for h, _ in seen}) == 3
         workspace = await gw.running.store.workspaces.get("default")
-        assert workspace is not None and workspace.webhook_secret is not None
+        assert workspace is not None
+        assert workspace.webhook_secret is not None
         last_headers = {k.lower(): v for k, v in seen[-1][0].items()}
         assert relay.verify(workspace.webhook_secret, last_headers, seen[-1][1], now=gw.clock.now())
         # a 410 disables the URL
