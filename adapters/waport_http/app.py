@@ -22,6 +22,7 @@ import aiohttp
 import anyio
 import attrs
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import MEDIA_LIMITS, MediaKind
@@ -157,6 +158,10 @@ class Gateway:
             response = self._error(request, err)
         except web.HTTPException as exc:
             response = self._error(request, _http_error(exc))
+        except (HttpProcessingError, UnicodeDecodeError, ValueError) as exc:
+            # a malformed body that aiohttp's own parsers refused (multipart headers, encodings)
+            log.info("malformed request on %s %s: %s", request.method, request.path, type(exc).__name__)
+            response = self._error(request, WaportError(ErrorCode.VALIDATION_FAILED, "the request body is malformed"))
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = self._error(

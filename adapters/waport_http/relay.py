@@ -99,7 +99,9 @@ class WebhookRelay:
     timeout: float = 15.0
     batch: int = 64
     concurrency: int = 16
-    lease: timedelta = timedelta(seconds=60)
+    lease: timedelta | None = None
+    """How long a claimed event is ours; by default twice the timeout plus a second, so an
+    event claimed by a process that died is retried soon after."""
     rand: random.Random = attrs.Factory(random.Random)
     _wake: anyio.Event = attrs.field(factory=anyio.Event, init=False)
     delivered_total: int = attrs.field(default=0, init=False)
@@ -110,7 +112,8 @@ class WebhookRelay:
 
     async def deliver_once(self) -> DeliveryResult:
         now = self.clock.now()
-        events = await self.store.outbox.claim(now, limit=self.batch, lease=self.lease)
+        lease = self.lease or timedelta(seconds=2 * self.timeout + 1)
+        events = await self.store.outbox.claim(now, limit=self.batch, lease=lease)
         counts = {"delivered": 0, "failed": 0, "dead": 0}
         limiter = anyio.CapacityLimiter(self.concurrency)
 

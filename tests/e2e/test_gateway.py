@@ -211,6 +211,7 @@ async def test_restart_keeps_every_accepted_message_and_owed_webhook(
         "WAPORT_PROVIDER_TIMEOUT_SECONDS": "1",
         "WAPORT_ATTEMPT_LEASE_SECONDS": "2",
         "WAPORT_RATE_LIMIT_PER_MINUTE": "100000",
+        "WAPORT_WEBHOOK_TIMEOUT_SECONDS": "2",
     }
     accepted: list[str] = []
     async with webhook_receiver(fail_first_of_every=3) as receiver:
