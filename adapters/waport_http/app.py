@@ -160,8 +160,12 @@ class Gateway:
             response = self._error(request, _http_error(exc))
         except (HttpProcessingError, UnicodeDecodeError, ValueError) as exc:
             # a malformed body that aiohttp's own parsers refused (multipart headers, encodings)
-            log.info("malformed request on %s %s: %s", request.method, request.path, type(exc).__name__)
-            response = self._error(request, WaportError(ErrorCode.VALIDATION_FAILED, "the request body is malformed"))
+            log.info(
+                "malformed request on %s %s: %s", request.method, request.path, type(exc).__name__
+            )
+            response = self._error(
+                request, WaportError(ErrorCode.VALIDATION_FAILED, "the request body is malformed")
+            )
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = self._error(

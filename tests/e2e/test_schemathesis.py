@@ -17,7 +17,12 @@ from schemathesis.specs.openapi.checks import (
 
 from .conftest import Server, waport_serve
 
-CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+    content_type_conformance,
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +50,13 @@ def test_the_live_api_keeps_its_contract(live: Server) -> None:
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+        @settings(
+            max_examples=30,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def exercise(case: schemathesis.Case) -> None:
             case.call_and_validate(base_url=live.base, headers=headers, checks=CHECKS, timeout=30)
 
