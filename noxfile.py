@@ -7,7 +7,7 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["lint", "typecheck", "tests", "contracts"]
 
-DEV = ".[dev]"
+DEV = ".[dev,docs]"
 
 
 def _install(session: nox.Session, *extra: str) -> None:
@@ -30,6 +30,20 @@ def _tests(session: nox.Session, *args: str) -> None:
     session.run("coverage", "combine")
     session.run("coverage", "report", "--fail-under=90")
     session.run("coverage", "report", "--include=src/waport/domain/*", "--fail-under=95")
+
+
+def _docs(session: nox.Session) -> None:
+    session.run("python", "docs/_generate.py", "--check")
+    session.run(
+        "mkdocs", "build", "--strict", "--site-dir", "site", env={"NO_MKDOCS_2_WARNING": "1"}
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Check the generated pages are current, then build the site in strict mode."""
+    _install(session)
+    _docs(session)
 
 
 @nox.session
@@ -67,3 +81,4 @@ def ci(session: nox.Session) -> None:
     _lint(session)
     _typecheck(session)
     _tests(session)
+    _docs(session)

@@ -1,0 +1,1 @@
+"""waport_echo: a toy provider, written the way the plugin-author guide teaches."""
