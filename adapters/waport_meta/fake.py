@@ -1,0 +1,582 @@
+"""FakeGraphApi: Meta's Graph API on 127.0.0.1, for tests and test harnesses.
+
+A real aiohttp server that checks every request against the documented shapes
+(``../shared/reference/meta-cloud-api.md``), records what it received, answers
+with documented success bodies and documented error bodies, pages the template
+catalogue, and can be scripted to fail. ``meta_harness`` wraps it as the provider
+contract's ``ProviderHarness``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, Final
+
+import aiohttp
+import anyio
+import attrs
+from aiohttp import web
+
+from waport.domain.recipients import Recipient
+from waport.domain.status import MessageStatus
+from waport.domain.templates import TemplateSpec
+from waport.testing import FakeClock
+from waport.testing.contracts.provider import RemoteFailure
+from waport_meta import wire
+from waport_meta.provider import MetaCloudProvider
+
+TOKEN: Final = "test-token"
+PHONE_NUMBER_ID: Final = "106540352242922"
+WABA_ID: Final = "102290129340398"
+APP_SECRET: Final = "test-app-secret"
+VERIFY_TOKEN: Final = "test-verify-token"
+_E164: Final = re.compile(r"\+[1-9][0-9]{7,14}")
+MEDIA_TYPES: Final = ("image", "video", "audio", "document", "sticker")
+TYPES: Final = ("text", *MEDIA_TYPES, "template", "interactive", "location", "contacts", "reaction")
+
+DEFAULT_TEMPLATES: Final[tuple[dict[str, Any], ...]] = (
+    {
+        "id": "1001",
+        "name": "hello_world",
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "components": [{"type": "BODY", "text": "Hello World"}],
+    },
+    {
+        "id": "1002",
+        "name": "order_update",
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} is on its way."}],
+    },
+    {
+        "id": "1003",
+        "name": "spring_sale",
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "parameter_format": "NAMED",
+        "components": [
+            {"type": "HEADER", "format": "IMAGE"},
+            {"type": "BODY", "text": "Hi {{first_name}}, use {{code}} for 20% off."},
+            {"type": "FOOTER", "text": "Reply STOP to opt out"},
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {"type": "URL", "text": "Shop", "url": "https://shop.example.com/{{1}}"},
+                    {"type": "QUICK_REPLY", "text": "Not now"},
+                ],
+            },
+        ],
+    },
+    {
+        "id": "1004",
+        "name": "login_code",
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "AUTHENTICATION",
+        "components": [
+            {"type": "BODY", "text": "{{1}} is your verification code."},
+            {
+                "type": "BUTTONS",
+                "buttons": [{"type": "OTP", "otp_type": "COPY_CODE", "text": "Copy code"}],
+            },
+        ],
+    },
+    {
+        "id": "1005",
+        "name": "old_promo",
+        "language": "en_US",
+        "status": "PAUSED",
+        "category": "MARKETING",
+        "components": [{"type": "BODY", "text": "Old news"}],
+    },
+)
+
+_FAILURES: Final[Mapping[RemoteFailure, tuple[int, dict[str, Any] | None]]] = {
+    RemoteFailure.AUTH: (
+        401,
+        {
+            "message": "Error validating access token: Session has expired",
+            "type": "OAuthException",
+            "code": 190,
+            "error_subcode": 463,
+        },
+    ),
+    RemoteFailure.RATE_LIMIT: (
+        400,
+        {
+            "message": "(#130429) Rate limit hit",
+            "type": "OAuthException",
+            "code": 130429,
+            "error_data": {
+                "messaging_product": "whatsapp",
+                "details": "Cloud API message throughput has been reached.",
+            },
+        },
+    ),
+    RemoteFailure.PAIR_RATE_LIMIT: (
+        400,
+        {
+            "message": "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+            "type": "OAuthException",
+            "code": 131056,
+        },
+    ),
+    RemoteFailure.NOT_ON_WHATSAPP: (
+        400,
+        {"message": "(#131026) Message undeliverable", "type": "OAuthException", "code": 131026},
+    ),
+    RemoteFailure.WINDOW_CLOSED: (
+        400,
+        {
+            "message": "(#131047) Re-engagement message",
+            "type": "OAuthException",
+            "code": 131047,
+            "error_data": {
+                "details": "More than 24 hours have passed since the recipient last replied to the sender number."
+            },
+        },
+    ),
+    RemoteFailure.TEMPLATE_NOT_APPROVED: (
+        400,
+        {"message": "(#132015) Template is Paused", "type": "OAuthException", "code": 132015},
+    ),
+    RemoteFailure.SERVER_ERROR: (
+        503,
+        {"message": "(#2) Service temporarily unavailable", "type": "OAuthException", "code": 2},
+    ),
+    RemoteFailure.TIMEOUT: (200, None),
+    RemoteFailure.MALFORMED: (200, None),
+}
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return web.json_response(
+        {
+            "error": {
+                "message": message,
+                "type": "OAuthException",
+                "code": code,
+                "fbtrace_id": "AfakeTRACEid",
+            }
+        },
+        status=status,
+    )
+
+
+def check_message(payload: Any) -> list[str]:
+    """Problems with a ``POST /{phone-number-id}/messages`` body, by Meta's documented shapes."""
+    if not isinstance(payload, Mapping):
+        return ["the body is not an object"]
+    problems: list[str] = []
+    if payload.get("messaging_product") != "whatsapp":
+        problems.append("messaging_product must be whatsapp")
+    if payload.get("status") == "read":
+        if not isinstance(payload.get("message_id"), str):
+            problems.append("read: message_id is required")
+        extra = set(payload) - {"messaging_product", "status", "message_id", "typing_indicator"}
+        if extra:
+            problems.append(f"read: unknown fields {sorted(extra)}")
+        return problems
+    to = payload.get("to")
+    if not isinstance(to, str) or not _E164.fullmatch(to):
+        problems.append("to must be + and the E.164 digits")
+    if payload.get("recipient_type", "individual") != "individual":
+        problems.append("recipient_type must be individual")
+    kind = payload.get("type")
+    if kind not in TYPES:
+        return [*problems, f"unknown type {kind!r}"]
+    others = [t for t in TYPES if t != kind and t in payload]
+    if others:
+        problems.append(f"objects for other types: {others}")
+    body = payload.get(kind)
+    allowed = {
+        "messaging_product",
+        "recipient_type",
+        "to",
+        "type",
+        kind,
+        "context",
+        "biz_opaque_callback_data",
+    }
+    if set(payload) - allowed:
+        problems.append(f"unknown top-level fields {sorted(set(payload) - allowed)}")
+    context = payload.get("context")
+    if context is not None and (
+        not isinstance(context, Mapping) or not isinstance(context.get("message_id"), str)
+    ):
+        problems.append("context needs message_id")
+    callback = payload.get("biz_opaque_callback_data")
+    if callback is not None and (not isinstance(callback, str) or len(callback) > 512):
+        problems.append("biz_opaque_callback_data is a string of at most 512 characters")
+    problems.extend(_check_body(str(kind), body))
+    return problems
+
+
+def _check_body(kind: str, body: Any) -> list[str]:
+    if kind == "contacts":
+        if not isinstance(body, list) or not body:
+            return ["contacts is a non-empty list"]
+        out = []
+        for card in body:
+            name = card.get("name") if isinstance(card, Mapping) else None
+            if not isinstance(name, Mapping) or not name.get("formatted_name") or len(name) < 2:
+                out.append("each contact needs name.formatted_name and another name field")
+        return out
+    if not isinstance(body, Mapping):
+        return [f"{kind} must be an object"]
+    if kind == "text":
+        text = body.get("body")
+        ok = (
+            isinstance(text, str)
+            and 1 <= len(text) <= 4096
+            and set(body) <= {"body", "preview_url"}
+        )
+        return [] if ok else ["text needs body (1-4096 characters) and at most preview_url"]
+    if kind in MEDIA_TYPES:
+        out = []
+        if ("id" in body) == ("link" in body):
+            out.append(f"{kind} needs exactly one of id or link")
+        if "caption" in body and kind in ("audio", "sticker"):
+            out.append(f"{kind} takes no caption")
+        if "filename" in body and kind != "document":
+            out.append("only a document has a filename")
+        allowed = {"id", "link", "caption", "filename", "voice"}
+        if set(body) - allowed:
+            out.append(f"unknown {kind} fields {sorted(set(body) - allowed)}")
+        return out
+    if kind == "template":
+        out = []
+        if (
+            not isinstance(body.get("name"), str)
+            or not isinstance(body.get("language"), Mapping)
+            or "code" not in body["language"]
+        ):
+            out.append("template needs name and language.code")
+        for component in body.get("components", []):
+            ctype = component.get("type") if isinstance(component, Mapping) else None
+            if ctype not in ("header", "body", "button"):
+                out.append(f"unknown component {ctype!r}")
+                continue
+            if not isinstance(component.get("parameters"), list):
+                out.append(f"{ctype} needs parameters")
+            if ctype == "button" and (
+                component.get("sub_type") not in ("quick_reply", "url", "copy_code", "flow")
+                or not str(component.get("index", "")).isdigit()
+            ):
+                out.append("a button component needs sub_type and index")
+            for param in component.get("parameters") or []:
+                ptype = param.get("type") if isinstance(param, Mapping) else None
+                if ptype is None or ptype not in param:
+                    out.append(f"a parameter needs a type and an object named after it: {param}")
+        return out
+    if kind == "interactive":
+        itype = body.get("type")
+        action = body.get("action")
+        if itype not in (
+            "button",
+            "list",
+            "cta_url",
+            "catalog_message",
+            "product",
+            "product_list",
+        ) or not isinstance(action, Mapping):
+            return ["interactive needs a known type and an action"]
+        if itype != "product" and not (
+            isinstance(body.get("body"), Mapping) and body["body"].get("text")
+        ):
+            return ["interactive needs body.text"]
+        if itype == "button" and not all(
+            b.get("type") == "reply" and "reply" in b for b in action.get("buttons", [])
+        ):
+            return ["reply buttons are {type: reply, reply: {id, title}}"]
+        if itype == "list" and not (action.get("button") and action.get("sections")):
+            return ["a list needs action.button and action.sections"]
+        if itype == "cta_url" and not (
+            action.get("name") == "cta_url" and isinstance(action.get("parameters"), Mapping)
+        ):
+            return ["cta_url needs action.name cta_url and parameters"]
+        return []
+    if kind == "location":
+        out = []
+        for key in ("latitude", "longitude"):
+            try:
+                float(body[key])
+            except (KeyError, TypeError, ValueError):
+                out.append(f"location needs {key}")
+        return out
+    if kind == "reaction":
+        return (
+            []
+            if isinstance(body.get("message_id"), str) and isinstance(body.get("emoji"), str)
+            else ["reaction needs message_id and emoji"]
+        )
+    return []
+
+
+@attrs.define
+class FakeGraphApi:
+    """The fake server's state. ``url`` is its base (pass it as the provider's graph_url)."""
+
+    url: str = ""
+    token: str = TOKEN
+    phone_number_ids: tuple[str, ...] = (PHONE_NUMBER_ID,)
+    waba_id: str = WABA_ID
+    templates: list[dict[str, Any]] = attrs.Factory(lambda: [dict(t) for t in DEFAULT_TEMPLATES])
+    page_size: int = 2
+    timeout_delay: float = 3.0
+    sent: list[dict[str, Any]] = attrs.Factory(list)
+    reads: list[dict[str, Any]] = attrs.Factory(list)
+    uploads: list[dict[str, Any]] = attrs.Factory(list)
+    invalid: list[tuple[str, list[str]]] = attrs.Factory(list)
+    calls: int = 0
+    failures: list[RemoteFailure] = attrs.Factory(list)
+    _ids: itertools.count[int] = attrs.Factory(lambda: itertools.count(1))
+
+    def app(self) -> web.Application:
+        application = web.Application(client_max_size=200 * 1024 * 1024)
+        application.router.add_post("/{version}/{node}/messages", self.messages)
+        application.router.add_post("/{version}/{node}/media", self.media)
+        application.router.add_get("/{version}/{node}/message_templates", self.message_templates)
+        application.router.add_get("/{version}/{node}", self.node)
+        return application
+
+    def _authorised(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.token}"
+
+    async def messages(self, request: web.Request) -> web.StreamResponse:
+        self.calls += 1
+        if not self._authorised(request):
+            return _error(401, 190, "Invalid OAuth access token")
+        if request.match_info["node"] not in self.phone_number_ids:
+            return _error(400, 100, "(#100) Unsupported post request. Object does not exist")
+        try:
+            payload = await request.json()
+        except ValueError:
+            return _error(400, 100, "(#100) The parameter messaging_product is required.")
+        problems = check_message(payload)
+        if problems:
+            self.invalid.append((json.dumps(payload)[:500], problems))
+            return _error(400, 100, "(#100) Invalid parameter: " + "; ".join(problems))
+        if payload.get("status") == "read":
+            self.reads.append(payload)
+            return web.json_response({"success": True})
+        if self.failures:
+            kind = self.failures.pop(0)
+            status, error = _FAILURES[kind]
+            if kind == RemoteFailure.TIMEOUT:
+                await anyio.sleep(self.timeout_delay)
+            elif kind == RemoteFailure.MALFORMED:
+                return web.Response(status=200, text="<html>oops</html>", content_type="text/html")
+            return web.json_response(
+                {"error": {**(error or {}), "fbtrace_id": "AfakeTRACEid"}}, status=status
+            )
+        self.sent.append(payload)
+        wamid = f"wamid.FAKE{next(self._ids):012d}"
+        answer: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": payload["to"], "wa_id": payload["to"].lstrip("+")}],
+            "messages": [{"id": wamid}],
+        }
+        if payload["type"] == "template":
+            answer["messages"][0]["message_status"] = "accepted"
+        return web.json_response(answer)
+
+    async def media(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        if not self._authorised(request):
+            return _error(401, 190, "Invalid OAuth access token")
+        form = await request.post()
+        file = form.get("file")
+        if (
+            form.get("messaging_product") != "whatsapp"
+            or not isinstance(file, web.FileField)
+            or not form.get("type")
+        ):
+            self.invalid.append(("media upload", ["needs messaging_product, file and type"]))
+            return _error(400, 100, "(#100) Invalid parameter")
+        data = file.file.read()
+        self.uploads.append(
+            {"type": form.get("type"), "size": len(data), "content_type": file.content_type}
+        )
+        return web.json_response({"id": f"{next(self._ids):016d}"})
+
+    async def message_templates(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        if not self._authorised(request):
+            return _error(401, 190, "Invalid OAuth access token")
+        if request.match_info["node"] != self.waba_id:
+            return _error(400, 100, "(#100) Object does not exist")
+        start = int(request.query.get("after", "0"))
+        page = self.templates[start : start + self.page_size]
+        body: dict[str, Any] = {
+            "data": page,
+            "paging": {"cursors": {"before": str(start), "after": str(start + len(page))}},
+        }
+        if start + self.page_size < len(self.templates):
+            body["paging"]["next"] = (
+                f"{self.url}/{request.match_info['version']}/{self.waba_id}/message_templates?limit={self.page_size}&after={start + self.page_size}"
+            )
+        return web.json_response(body)
+
+    async def node(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        if not self._authorised(request):
+            return _error(401, 190, "Invalid OAuth access token")
+        node = request.match_info["node"]
+        if node not in self.phone_number_ids:
+            return _error(400, 100, "(#100) Object does not exist")
+        return web.json_response(
+            {"id": node, "display_phone_number": "15550783881", "verified_name": "waport test"}
+        )
+
+    # ------------------------------------------------------------------ webhook bodies
+
+    def webhook(
+        self, value: Mapping[str, Any], *, phone_number_id: str = PHONE_NUMBER_ID
+    ) -> dict[str, Any]:
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": self.waba_id,
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {
+                                    "display_phone_number": "15550783881",
+                                    "phone_number_id": phone_number_id,
+                                },
+                                **value,
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+
+
+def sign(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
+    return {
+        "X-Hub-Signature-256": "sha256="
+        + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    }
+
+
+@asynccontextmanager
+async def open_fake_graph(**kwargs: Any) -> AsyncIterator[FakeGraphApi]:
+    fake = FakeGraphApi(**kwargs)
+    runner = web.AppRunner(fake.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    fake.url = f"http://127.0.0.1:{port}"
+    try:
+        yield fake
+    finally:
+        await runner.cleanup()
+
+
+def _mode(payload: Mapping[str, Any]) -> str:
+    kind = str(payload.get("type"))
+    return "media" if kind in MEDIA_TYPES else kind
+
+
+@attrs.define
+class MetaHarness:
+    """The provider contract's remote control for the Cloud API."""
+
+    provider: MetaCloudProvider
+    fake: FakeGraphApi
+
+    @property
+    def sender_id(self) -> str:
+        return PHONE_NUMBER_ID
+
+    @property
+    def template(self) -> TemplateSpec | None:
+        return wire.template_from_graph(DEFAULT_TEMPLATES[1], sender_id=PHONE_NUMBER_ID)
+
+    @property
+    def remote_calls(self) -> int:
+        return self.fake.calls
+
+    @property
+    def supported_failures(self) -> frozenset[RemoteFailure]:
+        return frozenset(RemoteFailure)
+
+    def script_failure(self, kind: RemoteFailure) -> None:
+        self.fake.failures.append(kind)
+
+    def sent(self) -> Sequence[Mapping[str, str]]:
+        return [{"to": str(p["to"]).lstrip("+"), "mode": _mode(p)} for p in self.fake.sent]
+
+    def _signed(self, value: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
+        body = json.dumps(self.fake.webhook(value), separators=(",", ":")).encode()
+        return sign(body), body
+
+    def status_webhook(
+        self, provider_message_id: str, status: MessageStatus, *, at: datetime
+    ) -> tuple[dict[str, str], bytes]:
+        return self._signed(
+            {
+                "statuses": [
+                    {
+                        "id": provider_message_id,
+                        "status": status.value,
+                        "timestamp": str(int(at.timestamp())),
+                        "recipient_id": "255712345678",
+                    }
+                ]
+            }
+        )
+
+    def inbound_webhook(
+        self, *, contact: Recipient, text: str, provider_message_id: str, at: datetime
+    ) -> tuple[dict[str, str], bytes]:
+        wa_id = str(contact)
+        return self._signed(
+            {
+                "contacts": [{"profile": {"name": "Test Contact"}, "wa_id": wa_id}],
+                "messages": [
+                    {
+                        "from": wa_id,
+                        "id": provider_message_id,
+                        "timestamp": str(int(at.timestamp())),
+                        "type": "text",
+                        "text": {"body": text},
+                    }
+                ],
+            }
+        )
+
+
+@asynccontextmanager
+async def meta_harness(*, request_timeout: float = 1.0) -> AsyncIterator[MetaHarness]:
+    """A Cloud API provider pointed at a fresh FakeGraphApi."""
+    async with open_fake_graph() as fake, aiohttp.ClientSession() as http:
+        provider = MetaCloudProvider(
+            http=http,
+            clock=FakeClock(),
+            token=TOKEN,
+            phone_number_ids=(PHONE_NUMBER_ID,),
+            waba_id=WABA_ID,
+            app_secret=APP_SECRET,
+            verify_token=VERIFY_TOKEN,
+            graph_url=fake.url,
+            timeout=request_timeout,
+        )
+        yield MetaHarness(provider=provider, fake=fake)

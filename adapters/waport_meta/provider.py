@@ -1,0 +1,285 @@
+"""MetaCloudProvider: Meta's WhatsApp Cloud API (Graph API ``/{version}/{phone-number-id}/...``).
+
+One ``aiohttp.ClientSession``, handed in by the application (never closed here) or
+owned through ``open_meta`` (closed on exit); no I/O at import or construction.
+Every remote call goes through ``_call``, the one place that turns transport
+failures, 5xx answers, error bodies and malformed answers into ``WaportError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import aiohttp
+import attrs
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.events import ProviderEvent
+from waport.domain.limits import MediaKind
+from waport.domain.messages import (
+    HeaderMedia,
+    InteractiveHeaderMedia,
+    Media,
+    MediaData,
+    OutboundMessage,
+    TemplateMessage,
+)
+from waport.domain.ratelimit import RateLimit
+from waport.domain.recipients import Recipient
+from waport.domain.templates import BoundTemplate, TemplateSpec
+from waport.ports import Capabilities, Clock, SandboxControl, SendReceipt
+from waport_meta import errors, wire
+
+log = logging.getLogger("waport.meta")
+DEFAULT_GRAPH_URL: Final = "https://graph.facebook.com"
+DEFAULT_API_VERSION: Final = "v25.0"
+SIGNATURE_HEADER: Final = "X-Hub-Signature-256"
+
+
+def default_capabilities(max_rps: float = 80.0) -> Capabilities:
+    """What the Cloud API can send (DESIGN §2 and Meta's message types)."""
+    return Capabilities(
+        button_types=frozenset({"reply"}),
+        groups=False,
+        channels=False,
+        base64_media=True,
+        templates=True,
+        window_applies=True,
+        max_rps=max_rps,
+        pair_rate=RateLimit(10, timedelta(minutes=1), burst=45),
+        client_message_ids=False,
+        mark_read=True,
+        typing=True,
+    )
+
+
+@attrs.define
+class MetaCloudProvider:
+    """A ``Provider`` for the Cloud API. Build it with ``open_meta`` or hand it a session."""
+
+    http: aiohttp.ClientSession
+    clock: Clock
+    token: str = attrs.field(repr=False)
+    phone_number_ids: tuple[str, ...]
+    waba_id: str | None = None
+    app_secret: str | None = attrs.field(default=None, repr=False)
+    verify_token: str | None = attrs.field(default=None, repr=False)
+    graph_url: str = DEFAULT_GRAPH_URL
+    api_version: str = DEFAULT_API_VERSION
+    timeout: float = 20.0
+    max_rps: float = 80.0
+    remote_calls: int = 0
+
+    # ------------------------------------------------------------------ Provider
+
+    @property
+    def name(self) -> str:
+        return "meta"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return default_capabilities(self.max_rps)
+
+    @property
+    def senders(self) -> Sequence[str]:
+        return self.phone_number_ids
+
+    @property
+    def sandbox(self) -> SandboxControl | None:
+        return None
+
+    def _url(self, *parts: str) -> str:
+        return "/".join([self.graph_url.rstrip("/"), self.api_version, *parts])
+
+    async def _call(self, method: str, url: str, **kwargs: Any) -> Any:
+        """One Graph request. Raises ``WaportError`` only, keeping the cause."""
+        self.remote_calls += 1
+        headers = {"Authorization": f"Bearer {self.token}"}
+        try:
+            async with self.http.request(
+                method,
+                url,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                **kwargs,
+            ) as response:
+                raw = await response.read()
+                status = response.status
+        except TimeoutError as exc:
+            raise WaportError(
+                ErrorCode.PROVIDER_UNAVAILABLE, "Meta did not answer in time", provider="meta"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise WaportError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                f"cannot reach Meta: {type(exc).__name__}",
+                provider="meta",
+            ) from exc
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError as exc:
+            raise WaportError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                f"Meta answered HTTP {status} with a body that is not JSON",
+                provider="meta",
+                provider_code=str(status),
+            ) from exc
+        if status >= 400 or (isinstance(body, Mapping) and "error" in body):  # noqa: PLR2004
+            raise errors.from_graph_error(
+                body.get("error") if isinstance(body, Mapping) else None, http_status=status
+            )
+        return body
+
+    async def send(
+        self,
+        message: OutboundMessage,
+        *,
+        sender: str,
+        client_id: str,
+        template: BoundTemplate | None = None,
+        reply_to: str | None = None,
+    ) -> SendReceipt:
+        caps = self.capabilities
+        if message.mode not in caps.modes or message.to.kind != "phone":
+            raise WaportError(
+                ErrorCode.FEATURE_NOT_SUPPORTED,
+                f"the Cloud API cannot send {message.mode} to a {message.to.kind}",
+            )
+        if sender not in self.phone_number_ids:
+            raise WaportError(
+                ErrorCode.SENDER_NOT_FOUND,
+                f"{sender} is not a configured phone number id",
+                "sender_id",
+            )
+        media_id = None
+        inline = _inline_media(message)
+        if inline is not None:
+            media_id = await self.upload_media(inline.source, sender=sender, kind=inline.kind)  # type: ignore[arg-type]
+        payload = wire.message_payload(
+            message, client_id=client_id, template=template, reply_to=reply_to, media_id=media_id
+        )
+        body = await self._call("POST", self._url(sender, "messages"), json=payload)
+        try:
+            sent = body["messages"][0]
+            pid = str(sent["id"])
+        except (KeyError, IndexError, TypeError) as exc:
+            raise WaportError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                "Meta's answer did not name the message",
+                provider="meta",
+            ) from exc
+        return SendReceipt(
+            provider_message_id=pid,
+            accepted_at=self.clock.now(),
+            provider_status=sent.get("message_status"),
+        )
+
+    async def mark_read(
+        self, provider_message_id: str, *, sender: str, contact: Recipient, typing: bool = False
+    ) -> None:
+        await self._call(
+            "POST",
+            self._url(sender, "messages"),
+            json=wire.read_payload(provider_message_id, typing=typing),
+        )
+
+    async def upload_media(self, media: MediaData, *, sender: str, kind: MediaKind) -> str:
+        form = aiohttp.FormData()
+        form.add_field("messaging_product", "whatsapp")
+        form.add_field("type", media.mime)
+        form.add_field("file", media.data, filename=f"upload.{kind.value}", content_type=media.mime)
+        body = await self._call("POST", self._url(sender, "media"), data=form)
+        media_id = body.get("id") if isinstance(body, Mapping) else None
+        if not media_id:
+            raise WaportError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                "Meta's upload answer had no media id",
+                provider="meta",
+            )
+        return str(media_id)
+
+    async def list_templates(self, sender: str) -> Sequence[TemplateSpec]:
+        if not self.waba_id:
+            raise WaportError(
+                ErrorCode.FEATURE_NOT_SUPPORTED,
+                "set the WhatsApp Business Account id (waba_id) to sync templates",
+            )
+        url: str | None = self._url(self.waba_id, "message_templates")
+        params: dict[str, str] | None = {
+            "fields": "name,language,status,category,components,id",
+            "limit": "100",
+        }
+        specs: list[TemplateSpec] = []
+        pages = 0
+        while url and pages < 1000:  # noqa: PLR2004 - a runaway paging guard
+            body = await self._call("GET", url, params=params)
+            pages += 1
+            for item in body.get("data") or () if isinstance(body, Mapping) else ():
+                spec = (
+                    wire.template_from_graph(item, sender_id=sender)
+                    if isinstance(item, Mapping)
+                    else None
+                )
+                if spec is not None:
+                    specs.append(spec)
+            paging = body.get("paging") if isinstance(body, Mapping) else None
+            url = paging.get("next") if isinstance(paging, Mapping) else None
+            params = None  # the next URL carries its own query
+        return specs
+
+    async def ping(self) -> None:
+        await self._call("GET", self._url(self.phone_number_ids[0]), params={"fields": "id"})
+
+    def verify_subscription(self, query: Mapping[str, str]) -> str:
+        """Meta's webhook handshake: echo ``hub.challenge`` for the right verify token only."""
+        token = query.get("hub.verify_token", "")
+        if (
+            query.get("hub.mode") != "subscribe"
+            or not self.verify_token
+            or not hmac.compare_digest(token.encode(), self.verify_token.encode())
+        ):
+            raise WaportError(ErrorCode.FORBIDDEN, "the webhook verify token does not match")
+        return query.get("hub.challenge", "")
+
+    def verify_signature(self, headers: Mapping[str, str], body: bytes) -> None:
+        given = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
+        if not self.app_secret:
+            raise WaportError(
+                ErrorCode.INVALID_SIGNATURE,
+                "no app secret is configured, so no webhook can be verified",
+            )
+        expected = "sha256=" + hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise WaportError(
+                ErrorCode.INVALID_SIGNATURE, "X-Hub-Signature-256 does not match the body"
+            )
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[ProviderEvent]:
+        self.verify_signature(headers, body)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise WaportError(ErrorCode.VALIDATION_FAILED, "the webhook body is not JSON") from None
+        return wire.parse_events(data, errors.detail_from_graph_error)
+
+    async def poll_events(self, now: datetime) -> Sequence[ProviderEvent]:
+        return ()
+
+
+def _inline_media(message: OutboundMessage) -> Media | None:
+    """The media of a message that must be uploaded first (a base64 data URI or upload)."""
+    content = message.content
+    media: Media | None = None
+    if isinstance(content, Media):
+        media = content
+    elif isinstance(content, TemplateMessage) and isinstance(content.header, HeaderMedia):
+        media = content.header.media
+    elif isinstance(getattr(content, "header", None), InteractiveHeaderMedia):
+        media = content.header.media  # type: ignore[union-attr]
+    return media if media is not None and isinstance(media.source, MediaData) else None
