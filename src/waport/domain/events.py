@@ -28,7 +28,9 @@ class InboundMessage:
     provider: str
     provider_message_id: str
     sender_id: str
-    contact: Recipient
+    contact: Recipient | None
+    """Who wrote (the chat: a phone, or a group). ``None`` when the provider named the
+    contact only by an ``alias`` that waport must resolve."""
     received_at: datetime
     kind: str
     text: str | None = None
@@ -118,7 +120,7 @@ def inbound_payload(
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "message_id": message_id,
-        "from": str(message.contact),
+        "from": str(message.contact) if message.contact is not None else message.alias,
         "sender_id": message.sender_id,
         "provider_message_id": message.provider_message_id,
         "timestamp": message.received_at.isoformat(),

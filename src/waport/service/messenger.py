@@ -141,6 +141,7 @@ class IngestReport:
     statuses_ignored: int = 0
     statuses_stashed: int = 0
     unknown_sender: int = 0
+    unresolved_contact: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -803,7 +804,7 @@ class Messenger:
         """Take provider events: inbound messages (stored once, open the window, enqueue
         ``message.received``) and status updates (merged forward only)."""
         records: list[MessageRecord] = []
-        unknown = 0
+        unknown = unresolved = 0
         for event in events:
             if not isinstance(event, InboundMessage):
                 continue
@@ -819,19 +820,30 @@ class Messenger:
                     event.provider, event.reply_to
                 )
                 reply_to = target.id if target is not None else None
-            if event.alias:
-                await self.store.contacts.link_alias(event.alias, event.contact)
+            contact = event.contact
+            message = event
+            if contact is not None and event.alias:
+                await self.store.contacts.link_alias(event.alias, contact)
+            elif contact is None and event.alias:
+                contact = await self.store.contacts.resolve_alias(event.alias)
+                message = attrs.evolve(event, contact=contact)
+            if contact is None:
+                unresolved += 1
+                log.warning(
+                    "inbound message %s from an unresolved alias dropped", event.provider_message_id
+                )
+                continue
             records.append(
                 MessageRecord(
                     id=self.ids.new_id("msg"),
                     workspace_id=sender.workspace_id,
                     sender_id=sender.id,
-                    contact=event.contact,
+                    contact=contact,
                     direction=Direction.INBOUND,
                     status=MessageStatus.DELIVERED,
                     history=(StatusChange(status=MessageStatus.DELIVERED, at=event.received_at),),
                     created_at=event.received_at,
-                    inbound=event,
+                    inbound=message,
                     provider=event.provider,
                     provider_message_id=event.provider_message_id,
                     webhook_url=workspace.webhook_url if workspace else None,
@@ -857,6 +869,7 @@ class Messenger:
             statuses_ignored=sum(not r.changed and not r.stashed for r in results),
             statuses_stashed=sum(r.stashed for r in results),
             unknown_sender=unknown,
+            unresolved_contact=unresolved,
         )
 
     # ------------------------------------------------------------------ dispatch

@@ -1,0 +1,243 @@
+"""WahaProvider: an unofficial WhatsApp-Web gateway (WAHA) through its HTTP API.
+
+One WAHA session is one sender (``sender_id`` = the session name). Capabilities are
+honest: no templates, groups and channels, base64 media by configuration,
+interactive buttons and lists off by default (WAHA calls them unreliable), and no
+24-hour window (that is Meta's policy, not WhatsApp-Web's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import aiohttp
+import attrs
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.events import ProviderEvent
+from waport.domain.limits import MediaKind
+from waport.domain.messages import MODES, MediaData, OutboundMessage
+from waport.domain.recipients import Recipient
+from waport.domain.templates import BoundTemplate, TemplateSpec
+from waport.ports import Capabilities, Clock, SandboxControl, SendReceipt
+from waport_web import errors, wire
+
+HMAC_HEADER: Final = "X-Webhook-Hmac"
+
+
+def default_capabilities(
+    *,
+    base64_media: bool = True,
+    interactive: bool = False,
+    message_ids: bool = False,
+    max_rps: float = 20.0,
+) -> Capabilities:
+    modes = set(MODES) - {"template"}
+    if not interactive:
+        modes.discard("interactive")
+    return Capabilities(
+        modes=frozenset(modes),
+        interactive_types=frozenset({"buttons", "list"}) if interactive else frozenset(),
+        button_types=frozenset({"reply", "url", "call", "copy"}) if interactive else frozenset(),
+        media_kinds=frozenset(
+            {MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.DOCUMENT}
+        ),
+        groups=True,
+        channels=True,
+        base64_media=base64_media,
+        templates=False,
+        window_applies=False,
+        max_rps=max_rps,
+        client_message_ids=message_ids,
+        mark_read=True,
+        typing=True,
+    )
+
+
+@attrs.define
+class WahaProvider:
+    http: aiohttp.ClientSession
+    clock: Clock
+    url: str
+    session: str = "default"
+    api_key: str | None = attrs.field(default=None, repr=False)
+    hmac_key: str | None = attrs.field(default=None, repr=False)
+    base64_media: bool = True
+    interactive: bool = False
+    message_ids: bool = False
+    """Send a pre-generated message id derived from waport's id (NOWEB/GOWS engines), so a
+    retried text, location or contact card re-uses it."""
+    timeout: float = 20.0
+    max_rps: float = 20.0
+
+    @property
+    def name(self) -> str:
+        return "web"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return default_capabilities(
+            base64_media=self.base64_media,
+            interactive=self.interactive,
+            message_ids=self.message_ids,
+            max_rps=self.max_rps,
+        )
+
+    @property
+    def senders(self) -> Sequence[str]:
+        return (self.session,)
+
+    @property
+    def sandbox(self) -> SandboxControl | None:
+        return None
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
+        headers = {"X-Api-Key": self.api_key} if self.api_key else {}
+        try:
+            async with self.http.request(
+                method,
+                self.url.rstrip("/") + path,
+                json=json_body,
+                params=params,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as response:
+                raw = await response.read()
+                status = response.status
+        except TimeoutError as exc:
+            raise WaportError(
+                ErrorCode.PROVIDER_UNAVAILABLE, "WAHA did not answer in time", provider="web"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise WaportError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                f"cannot reach WAHA: {type(exc).__name__}",
+                provider="web",
+            ) from exc
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError as exc:
+            if status >= 400:  # noqa: PLR2004
+                raise errors.from_response(status, None) from exc
+            raise WaportError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                f"WAHA answered HTTP {status} with a body that is not JSON",
+                provider="web",
+                provider_code=str(status),
+            ) from exc
+        if status >= 400:  # noqa: PLR2004
+            raise errors.from_response(status, body)
+        return body
+
+    async def send(
+        self,
+        message: OutboundMessage,
+        *,
+        sender: str,
+        client_id: str,
+        template: BoundTemplate | None = None,
+        reply_to: str | None = None,
+    ) -> SendReceipt:
+        caps = self.capabilities
+        if message.mode not in caps.modes:
+            raise WaportError(
+                ErrorCode.FEATURE_NOT_SUPPORTED,
+                f"WhatsApp-Web cannot send {message.mode} messages",
+                message.mode,
+            )
+        if sender != self.session:
+            raise WaportError(
+                ErrorCode.SENDER_NOT_FOUND,
+                f"{sender} is not this gateway's WAHA session",
+                "sender_id",
+            )
+        content = message.content
+        if isinstance(getattr(content, "source", None), MediaData) and not self.base64_media:
+            raise WaportError(
+                ErrorCode.BASE64_NOT_SUPPORTED,
+                "this WAHA is configured to take media by URL only",
+                "media.data",
+            )
+        method, path, body = wire.request_for(
+            message,
+            session=self.session,
+            client_id=client_id,
+            reply_to=reply_to,
+            message_ids=self.message_ids,
+        )
+        answer = await self._call(method, path, json_body=body)
+        pid = wire.sent_id(answer, body.get("id") if isinstance(body.get("id"), str) else None)
+        if pid is None:
+            pid = f"unknown.{client_id}"  # it was sent (2xx): never fail it into a re-send
+        return SendReceipt(provider_message_id=pid, accepted_at=self.clock.now())
+
+    async def mark_read(
+        self, provider_message_id: str, *, sender: str, contact: Recipient, typing: bool = False
+    ) -> None:
+        chat = wire.chat_id(contact)
+        await self._call(
+            "POST",
+            "/api/sendSeen",
+            json_body={
+                "session": self.session,
+                "chatId": chat,
+                "messageIds": [f"false_{chat}_{provider_message_id}"],
+            },
+        )
+        if typing:
+            await self._call(
+                "POST", "/api/startTyping", json_body={"session": self.session, "chatId": chat}
+            )
+
+    async def upload_media(self, media: MediaData, *, sender: str, kind: MediaKind) -> str:
+        raise WaportError(
+            ErrorCode.FEATURE_NOT_SUPPORTED,
+            "WhatsApp-Web takes media inline; there is nothing to upload first",
+        )
+
+    async def list_templates(self, sender: str) -> Sequence[TemplateSpec]:
+        raise WaportError(ErrorCode.FEATURE_NOT_SUPPORTED, "WhatsApp-Web has no templates")
+
+    async def ping(self) -> None:
+        body = await self._call("GET", f"/api/sessions/{self.session}")
+        status = body.get("status") if isinstance(body, Mapping) else None
+        if status != "WORKING":
+            raise WaportError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                f"the WAHA session is {status}, not WORKING",
+                provider="web",
+            )
+
+    def verify_subscription(self, query: Mapping[str, str]) -> str:
+        raise WaportError(ErrorCode.FEATURE_NOT_SUPPORTED, "WAHA has no subscription handshake")
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[ProviderEvent]:
+        given = next((v for k, v in headers.items() if k.lower() == HMAC_HEADER.lower()), "")
+        if not self.hmac_key:
+            raise WaportError(
+                ErrorCode.INVALID_SIGNATURE,
+                "no HMAC key is configured, so no webhook can be verified",
+            )
+        expected = hmac.new(self.hmac_key.encode(), body, hashlib.sha512).hexdigest()
+        if not hmac.compare_digest(given.lower().encode(), expected.encode()):
+            raise WaportError(ErrorCode.INVALID_SIGNATURE, "X-Webhook-Hmac does not match the body")
+        try:
+            envelope = json.loads(body)
+        except ValueError:
+            raise WaportError(ErrorCode.VALIDATION_FAILED, "the webhook body is not JSON") from None
+        return wire.parse_envelope(envelope)
+
+    async def poll_events(self, now: datetime) -> Sequence[ProviderEvent]:
+        return ()
