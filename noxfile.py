@@ -15,8 +15,8 @@ def _install(session: nox.Session, *extra: str) -> None:
 
 
 def _lint(session: nox.Session) -> None:
-    session.run("ruff", "check", "src", "adapters", "tests", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "adapters", "tests", "noxfile.py")
+    session.run("ruff", "check", "src", "adapters", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "adapters", "tests", "benchmarks", "noxfile.py")
     session.run("lint-imports")
 
 

@@ -54,7 +54,6 @@ KEY_ATTR: Final = web.RequestKey("waport.key", ApiKey)
 RATE_ATTR: Final = web.RequestKey("waport.rate", RateDecision)
 RID_ATTR: Final = web.RequestKey("waport.request_id", str)
 NON_RETRYABLE_REPLAY: Final = frozenset({500})
-MAX_KEY_RATE: Final = 1_000_000
 
 
 def canonical_json(value: Any) -> bytes:
@@ -158,8 +157,8 @@ class Gateway:
             response = self._error(request, err)
         except web.HTTPException as exc:
             response = self._error(request, _http_error(exc))
-        except (HttpProcessingError, UnicodeDecodeError, ValueError) as exc:
-            # a malformed body that aiohttp's own parsers refused (multipart headers, encodings)
+        except (HttpProcessingError, UnicodeDecodeError) as exc:
+            # a malformed body that aiohttp's own parsers refused (headers, encodings)
             log.info(
                 "malformed request on %s %s: %s", request.method, request.path, type(exc).__name__
             )
@@ -212,7 +211,10 @@ class Gateway:
             request.headers.get("Authorization"), request.headers.get("X-Api-Key")
         )
         key_id = auth.parse(presented)
-        key = auth.verify(presented or "", await self.store.api_keys.get(key_id), self.pepper)
+        record = await self.messenger.cached(
+            "api_key", key_id, lambda: self.store.api_keys.get(key_id)
+        )
+        key = auth.verify(presented or "", record, self.pepper)
         limit = key.rate_per_minute or self.rate_limit_per_minute
         decision = await self.store.rate_limits.hit(
             f"key:{key.id}", RateLimit(limit, timedelta(minutes=1)), now=self.clock.now()
@@ -310,7 +312,12 @@ class Gateway:
 
     async def _body_for_send(self, request: web.Request) -> Any:
         if request.content_type == "multipart/form-data":
-            return await self.read_multipart(request)
+            try:
+                return await self.read_multipart(request)
+            except ValueError as exc:  # aiohttp's multipart parser refusing the body
+                raise WaportError(
+                    ErrorCode.VALIDATION_FAILED, f"the multipart body is malformed: {exc}"
+                ) from None
         return await self.read_json(request, self.max_message_bytes)
 
     # ------------------------------------------------------------------ idempotency
@@ -547,11 +554,13 @@ class Gateway:
             )
         rate = body.get("rate_per_minute")
         if rate is not None and (
-            isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= MAX_KEY_RATE
+            isinstance(rate, bool)
+            or not isinstance(rate, int)
+            or not 1 <= rate <= auth.MAX_RATE_PER_MINUTE
         ):
             raise WaportError(
                 ErrorCode.VALIDATION_FAILED,
-                "rate_per_minute is an integer from 1 to 1000000",
+                f"rate_per_minute is an integer from 1 to {auth.MAX_RATE_PER_MINUTE}",
                 "rate_per_minute",
             )
         label = body.get("label", "")
@@ -588,6 +597,7 @@ class Gateway:
         if target is None or target.workspace_id != key.workspace_id:
             raise WaportError(ErrorCode.NOT_FOUND, "no such API key", "key_id")
         await self.store.api_keys.revoke(target.id, at=self.clock.now())
+        self.messenger.invalidate()
         revoked = await self.store.api_keys.get(target.id)
         return _ok({"status": "ok", "data": key_view(revoked or target)})
 

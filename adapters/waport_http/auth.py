@@ -64,6 +64,10 @@ class NewKey:
     secret: str = attrs.field(repr=False)
 
 
+MAX_RATE_PER_MINUTE: Final = 1_000_000
+"""The fastest a key may be allowed (the limiter counts in microseconds)."""
+
+
 def issue(
     *,
     workspace_id: str,
@@ -78,6 +82,12 @@ def issue(
     if unknown or not scopes:
         raise WaportError(
             ErrorCode.VALIDATION_FAILED, f"scopes are some of {', '.join(sorted(SCOPES))}", "scopes"
+        )
+    if rate_per_minute is not None and not 1 <= rate_per_minute <= MAX_RATE_PER_MINUTE:
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED,
+            f"rate_per_minute is an integer from 1 to {MAX_RATE_PER_MINUTE}",
+            "rate_per_minute",
         )
     key_id = "".join(secrets.choice(_ALPHABET) for _ in range(12))
     secret = "".join(secrets.choice(_ALPHABET) for _ in range(32))

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import attrs
 
 from waport.domain.errors import ConfigError
+from waport_http import auth
 
 C = TypeVar("C")
 PREFIX = "WAPORT_"
@@ -52,7 +53,8 @@ class Settings:
     max_webhook_bytes: int = 4 * 1024 * 1024
     """The largest inbound provider webhook."""
     lookup_cache_seconds: float = 1.0
-    """How long workspace and sender lookups are cached in the process."""
+    """How long workspace, sender, template and API-key lookups are cached in the process
+    (a change made by another process, such as `waport keys revoke`, applies after this)."""
     webhook_timeout_seconds: float = 15.0
     """How long a receiver has to answer an outbound webhook."""
     shutdown_timeout_seconds: float = 20.0
@@ -189,8 +191,8 @@ def load(path: str | Path | None, env: Mapping[str, str]) -> LoadedConfig:
     settings = build(Settings, top, env, env_prefix=PREFIX, where="")
     if ":" not in settings.listen or not settings.listen.rsplit(":", 1)[1].isdigit():
         raise ConfigError(f"listen must be host:port, got {settings.listen!r}")
-    if settings.rate_limit_per_minute < 1:
-        raise ConfigError("rate_limit_per_minute must be at least 1")
+    if not 1 <= settings.rate_limit_per_minute <= auth.MAX_RATE_PER_MINUTE:
+        raise ConfigError(f"rate_limit_per_minute must be from 1 to {auth.MAX_RATE_PER_MINUTE}")
     if settings.attempt_lease_seconds <= settings.provider_timeout_seconds:
         raise ConfigError("attempt_lease_seconds must be longer than provider_timeout_seconds")
     return LoadedConfig(settings=settings, tables=tables, env=dict(env))

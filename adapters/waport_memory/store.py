@@ -15,7 +15,6 @@ import attrs
 
 from waport import storekit
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.domain.recipients import Recipient
 from waport.domain.records import (
     ApiKey,
@@ -41,10 +40,10 @@ class _State:
     outbound_pid: dict[tuple[str, str], str] = attrs.Factory(dict)
     inbound_pid: dict[tuple[str, str], str] = attrs.Factory(dict)
     stash: dict[tuple[str, str], list[StatusChange]] = attrs.Factory(dict)
-    window: dict[tuple[str, str, str], datetime] = attrs.Factory(dict)
-    template_window: dict[tuple[str, str, str], datetime] = attrs.Factory(dict)
+    window: dict[tuple[str, str], dict[str, datetime]] = attrs.Factory(dict)
+    """(workspace, contact) -> sender -> the contact's last inbound message."""
+    template_window: dict[tuple[str, str], dict[str, datetime]] = attrs.Factory(dict)
     idempotency: dict[tuple[str, str], IdempotencyRecord] = attrs.Factory(dict)
-    buckets: dict[str, tuple[datetime, datetime]] = attrs.Factory(dict)
     keys: dict[str, ApiKey] = attrs.Factory(dict)
     workspaces: dict[str, Workspace] = attrs.Factory(dict)
     senders: dict[str, Sender] = attrs.Factory(dict)
@@ -62,10 +61,11 @@ def _enqueue(state: _State, event: OutboxEvent | None) -> None:
 def _note_window(
     state: _State, record: MessageRecord, at: datetime, *, template: bool = False
 ) -> None:
-    key = (record.workspace_id, str(record.contact), record.sender_id)
     table = state.template_window if template else state.window
-    if key not in table or at > table[key]:
-        table[key] = at
+    senders = table.setdefault((record.workspace_id, str(record.contact)), {})
+    last = senders.get(record.sender_id)
+    if last is None or at > last:
+        senders[record.sender_id] = at
 
 
 def _save(state: _State, record: MessageRecord, changes: list[StatusChange]) -> MessageRecord:
@@ -109,13 +109,12 @@ class _Messages:
         tables = (
             [self._s.window, self._s.template_window] if include_templates else [self._s.window]
         )
+        key = (workspace_id, str(contact))
         times = [
             at
             for table in tables
-            for (ws, who, sender), at in table.items()
-            if ws == workspace_id
-            and who == str(contact)
-            and (sender_id is None or sender == sender_id)
+            for sender, at in table.get(key, {}).items()
+            if sender_id is None or sender == sender_id
         ]
         return max(times, default=None)
 
@@ -251,24 +250,6 @@ class _Idempotency:
         dead = [k for k, r in self._s.idempotency.items() if r.expires_at <= now]
         for k in dead:
             del self._s.idempotency[k]
-        return len(dead)
-
-
-@attrs.define
-class _RateLimits:
-    _s: _State
-
-    async def hit(self, key: str, rate: RateLimit, *, now: datetime, cost: int = 1) -> RateDecision:
-        tat, _ = self._s.buckets.get(key, (None, None))
-        decision = gcra(tat, now, rate, cost=cost)
-        if decision.allowed:
-            self._s.buckets[key] = (decision.tat, decision.tat)
-        return decision
-
-    async def purge(self, now: datetime) -> int:
-        dead = [k for k, (tat, _) in self._s.buckets.items() if tat <= now]
-        for k in dead:
-            del self._s.buckets[k]
         return len(dead)
 
 
@@ -479,7 +460,7 @@ class MemoryStore:
     _state: _State = attrs.Factory(_State)
     messages: _Messages = attrs.field(init=False)
     idempotency: _Idempotency = attrs.field(init=False)
-    rate_limits: _RateLimits = attrs.field(init=False)
+    rate_limits: storekit.LocalRateLimits = attrs.field(init=False)
     api_keys: _ApiKeys = attrs.field(init=False)
     workspaces: _Workspaces = attrs.field(init=False)
     contacts: _Contacts = attrs.field(init=False)
@@ -489,7 +470,7 @@ class MemoryStore:
     def __attrs_post_init__(self) -> None:
         self.messages = _Messages(self._state)
         self.idempotency = _Idempotency(self._state)
-        self.rate_limits = _RateLimits(self._state)
+        self.rate_limits = storekit.LocalRateLimits()
         self.api_keys = _ApiKeys(self._state)
         self.workspaces = _Workspaces(self._state)
         self.contacts = _Contacts(self._state)

@@ -341,6 +341,8 @@ class FakeGraphApi:
     invalid: list[tuple[str, list[str]]] = attrs.Factory(list)
     calls: int = 0
     failures: list[RemoteFailure] = attrs.Factory(list)
+    validate: bool = True
+    record: bool = True
     _ids: itertools.count[int] = attrs.Factory(lambda: itertools.count(1))
 
     def app(self) -> web.Application:
@@ -364,7 +366,7 @@ class FakeGraphApi:
             payload = await request.json()
         except ValueError:
             return _error(400, 100, "(#100) The parameter messaging_product is required.")
-        problems = check_message(payload)
+        problems = check_message(payload) if self.validate else []
         if problems:
             self.invalid.append((json.dumps(payload)[:500], problems))
             return _error(400, 100, "(#100) Invalid parameter: " + "; ".join(problems))
@@ -381,7 +383,8 @@ class FakeGraphApi:
             return web.json_response(
                 {"error": {**(error or {}), "fbtrace_id": "AfakeTRACEid"}}, status=status
             )
-        self.sent.append(payload)
+        if self.record:
+            self.sent.append(payload)
         wamid = f"wamid.FAKE{next(self._ids):012d}"
         answer: dict[str, Any] = {
             "messaging_product": "whatsapp",
@@ -580,3 +583,24 @@ async def meta_harness(*, request_timeout: float = 1.0) -> AsyncIterator[MetaHar
             timeout=request_timeout,
         )
         yield MetaHarness(provider=provider, fake=fake)
+
+
+def main() -> None:  # pragma: no cover - a process for benchmarks and manual tests
+    """``python -m waport_meta.fake --port 9100``: serve a FakeGraphApi until interrupted."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="a fake Meta Graph API on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument(
+        "--no-validation", action="store_true", help="skip request validation (a faster remote)"
+    )
+    args = parser.parse_args()
+    fake = FakeGraphApi(url=f"http://127.0.0.1:{args.port}")
+    if args.no_validation:
+        fake.validate = False
+    fake.record = False  # a long-running process keeps no history
+    web.run_app(fake.app(), host="127.0.0.1", port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -75,6 +75,7 @@ class MetaCloudProvider:
     timeout: float = 20.0
     max_rps: float = 80.0
     remote_calls: int = 0
+    _capabilities: Capabilities | None = attrs.field(default=None, init=False, repr=False)
 
     # ------------------------------------------------------------------ Provider
 
@@ -84,7 +85,10 @@ class MetaCloudProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        return default_capabilities(self.max_rps)
+        caps = self._capabilities
+        if caps is None or caps.max_rps != self.max_rps:
+            caps = self._capabilities = default_capabilities(self.max_rps)
+        return caps
 
     @property
     def senders(self) -> Sequence[str]:

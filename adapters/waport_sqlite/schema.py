@@ -52,10 +52,6 @@ CREATE TABLE idempotency (
     doc TEXT NOT NULL,
     PRIMARY KEY (scope, key)
 );
-CREATE TABLE rate_limits (
-    key TEXT PRIMARY KEY,
-    tat_us INTEGER NOT NULL
-);
 CREATE TABLE messages (
     id TEXT PRIMARY KEY,
     workspace_id TEXT NOT NULL,

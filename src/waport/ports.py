@@ -71,7 +71,7 @@ class Capabilities:
     window_applies: bool = True
     """Whether Meta's 24-hour customer-service window governs free-form sends."""
     max_rps: float = 80.0
-    """Messages per second one sender may send."""
+    """Messages per second one sender may send (a million or more, or ``inf``: unpaced)."""
     pair_rate: RateLimit | None = None
     """Messages to one recipient from one sender (Meta: about 1 per 6 s, short bursts)."""
     client_message_ids: bool = False

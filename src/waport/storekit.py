@@ -13,6 +13,7 @@ from datetime import datetime
 
 import attrs
 
+from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.domain.records import (
     Contact,
     Direction,
@@ -29,6 +30,7 @@ __all__ = [
     "claim",
     "events_for",
     "finish",
+    "LocalRateLimits",
     "inbound_event",
     "merge_contact",
     "opens_template_window",
@@ -134,3 +136,28 @@ def merge_contact(old: Contact | None, new: Contact) -> Contact:
         metadata={**old.metadata, **new.metadata},
         updated_at=new.updated_at,
     )
+
+
+@attrs.define
+class LocalRateLimits:
+    """A ``RateLimitStore`` that keeps its GCRA buckets in this process.
+
+    A bucket is one timestamp, and losing it on a restart only lets one burst through
+    again, so a store whose writes go through a single process (memory, SQLite) answers
+    from memory instead of paying a database round trip per request. A store shared by
+    several gateway processes (PostgreSQL) must keep the buckets in the database.
+    """
+
+    _tats: dict[str, datetime] = attrs.Factory(dict)
+
+    async def hit(self, key: str, rate: RateLimit, *, now: datetime, cost: int = 1) -> RateDecision:
+        decision = gcra(self._tats.get(key), now, rate, cost=cost)
+        if decision.allowed:
+            self._tats[key] = decision.tat
+        return decision
+
+    async def purge(self, now: datetime) -> int:
+        dead = [key for key, tat in self._tats.items() if tat <= now]
+        for key in dead:
+            del self._tats[key]
+        return len(dead)

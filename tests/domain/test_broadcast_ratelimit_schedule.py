@@ -166,6 +166,27 @@ def test_no_sliding_window_admits_more_than_burst_plus_refill(gaps: list[float])
 # ----------------------------------------------------------------------------- schedules
 
 
+@pytest.mark.parametrize(
+    ("limit", "period", "burst"),
+    [
+        (2_000_000, timedelta(seconds=1), None),
+        (1, timedelta(0), None),
+        (10, timedelta(seconds=1), 0),
+    ],
+)
+def test_impossible_rate_limits_are_refused(
+    limit: int, period: timedelta, burst: int | None
+) -> None:
+    with pytest.raises(ValueError, match="rate limit"):
+        RateLimit(limit, period, burst=burst)
+
+
+def test_a_million_per_second_is_the_finest_rate() -> None:
+    rate = RateLimit(1_000_000, timedelta(seconds=1))
+    assert rate.interval == timedelta(microseconds=1)
+    assert gcra(None, T0, rate).allowed
+
+
 @given(st.integers(0, 12), st.floats(0, 1, exclude_max=True))
 def test_backoff_is_bounded_and_jittered(attempt: int, rand: float) -> None:
     backoff = Backoff()

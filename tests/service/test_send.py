@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import pytest
@@ -209,6 +210,18 @@ async def test_pacing_queues_instead_of_collecting_errors(stack: Stack) -> None:
     stack.clock.advance(1)
     await stack.messenger.dispatch_once()
     assert len(stack.sandbox.sent) == 8
+
+
+@pytest.mark.parametrize("max_rps", [1_000_000, math.inf])
+async def test_a_provider_of_a_million_per_second_or_more_is_not_paced(
+    stack: Stack, max_rps: float
+) -> None:
+    stack.sandbox.max_rps = max_rps
+    for i in range(50):  # all in the same instant of the fake clock
+        r = await stack.messenger.send(
+            {"to": f"2557000000{i:02d}", "sender_id": "sandbox-sender", "template": HELLO}
+        )
+        assert r.status is MessageStatus.SENT
 
 
 async def test_pair_rate_and_category_pacing(stack: Stack) -> None:

@@ -4,8 +4,7 @@ GCRA keeps one number per key, the theoretical arrival time (TAT). Given the TAT
 ``now`` and the limit, ``gcra`` answers allowed or not, the new TAT, how many
 requests remain, when the quota is fully restored and, when refused, how long to
 wait. It behaves like a token bucket of ``burst`` tokens refilled at ``rate``;
-the state lives wherever the caller keeps it (a store row), so limits hold
-across processes.
+the state lives wherever the caller keeps it (a store row or process memory).
 """
 
 from __future__ import annotations
@@ -23,6 +22,12 @@ class RateLimit:
     limit: int = attrs.field(validator=attrs.validators.gt(0))
     period: timedelta = timedelta(minutes=1)
     burst: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.period < timedelta(microseconds=self.limit):
+            raise ValueError("a rate limit allows at most one request per microsecond")
+        if self.burst is not None and self.burst < 1:
+            raise ValueError("a rate limit's burst must be at least 1")
 
     @property
     def capacity(self) -> int:

@@ -12,17 +12,11 @@ from waport.ports import Store
 
 @attrs.define
 class UnlimitedBilling:
-    """Every send is allowed; a workspace marked ``billing_suspended`` is still refused."""
-
-    store: Store | None = None
+    """Every send is allowed. (A workspace marked ``billing_suspended`` is refused by the
+    Messenger itself, whatever the billing adapter.)"""
 
     async def reserve(self, workspace_id: str, *, category: str, count: int) -> None:
-        if self.store is not None:
-            workspace = await self.store.workspaces.get(workspace_id)
-            if workspace is not None and workspace.billing_suspended:
-                raise WaportError(
-                    ErrorCode.BILLING_SUSPENDED, "the workspace's billing is suspended"
-                )
+        return None
 
     async def refund(self, workspace_id: str, *, category: str, count: int) -> None:
         return None

@@ -19,7 +19,7 @@ import math
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import attrs
@@ -66,6 +66,8 @@ log = logging.getLogger("waport.service")
 
 SERVICE_CATEGORY = "SERVICE"
 _CACHE_MAX = 10_000
+UNPACED_RPS: Final = 1_000_000
+"""A provider whose ``max_rps`` is this or more (or ``inf``) is not paced per sender."""
 
 
 @attrs.frozen(kw_only=True)
@@ -89,12 +91,14 @@ class Policy:
     broadcast_concurrency: int = 32
     dispatch_batch: int = 256
     dispatch_interval: float = 0.5
+    housekeeping_interval: timedelta = timedelta(minutes=1)
+    """How often the dispatcher purges expired idempotency records and idle rate buckets."""
     idempotency_ttl: timedelta = timedelta(hours=24)
     idempotency_lease: timedelta = timedelta(seconds=30)
     sync_templates_on_start: bool = True
     lookup_cache_ttl: timedelta = timedelta(0)
-    """Cache workspace and sender lookups this long (0: off). Changes made by another
-    process are seen after at most this long."""
+    """Cache workspace, sender, template and API-key lookups this long (0: off). Changes
+    made by another process are seen after at most this long."""
 
 
 @attrs.frozen(kw_only=True)
@@ -176,9 +180,7 @@ class Messenger:
     provider: Provider
     clock: Clock
     ids: IdSource
-    billing: Billing = attrs.field(
-        default=attrs.Factory(lambda self: UnlimitedBilling(self.store), takes_self=True)
-    )
+    billing: Billing = attrs.field(factory=UnlimitedBilling)
     policy: Policy = attrs.Factory(Policy)
     rand: random.Random = attrs.Factory(random.Random)
     run_background: bool = False
@@ -230,7 +232,12 @@ class Messenger:
 
     # ------------------------------------------------------------------ lookups
 
-    async def _cached(self, kind: str, key: str, load: Callable[[], Awaitable[Any]]) -> Any:
+    async def cached(self, kind: str, key: str, load: Callable[[], Awaitable[Any]]) -> Any:
+        """``load()``, remembered for ``policy.lookup_cache_ttl`` under ``(kind, key)``.
+
+        For lookups that change rarely and are read on every request (workspaces,
+        senders, templates, API keys); whoever changes one calls :meth:`invalidate`.
+        """
         ttl = self.policy.lookup_cache_ttl
         if not ttl:
             return await load()
@@ -245,12 +252,12 @@ class Messenger:
         return value
 
     def invalidate(self) -> None:
-        """Forget cached workspace and sender lookups (after changing them)."""
+        """Forget every cached lookup (after changing a workspace, sender, template or key)."""
         self._cache.clear()
 
     async def _workspace(self, workspace_id: str | None) -> Workspace:
         wid = workspace_id or self.default_workspace
-        workspace: Workspace | None = await self._cached(
+        workspace: Workspace | None = await self.cached(
             "workspace", wid, lambda: self.store.workspaces.get(wid)
         )
         if workspace is None:
@@ -261,7 +268,7 @@ class Messenger:
         self, workspace: Workspace, sender_id: str | None, allowed: frozenset[str] | None
     ) -> Sender:
         if sender_id is None:
-            everyone: Sequence[Sender] = await self._cached(
+            everyone: Sequence[Sender] = await self.cached(
                 "senders", workspace.id, lambda: self.store.workspaces.senders(workspace.id)
             )
             senders = [s for s in everyone if s.active and (allowed is None or s.id in allowed)]
@@ -270,7 +277,7 @@ class Messenger:
                     ErrorCode.SENDER_NOT_FOUND, "the workspace has no active sender", "sender_id"
                 )
             return senders[0]
-        sender: Sender | None = await self._cached(
+        sender: Sender | None = await self.cached(
             "sender", sender_id, lambda: self.store.workspaces.get_sender(sender_id)
         )
         if sender is None or sender.workspace_id != workspace.id or not sender.active:
@@ -291,7 +298,11 @@ class Messenger:
         content = message.content
         if not isinstance(content, TemplateMessage):
             raise WaportError(ErrorCode.INTERNAL, "not a template message")
-        spec = await self.store.templates.get(sender_id, content.name, content.language)
+        spec: TemplateSpec | None = await self.cached(
+            "template",
+            f"{sender_id}\x1f{content.name}\x1f{content.language}",
+            lambda: self.store.templates.get(sender_id, content.name, content.language),
+        )
         if spec is None:
             raise WaportError(
                 ErrorCode.TEMPLATE_NOT_FOUND,
@@ -467,8 +478,8 @@ class Messenger:
             with anyio.CancelScope(shield=True):
                 await self.billing.refund(workspace.id, category=category, count=1)
             raise
-        self._wake.set()
         if not claimed:
+            self._wake.set()  # queued for later: the dispatcher takes it from here
             return SendResult(message=record)
         return SendResult(message=await self._run_claimed(record, now))
 
@@ -477,12 +488,13 @@ class Messenger:
     async def _pace(self, record: MessageRecord, now: datetime) -> datetime | None:
         """When the message may go out, if not now (per-sender, per-recipient and per-category pacing)."""
         caps = self.provider.capabilities
-        per_second = max(1, math.ceil(caps.max_rps))
-        decision = await self.store.rate_limits.hit(
-            f"pace:{record.sender_id}", RateLimit(per_second, timedelta(seconds=1)), now=now
-        )
-        if not decision.allowed:
-            return now + decision.retry_after
+        if caps.max_rps < UNPACED_RPS:
+            per_second = max(1, math.ceil(caps.max_rps))
+            decision = await self.store.rate_limits.hit(
+                f"pace:{record.sender_id}", RateLimit(per_second, timedelta(seconds=1)), now=now
+            )
+            if not decision.allowed:
+                return now + decision.retry_after
         pair = self.policy.pair_rate or caps.pair_rate
         if pair is not None and record.contact.kind == "phone":
             decision = await self.store.rate_limits.hit(
@@ -783,6 +795,7 @@ class Messenger:
             raise WaportError(ErrorCode.FEATURE_NOT_SUPPORTED, "this provider has no templates")
         specs = await self.provider.list_templates(sender_id)
         await self.store.templates.replace(sender_id, specs)
+        self.invalidate()
         return len(specs)
 
     async def list_templates(
@@ -927,7 +940,7 @@ class Messenger:
     async def housekeeping(self) -> None:
         now = self.clock.now()
         await self.store.idempotency.purge(now)
-        await self.store.rate_limits.purge(now - timedelta(hours=1))
+        await self.store.rate_limits.purge(now)  # a bucket whose TAT has passed is full again
 
     def wake(self) -> None:
         self._wake.set()
@@ -937,13 +950,13 @@ class Messenger:
     ) -> None:
         """The dispatcher loop: ``dispatch_once`` then sleep until woken or the interval passes."""
         task_status.started()
-        passes = 0
+        housekeeping_at = self.clock.now() + self.policy.housekeeping_interval
         while True:
             try:
                 report = await self.dispatch_once()
-                passes += 1
-                if passes % 600 == 0:
+                if self.clock.now() >= housekeeping_at:
                     await self.housekeeping()
+                    housekeeping_at = self.clock.now() + self.policy.housekeeping_interval
             except Exception:
                 log.exception("dispatcher pass failed")
                 report = DispatchReport()

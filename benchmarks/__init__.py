@@ -1,0 +1,7 @@
+"""waport's benchmark suite: ``nox -s bench`` (full) or ``python -m benchmarks --smoke``.
+
+Every scenario runs the real thing in separate processes on 127.0.0.1: the gateway
+(``waport serve``) on SQLite with the Meta adapter, a fake Graph API that answers at
+once (``python -m waport_meta.fake --no-validation``) and a load generator. Results are
+medians over repeated runs with their spread; ``docs/performance.md`` explains them.
+"""
