@@ -7,7 +7,7 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["lint", "typecheck", "tests", "contracts"]
 
-DEV = ".[dev,docs]"
+DEV = ".[dev,docs,bench]"
 
 
 def _install(session: nox.Session, *extra: str) -> None:
@@ -75,6 +75,13 @@ def contracts(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark suite (about 10 minutes; ``-- --smoke`` for a quick run that asserts nothing)."""
+    _install(session)
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
 def ci(session: nox.Session) -> None:
     """Everything CI checks, in one environment."""
     _install(session)
@@ -82,3 +89,4 @@ def ci(session: nox.Session) -> None:
     _typecheck(session)
     _tests(session)
     _docs(session)
+    session.run("python", "-m", "benchmarks", "--smoke")

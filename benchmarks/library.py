@@ -43,6 +43,7 @@ from waport_sqlite import open_sqlite
 PHONE_NUMBER_ID = "106540352242922"
 TOKEN = "test-token"
 API_VERSION = "v25.0"
+WABA_ID = "102290129340398"
 
 
 def contact(n: int) -> str:

@@ -2,24 +2,26 @@
 
 The async bridge, chosen deliberately
 -------------------------------------
-The standard ``sqlite3`` module on three connections. Two are served by *batchers*,
-each a thread of its own that takes every operation waiting in its queue and runs
-them together, waking the event loop once per batch:
+The standard ``sqlite3`` module on two connections, each served by a *batcher*: a
+thread of its own that takes every operation waiting in its queue and runs them
+together, then wakes the event loop once for every batch finished meanwhile:
 
 * the **writer** wraps the batch in one ``BEGIN IMMEDIATE ... COMMIT`` with a
   ``SAVEPOINT`` per operation, so concurrent writers share one fsync (group
   commit) while each operation still succeeds or fails on its own; a caller is
   answered only after the COMMIT that holds its rows returns;
-* the **reader** runs scans whose cost grows with the data (due messages, counts,
-  lists) on a second connection (WAL: readers never wait for the writer);
-* **point reads** (a row by its key, the last inbound message of a chat) run inline
-  on the event loop's thread, on a third connection: an indexed lookup takes a few
-  microseconds, less than any thread hop.
+* the **reader** runs queued reads on the second connection (WAL: readers never
+  wait for the writer).
+
+A dedicated thread costs the loop a few microseconds per operation; a trip to a
+worker pool per batch cost tens, and answering each batch with its own wake-up
+made a busy loop spend its time in the self-pipe. (Point reads run inline were
+measured too: no faster than the reader thread, so the event loop never runs SQL.)
 
 Why not aiosqlite: it makes one thread hop per call and commits per caller, so
 durable throughput is bounded by one fsync per message (measured in
 ``../shared/reference/reliability.md`` §5: 1,697 acks/s per-commit vs 9,289 with
-group commit at ``synchronous=FULL``). The event loop runs only point reads.
+group commit at ``synchronous=FULL``).
 
 Durability: WAL, ``synchronous=FULL`` by default (``NORMAL`` is an opt-in fast
 mode that survives process crashes but may lose the last commits on power loss),
@@ -223,27 +225,6 @@ class _Batcher:
         self._stop.set()
 
 
-class _Inline:
-    """Point reads on the event loop's own thread, on a connection of their own.
-
-    An indexed lookup in WAL mode takes microseconds and never waits for the writer:
-    less than a round trip to a thread costs. Scans that grow with the data go
-    through the reader thread instead.
-    """
-
-    def __init__(self, conn: Conn) -> None:
-        self.conn = conn
-        self.closed = False
-
-    async def call(self, fn: Callable[[Conn], T]) -> T:
-        if self.closed:
-            raise WaportError(ErrorCode.INTERNAL, "the store is closed")
-        try:
-            return fn(self.conn)
-        except Exception as exc:
-            raise _as_store_error(exc) from (None if isinstance(exc, WaportError) else exc)
-
-
 def _as_store_error(error: BaseException) -> WaportError:
     """Ports raise only ``WaportError``; the database's own exception stays the cause."""
     if isinstance(error, WaportError):
@@ -434,22 +415,19 @@ _EVENT_COLUMNS = "doc, state, due_us, leased_us, attempts, last_error"
 
 @attrs.define
 class _Part:
-    _q: _Inline
-    """Point reads, answered inline."""
     _r: _Batcher
-    """Scans, on the reader thread."""
     _w: _Batcher
     _docs: _Docs
 
 
 class _Messages(_Part):
     async def get(self, message_id: str) -> MessageRecord | None:
-        return await self._q.call(lambda c: _get_message(c, self._docs, message_id))
+        return await self._r.call(lambda c: _get_message(c, self._docs, message_id))
 
     async def find_by_provider_id(
         self, provider: str, provider_message_id: str
     ) -> MessageRecord | None:
-        return await self._q.call(
+        return await self._r.call(
             lambda c: _by_provider(c, self._docs, provider, provider_message_id)
         )
 
@@ -486,7 +464,7 @@ class _Messages(_Part):
                 ).fetchone()
             return from_us(row[0]) if row and row[0] is not None else None
 
-        return await self._q.call(read)
+        return await self._r.call(read)
 
     async def count_initiated(self, workspace_id: str, since: datetime) -> int:
         def read(c: Conn) -> int:
@@ -653,7 +631,7 @@ class _Idempotency(_Part):
             ).fetchone()
             return codec.loads(row[0], IdempotencyRecord) if row else None
 
-        return await self._q.call(read)
+        return await self._r.call(read)
 
     async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
         def write(c: Conn) -> None:
@@ -697,7 +675,7 @@ class _ApiKeys(_Part):
             row = c.execute("SELECT doc FROM api_keys WHERE id = ?", (key_id,)).fetchone()
             return codec.loads(row[0], ApiKey) if row else None
 
-        return await self._q.call(read)
+        return await self._r.call(read)
 
     async def list(self, workspace_id: str | None = None) -> Sequence[ApiKey]:
         def read(c: Conn) -> list[ApiKey]:
@@ -746,7 +724,7 @@ class _Workspaces(_Part):
             ).fetchone()
             return attrs.evolve(codec.loads(row[0], Workspace), balance=row[1]) if row else None
 
-        return await self._q.call(read)
+        return await self._r.call(read)
 
     async def list(self) -> Sequence[Workspace]:
         def read(c: Conn) -> list[Workspace]:
@@ -771,7 +749,7 @@ class _Workspaces(_Part):
             row = c.execute("SELECT doc FROM senders WHERE id = ?", (sender_id,)).fetchone()
             return codec.loads(row[0], Sender) if row else None
 
-        return await self._q.call(read)
+        return await self._r.call(read)
 
     async def senders(self, workspace_id: str) -> Sequence[Sender]:
         def read(c: Conn) -> list[Sender]:
@@ -780,7 +758,7 @@ class _Workspaces(_Part):
             )
             return [codec.loads(doc, Sender) for (doc,) in rows]
 
-        return await self._q.call(read)
+        return await self._r.call(read)
 
     async def adjust_balance(self, workspace_id: str, delta: int) -> int | None:
         def write(c: Conn) -> int | None:
@@ -805,7 +783,7 @@ class _Contacts(_Part):
             ).fetchone()
             return codec.loads(row[0], Contact) if row else None
 
-        return await self._q.call(read)
+        return await self._r.call(read)
 
     async def link_alias(self, alias: str, recipient: Recipient) -> None:
         await self._w.call(
@@ -820,7 +798,7 @@ class _Contacts(_Part):
             row = c.execute("SELECT recipient FROM aliases WHERE alias = ?", (alias,)).fetchone()
             return parse_recipient(row[0]) if row else None
 
-        return await self._q.call(read)
+        return await self._r.call(read)
 
 
 def _upsert_contact(c: Conn, contact: Contact) -> Contact:
@@ -866,7 +844,7 @@ class _Templates(_Part):
             ).fetchone()
             return codec.loads(row[0], TemplateSpec) if row else None
 
-        return await self._q.call(read)
+        return await self._r.call(read)
 
     async def list(self, sender_ids: Collection[str]) -> Sequence[TemplateSpec]:
         wanted = sorted(set(sender_ids))
@@ -947,7 +925,7 @@ class _Outbox(_Part):
             ).fetchone()
             return _load_event(row) if row else None
 
-        return await self._q.call(read)
+        return await self._r.call(read)
 
     async def for_message(self, message_id: str) -> Sequence[OutboxEvent]:
         def read(c: Conn) -> list[OutboxEvent]:
@@ -957,7 +935,7 @@ class _Outbox(_Part):
             )
             return [_load_event(row) for row in rows]
 
-        return await self._q.call(read)
+        return await self._r.call(read)
 
     async def pending_count(self) -> int:
         return await self._r.call(
@@ -1023,7 +1001,6 @@ class SqliteStore:
     path: str
     writer: _Batcher
     reader: _Batcher
-    inline: _Inline
     messages: _Messages = attrs.field(init=False)
     idempotency: _Idempotency = attrs.field(init=False)
     rate_limits: storekit.LocalRateLimits = attrs.field(init=False)
@@ -1036,7 +1013,7 @@ class SqliteStore:
     _docs: _Docs = attrs.field(init=False, factory=_Docs)
 
     def __attrs_post_init__(self) -> None:
-        parts = (self.inline, self.reader, self.writer, self._docs)
+        parts = (self.reader, self.writer, self._docs)
         self.messages = _Messages(*parts)
         self.idempotency = _Idempotency(*parts)
         self.rate_limits = storekit.LocalRateLimits()
@@ -1064,34 +1041,31 @@ async def open_sqlite(
 ) -> AsyncIterator[SqliteStore]:
     """Open (creating and migrating if needed) the database at ``path``."""
 
-    def setup() -> tuple[Conn, Conn, Conn]:
+    def setup() -> tuple[Conn, Conn]:
         writer = connect(path, synchronous=synchronous)
         try:
             migrate(writer)
             reader = connect(path, synchronous=synchronous, readonly=True)
-            inline = connect(path, synchronous=synchronous, readonly=True)
         except BaseException:
             writer.close()
             raise
-        return writer, reader, inline
+        return writer, reader
 
-    write_conn, read_conn, inline_conn = await anyio.to_thread.run_sync(setup)
+    write_conn, read_conn = await anyio.to_thread.run_sync(setup)
     writer = _Batcher(write_conn, write=True, max_batch=max_batch)
     reader = _Batcher(read_conn, write=False, max_batch=max_batch)
-    inline = _Inline(inline_conn)
     try:
         async with task_group() as tg:
             await tg.start(writer.run)
             await tg.start(reader.run)
             try:
-                yield SqliteStore(path=path, writer=writer, reader=reader, inline=inline)
+                yield SqliteStore(path=path, writer=writer, reader=reader)
             finally:
-                inline.closed = True
                 writer.close()
                 reader.close()
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_close, write_conn, read_conn, inline_conn)
+            await anyio.to_thread.run_sync(_close, write_conn, read_conn)
 
 
 def _close(write_conn: Conn, *readers: Conn) -> None:

@@ -1,0 +1,327 @@
+"""The benchmark scenarios. Each returns a flat dict of figures; ``Sizes`` scales them.
+
+1. ``http_sends``: the gateway (SQLite, durable; Meta adapter to a fake Graph API),
+   64 clients in a separate process: the sustained maximum (closed loop), then
+   latency at a fixed 1,000 requests/s (open loop).
+2. ``broadcast``: a 256-recipient broadcast through the library: the time until all
+   rows are committed, then the time until all are attempted at 1,000/s.
+3. ``webhooks``: Meta status webhooks, 100 statuses per signed POST, 8 posters.
+4. ``memory``: the gateway's resident size after N and after 10 N sends.
+5. ``library``: CPU per message through waport, pywa and bare aiohttp (see library.py).
+6. ``store``: durable sends/s with 100 concurrent senders (sandbox provider, so only
+   waport and SQLite are measured), status events/s ingested in batches, database
+   bytes per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import math
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import attrs
+
+from benchmarks import procs
+from benchmarks.library import PHONE_NUMBER_ID, TOKEN, WABA_ID, contact
+from waport.domain.events import StatusUpdate
+from waport.domain.status import MessageStatus
+from waport.service import Messenger, Policy
+from waport.service.clock import RandomIds, SystemClock
+from waport_memory import SandboxProvider
+from waport_meta.provider import MetaCloudProvider
+from waport_sqlite import open_sqlite
+
+Figures = dict[str, Any]
+BROADCAST_SIZE = 256
+
+
+@attrs.frozen
+class Sizes:
+    http_seconds: float = 30.0
+    rate: float = 1000.0
+    memory_messages: int = 10_000
+    library_messages: int = 10_000
+    store_messages: int = 20_000
+    webhook_statuses: int = 20_000
+
+    @classmethod
+    def smoke(cls) -> Sizes:
+        return cls(
+            http_seconds=2.0,
+            rate=200.0,
+            memory_messages=300,
+            library_messages=300,
+            store_messages=500,
+            webhook_statuses=500,
+        )
+
+
+def http_sends(sizes: Sizes) -> Figures:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        procs.fake_graph() as graph,
+        procs.gateway(Path(folder), graph, max_rps=1_000_000) as gw,
+    ):
+        procs.load(gw, "--clients", "64", "--seconds", "1", "--offset", "90000000")  # warm up
+        cpu = procs.cpu_seconds(gw.pid)
+        closed = procs.load(gw, "--clients", "64", "--seconds", str(sizes.http_seconds))
+        cpu = procs.cpu_seconds(gw.pid) - cpu
+        opened = procs.load(
+            gw,
+            "--clients",
+            "64",
+            "--seconds",
+            str(sizes.http_seconds),
+            "--rate",
+            str(sizes.rate),
+            "--offset",
+            "50000000",
+        )
+    return {
+        "max_accepted_per_s": closed["accepted_per_second"],
+        "max_p50_ms": closed["p50_ms"],
+        "max_p99_ms": closed["p99_ms"],
+        "gateway_cpu_us_per_send": round(cpu / max(1, closed["requests"]) * 1e6, 1),
+        "errors": closed["requests"] - closed["accepted"] + opened["requests"] - opened["accepted"],
+        f"at_{int(sizes.rate)}_per_s_accepted_per_s": opened["accepted_per_second"],
+        f"at_{int(sizes.rate)}_per_s_p50_ms": opened["p50_ms"],
+        f"at_{int(sizes.rate)}_per_s_p99_ms": opened["p99_ms"],
+    }
+
+
+@asynccontextmanager
+async def _meta_messenger(graph: str, *, max_rps: float, folder: str) -> AsyncIterator[Messenger]:
+    async with (
+        open_sqlite(str(Path(folder) / "bench.db")) as store,
+        aiohttp.ClientSession() as http,
+    ):
+        provider = MetaCloudProvider(
+            http=http,
+            clock=SystemClock(),
+            token=TOKEN,
+            phone_number_ids=(PHONE_NUMBER_ID,),
+            waba_id=WABA_ID,
+            graph_url=graph,
+            max_rps=max_rps,
+        )
+        messenger = Messenger(
+            store=store,
+            provider=provider,
+            clock=SystemClock(),
+            ids=RandomIds(),
+            policy=Policy(inline_attempt=False, lookup_cache_ttl=timedelta(seconds=1)),
+        )
+        await messenger.bootstrap()
+        yield messenger
+
+
+async def _broadcast(graph: str) -> Figures:
+    with tempfile.TemporaryDirectory() as folder:
+        async with _meta_messenger(graph, max_rps=1000, folder=folder) as messenger:
+            request = {
+                "sender_id": PHONE_NUMBER_ID,
+                "template": {"name": "order_update", "language": "en_US", "params": ["Ana", "#1"]},
+                "recipients": [{"to": contact(n)} for n in range(BROADCAST_SIZE)],
+            }
+            started = time.perf_counter()
+            result = await messenger.broadcast(request)
+            persisted = time.perf_counter() - started
+            assert len(result.rows) == BROADCAST_SIZE
+            async with asyncio.timeout(60):
+                while True:
+                    report = await messenger.dispatch_once()
+                    rows = (await messenger.get_broadcast(result.broadcast_id)).rows
+                    if all(r.status is not MessageStatus.PENDING for r in rows):
+                        break
+                    if not report.attempted:
+                        await asyncio.sleep(0.005)
+            attempted = time.perf_counter() - started
+            sent = sum(r.status is MessageStatus.SENT for r in rows)
+    return {
+        "persist_256_ms": round(persisted * 1000, 1),
+        "attempt_256_at_1000_per_s_ms": round(attempted * 1000, 1),
+        "sent": sent,
+    }
+
+
+def broadcast(sizes: Sizes) -> Figures:
+    with procs.fake_graph() as graph:
+        return asyncio.run(_broadcast(graph))
+
+
+def _status_batch(ids: list[str], status: str, at: int) -> bytes:
+    statuses = [
+        {"id": pid, "status": status, "timestamp": str(at), "recipient_id": "255700000000"}
+        for pid in ids
+    ]
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+        "statuses": statuses,
+    }
+    hook = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": value}]}],
+    }
+    return json.dumps(hook, separators=(",", ":")).encode()
+
+
+async def _post_webhooks(url: str, bodies: list[bytes], posters: int) -> tuple[float, int]:
+    queue = iter(bodies)
+    failures = 0
+
+    async def poster(http: aiohttp.ClientSession) -> None:
+        nonlocal failures
+        for body in queue:
+            signature = hmac.new(procs.APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+            headers = {
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": f"sha256={signature}",
+            }
+            async with http.post(url, data=body, headers=headers) as response:
+                await response.read()
+                failures += response.status != 200  # noqa: PLR2004
+
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as http:
+        await asyncio.gather(*(poster(http) for _ in range(posters)))
+    return time.perf_counter() - started, failures
+
+
+def webhooks(sizes: Sizes) -> Figures:
+    messages = sizes.webhook_statuses // 2
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        procs.fake_graph() as graph,
+        procs.gateway(Path(folder), graph, max_rps=1_000_000) as gw,
+    ):
+        ids_file = Path(folder) / "ids.txt"
+        procs.load(gw, "--clients", "64", "--messages", str(messages), "--ids", str(ids_file))
+        ids = ids_file.read_text().split()
+        at = int(time.time())
+        bodies = [
+            _status_batch(ids[i : i + 100], status, at)
+            for status in ("delivered", "read")
+            for i in range(0, len(ids), 100)
+        ]
+        cpu = procs.cpu_seconds(gw.pid)
+        elapsed, failures = asyncio.run(_post_webhooks(f"{gw.url}/webhooks/meta", bodies, 8))
+        cpu = procs.cpu_seconds(gw.pid) - cpu
+    events = 2 * len(ids)
+    return {
+        "status_events_per_s": round(events / elapsed, 1),
+        "gateway_cpu_us_per_event": round(cpu / events * 1e6, 1),
+        "events": events,
+        "failed_posts": failures,
+    }
+
+
+def memory(sizes: Sizes) -> Figures:
+    small, large = sizes.memory_messages, sizes.memory_messages * 10
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        procs.fake_graph() as graph,
+        procs.gateway(Path(folder), graph, max_rps=1_000_000) as gw,
+    ):
+        procs.load(gw, "--clients", "64", "--messages", str(small))
+        after_small = procs.rss_bytes(gw.pid)
+        procs.load(gw, "--clients", "64", "--messages", str(large - small), "--offset", str(small))
+        after_large = procs.rss_bytes(gw.pid)
+        database = sum(p.stat().st_size for p in Path(folder).glob("waport.db*"))
+    return {
+        f"rss_after_{small}_mb": round(after_small / 2**20, 1),
+        f"rss_after_{large}_mb": round(after_large / 2**20, 1),
+        "growth_mb": round((after_large - after_small) / 2**20, 1),
+        "db_bytes_per_message": round(database / large),
+    }
+
+
+def library(sizes: Sizes) -> Figures:
+    n = str(sizes.library_messages)
+    figures: Figures = {}
+    with procs.fake_graph() as graph:
+        for client in ("aiohttp", "waport", "pywa"):
+            result = procs.library(client, graph, "--messages", n)
+            figures[f"{client}_cpu_us"] = result["cpu_us_per_message"]
+    figures["waport_over_aiohttp"] = round(figures["waport_cpu_us"] / figures["aiohttp_cpu_us"], 2)
+    figures["waport_over_pywa"] = round(figures["waport_cpu_us"] / figures["pywa_cpu_us"], 3)
+    return figures
+
+
+async def _store(sizes: Sizes) -> Figures:
+    with tempfile.TemporaryDirectory() as folder:
+        async with open_sqlite(str(Path(folder) / "bench.db")) as store:
+            provider = SandboxProvider(
+                clock=SystemClock(), sender_ids=(PHONE_NUMBER_ID,), max_rps=math.inf
+            )
+            messenger = Messenger(
+                store=store,
+                provider=provider,
+                clock=SystemClock(),
+                ids=RandomIds(),
+                policy=Policy(lookup_cache_ttl=timedelta(seconds=1)),
+            )
+            await messenger.bootstrap()
+            template = {"name": "hello_world", "language": "en_US"}
+            sender_id = PHONE_NUMBER_ID
+            numbers = iter(range(sizes.store_messages))
+            provider_ids: list[str] = []
+
+            async def sender() -> None:
+                for n in numbers:
+                    result = await messenger.send(
+                        {"to": contact(n), "sender_id": sender_id, "template": template}
+                    )
+                    assert result.status is MessageStatus.SENT, result.status
+                    provider_ids.append(result.message.provider_message_id or "")
+
+            started = time.perf_counter()
+            await asyncio.gather(*(sender() for _ in range(100)))
+            sends = time.perf_counter() - started
+            updates = [
+                StatusUpdate(
+                    provider=provider.name,
+                    provider_message_id=pid,
+                    status=MessageStatus.DELIVERED,
+                    at=datetime.now(UTC),
+                )
+                for pid in provider_ids
+            ]
+            started = time.perf_counter()
+            for i in range(0, len(updates), 100):
+                await messenger.ingest(updates[i : i + 100])
+            ingest = time.perf_counter() - started
+        size = _size(Path(folder), "bench.db*")
+    return {
+        "durable_sends_per_s_100_senders": round(sizes.store_messages / sends, 1),
+        "status_events_per_s_batches_of_100": round(len(updates) / ingest, 1),
+        "db_bytes_per_message": round(size / sizes.store_messages),
+    }
+
+
+def _size(folder: Path, pattern: str) -> int:
+    return sum(p.stat().st_size for p in folder.glob(pattern))
+
+
+def store(sizes: Sizes) -> Figures:
+    return asyncio.run(_store(sizes))
+
+
+SCENARIOS = {
+    "http_sends": http_sends,
+    "broadcast": broadcast,
+    "webhooks": webhooks,
+    "memory": memory,
+    "library": library,
+    "store": store,
+}
