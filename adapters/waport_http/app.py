@@ -231,6 +231,18 @@ class Gateway:
             raise WaportError(ErrorCode.INSUFFICIENT_SCOPE, f"this API key lacks the {scope} scope")
         return key
 
+    @staticmethod
+    def check_sender(key: ApiKey, sender_id: str | None, param: str) -> None:
+        """A key limited to some senders may name only those (403 otherwise)."""
+        if sender_id is not None and key.senders is not None and sender_id not in key.senders:
+            raise WaportError(ErrorCode.FORBIDDEN, "this API key may not use this sender", param)
+
+    @staticmethod
+    def sees(key: ApiKey, sender_id: str | None) -> bool:
+        """Whether a key may see a resource of this sender: a sender-limited key sees
+        only its senders' messages, as another workspace's are not seen at all."""
+        return key.senders is None or sender_id in key.senders
+
     async def _read(self, request: web.Request, limit: int) -> bytes:
         if request.content_length is not None and request.content_length > limit:
             raise WaportError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body may be at most {limit} bytes")
@@ -443,12 +455,18 @@ class Gateway:
         record = await self.messenger.get_message(
             request.match_info["message_id"], workspace_id=key.workspace_id
         )
+        if not self.sees(key, record.sender_id):
+            raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, "no such message", "message_id")
         return _ok({"status": "ok", "data": message_view(record, history=True)})
 
     async def mark_read(self, request: web.Request) -> web.Response:
         key = await self.authenticate(request, "messages:send")
         body = await self.read_json(request, self.max_body_bytes, optional=True)
         typing = isinstance(body, dict) and body.get("typing") is True
+        if key.senders is not None:
+            target = await self.store.messages.get(request.match_info["message_id"])
+            if target is not None and target.workspace_id == key.workspace_id:
+                self.check_sender(key, target.sender_id, "message_id")
         record = await self.messenger.mark_read(
             request.match_info["message_id"], workspace_id=key.workspace_id, typing=typing
         )
@@ -462,8 +480,7 @@ class Gateway:
                 ErrorCode.VALIDATION_FAILED, "the to query parameter is required", "to"
             )
         sender = request.query.get("from") or None
-        if sender is not None and key.senders is not None and sender not in key.senders:
-            raise WaportError(ErrorCode.FORBIDDEN, "this API key may not use this sender", "from")
+        self.check_sender(key, sender, "from")
         answer = await self.messenger.window_status(
             parse_recipient(to), sender_id=sender, workspace_id=key.workspace_id
         )
@@ -490,6 +507,8 @@ class Gateway:
         result = await self.messenger.get_broadcast(
             request.match_info["broadcast_id"], workspace_id=key.workspace_id
         )
+        if not all(self.sees(key, row.sender_id) for row in result.rows):
+            raise WaportError(ErrorCode.BROADCAST_NOT_FOUND, "no such broadcast", "broadcast_id")
         return _ok({"status": "ok", "data": broadcast_view(result)})
 
     # ------------------------------------------------------------------ templates
@@ -497,8 +516,10 @@ class Gateway:
     async def get_templates(self, request: web.Request) -> web.Response:
         key = await self.authenticate(request, "templates:read")
         sender = request.query.get("sender_id") or None
+        self.check_sender(key, sender, "sender_id")
         specs = await self.messenger.list_templates(workspace_id=key.workspace_id, sender_id=sender)
-        return _ok({"status": "ok", "data": [template_view(s) for s in specs]})
+        visible = [s for s in specs if self.sees(key, s.sender_id)]
+        return _ok({"status": "ok", "data": [template_view(s) for s in visible]})
 
     async def sync_templates(self, request: web.Request) -> web.Response:
         key = await self.authenticate(request, "templates:write")
@@ -510,10 +531,15 @@ class Gateway:
             raise WaportError(
                 ErrorCode.VALIDATION_FAILED, "sender_id must be a string", "sender_id"
             )
+        self.check_sender(key, sender or None, "sender_id")
         senders = (
             [sender]
             if sender
-            else [s.id for s in await self.store.workspaces.senders(key.workspace_id)]
+            else [
+                s.id
+                for s in await self.store.workspaces.senders(key.workspace_id)
+                if self.sees(key, s.id)
+            ]
         )
         synced = {}
         for sender_id in senders:
@@ -568,6 +594,12 @@ class Gateway:
             raise WaportError(
                 ErrorCode.VALIDATION_FAILED, "label is a string of at most 200 characters", "label"
             )
+        if key.senders is not None and (senders is None or not set(senders) <= key.senders):
+            raise WaportError(
+                ErrorCode.FORBIDDEN,
+                "a key limited to some senders may create keys only for those senders",
+                "senders",
+            )
         new = auth.issue(
             workspace_id=key.workspace_id,
             scopes=frozenset(scopes),
@@ -587,7 +619,11 @@ class Gateway:
         return _ok(
             {
                 "status": "ok",
-                "data": [key_view(k) for k in await self.store.api_keys.list(key.workspace_id)],
+                "data": [
+                    key_view(k)
+                    for k in await self.store.api_keys.list(key.workspace_id)
+                    if key.senders is None or (k.senders is not None and k.senders <= key.senders)
+                ],
             }
         )
 
@@ -596,6 +632,14 @@ class Gateway:
         target = await self.store.api_keys.get(request.match_info["key_id"])
         if target is None or target.workspace_id != key.workspace_id:
             raise WaportError(ErrorCode.NOT_FOUND, "no such API key", "key_id")
+        if key.senders is not None and (
+            target.senders is None or not target.senders <= key.senders
+        ):
+            raise WaportError(
+                ErrorCode.FORBIDDEN,
+                "a key limited to some senders may revoke keys only within those senders",
+                "key_id",
+            )
         await self.store.api_keys.revoke(target.id, at=self.clock.now())
         self.messenger.invalidate()
         revoked = await self.store.api_keys.get(target.id)
@@ -620,8 +664,14 @@ class Gateway:
                     ErrorCode.VALIDATION_FAILED, f"unknown field {field!r}", str(field)
                 )
         contact = parse_recipient(body.get("from"), param="from")
-        senders = [s.id for s in await self.store.workspaces.senders(key.workspace_id)]
-        sender = body.get("to_sender") or (senders[0] if senders else None)
+        senders = [
+            s.id
+            for s in await self.store.workspaces.senders(key.workspace_id)
+            if self.sees(key, s.id)
+        ]
+        named = body.get("to_sender")
+        self.check_sender(key, named if isinstance(named, str) else None, "to_sender")
+        sender = named or (senders[0] if senders else None)
         if not isinstance(sender, str) or sender not in senders:
             raise WaportError(
                 ErrorCode.SENDER_NOT_FOUND, "no such sender in the workspace", "to_sender"

@@ -38,6 +38,7 @@ def _op(summary: str, scope: str | None, responses: dict[str, Any], **extra: Any
     op: dict[str, Any] = {"summary": summary, "responses": responses, **extra}
     if scope is not None:
         op["security"] = [{"bearer": []}, {"apiKey": []}]
+        op["x-waport-scope"] = scope
         op["description"] = (op.get("description", "") + f"\n\nScope: `{scope}`.").strip()
     return op
 

@@ -268,7 +268,7 @@ class MetaCloudProvider:
         self.verify_signature(headers, body)
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise WaportError(ErrorCode.VALIDATION_FAILED, "the webhook body is not JSON") from None
         return wire.parse_events(data, errors.detail_from_graph_error)
 

@@ -537,8 +537,8 @@ def parse_events(body: Any, map_error: Any) -> list[ProviderEvent]:
                 str(metadata.get("phone_number_id", "")) if isinstance(metadata, Mapping) else ""
             )
             names: dict[str, str] = {}
-            for contact in value.get("contacts") or ():
-                if isinstance(contact, Mapping) and isinstance(contact.get("profile"), Mapping):
+            for contact in _list(value.get("contacts")):
+                if isinstance(contact.get("profile"), Mapping):
                     names[str(contact.get("wa_id", ""))] = str(contact["profile"].get("name", ""))
             for message in _list(value.get("messages")):
                 try:
@@ -555,7 +555,14 @@ def parse_events(body: Any, map_error: Any) -> list[ProviderEvent]:
             for status in _list(value.get("statuses")):
                 try:
                     events.append(_status(status, map_error))
-                except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+                except (
+                    KeyError,
+                    TypeError,
+                    ValueError,
+                    WaportError,
+                    OverflowError,
+                    OSError,
+                ) as exc:
                     log.warning("skipped an unreadable status: %s", type(exc).__name__)
     return events
 

@@ -235,7 +235,7 @@ class WahaProvider:
             raise WaportError(ErrorCode.INVALID_SIGNATURE, "X-Webhook-Hmac does not match the body")
         try:
             envelope = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise WaportError(ErrorCode.VALIDATION_FAILED, "the webhook body is not JSON") from None
         return wire.parse_envelope(envelope)
 

@@ -1,0 +1,277 @@
+"""Hostile input: arbitrary, oversized, deeply nested and broken bodies into both webhook
+parsers and into every POST route of the gateway over real HTTP. Always a clean 4xx with a
+stable code (or a success), never a 5xx, never a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import anyio
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.adapters.http.conftest import open_harness
+from waport import ErrorCode, InboundMessage, StatusUpdate, WaportError
+from waport.domain.records import SCOPES
+from waport.testing import FakeClock
+from waport.testing.strategies import json_values
+from waport_meta.fake import APP_SECRET, PHONE_NUMBER_ID
+from waport_meta.fake import sign as meta_sign
+from waport_meta.provider import MetaCloudProvider
+from waport_web.fake import HMAC_KEY
+from waport_web.fake import sign as waha_sign
+from waport_web.provider import WahaProvider
+
+from .conftest import scaled
+
+CODES = {c.value for c in ErrorCode}
+DEEP = 10_000
+
+
+def meta() -> MetaCloudProvider:
+    return MetaCloudProvider(
+        http=None,  # type: ignore[arg-type] - parsing makes no calls
+        clock=FakeClock(),
+        token="t",
+        phone_number_ids=(PHONE_NUMBER_ID,),
+        app_secret=APP_SECRET,
+        verify_token="v",
+    )
+
+
+def waha() -> WahaProvider:
+    return WahaProvider(http=None, clock=FakeClock(), url="http://x", hmac_key=HMAC_KEY)  # type: ignore[arg-type]
+
+
+def _events_or_rejection(parse: Any, headers: dict[str, str], body: bytes) -> None:
+    try:
+        events = parse(headers, body)
+    except WaportError as err:
+        assert err.code in (ErrorCode.VALIDATION_FAILED, ErrorCode.INVALID_SIGNATURE)
+    else:
+        assert all(isinstance(e, InboundMessage | StatusUpdate) for e in events)
+
+
+# Payloads shaped like the real ones, with arbitrary values where the fields are: the
+# parsers' field handling is exercised, not only their first isinstance check.
+leaf = json_values | st.sampled_from(["", "0", "1700000000", "255712345678", "wamid.X", "@lid"])
+meta_message = st.dictionaries(
+    st.sampled_from(
+        [
+            *("from", "id", "timestamp", "type", "text", "image", "context", "reaction"),
+            *("button", "interactive", "location", "contacts", "errors", "referral", "audio"),
+            "document",
+        ]
+    ),
+    leaf,
+    max_size=8,
+)
+meta_status = st.dictionaries(
+    st.sampled_from(
+        [
+            *("id", "status", "timestamp", "recipient_id", "errors", "conversation"),
+            *("pricing", "biz_opaque_callback_data"),
+        ]
+    ),
+    leaf,
+    max_size=7,
+)
+meta_bodies = st.builds(
+    lambda messages, statuses, extra: {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+                            "messages": messages,
+                            "statuses": statuses,
+                            **extra,
+                        },
+                    }
+                ],
+            }
+        ],
+    },
+    st.lists(meta_message, max_size=3) | leaf,
+    st.lists(meta_status, max_size=3) | leaf,
+    st.dictionaries(st.sampled_from(["contacts", "errors"]), leaf, max_size=2),
+)
+waha_bodies = st.builds(
+    lambda event, payload: {
+        "id": "evt_1",
+        "event": event,
+        "session": "default",
+        "payload": payload,
+    },
+    st.sampled_from(["message", "message.any", "message.reaction", "message.ack", "session.status"])
+    | st.text(max_size=10),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                *("id", "from", "to", "fromMe", "body", "timestamp", "ack", "ackName"),
+                *("hasMedia", "media", "reaction", "replyTo", "participant", "_data", "vCards"),
+            ]
+        ),
+        leaf,
+        max_size=8,
+    )
+    | leaf,
+)
+
+
+@given(meta_bodies)
+@settings(max_examples=scaled(400, 20_000), deadline=None)
+def test_meta_parser_takes_any_shaped_payload(body: Any) -> None:
+    raw = json.dumps(body).encode()
+    _events_or_rejection(meta().parse_webhook, meta_sign(raw), raw)
+
+
+@given(waha_bodies)
+@settings(max_examples=scaled(400, 20_000), deadline=None)
+def test_waha_parser_takes_any_shaped_payload(body: Any) -> None:
+    raw = json.dumps(body).encode()
+    _events_or_rejection(waha().parse_webhook, waha_sign(raw), raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * DEEP + b"]" * DEEP,
+        b'{"a":' * DEEP + b"1" + b"}" * DEEP,
+        b'{"entry": "' + b"x" * (3 * 1024 * 1024) + b'"}',
+        b"\xff\xfe\x00not utf-8",
+        b"",
+        b"null",
+    ],
+    ids=["deep-list", "deep-object", "3MB-string", "invalid-utf8", "empty", "null"],
+)
+def test_signed_hostile_bodies_are_rejected_cleanly(raw: bytes) -> None:
+    _events_or_rejection(meta().parse_webhook, meta_sign(raw), raw)
+    _events_or_rejection(waha().parse_webhook, waha_sign(raw), raw)
+
+
+# --------------------------------------------------------------------- over real HTTP
+
+
+@contextmanager
+def served() -> Iterator[tuple[str, str]]:
+    """A gateway (memory store, sandbox) on 127.0.0.1, served from its own thread so
+    Hypothesis can drive it with plain blocking requests."""
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with open_harness() as harness:
+            box["base"] = harness.base
+            box["key"] = await harness.key(set(SCOPES), rate=1_000_000)
+            stop = anyio.Event()
+            box["stop"] = (asyncio.get_running_loop(), stop)
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=anyio.run, args=(main,), daemon=True)
+    thread.start()
+    assert ready.wait(30), "the gateway did not start"
+    try:
+        yield box["base"], box["key"]
+    finally:
+        loop, stop = box["stop"]
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[tuple[str, str]]:
+    with served() as running:
+        yield running
+
+
+ROUTES = [
+    "/v1/messages",
+    "/v1/broadcasts",
+    "/v1/messages/msg_x/read",
+    "/v1/templates/sync",
+    "/v1/keys",
+    "/v1/sandbox/inbound",
+    "/v1/sandbox/script",
+    "/webhooks/meta",
+    "/webhooks/web",
+    "/webhooks/sandbox",
+]
+CONTENT_TYPES = [
+    "application/json",
+    "application/json; charset=utf-8",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "multipart/form-data; boundary=x",
+    None,
+]
+bodies = (
+    json_values.map(lambda v: json.dumps(v).encode())
+    | st.binary(max_size=300)
+    | st.sampled_from(
+        [
+            b"[" * DEEP + b"]" * DEEP,
+            b'{"to": "255712345678", "text": "\xff\xfe"}',
+            b'{"to": "255712345678", "text": "x", "text": "y"}',
+            b'{"to": 1e999}',
+            b'--x\r\nContent-Disposition: form-data; name="to"\r\n\r\n1\r\n--x--\r\n',
+        ]
+    )
+)
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+@given(st.sampled_from(ROUTES), bodies, st.sampled_from(CONTENT_TYPES), st.booleans())
+@settings(
+    max_examples=scaled(500, 20_000),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_any_body_on_any_route_is_a_coded_4xx_or_a_success(
+    gateway: tuple[str, str], route: str, body: bytes, content_type: str | None, authed: bool
+) -> None:
+    base, key = gateway
+    headers = {"Authorization": f"Bearer {key}"} if authed else {}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    status, raw = post(base + route, body, headers)
+    assert status < 500, (status, raw[:300])
+    if status >= 400:
+        error = json.loads(raw)["error"]
+        assert error["code"] in CODES
+
+
+def test_oversized_bodies_are_413_before_being_read(gateway: tuple[str, str]) -> None:
+    base, key = gateway
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    for route, limit in (
+        ("/v1/broadcasts", 1024 * 1024),
+        ("/v1/keys", 1024 * 1024),
+        ("/webhooks/sandbox", 4 * 1024 * 1024),
+    ):
+        status, raw = post(base + route, b" " * (limit + 1), headers)
+        assert status == 413, (route, status)
+        assert json.loads(raw)["error"]["code"] == "PAYLOAD_TOO_LARGE"

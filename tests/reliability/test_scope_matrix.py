@@ -1,0 +1,182 @@
+"""Every scoped endpoint of the OpenAPI document x every subset of the scopes x
+{no sender limit, limited to the sender used, limited to another sender}, over real HTTP.
+
+The endpoints and the scope each needs are read from ``/openapi.json`` (its
+``x-waport-scope``), so a new endpoint fails this test until it has a row here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from tests.adapters.http.conftest import Harness, open_harness
+from waport.domain.records import SCOPES
+
+pytestmark = pytest.mark.anyio
+
+SENDER = "sandbox-sender"
+TO = "255712345678"
+HELLO = {"name": "hello_world", "language": "en_US"}
+RATE = 1_000_000
+
+
+@pytest.fixture
+async def gw() -> Any:
+    async with open_harness() as harness:
+        yield harness
+
+
+Request = tuple[str, str, Any]  # method, path, JSON body (or None)
+
+
+async def _fixtures(gw: Harness, admin: str) -> dict[str, str]:
+    status, body, _ = await gw.post(
+        "/v1/messages", {"to": TO, "sender_id": SENDER, "template": HELLO}, key=admin
+    )
+    assert status == 200, body
+    message = body["data"]["message_id"]
+    status, body, _ = await gw.post("/v1/sandbox/inbound", {"from": TO, "text": "hello"}, key=admin)
+    assert status == 200, body
+    inbound = body["data"]["message_id"]
+    status, body, _ = await gw.post(
+        "/v1/broadcasts",
+        {"template": HELLO, "sender_id": SENDER, "recipients": [{"to": "255700000001"}]},
+        key=admin,
+    )
+    assert status == 200, body
+    return {"message": message, "inbound": inbound, "broadcast": body["data"]["broadcast_id"]}
+
+
+def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitable[Request]]]:
+    """For each operation, a request that succeeds for a key allowed to make it."""
+
+    async def fixed(method: str, path: str, body: Any = None) -> Request:
+        return method, path, body
+
+    return {
+        ("post", "/v1/messages"): lambda: fixed(
+            "POST", "/v1/messages", {"to": TO, "sender_id": SENDER, "template": HELLO}
+        ),
+        ("get", "/v1/messages/{message_id}"): lambda: fixed(
+            "GET", f"/v1/messages/{ids['message']}"
+        ),
+        ("post", "/v1/messages/{message_id}/read"): lambda: fixed(
+            "POST", f"/v1/messages/{ids['inbound']}/read", {}
+        ),
+        ("get", "/v1/window-status"): lambda: fixed(
+            "GET", f"/v1/window-status?to={TO}&from={SENDER}"
+        ),
+        ("post", "/v1/broadcasts"): lambda: fixed(
+            "POST",
+            "/v1/broadcasts",
+            {"template": HELLO, "sender_id": SENDER, "recipients": [{"to": "255700000002"}]},
+        ),
+        ("get", "/v1/broadcasts/{broadcast_id}"): lambda: fixed(
+            "GET", f"/v1/broadcasts/{ids['broadcast']}"
+        ),
+        ("get", "/v1/templates"): lambda: fixed("GET", f"/v1/templates?sender_id={SENDER}"),
+        ("post", "/v1/templates/sync"): lambda: fixed(
+            "POST", "/v1/templates/sync", {"sender_id": SENDER}
+        ),
+        ("post", "/v1/keys"): lambda: fixed(
+            "POST", "/v1/keys", {"scopes": ["messages:read"], "senders": [SENDER]}
+        ),
+        ("get", "/v1/keys"): lambda: fixed("GET", "/v1/keys"),
+        ("delete", "/v1/keys/{key_id}"): ids["new_key_path"],  # type: ignore[dict-item]
+        ("post", "/v1/sandbox/inbound"): lambda: fixed(
+            "POST", "/v1/sandbox/inbound", {"from": TO, "to_sender": SENDER, "text": "hi"}
+        ),
+        ("post", "/v1/sandbox/script"): lambda: fixed(
+            "POST", "/v1/sandbox/script", {"to": "255700000999", "fail_with": "RATE_LIMITED"}
+        ),
+    }
+
+
+# What a key limited to another sender gets when it has the scope.
+OTHER_SENDER: dict[tuple[str, str], tuple[int, str] | None] = {
+    ("post", "/v1/messages"): (403, "FORBIDDEN"),
+    ("get", "/v1/messages/{message_id}"): (404, "MESSAGE_NOT_FOUND"),
+    ("post", "/v1/messages/{message_id}/read"): (403, "FORBIDDEN"),
+    ("get", "/v1/window-status"): (403, "FORBIDDEN"),
+    ("post", "/v1/broadcasts"): (403, "FORBIDDEN"),
+    ("get", "/v1/broadcasts/{broadcast_id}"): (404, "BROADCAST_NOT_FOUND"),
+    ("get", "/v1/templates"): (403, "FORBIDDEN"),
+    ("post", "/v1/templates/sync"): (403, "FORBIDDEN"),
+    ("post", "/v1/keys"): (403, "FORBIDDEN"),
+    ("get", "/v1/keys"): None,  # lists only the keys within its senders
+    ("delete", "/v1/keys/{key_id}"): (403, "FORBIDDEN"),
+    ("post", "/v1/sandbox/inbound"): (403, "FORBIDDEN"),
+    ("post", "/v1/sandbox/script"): None,  # the sandbox's script is not a sender's
+}
+
+
+async def test_scope_and_sender_matrix(gw: Harness) -> None:
+    async with gw.http.get(gw.base + "/openapi.json") as r:
+        doc = await r.json()
+    operations = {
+        (method, path): op["x-waport-scope"]
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        if "x-waport-scope" in op
+    }
+    admin = await gw.key({"admin"}, rate=RATE)
+    ids = await _fixtures(gw, admin)
+
+    async def new_key_path() -> Request:
+        status, body, _ = await gw.post(
+            "/v1/keys", {"scopes": ["messages:read"], "senders": [SENDER]}, key=admin
+        )
+        assert status == 201
+        return "DELETE", f"/v1/keys/{body['data']['id']}", None
+
+    ids_with_key: dict[str, Any] = {**ids, "new_key_path": new_key_path}
+    requests = _requests(ids_with_key)
+    assert set(operations) == set(requests) == set(OTHER_SENDER), "a new endpoint needs a row"
+
+    async def call(request: Request, key: str | None) -> tuple[int, str | None]:
+        method, path, body = request
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        async with gw.http.request(method, gw.base + path, json=body, headers=headers) as r:
+            payload = await r.json(content_type=None)
+            return r.status, (payload.get("error") or {}).get("code")
+
+    cells = mismatches = 0
+    problems: list[str] = []
+    for op in sorted(operations):
+        status, code = await call(await requests[op](), None)
+        cells += 1
+        if (status, code) != (401, "INVALID_API_KEY"):
+            problems.append(f"{op} without a key: {status} {code}")
+    subsets = [
+        frozenset(c) for n in range(len(SCOPES) + 1) for c in itertools.combinations(SCOPES, n)
+    ]
+    for scopes, limit in itertools.product(subsets, (None, SENDER, "other-sender")):
+        key = (
+            await gw.key(set(scopes), senders={limit} if limit else None, rate=RATE)
+            if scopes
+            else None
+        )
+        if key is None:  # a key must have at least one scope; the empty set is "no key"
+            continue
+        for op, scope in sorted(operations.items()):
+            status, code = await call(await requests[op](), key)
+            cells += 1
+            allowed = "admin" in scopes or scope in scopes
+            if not allowed:
+                expected: Any = (403, "INSUFFICIENT_SCOPE")
+            elif limit == "other-sender" and OTHER_SENDER[op] is not None:
+                expected = OTHER_SENDER[op]
+            else:
+                expected = "2xx"
+            ok = 200 <= status < 300 if expected == "2xx" else (status, code) == expected
+            if not ok:
+                mismatches += 1
+                problems.append(f"{op} scopes={sorted(scopes)} limit={limit}: {status} {code}")
+    assert not problems, "\n".join(problems[:30])
+    # every cell exercised: (63 non-empty subsets x 3 sender limits + no key) per operation
+    assert cells == len(operations) * ((len(subsets) - 1) * 3 + 1)
+    assert mismatches == 0
