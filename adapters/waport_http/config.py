@@ -68,8 +68,10 @@ class Settings:
     outcome_window_seconds: float = 600.0
     """How long to wait for a provider that cannot de-duplicate to report a crashed attempt
     before failing it with OUTCOME_UNKNOWN."""
-    allow_private_webhooks: bool = True
-    """Whether outbound webhooks may go to loopback and private addresses."""
+    allow_private_urls: bool = False
+    """Whether callers may give webhook and media URLs that resolve to loopback, private,
+    link-local or reserved addresses (for tests and closed networks). The workspace's own
+    webhook URL (`webhook_url`) is trusted either way."""
     log_level: str = "INFO"
 
     @property

@@ -30,6 +30,7 @@ from anyio.abc import TaskStatus
 from waport.domain.records import OutboxEvent
 from waport.domain.schedule import webhook_retry_at
 from waport.ports import Clock, Store
+from waport_http.egress import BlockedAddressError, literal_refused
 
 log = logging.getLogger("waport.webhooks")
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
@@ -103,6 +104,11 @@ class WebhookRelay:
     """How long a claimed event is ours; by default twice the timeout plus a second, so an
     event claimed by a process that died is retried soon after."""
     rand: random.Random = attrs.Factory(random.Random)
+    guarded_http: aiohttp.ClientSession | None = None
+    """The session for URLs callers gave (a message's ``webhook_url``): it refuses
+    private addresses (see :mod:`waport_http.egress`). None: ``http`` for every URL."""
+    trusted_url_for: Callable[[str], Awaitable[str | None]] | None = None
+    """The operator's own webhook URL of a workspace, delivered through ``http``."""
     _wake: anyio.Event = attrs.field(factory=anyio.Event, init=False)
     delivered_total: int = attrs.field(default=0, init=False)
     failed_total: int = attrs.field(default=0, init=False)
@@ -141,8 +147,16 @@ class WebhookRelay:
         if secret:
             headers["webhook-signature"] = sign(secret, event.id, int(now.timestamp()), body)
         retry_after: float | None = None
+        http = self.http
+        if self.guarded_http is not None and (
+            self.trusted_url_for is None
+            or event.url != await self.trusted_url_for(event.workspace_id)
+        ):
+            http = self.guarded_http
+            if literal_refused(event.url, allow_private=False):
+                return await self._refuse(event, now)
         try:
-            async with self.http.post(
+            async with http.post(
                 event.url,
                 data=body,
                 headers=headers,
@@ -151,6 +165,10 @@ class WebhookRelay:
             ) as response:
                 status = response.status
                 retry_after = _retry_after(response.headers.get("Retry-After"))
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, BlockedAddressError):
+                return await self._refuse(event, now)
+            status, error = 0, f"{type(exc).__name__}: {exc}"[:500]
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             status = 0
             error = f"{type(exc).__name__}: {exc}"[:500]
@@ -167,6 +185,13 @@ class WebhookRelay:
         due = webhook_retry_at(now, event.attempts + 1, self.rand.random(), retry_after=retry_after)
         await self.store.outbox.failed(event.id, at=now, due_at=due, error=error)
         return "failed" if due is not None else "dead"
+
+    async def _refuse(self, event: OutboxEvent, now: datetime) -> str:
+        """A URL the guard refuses is never tried again."""
+        log.warning("webhook %s refused: its URL resolves to a private address", event.id)
+        error = "URL_NOT_ALLOWED: the URL resolves to a private or reserved address"
+        await self.store.outbox.failed(event.id, at=now, due_at=None, error=error)
+        return "dead"
 
     async def run(
         self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED, interval: float = 0.5

@@ -30,6 +30,7 @@ from waport.service.lifetime import task_group
 from waport_http import auth
 from waport_http.app import Gateway
 from waport_http.config import LoadedConfig
+from waport_http.egress import CallerUrls, guarded_session
 from waport_http.relay import WebhookRelay, new_secret
 
 log = logging.getLogger("waport")
@@ -46,6 +47,10 @@ class Running:
     provider: Provider
     relay: WebhookRelay
     config: LoadedConfig
+
+
+OUTSIDE_FETCHERS = frozenset({"meta", "sandbox"})
+"""Providers that fetch media URLs from outside your network (or not at all)."""
 
 
 @asynccontextmanager
@@ -81,7 +86,19 @@ async def open_components(
             attempt_lease=timedelta(seconds=settings.attempt_lease_seconds),
             outcome_window=timedelta(seconds=settings.outcome_window_seconds),
         )
-        messenger = Messenger(store=store, provider=provider, clock=clock, ids=ids, policy=policy)
+        messenger = Messenger(
+            store=store,
+            provider=provider,
+            clock=clock,
+            ids=ids,
+            policy=policy,
+            url_guard=CallerUrls(
+                allow_private=settings.allow_private_urls,
+                # Meta fetches media from its own servers and the sandbox fetches nothing;
+                # any other provider (WAHA) may fetch from inside your network.
+                guard_media=settings.provider not in OUTSIDE_FETCHERS,
+            ),
+        )
         workspace = await messenger.bootstrap()
         webhook_url = workspace.webhook_url or settings.webhook_url
         webhook_secret = settings.webhook_secret or workspace.webhook_secret or new_secret()
@@ -113,43 +130,55 @@ async def open_gateway(
             workspace = await store.workspaces.get(workspace_id)
             return workspace.webhook_secret if workspace else settings.webhook_secret
 
-        relay = WebhookRelay(
-            store=store,
-            http=http,
-            clock=messenger.clock,
-            secret_for=secret_for,
-            timeout=settings.webhook_timeout_seconds,
-        )
-        gateway = Gateway(
-            messenger=messenger,
-            store=store,
-            provider=messenger.provider,
-            relay=relay,
-            pepper=settings.key_pepper,
-            rate_limit_per_minute=settings.rate_limit_per_minute,
-            max_body_bytes=settings.max_body_bytes,
-            max_message_bytes=settings.max_message_bytes,
-            max_upload_bytes=settings.max_upload_bytes,
-            max_webhook_bytes=settings.max_webhook_bytes,
-            on_ingest=messenger.wake,
-        )
-        running = Running(
-            gateway=gateway,
-            app=gateway.app(),
-            messenger=messenger,
-            store=store,
-            provider=messenger.provider,
-            relay=relay,
-            config=loaded,
-        )
-        async with task_group() as tg:
-            if background:
-                await tg.start(messenger.run_dispatcher)
-                await tg.start(relay.run)
-            try:
-                yield running
-            finally:
-                tg.cancel_scope.cancel()
+        async def trusted_url_for(workspace_id: str) -> str | None:
+            workspace = await messenger.cached(
+                "workspace", workspace_id, lambda: store.workspaces.get(workspace_id)
+            )
+            return workspace.webhook_url if workspace else None
+
+        guarded = None if settings.allow_private_urls else guarded_session(allow_private=False)
+        async with AsyncExitStack() as stack:
+            if guarded is not None:
+                stack.push_async_callback(guarded.close)
+            relay = WebhookRelay(
+                store=store,
+                http=http,
+                clock=messenger.clock,
+                secret_for=secret_for,
+                timeout=settings.webhook_timeout_seconds,
+                guarded_http=guarded,
+                trusted_url_for=trusted_url_for,
+            )
+            gateway = Gateway(
+                messenger=messenger,
+                store=store,
+                provider=messenger.provider,
+                relay=relay,
+                pepper=settings.key_pepper,
+                rate_limit_per_minute=settings.rate_limit_per_minute,
+                max_body_bytes=settings.max_body_bytes,
+                max_message_bytes=settings.max_message_bytes,
+                max_upload_bytes=settings.max_upload_bytes,
+                max_webhook_bytes=settings.max_webhook_bytes,
+                on_ingest=messenger.wake,
+            )
+            running = Running(
+                gateway=gateway,
+                app=gateway.app(),
+                messenger=messenger,
+                store=store,
+                provider=messenger.provider,
+                relay=relay,
+                config=loaded,
+            )
+            async with task_group() as tg:
+                if background:
+                    await tg.start(messenger.run_dispatcher)
+                    await tg.start(relay.run)
+                try:
+                    yield running
+                finally:
+                    tg.cancel_scope.cancel()
 
 
 async def ensure_admin_key(

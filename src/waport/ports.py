@@ -43,6 +43,14 @@ class Clock(Protocol):
         ...
 
 
+class UrlGuard(Protocol):
+    """Decides whether a URL a caller gave may be used: a message's ``webhook_url``
+    (kind ``"webhook"``: waport will POST to it) or a media URL (kind ``"media"``: the
+    provider will fetch it). Raises a ``WaportError`` naming ``param`` to refuse."""
+
+    async def check(self, url: str, *, param: str, kind: str) -> None: ...
+
+
 class IdSource(Protocol):
     def new_id(self, prefix: str) -> str:
         """A new unique id such as ``msg_01J...``."""

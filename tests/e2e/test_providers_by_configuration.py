@@ -96,6 +96,9 @@ async def web_remote() -> AsyncIterator[Remote]:
                 "WAPORT_WEB_URL": fake.url,
                 "WAPORT_WEB_API_KEY": web_fake.API_KEY,
                 "WAPORT_WEB_HMAC_KEY": web_fake.HMAC_KEY,
+                # WAHA fetches media URLs from inside the network, so the gateway resolves
+                # them first; tests have no DNS. The guard is tested in tests/reliability.
+                "WAPORT_ALLOW_PRIVATE_URLS": "true",
             },
             inbound=inbound,
             received=lambda: len(fake.sent),

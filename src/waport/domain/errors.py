@@ -38,6 +38,7 @@ class ErrorCode(enum.StrEnum):
     IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    URL_NOT_ALLOWED = "URL_NOT_ALLOWED"
     WINDOW_CLOSED = "WINDOW_CLOSED"
     TEMPLATE_NOT_APPROVED = "TEMPLATE_NOT_APPROVED"
     TEMPLATE_PARAM_COUNT_MISMATCH = "TEMPLATE_PARAM_COUNT_MISMATCH"
@@ -142,6 +143,12 @@ CATALOGUE: Final[Mapping[ErrorCode, ErrorInfo]] = {
     ),
     _E.PAYLOAD_TOO_LARGE: ErrorInfo(
         413, False, "The request body is larger than this endpoint accepts."
+    ),
+    _E.URL_NOT_ALLOWED: ErrorInfo(
+        400,
+        False,
+        "A webhook or media URL is malformed, carries credentials, or resolves to a loopback, "
+        "private, link-local or reserved address (allowed only by `allow_private_urls`).",
     ),
     _E.UNSUPPORTED_MEDIA_TYPE: ErrorInfo(
         415,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, cast
 
 import attrs
 
@@ -649,3 +649,22 @@ class OutboundMessage:
     @property
     def mode(self) -> str:
         return self.content.mode
+
+    def fetched_urls(self) -> tuple[tuple[str, str], ...]:
+        """``(field path, url)`` for every media URL in the content (what a provider will
+        fetch), as the request names the field (``media.url``, ``template.header.media.url``)."""
+        found: list[tuple[str, str]] = []
+
+        def walk(value: object, path: str) -> None:
+            if isinstance(value, MediaUrl):
+                found.append((f"{path}.url", value.url))
+            elif isinstance(value, tuple):
+                for i, item in enumerate(value):
+                    walk(item, f"{path}[{i}]")
+            elif attrs.has(type(value)):
+                for field in attrs.fields(cast(Any, type(value))):
+                    name = "" if field.name == "source" else field.name
+                    walk(getattr(value, field.name), f"{path}.{name}" if name else path)
+
+        walk(self.content, self.content.mode)
+        return tuple((path.replace(".header.media.", ".header."), url) for path, url in found)

@@ -58,6 +58,7 @@ from waport.ports import (
     Sent,
     StatusPatch,
     Store,
+    UrlGuard,
 )
 from waport.service.billing import UnlimitedBilling
 from waport.service.rules import check_capabilities
@@ -185,6 +186,9 @@ class Messenger:
     rand: random.Random = attrs.Factory(random.Random)
     run_background: bool = False
     default_workspace: str = "default"
+    url_guard: UrlGuard | None = None
+    """Checks callers' webhook and media URLs before a message is accepted (the gateway
+    refuses private addresses with it); None accepts any http(s) URL."""
     _tg: TaskGroup | None = attrs.field(default=None, init=False)
     _wake: anyio.Event = attrs.field(factory=anyio.Event, init=False)
     _attempting: int = attrs.field(default=0, init=False)
@@ -367,6 +371,11 @@ class Messenger:
         broadcast_id: str | None = None,
     ) -> MessageRecord:
         """Check one message (templates, window) and build its record. Raises on refusal."""
+        if self.url_guard is not None:
+            if message.webhook_url is not None:
+                await self.url_guard.check(message.webhook_url, param="webhook_url", kind="webhook")
+            for param, url in message.fetched_urls():
+                await self.url_guard.check(url, param=param, kind="media")
         category = SERVICE_CATEGORY
         initiated = False
         caps = self.provider.capabilities
