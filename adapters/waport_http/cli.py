@@ -27,7 +27,8 @@ from waport.plugins import PluginContext, Registry
 from waport.ports import Store
 from waport.service import RandomIds, SystemClock
 from waport_http import auth, config
-from waport_http.server import configure_logging, open_components, serve
+from waport_http.logs import configure_logging
+from waport_http.server import open_components, serve
 from waport_http.views import key_view, message_view
 
 
@@ -186,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         loaded = _load(args)
-        configure_logging(loaded.settings.log_level)
+        configure_logging(loaded.settings.log_level, loaded.secrets())
         if args.command == "serve":
             anyio.run(serve, loaded)
             return 0

@@ -15,7 +15,7 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -176,6 +176,29 @@ class LoadedConfig:
             where=f"[{plugin_name}] ",
         )
         return attrs.evolve(config, **overrides) if overrides else config  # type: ignore[misc]
+
+    def secrets(self) -> list[str]:
+        """Every configured value whose name says it is a secret (tokens, secrets, keys,
+        the pepper, passwords), from the file and the environment: what logs must never show."""
+        found = [
+            value
+            for name, value in self.env.items()
+            if name.startswith(PREFIX) and name.lower().endswith(SECRET_NAMES)
+        ]
+        for table in (self.tables, *self.tables.values()):
+            found += [
+                value
+                for name, value in table.items()
+                if isinstance(value, str) and name.lower().endswith(SECRET_NAMES)
+            ]
+        for name in ("webhook_secret", "key_pepper"):
+            value = getattr(self.settings, name)
+            if value:
+                found.append(value)
+        return found
+
+
+SECRET_NAMES: Final = ("secret", "token", "pepper", "api_key", "hmac_key", "password")
 
 
 def load(path: str | Path | None, env: Mapping[str, str]) -> LoadedConfig:

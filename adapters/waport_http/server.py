@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -218,7 +217,9 @@ async def serve(
             workspace = await running.store.workspaces.get("default")
             say("waport: first start - an admin API key was created. It is shown only this once:")
             say(f"  WAPORT_KEY={admin}")
-            if workspace is not None and workspace.webhook_secret:
+            if workspace is not None and workspace.webhook_secret and not settings.webhook_secret:
+                # generated here, so the operator has not seen it; one from the
+                # configuration is never echoed
                 say(f"  webhook signing secret: {workspace.webhook_secret}")
         runner = web.AppRunner(running.app, access_log=None)
         await runner.setup()
@@ -243,11 +244,3 @@ async def serve(
             with anyio.CancelScope(shield=True):
                 await runner.cleanup()
     say("waport: stopped; queued messages stay queued for the next start")
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )

@@ -1,0 +1,99 @@
+"""Logs never show a phone number in full, an API key, a token or a configured secret."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import aiohttp
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.e2e.conftest import SECRET, waport_serve
+from waport_http.logs import REDACTED, RedactingFormatter, redact
+
+from .conftest import scaled
+
+separators = st.sampled_from(["", " ", "-", ".", "(", ")"])
+
+
+@st.composite
+def written_numbers(draw: st.DrawFn) -> tuple[str, str]:
+    digits = draw(st.text("0123456789", min_size=8, max_size=15))
+    parts = [draw(separators) + d if i else d for i, d in enumerate(digits)]
+    plus = draw(st.sampled_from(["", "+"]))
+    return digits, plus + "".join(parts)
+
+
+@given(written_numbers(), st.text(alphabet=st.characters(exclude_categories=["Nd"]), max_size=20))
+@settings(max_examples=scaled(500, 50_000))
+def test_any_written_number_is_masked(number: tuple[str, str], around: str) -> None:
+    digits, written = number
+    out = redact(f"{around} to {written} {around}")
+    assert digits not in re.sub(r"\D", "", out.replace(around, "")) or len(set(digits)) == 1
+    assert "*" in out
+    kept = re.sub(r"\D", "", out)
+    assert len(kept) <= 5  # the first three and the last two digits only
+
+
+def test_tokens_and_secrets_are_removed() -> None:
+    formatter = RedactingFormatter("%(message)s", secrets=["s3cret-value-123", ""])
+    record = logging.LogRecord(
+        "waport", logging.INFO, __file__, 1, "%s %s", ("Bearer abc.def", "s3cret-value-123"), None
+    )
+    assert formatter.format(record) == f"Bearer {REDACTED} {REDACTED}"
+    text = redact(
+        "key wpk_live_ab12cd34_Zz9 hook whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw "
+        "GET /webhooks/meta?hub.mode=subscribe&hub.verify_token=tok123&hub.challenge=1 "
+        "GET /v1/x?access_token=EAAG123"
+    )
+    for leaked in ("ab12cd34", "MfKQ9r8", "tok123", "EAAG123"):
+        assert leaked not in text
+
+
+NUMBERS = ["255712345678", "+49 151 2345 6789", "+1 (415) 555-0134"]
+
+
+@pytest.mark.anyio
+async def test_a_debug_run_of_the_gateway_leaks_no_number_and_no_secret(tmp_path: Path) -> None:
+    secrets = {
+        "WAPORT_KEY_PEPPER": "pepper-for-the-log-test",
+        "WAPORT_SANDBOX_WEBHOOK_SECRET": "sandbox-secret-for-the-log-test",
+    }
+    env = {"WAPORT_LOG_LEVEL": "DEBUG", **secrets}
+    with waport_serve(tmp_path, env) as server:
+        auth = {"Authorization": f"Bearer {server.key}"}
+        async with aiohttp.ClientSession() as http:
+            for number in NUMBERS:
+                async with http.post(
+                    server.base + "/v1/sandbox/inbound",
+                    json={"from": number, "text": "hi"},
+                    headers=auth,
+                ) as r:
+                    assert r.status == 200
+                async with http.post(
+                    server.base + "/v1/messages", json={"to": number, "text": "x"}, headers=auth
+                ) as r:
+                    assert r.status in (200, 202)
+                async with http.get(
+                    server.base + "/v1/window-status", params={"to": number}, headers=auth
+                ) as r:
+                    assert r.status == 200
+            async with http.post(
+                server.base + "/v1/messages",
+                json={"to": "+44 7700 900123", "text": "x"},
+                headers={"Authorization": "Bearer wpk_live_notakey_123456"},
+            ) as r:
+                assert r.status == 401
+        output = server.stop()
+    shown_once = [line for line in output.splitlines() if "WAPORT_KEY=" in line]
+    assert len(shown_once) == 1  # the first admin key is printed once, on purpose
+    logs = "\n".join(line for line in output.splitlines() if "WAPORT_KEY=" not in line)
+    assert "DEBUG" in logs  # the run did log
+    digits_only = re.sub(r"[\s().+-]", "", logs)
+    for number in [*NUMBERS, "+44 7700 900123"]:
+        assert re.sub(r"\D", "", number) not in digits_only, number
+    for value in [*secrets.values(), SECRET, server.key, "wpk_live_notakey_123456"]:
+        assert value not in logs
