@@ -65,6 +65,10 @@ class Settings:
     """How long one provider call may take before it counts as unavailable (and is retried)."""
     attempt_lease_seconds: float = 90.0
     """A claim older than this belongs to a process that died mid-attempt; must exceed the provider timeout."""
+    retention_days: float = 0.0
+    """Delete finished messages (bodies, phone numbers, statuses), their delivered webhooks
+    and contacts no message refers to any more, this many days after they were created.
+    0 keeps everything; otherwise at least 1."""
     outcome_window_seconds: float = 600.0
     """How long to wait for a provider that cannot de-duplicate to report a crashed attempt
     before failing it with OUTCOME_UNKNOWN."""
@@ -220,4 +224,6 @@ def load(path: str | Path | None, env: Mapping[str, str]) -> LoadedConfig:
         raise ConfigError(f"rate_limit_per_minute must be from 1 to {auth.MAX_RATE_PER_MINUTE}")
     if settings.attempt_lease_seconds <= settings.provider_timeout_seconds:
         raise ConfigError("attempt_lease_seconds must be longer than provider_timeout_seconds")
+    if settings.retention_days and settings.retention_days < 1:
+        raise ConfigError("retention_days must be 0 (keep everything) or at least 1")
     return LoadedConfig(settings=settings, tables=tables, env=dict(env))

@@ -84,6 +84,7 @@ async def open_components(
             provider_timeout=settings.provider_timeout_seconds,
             attempt_lease=timedelta(seconds=settings.attempt_lease_seconds),
             outcome_window=timedelta(seconds=settings.outcome_window_seconds),
+            retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
         )
         messenger = Messenger(
             store=store,

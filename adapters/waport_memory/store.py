@@ -224,6 +224,42 @@ class _Messages:
         rows.sort(key=lambda m: (m.attempting_since, m.id))
         return rows[:limit]
 
+    async def purge_before(self, before: datetime, *, limit: int) -> int:
+        s = self._s
+        owed = {e.message_id for e in s.outbox.values() if e.state == OutboxState.PENDING}
+        gone = [
+            m
+            for m in s.messages.values()
+            if m.created_at < before
+            and m.id not in owed
+            and (
+                m.direction == Direction.INBOUND
+                or (m.status not in UNSENT and m.attempting_since is None)
+            )
+        ][:limit]
+        for m in gone:
+            del s.messages[m.id]
+            if m.provider and m.provider_message_id:
+                pid = s.outbound_pid if m.direction == Direction.OUTBOUND else s.inbound_pid
+                pid.pop((m.provider, m.provider_message_id), None)
+        ids = {m.id for m in gone}
+        for event_id in [e.id for e in s.outbox.values() if e.message_id in ids]:
+            del s.outbox[event_id]
+        for table in (s.window, s.template_window):
+            for chat, senders in list(table.items()):
+                for sender, at in list(senders.items()):
+                    if at < before:
+                        del senders[sender]
+                if not senders:
+                    del table[chat]
+        referred = {(m.workspace_id, m.contact) for m in s.messages.values()}
+        for key in [k for k in s.contacts if k not in referred]:
+            del s.contacts[key]
+        recipients = {contact for _, contact in referred}
+        for alias in [a for a, r in s.aliases.items() if r not in recipients]:
+            del s.aliases[alias]
+        return len(gone)
+
     async def counts(self) -> Mapping[str, int]:
         counts: dict[str, int] = {}
         for m in self._s.messages.values():

@@ -113,5 +113,11 @@ CREATE INDEX outbox_pending_by_message ON outbox(message_id, seq, created_us, id
 CREATE INDEX outbox_pending_due ON outbox(due_us) WHERE state = 'pending';
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1,)
+V2: Final = """
+-- retention: finding old messages, and whether a contact is still referred to
+CREATE INDEX messages_by_created ON messages(created_us);
+CREATE INDEX messages_by_contact ON messages(contact, workspace_id);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2)
 LATEST: Final = len(MIGRATIONS)

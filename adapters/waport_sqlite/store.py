@@ -243,6 +243,10 @@ def connect(path: str, *, synchronous: str = "FULL", readonly: bool = False) -> 
     conn.execute("PRAGMA journal_size_limit=67108864")
     if readonly:
         conn.execute("PRAGMA query_only=ON")
+    else:
+        # deleted rows (retention, expired idempotency records) are overwritten, not
+        # left readable in free pages
+        conn.execute("PRAGMA secure_delete=ON")
     return conn
 
 
@@ -613,6 +617,37 @@ class _Messages(_Part):
             return [self._docs.load(doc) for (doc,) in rows]
 
         return await self._r.call(read)
+
+    async def purge_before(self, before: datetime, *, limit: int) -> int:
+        cutoff = us(before)
+
+        def write(c: Conn) -> int:
+            gone = c.execute(
+                """SELECT id, workspace_id, contact FROM messages m
+                   WHERE created_us < ?
+                     AND (direction = 'inbound'
+                          OR (status NOT IN ('scheduled', 'pending') AND attempting_us IS NULL))
+                     AND NOT EXISTS (SELECT 1 FROM outbox o
+                                     WHERE o.message_id = m.id AND o.state = 'pending')
+                   ORDER BY created_us LIMIT ?""",
+                (cutoff, limit),
+            ).fetchall()
+            ids = [(row[0],) for row in gone]
+            c.executemany("DELETE FROM outbox WHERE message_id = ?", ids)
+            c.executemany("DELETE FROM messages WHERE id = ?", ids)
+            c.execute("DELETE FROM windows WHERE last_us < ?", (cutoff,))
+            for contact in {row[2] for row in gone}:
+                c.execute(
+                    """DELETE FROM contacts WHERE recipient = ? AND NOT EXISTS
+                       (SELECT 1 FROM messages m WHERE m.contact = contacts.recipient
+                        AND m.workspace_id = contacts.workspace_id)""",
+                    (contact,),
+                )
+                if c.execute("SELECT 1 FROM messages WHERE contact = ?", (contact,)).fetchone() is None:
+                    c.execute("DELETE FROM aliases WHERE recipient = ?", (contact,))
+            return len(gone)
+
+        return await self._w.call(write)
 
     async def counts(self) -> Mapping[str, int]:
         return await self._r.call(

@@ -290,6 +290,14 @@ class MessageStore(Protocol):
         """Claimed messages whose attempt began before ``started_before`` (a crash suspect)."""
         ...
 
+    async def purge_before(self, before: datetime, *, limit: int) -> int:
+        """Retention: delete up to ``limit`` finished messages created before ``before``
+        (inbound ones, and outbound ones no longer queued or in flight with no webhook
+        still owed), their delivered webhooks, window entries older than ``before``, and
+        the contacts and aliases no remaining message refers to. Returns how many
+        messages went; call again while it returns ``limit``."""
+        ...
+
     async def counts(self) -> Mapping[str, int]:
         """Messages per status (for metrics)."""
         ...

@@ -71,6 +71,11 @@ UNPACED_RPS: Final = 1_000_000
 """A provider whose ``max_rps`` is this or more (or ``inf``) is not paced per sender."""
 
 
+def _at_least_a_day(_: object, attribute: attrs.Attribute[Any], value: timedelta | None) -> None:
+    if value is not None and value < timedelta(days=1):
+        raise ValueError(f"{attribute.name} must be at least a day (or None), got {value}")
+
+
 @attrs.frozen(kw_only=True)
 class Policy:
     """Tunable behaviour of the Messenger. Defaults follow Meta's published rules."""
@@ -97,6 +102,11 @@ class Policy:
     idempotency_ttl: timedelta = timedelta(hours=24)
     idempotency_lease: timedelta = timedelta(seconds=30)
     sync_templates_on_start: bool = True
+    retention: timedelta | None = attrs.field(default=None, validator=_at_least_a_day)
+    """Delete finished messages (bodies, numbers, statuses), their delivered webhooks and
+    the contacts no message refers to any more, this long after they were created
+    (at least a day, so no open 24-hour window is lost). None keeps everything."""
+    retention_batch: int = 500
     lookup_cache_ttl: timedelta = timedelta(0)
     """Cache workspace, sender, template and API-key lookups this long (0: off). Changes
     made by another process are seen after at most this long."""
@@ -946,10 +956,21 @@ class Messenger:
             events=len(events),
         )
 
-    async def housekeeping(self) -> None:
+    async def housekeeping(self) -> int:
+        """Purge expired idempotency records and idle rate buckets, and apply the
+        retention policy. Returns how many messages retention deleted."""
         now = self.clock.now()
         await self.store.idempotency.purge(now)
         await self.store.rate_limits.purge(now)  # a bucket whose TAT has passed is full again
+        purged = 0
+        if self.policy.retention is not None:
+            batch = self.policy.retention_batch
+            while True:
+                gone = await self.store.messages.purge_before(now - self.policy.retention, limit=batch)
+                purged += gone
+                if gone < batch:
+                    break
+        return purged
 
     def wake(self) -> None:
         self._wake.set()

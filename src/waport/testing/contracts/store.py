@@ -486,6 +486,61 @@ class StoreContract:
         assert [e.type for e in await store.outbox.for_message("in1")] == ["message.received"]
         assert await store.messages.find_by_provider_id("test", "wamid.1") == first
 
+    async def test_retention_purges_finished_old_messages_and_their_contacts(
+        self, store: Store
+    ) -> None:
+        old, recent = "255700000001", "255700000002"
+        day = timedelta(days=1)
+        # old and finished: an inbound, a sent message whose webhook was delivered
+        await store.messages.record_inbound(
+            [builders.inbound("in_old", at=T0, provider_message_id="w1", contact=old)]
+        )
+        await self._add(store, builders.outbound("sent_old", at=T0, to=old, webhook_url=None))
+        await store.messages.claim("sent_old", now=T0)
+        await store.messages.finish("sent_old", Sent(provider="p", provider_message_id="p1", at=T0))
+        await store.contacts.upsert(
+            Contact(workspace_id="ws1", recipient=Recipient("phone", old), updated_at=T0)
+        )
+        await store.contacts.link_alias("123@lid", Recipient("phone", old))
+        for event in await store.outbox.claim(T0, limit=10, lease=_sec(30)):
+            await store.outbox.delivered(event.id, at=T0)
+        # old but unfinished: queued, in flight, or owing a webhook
+        await self._add(store, builders.outbound("queued_old", at=T0, to=recent))
+        await self._add(store, builders.outbound("flying_old", at=T0, to=recent))
+        await store.messages.claim("flying_old", now=T0)
+        await store.messages.record_inbound(
+            [builders.inbound("owed_old", at=T0, provider_message_id="w2", contact=recent)]
+        )
+        # recent: a fresh inbound keeps its window
+        later = T0 + 40 * day
+        await store.messages.record_inbound(
+            [builders.inbound("in_new", at=later, provider_message_id="w3", contact=recent)]
+        )
+        await store.contacts.upsert(
+            Contact(workspace_id="ws1", recipient=Recipient("phone", recent), updated_at=later)
+        )
+
+        assert await store.messages.purge_before(later - 30 * day, limit=1) == 1
+        assert await store.messages.purge_before(later - 30 * day, limit=100) == 1
+        assert await store.messages.purge_before(later - 30 * day, limit=100) == 0
+        for gone in ("in_old", "sent_old"):
+            assert await store.messages.get(gone) is None
+            assert await store.outbox.for_message(gone) == []
+        assert await store.messages.find_by_provider_id("test", "w1") is None
+        for kept in ("queued_old", "flying_old", "owed_old", "in_new"):
+            assert await store.messages.get(kept) is not None
+        assert await store.contacts.get("ws1", Recipient("phone", old)) is None
+        assert await store.contacts.resolve_alias("123@lid") is None
+        assert await store.contacts.get("ws1", Recipient("phone", recent)) is not None
+        assert await store.messages.last_inbound("ws1", Recipient("phone", old), None) is None
+        assert await store.messages.last_inbound("ws1", Recipient("phone", recent), None) == later
+        # a duplicate of a purged inbound is new again (its id is forgotten with it)
+        assert list(
+            await store.messages.record_inbound(
+                [builders.inbound("in_again", at=later, provider_message_id="w1", contact=old)]
+            )
+        ) == [True]
+
     async def test_template_sends_count_for_the_window_only_when_asked(self, store: Store) -> None:
         await self._add(store, builders.outbound("t1", at=T0, category="UTILITY"))
         await store.messages.claim("t1", now=T0)
