@@ -29,7 +29,7 @@ import attrs
 from anyio.abc import TaskStatus
 
 from waport.domain.records import OutboxEvent
-from waport.domain.schedule import webhook_retry_at
+from waport.domain.schedule import parse_retry_after, webhook_retry_at
 from waport.ports import Clock, Store
 from waport_http.egress import BlockedAddressError, literal_refused
 
@@ -224,7 +224,7 @@ class WebhookRelay:
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             ) as response:
                 status = response.status
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, BlockedAddressError):
                 return await self._refuse(event, now)
@@ -268,12 +268,3 @@ class WebhookRelay:
             with anyio.move_on_after(interval):
                 await self._wake.wait()
             self._wake = anyio.Event()
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

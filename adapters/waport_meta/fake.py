@@ -29,6 +29,7 @@ from waport.domain.status import MessageStatus
 from waport.domain.templates import TemplateSpec
 from waport.testing import FakeClock
 from waport.testing.contracts.provider import RemoteFailure
+from waport.testing.faults import Fault, reset_connection
 from waport_meta import wire
 from waport_meta.provider import MetaCloudProvider
 
@@ -341,6 +342,9 @@ class FakeGraphApi:
     invalid: list[tuple[str, list[str]]] = attrs.Factory(list)
     calls: int = 0
     failures: list[RemoteFailure] = attrs.Factory(list)
+    faults: list[Fault] = attrs.Factory(list)
+    """Network faults for the next sends (see :class:`waport.testing.faults.Fault`)."""
+    slow_delay: float = 0.2
     validate: bool = True
     record: bool = True
     _ids: itertools.count[int] = attrs.Factory(lambda: itertools.count(1))
@@ -383,8 +387,22 @@ class FakeGraphApi:
             return web.json_response(
                 {"error": {**(error or {}), "fbtrace_id": "AfakeTRACEid"}}, status=status
             )
+        fault = self.faults.pop(0) if self.faults else None
+        if fault is Fault.RESET:
+            return await reset_connection(request)
+        if fault is Fault.RETRY_AFTER:
+            _, error = _FAILURES[RemoteFailure.RATE_LIMIT]
+            return web.json_response(
+                {"error": {**(error or {}), "fbtrace_id": "AfakeTRACEid"}},
+                status=429,
+                headers={"Retry-After": "120"},
+            )
+        if fault is Fault.SLOW:
+            await anyio.sleep(self.slow_delay)
         if self.record:
             self.sent.append(payload)
+        if fault is Fault.ACCEPT_THEN_HANG:
+            await anyio.sleep(self.timeout_delay)
         wamid = f"wamid.FAKE{next(self._ids):012d}"
         answer: dict[str, Any] = {
             "messaging_product": "whatsapp",

@@ -32,6 +32,7 @@ from waport.domain.messages import (
 )
 from waport.domain.ratelimit import RateLimit
 from waport.domain.recipients import Recipient
+from waport.domain.schedule import parse_retry_after
 from waport.domain.templates import BoundTemplate, TemplateSpec
 from waport.ports import Capabilities, Clock, SandboxControl, SendReceipt
 from waport_meta import errors, wire
@@ -115,6 +116,7 @@ class MetaCloudProvider:
             ) as response:
                 raw = await response.read()
                 status = response.status
+                retry_after = response.headers.get("Retry-After")
         except TimeoutError as exc:
             raise WaportError(
                 ErrorCode.PROVIDER_UNAVAILABLE, "Meta did not answer in time", provider="meta"
@@ -135,9 +137,13 @@ class MetaCloudProvider:
                 provider_code=str(status),
             ) from exc
         if status >= 400 or (isinstance(body, Mapping) and "error" in body):  # noqa: PLR2004
-            raise errors.from_graph_error(
+            err = errors.from_graph_error(
                 body.get("error") if isinstance(body, Mapping) else None, http_status=status
             )
+            wait = parse_retry_after(retry_after)
+            if err.retryable and wait is not None and err.retry_after is None:
+                err = attrs.evolve(err, retry_after=wait)
+            raise err
         return body
 
     async def send(

@@ -643,7 +643,10 @@ class _Messages(_Part):
                         AND m.workspace_id = contacts.workspace_id)""",
                     (contact,),
                 )
-                if c.execute("SELECT 1 FROM messages WHERE contact = ?", (contact,)).fetchone() is None:
+                if (
+                    c.execute("SELECT 1 FROM messages WHERE contact = ?", (contact,)).fetchone()
+                    is None
+                ):
                     c.execute("DELETE FROM aliases WHERE recipient = ?", (contact,))
             return len(gone)
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.schedule import parse_retry_after
 
 E = ErrorCode
 
@@ -41,8 +42,9 @@ def _message(body: Any) -> str:
     return ""
 
 
-def from_response(status: int, body: Any) -> WaportError:
-    """A WAHA error answer as a WaportError (the raw status and message kept)."""
+def from_response(status: int, body: Any, retry_after: str | None = None) -> WaportError:
+    """A WAHA error answer as a WaportError (the raw status and message kept, and a
+    ``Retry-After`` in seconds honoured)."""
     message = _message(body)[:500]
     lowered = message.lower()
     if status in (401, 403):
@@ -70,4 +72,5 @@ def from_response(status: int, body: Any) -> WaportError:
         provider="web",
         provider_code=str(status),
         provider_message=message or None,
+        retry_after=parse_retry_after(retry_after),
     )

@@ -29,6 +29,7 @@ from waport.domain.status import MessageStatus
 from waport.domain.templates import TemplateSpec
 from waport.testing import FakeClock
 from waport.testing.contracts.provider import RemoteFailure
+from waport.testing.faults import Fault, reset_connection
 from waport_web import wire
 from waport_web.provider import WahaProvider
 
@@ -140,6 +141,9 @@ class FakeWaha:
     engine: str = "NOWEB"
     clock: FakeClock = attrs.Factory(FakeClock)
     timeout_delay: float = 3.0
+    faults: list[Fault] = attrs.Factory(list)
+    """Network faults for the next sends (see :class:`waport.testing.faults.Fault`)."""
+    slow_delay: float = 0.2
     sent: list[tuple[str, dict[str, Any]]] = attrs.Factory(list)
     seen: list[dict[str, Any]] = attrs.Factory(list)
     invalid: list[tuple[str, list[str]]] = attrs.Factory(list)
@@ -233,6 +237,17 @@ class FakeWaha:
                 await anyio.sleep(self.timeout_delay)
             if kind == RemoteFailure.MALFORMED:
                 return web.Response(status=201, text="<!doctype html>", content_type="text/html")
+        fault = self.faults.pop(0) if self.faults else None
+        if fault is Fault.RESET:
+            return await reset_connection(request)
+        if fault is Fault.RETRY_AFTER:
+            return web.json_response(
+                {"message": "Too Many Requests", "statusCode": 429},
+                status=429,
+                headers={"Retry-After": "120"},
+            )
+        if fault is Fault.SLOW:
+            await anyio.sleep(self.slow_delay)
         pregenerated = body.get("id")
         if isinstance(pregenerated, str) and pregenerated in self._by_id:
             return web.json_response(self._by_id[pregenerated], status=201)
@@ -242,6 +257,8 @@ class FakeWaha:
         answer = self._answer(chat, wid) if path != "/api/reaction" else {}
         if isinstance(pregenerated, str):
             self._by_id[pregenerated] = answer
+        if fault is Fault.ACCEPT_THEN_HANG:
+            await anyio.sleep(self.timeout_delay)
         return web.json_response(answer, status=201 if path != "/api/reaction" else 200)
 
     async def seen_handler(self, request: web.Request) -> web.Response:

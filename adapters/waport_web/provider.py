@@ -116,6 +116,7 @@ class WahaProvider:
             ) as response:
                 raw = await response.read()
                 status = response.status
+                retry_after = response.headers.get("Retry-After")
         except TimeoutError as exc:
             raise WaportError(
                 ErrorCode.PROVIDER_UNAVAILABLE, "WAHA did not answer in time", provider="web"
@@ -130,7 +131,7 @@ class WahaProvider:
             body = json.loads(raw) if raw.strip() else {}
         except ValueError as exc:
             if status >= 400:  # noqa: PLR2004
-                raise errors.from_response(status, None) from exc
+                raise errors.from_response(status, None, retry_after) from exc
             raise WaportError(
                 ErrorCode.PROVIDER_UNAVAILABLE,
                 f"WAHA answered HTTP {status} with a body that is not JSON",
@@ -138,7 +139,7 @@ class WahaProvider:
                 provider_code=str(status),
             ) from exc
         if status >= 400:  # noqa: PLR2004
-            raise errors.from_response(status, body)
+            raise errors.from_response(status, body, retry_after)
         return body
 
     async def send(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -80,3 +81,17 @@ def is_expired(expires_at: datetime | None, now: datetime) -> bool:
 
 def is_due(due_at: datetime | None, now: datetime) -> bool:
     return due_at is None or due_at <= now
+
+
+def parse_retry_after(value: str | None, *, cap: float = 86_400.0) -> float | None:
+    """An HTTP ``Retry-After`` given in seconds, bounded to ``[0, cap]``; None when absent
+    or not a number (the HTTP-date form is not used by the providers waport speaks)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), cap)

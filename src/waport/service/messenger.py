@@ -966,7 +966,9 @@ class Messenger:
         if self.policy.retention is not None:
             batch = self.policy.retention_batch
             while True:
-                gone = await self.store.messages.purge_before(now - self.policy.retention, limit=batch)
+                gone = await self.store.messages.purge_before(
+                    now - self.policy.retention, limit=batch
+                )
                 purged += gone
                 if gone < batch:
                     break
