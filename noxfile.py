@@ -40,6 +40,14 @@ def _docs(session: nox.Session) -> None:
 
 
 @nox.session
+def soak(session: nox.Session) -> None:
+    """The reliability campaigns in long mode (``WAPORT_SOAK=1``): 60 SIGKILLs, and
+    20,000 examples for each fuzzing and property test of tests/reliability."""
+    _install(session)
+    session.run("pytest", "-q", "-s", "tests/reliability", env={"WAPORT_SOAK": "1"})
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """Check the generated pages are current, then build the site in strict mode."""
     _install(session)

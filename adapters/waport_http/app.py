@@ -32,6 +32,7 @@ from waport.domain.recipients import parse_recipient
 from waport.domain.records import SCOPES, ApiKey, StoredResponse
 from waport.ports import Provider, Store
 from waport.service import IdempotencyClaim, Messenger
+from waport.service.messenger import BroadcastResult
 from waport_http import auth
 from waport_http.metrics import Metrics
 from waport_http.openapi import openapi_document
@@ -409,7 +410,14 @@ class Gateway:
         # the first request's process died after storing its rows: answer from them
         rows = [await self.store.messages.get(mid) for mid in record.message_ids]
         found = [row for row in rows if row is not None]
-        if len(found) == 1:
+        if found and found[0].broadcast_id is not None:  # the same shape as the first answer
+            result = BroadcastResult(broadcast_id=found[0].broadcast_id, rows=tuple(found))
+            status = 207 if result.summary.failed else 200
+            payload = {
+                "status": "partial" if result.summary.failed else "ok",
+                "data": broadcast_view(result),
+            }
+        elif len(found) == 1:
             status, payload = send_envelope(found[0])
         else:
             payload = {"status": "pending", "data": {"message_ids": [row.id for row in found]}}

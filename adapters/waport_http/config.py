@@ -63,6 +63,10 @@ class Settings:
     """How often the dispatcher looks for due work when nothing wakes it."""
     provider_timeout_seconds: float = 30.0
     """How long one provider call may take before it counts as unavailable (and is retried)."""
+    idempotency_lease_seconds: float = 30.0
+    """How long a retry of a request still running (same Idempotency-Key) gets 409; after
+    it, a retry is answered from the rows the first request stored (a crashed request's
+    retry waits this long at most)."""
     attempt_lease_seconds: float = 90.0
     """A claim older than this belongs to a process that died mid-attempt; must exceed the provider timeout."""
     retention_days: float = 0.0

@@ -83,6 +83,7 @@ async def open_components(
             dispatch_interval=settings.dispatch_interval_seconds,
             provider_timeout=settings.provider_timeout_seconds,
             attempt_lease=timedelta(seconds=settings.attempt_lease_seconds),
+            idempotency_lease=timedelta(seconds=settings.idempotency_lease_seconds),
             outcome_window=timedelta(seconds=settings.outcome_window_seconds),
             retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
         )

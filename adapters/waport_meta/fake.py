@@ -337,6 +337,8 @@ class FakeGraphApi:
     page_size: int = 2
     timeout_delay: float = 3.0
     sent: list[dict[str, Any]] = attrs.Factory(list)
+    wamids: list[str] = attrs.Factory(list)
+    """The id answered for each entry of ``sent``."""
     reads: list[dict[str, Any]] = attrs.Factory(list)
     uploads: list[dict[str, Any]] = attrs.Factory(list)
     invalid: list[tuple[str, list[str]]] = attrs.Factory(list)
@@ -399,11 +401,12 @@ class FakeGraphApi:
             )
         if fault is Fault.SLOW:
             await anyio.sleep(self.slow_delay)
+        wamid = f"wamid.FAKE{next(self._ids):012d}"
         if self.record:
             self.sent.append(payload)
+            self.wamids.append(wamid)
         if fault is Fault.ACCEPT_THEN_HANG:
             await anyio.sleep(self.timeout_delay)
-        wamid = f"wamid.FAKE{next(self._ids):012d}"
         answer: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "contacts": [{"input": payload["to"], "wa_id": payload["to"].lstrip("+")}],

@@ -42,3 +42,16 @@ def test_every_error_code_is_documented() -> None:
     text = (GENERATOR.parent / "reference" / "errors.md").read_text(encoding="utf-8")
     for code in ErrorCode:
         assert f"`{code.value}`" in text
+
+
+def test_every_included_example_uses_the_snippet_syntax_and_exists() -> None:
+    """A mangled ``--8<--`` line renders as text instead of the example; catch it."""
+    import re
+
+    root = GENERATOR.parents[1]
+    for page in (root / "docs").rglob("*.md"):
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            if re.match(r"^\s*-+\s*8\s*<", line):
+                match = re.fullmatch(r'--8<-- "([^":]+)(?::\w+)?"', line.strip())
+                assert match, f"{page.name}:{number}: {line!r} is not a snippet include"
+                assert (root / match.group(1)).is_file(), f"{page.name}:{number}: no such file"

@@ -11,7 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from waport import MessageStatus, merge_status, window_status
-from waport.domain.status import StatusChange, advance
+from waport.domain.status import ErrorDetail, StatusChange, advance
 from waport.testing.strategies import aware_datetimes, statuses
 
 DAY = timedelta(hours=24)
@@ -113,3 +113,37 @@ def test_history_only_grows_forward(updates: list[MessageStatus], at: datetime) 
     ranks = [ORDER.index(change.status) for change in history]
     assert ranks == sorted(ranks)
     assert len(set(ranks)) == len(ranks)
+
+
+UNKNOWN = StatusChange(
+    status=MessageStatus.FAILED,
+    at=datetime(2026, 1, 1).astimezone(),
+    error=ErrorDetail(code="OUTCOME_UNKNOWN", message="crashed mid-attempt"),
+)
+
+
+@given(st.lists(statuses(), max_size=8), st.integers(0, 8), st.randoms(use_true_random=False))
+def test_an_unknown_outcome_yields_to_any_word_from_the_provider(
+    updates: list[MessageStatus], where: int, rnd: Random
+) -> None:
+    """``failed`` with OUTCOME_UNKNOWN is provisional: any later status at or beyond
+    ``sent`` replaces it, in any arrival order, and the result is the same as without it
+    (unless nothing but scheduled or pending ever arrives)."""
+    changes = [StatusChange(status=s, at=UNKNOWN.at) for s in updates]
+    changes.insert(min(where, len(changes)), UNKNOWN)
+    start: tuple[StatusChange, ...] = (StatusChange(status=MessageStatus.PENDING, at=UNKNOWN.at),)
+
+    def final(order: list[StatusChange]) -> MessageStatus:
+        history = start
+        for change in order:
+            result = advance(history, change)
+            if result is not None:
+                history = result[1]
+        return history[-1].status
+
+    shuffled = list(changes)
+    rnd.shuffle(shuffled)
+    assert final(changes) == final(shuffled)
+    beyond = [s for s in updates if s.rank >= MessageStatus.SENT.rank]
+    expected = reduce(merge_status, beyond) if beyond else MessageStatus.FAILED
+    assert final(changes) == expected

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.conftest import SECRET, waport_serve
@@ -31,6 +31,8 @@ def written_numbers(draw: st.DrawFn) -> tuple[str, str]:
 @settings(max_examples=scaled(500, 50_000))
 def test_any_written_number_is_masked(number: tuple[str, str], around: str) -> None:
     digits, written = number
+    # ISO dates and times are kept by design; a number written exactly like one is too
+    assume(not re.match(r"\d{4}-\d{2}-\d{2}", written))
     out = redact(f"{around} to {written} {around}")
     assert digits not in re.sub(r"\D", "", out.replace(around, "")) or len(set(digits)) == 1
     assert "*" in out

@@ -6,6 +6,11 @@ message back, and any arrival order of the same updates ends in the same status
 (the merge is a join on a total order: idempotent, commutative, associative).
 ``failed`` and ``expired`` are terminal: no non-terminal status moves them; if both
 are reported, ``failed`` (the provider's word) outranks ``expired`` (ours).
+
+One failure is provisional: ``failed`` with ``OUTCOME_UNKNOWN`` says only that waport
+could not learn whether a crashed attempt went out. It ranks just below ``sent``
+(``change_rank``), so the provider's later word (``sent``, ``delivered``, ``read`` or
+a real failure) replaces it. Ranks stay a total order, so the merge keeps its laws.
 """
 
 from __future__ import annotations
@@ -84,11 +89,25 @@ class StatusChange:
     error: ErrorDetail | None = None
 
 
+OUTCOME_UNKNOWN: Final = "OUTCOME_UNKNOWN"
+
+
+def change_rank(change: StatusChange) -> float:
+    """A change's place in the order: its status's rank, except that a failure with an
+    unknown outcome sits between ``pending`` and ``sent``."""
+    if (
+        change.status is MessageStatus.FAILED
+        and change.error
+        and change.error.code == OUTCOME_UNKNOWN
+    ):
+        return RANK[MessageStatus.PENDING] + 0.5
+    return RANK[change.status]
+
+
 def advance(
     history: tuple[StatusChange, ...], change: StatusChange
 ) -> tuple[MessageStatus, tuple[StatusChange, ...]] | None:
     """Apply ``change`` to a history; ``None`` when it does not move the status forward."""
-    current = history[-1].status if history else None
-    if current is not None and merge_status(current, change.status) == current:
+    if history and change_rank(change) <= change_rank(history[-1]):
         return None
     return change.status, (*history, change)

@@ -339,9 +339,13 @@ def test_new_secrets_are_standard() -> None:
 
 
 def test_a_bad_header_value_is_ignored() -> None:
-    assert relay._retry_after("soon") is None
-    assert relay._retry_after(None) is None
-    assert relay._retry_after("-5") == 0.0
+    from waport.domain.schedule import parse_retry_after
+
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("nan") is None
+    assert parse_retry_after("-5") == 0.0
+    assert parse_retry_after("1e9") == 86_400.0
 
 
 _ = (FakeClock, aiohttp)
