@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -25,3 +30,30 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server's URL: ``WAPORT_TEST_POSTGRES_URL``, or one started here from
+    the distribution's binaries. Skips when neither works, unless CI requires it."""
+    from tests import pg_server
+
+    given = os.environ.get("WAPORT_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    # not under pytest's tmp_path: that is private to root, and the server runs as postgres
+    folder = Path(tempfile.mkdtemp(prefix="waport-pg-"))
+    try:
+        url = pg_server.start(folder)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        if os.environ.get("WAPORT_REQUIRE_POSTGRES") == "1":
+            raise
+        pytest.skip(
+            f"no PostgreSQL server could be started here ({exc}); set WAPORT_TEST_POSTGRES_URL"
+        )
+    try:
+        yield url
+    finally:
+        pg_server.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -33,10 +33,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -65,17 +65,9 @@ from waport_sqlite.schema import LATEST, MIGRATIONS
 
 T = TypeVar("T")
 Conn = sqlite3.Connection
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 UNSENT_SQL = "('scheduled', 'pending')"
-
-
-def us(when: datetime | None) -> int | None:
-    """A datetime as integer microseconds since the epoch (exact, sortable)."""
-    return None if when is None else (when - EPOCH) // timedelta(microseconds=1)
-
-
-def from_us(value: int) -> datetime:
-    return EPOCH + timedelta(microseconds=value)
+us = storekit.to_us
+from_us = storekit.from_us
 
 
 # ----------------------------------------------------------------------------- batching
@@ -275,25 +267,7 @@ def migrate(conn: Conn) -> int:
 # ----------------------------------------------------------------------------- row helpers
 
 
-@attrs.define
-class _Docs:
-    """Decoded message documents, keyed by the document text itself, so a changed
-    row can never be answered with a stale record. Owned by one store."""
-
-    limit: int = 4096
-    _decoded: OrderedDict[str, MessageRecord] = attrs.Factory(OrderedDict)
-
-    def load(self, doc: str) -> MessageRecord:
-        record = self._decoded.get(doc)
-        if record is None:
-            record = codec.loads(doc, MessageRecord)
-            self.remember(doc, record)
-        return record
-
-    def remember(self, doc: str, record: MessageRecord) -> None:
-        self._decoded[doc] = record
-        if len(self._decoded) > self.limit:
-            self._decoded.popitem(last=False)
+_Docs = storekit.DocCache
 
 
 def _write_message(conn: Conn, docs: _Docs, r: MessageRecord, *, insert: bool = False) -> None:

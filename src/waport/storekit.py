@@ -8,11 +8,13 @@ on an unsent, unclaimed outbound message, an attempt's outcome releases the clai
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
+from waport import codec
 from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.domain.records import (
     Contact,
@@ -26,15 +28,19 @@ from waport.domain.status import UNSENT, MessageStatus, StatusChange, advance
 from waport.ports import AttemptOutcome, Failed, Release, Retry, Sent
 
 __all__ = [
+    "EPOCH",
+    "DocCache",
     "apply_change",
     "claim",
     "events_for",
     "finish",
+    "from_us",
     "LocalRateLimits",
     "inbound_event",
     "merge_contact",
     "opens_template_window",
     "status_event",
+    "to_us",
 ]
 
 
@@ -161,3 +167,38 @@ class LocalRateLimits:
         for key in dead:
             del self._tats[key]
         return len(dead)
+
+
+# ----------------------------------------------------------------------------- for SQL stores
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_us(when: datetime | None) -> int | None:
+    """A datetime as integer microseconds since the epoch (exact, sortable)."""
+    return None if when is None else (when - EPOCH) // timedelta(microseconds=1)
+
+
+def from_us(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+@attrs.define
+class DocCache:
+    """Decoded message documents, keyed by the document text itself, so a changed row can
+    never be answered with a stale record. Owned by one store."""
+
+    limit: int = 4096
+    _decoded: OrderedDict[str, MessageRecord] = attrs.Factory(OrderedDict)
+
+    def load(self, doc: str) -> MessageRecord:
+        record = self._decoded.get(doc)
+        if record is None:
+            record = codec.loads(doc, MessageRecord)
+            self.remember(doc, record)
+        return record
+
+    def remember(self, doc: str, record: MessageRecord) -> None:
+        self._decoded[doc] = record
+        if len(self._decoded) > self.limit:
+            self._decoded.popitem(last=False)

@@ -23,9 +23,6 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +35,7 @@ import attrs
 import pytest
 
 from tests.e2e.conftest import free_port, wait_for, webhook_receiver
+from tests.reliability.harness import Gateway, signed_meta, until_2xx
 from waport_meta import fake as meta_fake
 from waport_meta.fake import open_fake_graph
 
@@ -50,70 +48,6 @@ FINAL = {"sent", "delivered", "read", "failed", "expired"}
 
 
 @attrs.define
-class Gateway:
-    """One ``waport serve`` process after another on the same database and port."""
-
-    folder: Path
-    env: dict[str, str]
-    port: int
-    key: str | None = None
-    process: subprocess.Popen[str] | None = None
-    lives: int = 0
-    output: list[str] = attrs.Factory(list)
-    reader: threading.Thread | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(sys.path),
-            "WAPORT_LISTEN": f"127.0.0.1:{self.port}",
-            "WAPORT_DATABASE": str(self.folder / "waport.db"),
-            **self.env,
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "waport_http.cli", "serve"],
-            cwd=self.folder,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert process.stdout is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            if "WAPORT_KEY=" in line:
-                self.key = line.split("WAPORT_KEY=", 1)[1].strip()
-            if "listening on" in line:
-                break
-        else:  # pragma: no cover - a hung start
-            process.kill()
-        if process.poll() is not None:
-            raise AssertionError("waport serve did not start:\n" + "".join(self.output[-30:]))
-        stream = process.stdout
-        self.reader = threading.Thread(target=lambda: self.output.extend(stream), daemon=True)
-        self.reader.start()
-        self.process = process
-        self.lives += 1
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(30)
-        if self.reader is not None:
-            self.reader.join(10)  # the pipe ends with the process
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
-
-
-@attrs.define
 class Ledger:
     """What the clients were told."""
 
@@ -121,33 +55,6 @@ class Ledger:
     broadcasts: dict[str, list[str]] = attrs.Factory(dict)
     inbound: set[str] = attrs.Factory(set)  # wamids acknowledged with a 2xx
     retried: int = 0  # requests that failed (connection lost) and were sent again
-
-
-async def until_2xx(
-    http: aiohttp.ClientSession, gw: Gateway, ledger: Ledger, path: str, body: bytes, **headers: str
-) -> Any:
-    """POST until a 2xx, as a careful client does: same body, same Idempotency-Key."""
-    while True:
-        try:
-            async with http.post(
-                gw.base + path,
-                data=body,
-                headers={"Content-Type": "application/json", **headers},
-                timeout=aiohttp.ClientTimeout(total=10),
-            ) as r:
-                if 200 <= r.status < 300:
-                    return await r.json()
-                assert r.status in (409, 429, 503), (r.status, await r.text())
-        except (aiohttp.ClientError, TimeoutError):
-            pass
-        ledger.retried += 1
-        await anyio.sleep(0.05)
-
-
-def _signed_meta(value: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    graph = meta_fake.FakeGraphApi()
-    raw = json.dumps(graph.webhook(value), separators=(",", ":")).encode()
-    return raw, meta_fake.sign(raw)
 
 
 @contextmanager
@@ -159,7 +66,7 @@ def database(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-async def test_crash_campaign(tmp_path: Path) -> None:
+async def test_crash_campaign(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     seed = int(os.environ.get("WAPORT_CRASH_SEED", random.SystemRandom().randrange(10**6)))
     kills = scaled(6, 60)
     print(f"crash campaign: seed={seed} kills={kills}")
@@ -193,6 +100,7 @@ async def test_crash_campaign(tmp_path: Path) -> None:
                 "WAPORT_LOOKUP_CACHE_SECONDS": "0",
             },
         )
+        request.addfinalizer(gw.kill)  # also when an assertion fails midway
         await anyio.to_thread.run_sync(gw.start)
         assert gw.key is not None
         auth = {"Authorization": f"Bearer {gw.key}"}
@@ -237,7 +145,7 @@ async def test_crash_campaign(tmp_path: Path) -> None:
                 }
                 for i, wamid in enumerate(wamids)
             ]
-            raw, headers = _signed_meta(
+            raw, headers = signed_meta(
                 {"metadata": {"phone_number_id": sender}, "messages": messages}
             )
             await until_2xx(http, gw, ledger, "/webhooks/meta", raw, **headers)
@@ -270,7 +178,7 @@ async def test_crash_campaign(tmp_path: Path) -> None:
             for wamid, payload in received.items()
         ]
         for start in range(0, len(statuses), 100):
-            raw, headers = _signed_meta(
+            raw, headers = signed_meta(
                 {"metadata": {"phone_number_id": sender}, "statuses": statuses[start : start + 100]}
             )
             await until_2xx(http, gw, ledger, "/webhooks/meta", raw, **headers)

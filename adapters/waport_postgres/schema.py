@@ -1,0 +1,97 @@
+"""The PostgreSQL schema as forward-only migrations, recorded in ``waport_schema``.
+
+Each migration runs in one transaction under an advisory lock, so several gateway
+processes starting at once migrate the database exactly once. Never edit a released
+migration: append a new one. Times are integer microseconds since the epoch (as in
+the SQLite store), documents are the same JSON (``doc``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+V1: Final = """
+CREATE TABLE workspaces (id TEXT PRIMARY KEY, balance BIGINT, doc TEXT NOT NULL);
+CREATE TABLE senders (id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX senders_by_workspace ON senders (workspace_id, id);
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, created_us BIGINT NOT NULL, doc TEXT NOT NULL
+);
+CREATE INDEX api_keys_by_workspace ON api_keys (workspace_id, created_us);
+CREATE TABLE contacts (
+    workspace_id TEXT NOT NULL, recipient TEXT NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, recipient)
+);
+CREATE TABLE aliases (alias TEXT PRIMARY KEY, recipient TEXT NOT NULL);
+CREATE TABLE templates (
+    sender_id TEXT NOT NULL, name TEXT NOT NULL, language TEXT NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (sender_id, name, language)
+);
+CREATE TABLE idempotency (
+    scope TEXT NOT NULL, key TEXT NOT NULL, expires_us BIGINT NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+-- rate-limit buckets live here so limits hold across processes (GCRA: one timestamp)
+CREATE TABLE rate_limits (key TEXT PRIMARY KEY, tat_us BIGINT NOT NULL);
+CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    sender_id TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('outbound', 'inbound')),
+    status TEXT NOT NULL,
+    created_us BIGINT NOT NULL,
+    due_us BIGINT,
+    expires_us BIGINT,
+    attempting_us BIGINT,
+    provider TEXT,
+    provider_message_id TEXT,
+    broadcast_id TEXT,
+    initiated BOOLEAN NOT NULL DEFAULT FALSE,
+    doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX messages_by_provider_id ON messages (provider, provider_message_id, direction)
+    WHERE provider_message_id IS NOT NULL;
+CREATE UNIQUE INDEX messages_by_broadcast ON messages (broadcast_id, contact)
+    WHERE broadcast_id IS NOT NULL;
+CREATE INDEX messages_due ON messages (due_us)
+    WHERE status IN ('scheduled', 'pending') AND attempting_us IS NULL AND direction = 'outbound';
+CREATE INDEX messages_expiring ON messages (expires_us)
+    WHERE status IN ('scheduled', 'pending') AND attempting_us IS NULL AND expires_us IS NOT NULL;
+CREATE INDEX messages_in_flight ON messages (attempting_us) WHERE attempting_us IS NOT NULL;
+CREATE INDEX messages_initiated ON messages (workspace_id, created_us, contact) WHERE initiated;
+CREATE INDEX messages_by_created ON messages (created_us);
+CREATE INDEX messages_by_contact ON messages (contact, workspace_id);
+CREATE TABLE windows (
+    workspace_id TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    sender_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('inbound', 'template')),
+    last_us BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, contact, sender_id, kind)
+);
+CREATE TABLE status_stash (
+    provider TEXT NOT NULL, provider_message_id TEXT NOT NULL, status TEXT NOT NULL,
+    doc TEXT NOT NULL, PRIMARY KEY (provider, provider_message_id, status)
+);
+CREATE TABLE outbox (
+    id TEXT PRIMARY KEY,
+    message_id TEXT NOT NULL REFERENCES messages (id),
+    seq INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+    due_us BIGINT NOT NULL,
+    leased_us BIGINT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    url TEXT NOT NULL,
+    created_us BIGINT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX outbox_pending_by_message ON outbox (message_id, seq, created_us, id)
+    WHERE state = 'pending';
+CREATE INDEX outbox_pending_due ON outbox (due_us) WHERE state = 'pending';
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1,)
+LATEST: Final = len(MIGRATIONS)
+MIGRATION_LOCK: Final = 7_203_315_001  # pg_advisory_lock key: "waport schema"
