@@ -108,11 +108,20 @@ class Gateway:
 
 
 @contextmanager
-def gateway(folder: Path, graph_url: str, *, max_rps: int = 1000) -> Iterator[Gateway]:
-    """``waport serve`` on a fresh SQLite database (durable: ``synchronous=FULL``) with
-    the Meta adapter pointed at ``graph_url``."""
+def gateway(
+    folder: Path,
+    graph_url: str,
+    *,
+    max_rps: int = 1000,
+    database: str | None = None,
+    key: str = "",
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Gateway]:
+    """``waport serve`` with the Meta adapter pointed at ``graph_url``, on a fresh SQLite
+    database (durable: ``synchronous=FULL``) unless ``database`` names another (then
+    ``key`` is an API key of that database, since only a first start prints one)."""
     port = free_port()
-    env = {
+    settings = {
         "WAPORT_PROVIDER": "meta",
         "WAPORT_META_TOKEN": TOKEN,
         "WAPORT_META_PHONE_NUMBER_IDS": PHONE_NUMBER_ID,
@@ -123,11 +132,11 @@ def gateway(folder: Path, graph_url: str, *, max_rps: int = 1000) -> Iterator[Ga
         "WAPORT_RATE_LIMIT_PER_MINUTE": "1000000",
         "WAPORT_LISTEN": f"127.0.0.1:{port}",
         "WAPORT_LOG_LEVEL": "WARNING",
-        "WAPORT_DATABASE": str(folder / "waport.db"),
+        "WAPORT_DATABASE": database or str(folder / "waport.db"),
+        **(env or {}),
     }
-    with running(["-m", "waport", "serve"], env=env, cwd=folder) as process:
+    with running(["-m", "waport", "serve"], env=settings, cwd=folder) as process:
         assert process.stdout is not None
-        key = ""
         for line in process.stdout:
             if "WAPORT_KEY=" in line:
                 key = line.split("=", 1)[1].strip()

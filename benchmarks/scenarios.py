@@ -16,10 +16,14 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import hashlib
 import hmac
 import json
 import math
+import os
+import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -317,6 +321,81 @@ def store(sizes: Sizes) -> Figures:
     return asyncio.run(_store(sizes))
 
 
+def postgres(sizes: Sizes) -> Figures:
+    """Accepted sends/s through 1, 2 and 4 gateway processes sharing one PostgreSQL
+    database (a server started here from the distribution's binaries), 64 clients in
+    all, split evenly over the processes."""
+    from waport_postgres import server as pg_server
+
+    figures: Figures = {}
+    folder = Path(tempfile.mkdtemp(prefix="waport-bench-pg-"))
+    try:
+        url = pg_server.start(folder)
+        with procs.fake_graph() as graph:
+            for count in (1, 2, 4):
+                figures.update(_processes(sizes, url, graph, count))
+    finally:
+        pg_server.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    return figures
+
+
+def _processes(sizes: Sizes, url: str, graph: str, count: int) -> Figures:
+    schema = f"bench{count}_{os.getpid()}"
+    env = {"WAPORT_POSTGRES_SCHEMA": schema, "WAPORT_POSTGRES_POOL_MAX": "16"}
+    with contextlib.ExitStack() as stack:
+        folders = [Path(stack.enter_context(tempfile.TemporaryDirectory())) for _ in range(count)]
+        first = stack.enter_context(
+            procs.gateway(folders[0], graph, max_rps=1_000_000, database=url, env=env)
+        )
+        gateways = [first] + [
+            stack.enter_context(
+                procs.gateway(
+                    folder, graph, max_rps=1_000_000, database=url, key=first.key, env=env
+                )
+            )
+            for folder in folders[1:]
+        ]
+        clients = str(64 // count)
+        seconds = str(sizes.http_seconds)
+        with concurrent.futures.ThreadPoolExecutor(count) as pool:
+            list(
+                pool.map(
+                    lambda gw: procs.load(
+                        gw,
+                        "--clients",
+                        clients,
+                        "--seconds",
+                        "1",
+                        "--offset",
+                        str(90_000_000 + gw.pid),
+                    ),
+                    gateways,
+                )
+            )
+            results = list(
+                pool.map(
+                    lambda pair: procs.load(
+                        pair[1],
+                        "--clients",
+                        clients,
+                        "--seconds",
+                        seconds,
+                        "--offset",
+                        str(pair[0] * 10_000_000),
+                    ),
+                    enumerate(gateways),
+                )
+            )
+    return {
+        f"processes_{count}_accepted_per_s": round(
+            sum(r["accepted_per_second"] for r in results), 1
+        ),
+        f"processes_{count}_p99_ms": max(r["p99_ms"] for r in results),
+        f"processes_{count}_errors": sum(r["requests"] - r["accepted"] for r in results),
+    }
+
+
 SCENARIOS = {
     "http_sends": http_sends,
     "broadcast": broadcast,
@@ -324,4 +403,5 @@ SCENARIOS = {
     "memory": memory,
     "library": library,
     "store": store,
+    "postgres": postgres,
 }

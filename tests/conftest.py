@@ -36,7 +36,7 @@ def anyio_backend() -> str:
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL server's URL: ``WAPORT_TEST_POSTGRES_URL``, or one started here from
     the distribution's binaries. Skips when neither works, unless CI requires it."""
-    from tests import pg_server
+    from waport_postgres import server as pg_server
 
     given = os.environ.get("WAPORT_TEST_POSTGRES_URL")
     if given:

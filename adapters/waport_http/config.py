@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import attrs
+from yarl import URL
 
 from waport.domain.errors import ConfigError
 from waport_http import auth
@@ -203,7 +204,26 @@ class LoadedConfig:
             value = getattr(self.settings, name)
             if value:
                 found.append(value)
+        password = database_password(self.settings.database)
+        if password:
+            found.append(password)
         return found
+
+
+def database_password(database: str) -> str | None:
+    """The password in a database URL, if it has one."""
+    if "://" not in database:
+        return None
+    try:
+        return URL(database).password
+    except ValueError:
+        return None
+
+
+def shown_database(database: str) -> str:
+    """A database path or URL as it may be printed: without its password."""
+    password = database_password(database)
+    return database.replace(password, "***") if password else database
 
 
 SECRET_NAMES: Final = ("secret", "token", "pepper", "api_key", "hmac_key", "password")

@@ -28,7 +28,7 @@ from waport.service import Messenger, Policy, RandomIds, SystemClock
 from waport.service.lifetime import task_group
 from waport_http import auth
 from waport_http.app import Gateway
-from waport_http.config import LoadedConfig
+from waport_http.config import LoadedConfig, shown_database
 from waport_http.egress import CallerUrls, guarded_session
 from waport_http.relay import WebhookRelay, new_secret
 
@@ -231,7 +231,7 @@ async def serve(
         await site.start()
         url = f"http://{settings.host}:{settings.port}"
         say(
-            f"waport {running.provider.name} gateway listening on {url} (database: {settings.database})"
+            f"waport {running.provider.name} gateway listening on {url} (database: {shown_database(settings.database)})"
         )
         if ready is not None:
             ready(url)

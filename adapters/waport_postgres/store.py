@@ -524,24 +524,36 @@ class _Idempotency(_Part):
 
 
 class _RateLimits(_Part):
-    """GCRA buckets in a table, so every process enforces the same limit."""
+    """GCRA buckets in a table, so every process enforces the same limit. One bucket is
+    one timestamp (TAT); a hit is one atomic upsert that moves it only when the request
+    fits, so concurrent processes never over-admit. The decision itself is the domain's
+    ``gcra``, computed from the TAT the database saw."""
 
     async def hit(self, key: str, rate: RateLimit, *, now: datetime, cost: int = 1) -> RateDecision:
-        async with self._tx() as c:
-            await c.execute(
-                "INSERT INTO rate_limits (key, tat_us) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        step = rate.interval * cost
+        if step > rate.interval * rate.capacity:  # never fits, whatever the bucket holds
+            return gcra(None, now, rate, cost=cost)
+        at, step_us = _now_us(now), step // timedelta(microseconds=1)
+        tolerance_us = (rate.interval * rate.capacity) // timedelta(microseconds=1)
+        for _ in range(RETRIES):
+            rows = await self._read(
+                "INSERT INTO rate_limits AS r (key, tat_us) VALUES ($1, $2::bigint + $3::bigint)"
+                " ON CONFLICT (key) DO UPDATE SET tat_us = GREATEST(r.tat_us, $2) + $3"
+                " WHERE GREATEST(r.tat_us, $2) + $3 <= $2 + $4::bigint RETURNING tat_us",
                 key,
-                _now_us(now),
+                at,
+                step_us,
+                tolerance_us,
             )
-            tat = await c.fetchval("SELECT tat_us FROM rate_limits WHERE key = $1 FOR UPDATE", key)
-            decision = gcra(from_us(tat), now, rate, cost=cost)
-            if decision.allowed:
-                await c.execute(
-                    "UPDATE rate_limits SET tat_us = $1 WHERE key = $2",
-                    _now_us(decision.tat),
-                    key,
-                )
-            return decision
+            if rows:  # admitted: the TAT before this hit was the new one less its step
+                return gcra(from_us(rows[0]["tat_us"] - step_us), now, rate, cost=cost)
+            tat = await self._read("SELECT tat_us FROM rate_limits WHERE key = $1", key)
+            if tat:
+                decision = gcra(from_us(tat[0]["tat_us"]), now, rate, cost=cost)
+                if not decision.allowed:
+                    return decision
+            # the bucket drained or vanished between the two statements: try again
+        return gcra(from_us(at + tolerance_us), now, rate, cost=cost)  # pragma: no cover
 
     async def purge(self, now: datetime) -> int:
         async with self._tx() as c:

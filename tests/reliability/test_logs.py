@@ -99,3 +99,14 @@ async def test_a_debug_run_of_the_gateway_leaks_no_number_and_no_secret(tmp_path
         assert re.sub(r"\D", "", number) not in digits_only, number
     for value in [*secrets.values(), SECRET, server.key, "wpk_live_notakey_123456"]:
         assert value not in logs
+
+
+def test_a_database_password_is_never_printed_or_logged() -> None:
+    from waport_http import config
+
+    url = "postgresql://waport:correct-horse-battery@db.internal:5432/waport"
+    loaded = config.load(None, {"WAPORT_DATABASE": url})
+    assert "correct-horse-battery" in loaded.secrets()
+    assert config.shown_database(url) == "postgresql://waport:***@db.internal:5432/waport"
+    assert config.shown_database("./waport.db") == "./waport.db"
+    assert "correct-horse-battery" not in redact(f"cannot open {url}", loaded.secrets())

@@ -1,10 +1,11 @@
-"""A throwaway PostgreSQL server for the tests, from the distribution's binaries.
+"""A throwaway PostgreSQL server for tests and benchmarks, from the distribution's binaries.
 
-``python -m tests.pg_server start DIR`` initialises a cluster in DIR, starts it on
-127.0.0.1 on a free port and prints its URL; ``stop DIR`` stops it. The tests use
-``WAPORT_TEST_POSTGRES_URL`` when it is set (``.ci/run`` sets it), else start one
-themselves, else skip, unless ``WAPORT_REQUIRE_POSTGRES=1`` (CI), where a missing
-server is a failure.
+``python -m waport_postgres.server start DIR`` initialises a cluster in DIR (trust
+authentication, for tests only), starts it on 127.0.0.1 on a free port and prints its
+URL; ``python -m waport_postgres.server stop DIR`` stops it. waport's own tests use
+``WAPORT_TEST_POSTGRES_URL`` when it is set (``.ci/run`` sets it), else start one with
+this, else skip, unless ``WAPORT_REQUIRE_POSTGRES=1`` (CI), where a missing server is a
+failure.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def start(folder: Path) -> str:
     if os.geteuid() == 0:
         shutil.chown(folder, USER, USER)
     port = _free_port()
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - our own fixed command line
         _as_owner(
             [str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "-A", "trust", "-E", "UTF8"]
         ),
@@ -61,7 +62,7 @@ def start(folder: Path) -> str:
     options = (
         f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=on -c max_connections=200"
     )
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - our own fixed command line
         _as_owner(
             [
                 str(bin_dir / "pg_ctl"),
@@ -86,7 +87,7 @@ def stop(folder: Path) -> None:
     bin_dir = binaries()
     if bin_dir is None or not (folder / "data").exists():
         return
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - our own fixed command line
         _as_owner(
             [str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-m", "fast", "-w", "stop"]
         ),
