@@ -92,6 +92,13 @@ CREATE INDEX outbox_pending_by_message ON outbox (message_id, seq, created_us, i
 CREATE INDEX outbox_pending_due ON outbox (due_us) WHERE state = 'pending';
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1,)
+V2: Final = """
+-- A bucket is one timestamp that every request of an API key updates: a hot row. Kept
+-- out of the WAL, an update commits without waiting for a flush; a crash empties the
+-- table, which only lets one burst through again (as a restart does on SQLite).
+ALTER TABLE rate_limits SET UNLOGGED;
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2)
 LATEST: Final = len(MIGRATIONS)
 MIGRATION_LOCK: Final = 7_203_315_001  # pg_advisory_lock key: "waport schema"
