@@ -138,6 +138,26 @@ async def until_2xx(
         await anyio.sleep(0.05)
 
 
+def fast_meta_env(graph_url: str) -> dict[str, str]:
+    """A gateway on the fake Graph API with short timers, so crash recovery happens
+    within a test: 1 s provider timeout, 2 s attempt lease, 3 s outcome window."""
+    return {
+        "WAPORT_PROVIDER": "meta",
+        "WAPORT_META_TOKEN": meta_fake.TOKEN,
+        "WAPORT_META_PHONE_NUMBER_IDS": meta_fake.PHONE_NUMBER_ID,
+        "WAPORT_META_WABA_ID": meta_fake.WABA_ID,
+        "WAPORT_META_APP_SECRET": meta_fake.APP_SECRET,
+        "WAPORT_META_GRAPH_URL": graph_url,
+        "WAPORT_META_MAX_RPS": "1000000",
+        "WAPORT_RATE_LIMIT_PER_MINUTE": "1000000",
+        "WAPORT_PROVIDER_TIMEOUT_SECONDS": "1",
+        "WAPORT_ATTEMPT_LEASE_SECONDS": "2",
+        "WAPORT_IDEMPOTENCY_LEASE_SECONDS": "1",
+        "WAPORT_OUTCOME_WINDOW_SECONDS": "3",
+        "WAPORT_LOOKUP_CACHE_SECONDS": "0",
+    }
+
+
 def signed_meta(value: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     graph = meta_fake.FakeGraphApi()
     raw = json.dumps(graph.webhook(value), separators=(",", ":")).encode()

@@ -35,7 +35,7 @@ import attrs
 import pytest
 
 from tests.e2e.conftest import free_port, wait_for, webhook_receiver
-from tests.reliability.harness import Gateway, signed_meta, until_2xx
+from tests.reliability.harness import Gateway, fast_meta_env, signed_meta, until_2xx
 from waport_meta import fake as meta_fake
 from waport_meta.fake import open_fake_graph
 
@@ -82,22 +82,10 @@ async def test_crash_campaign(tmp_path: Path, request: pytest.FixtureRequest) ->
             folder=tmp_path,
             port=free_port(),
             env={
-                "WAPORT_PROVIDER": "meta",
-                "WAPORT_META_TOKEN": meta_fake.TOKEN,
-                "WAPORT_META_PHONE_NUMBER_IDS": meta_fake.PHONE_NUMBER_ID,
-                "WAPORT_META_WABA_ID": meta_fake.WABA_ID,
-                "WAPORT_META_APP_SECRET": meta_fake.APP_SECRET,
-                "WAPORT_META_GRAPH_URL": graph.url,
-                "WAPORT_META_MAX_RPS": "1000000",
+                **fast_meta_env(graph.url),
                 "WAPORT_WEBHOOK_URL": receiver.url,
                 "WAPORT_WEBHOOK_TIMEOUT_SECONDS": "2",
-                "WAPORT_RATE_LIMIT_PER_MINUTE": "1000000",
-                "WAPORT_PROVIDER_TIMEOUT_SECONDS": "1",
-                "WAPORT_ATTEMPT_LEASE_SECONDS": "2",
-                "WAPORT_IDEMPOTENCY_LEASE_SECONDS": "1",
-                "WAPORT_OUTCOME_WINDOW_SECONDS": "3",
                 "WAPORT_DISPATCH_INTERVAL_SECONDS": "0.05",
-                "WAPORT_LOOKUP_CACHE_SECONDS": "0",
             },
         )
         request.addfinalizer(gw.kill)  # also when an assertion fails midway

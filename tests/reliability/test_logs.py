@@ -89,6 +89,7 @@ async def test_a_debug_run_of_the_gateway_leaks_no_number_and_no_secret(tmp_path
                 headers={"Authorization": "Bearer wpk_live_notakey_123456"},
             ) as r:
                 assert r.status == 401
+                assert "notakey" not in await r.text()  # error bodies never echo a key
         output = server.stop()
     shown_once = [line for line in output.splitlines() if "WAPORT_KEY=" in line]
     assert len(shown_once) == 1  # the first admin key is printed once, on purpose

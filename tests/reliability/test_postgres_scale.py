@@ -19,7 +19,7 @@ import attrs
 import pytest
 
 from tests.e2e.conftest import free_port, wait_for
-from tests.reliability.harness import Fleet, Gateway, signed_meta, until_2xx
+from tests.reliability.harness import Fleet, Gateway, fast_meta_env, signed_meta, until_2xx
 from waport_meta import fake as meta_fake
 from waport_meta.fake import open_fake_graph
 
@@ -47,20 +47,8 @@ async def test_four_gateways_one_database_no_double_sends(
             "WAPORT_DATABASE": postgres_url,
             "WAPORT_POSTGRES_SCHEMA": schema,
             "WAPORT_POSTGRES_POOL_MAX": "10",
-            "WAPORT_PROVIDER": "meta",
-            "WAPORT_META_TOKEN": meta_fake.TOKEN,
-            "WAPORT_META_PHONE_NUMBER_IDS": meta_fake.PHONE_NUMBER_ID,
-            "WAPORT_META_WABA_ID": meta_fake.WABA_ID,
-            "WAPORT_META_APP_SECRET": meta_fake.APP_SECRET,
-            "WAPORT_META_GRAPH_URL": graph.url,
-            "WAPORT_META_MAX_RPS": "1000000",
-            "WAPORT_RATE_LIMIT_PER_MINUTE": "1000000",
-            "WAPORT_PROVIDER_TIMEOUT_SECONDS": "1",
-            "WAPORT_ATTEMPT_LEASE_SECONDS": "2",
-            "WAPORT_OUTCOME_WINDOW_SECONDS": "3",
-            "WAPORT_IDEMPOTENCY_LEASE_SECONDS": "1",
+            **fast_meta_env(graph.url),
             "WAPORT_DISPATCH_INTERVAL_SECONDS": "0.1",
-            "WAPORT_LOOKUP_CACHE_SECONDS": "0",
         }
         gateways: list[Gateway] = []
         fleet = Fleet(gateways)
