@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import urllib.error
 import urllib.request
@@ -182,6 +183,9 @@ def served() -> Iterator[tuple[str, str]]:
             ready.set()
             await stop.wait()
 
+    # the server thread outlives each test's log capture: keep its access log quiet
+    access = logging.getLogger("aiohttp.access")
+    was_disabled, access.disabled = access.disabled, True
     thread = threading.Thread(target=anyio.run, args=(main,), daemon=True)
     thread.start()
     assert ready.wait(30), "the gateway did not start"
@@ -191,6 +195,7 @@ def served() -> Iterator[tuple[str, str]]:
         loop, stop = box["stop"]
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)
+        access.disabled = was_disabled
 
 
 @pytest.fixture(scope="module")
