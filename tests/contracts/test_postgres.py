@@ -13,11 +13,14 @@ import asyncpg
 import pytest
 from hypothesis import HealthCheck, settings
 
+from waport import WaportError
+from waport.domain.records import Workspace
 from waport.ports import Store
 from waport.testing.contracts import StoreContract
 from waport.testing.stateful import messenger_machine
 from waport_memory import SandboxProvider
 from waport_postgres import open_postgres
+from waport_postgres.schema import LATEST, MIGRATIONS
 
 _schemas = itertools.count()
 
@@ -62,3 +65,36 @@ def test_the_messenger_machine_runs_on_postgres(machine_url: str) -> None:
         suppress_health_check=[HealthCheck.too_slow],
     )
     machine.TestCase().runTest()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("version", range(LATEST + 1))
+async def test_a_database_at_any_earlier_version_opens_and_migrates(
+    postgres_url: str, version: int
+) -> None:
+    schema = f"mig{os.getpid()}_{version}"
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        await conn.execute(f'SET search_path TO "{schema}"')
+        await conn.execute("CREATE TABLE waport_schema (version INTEGER NOT NULL)")
+        for number, migration in enumerate(MIGRATIONS[:version], 1):
+            await conn.execute(migration)
+            await conn.execute("INSERT INTO waport_schema (version) VALUES ($1)", number)
+        async with open_postgres(postgres_url, schema=schema, min_size=1, max_size=2) as store:
+            await store.workspaces.put(Workspace(id="ws"))
+            assert await store.workspaces.get("ws") is not None
+        assert await conn.fetchval("SELECT MAX(version) FROM waport_schema") == LATEST
+        persistence = await conn.fetchval(
+            "SELECT relpersistence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = $1 AND c.relname = 'rate_limits'",
+            schema,
+        )
+        assert persistence == b"u"  # V2: buckets stay out of the WAL ("char" comes as bytes)
+        await conn.execute("INSERT INTO waport_schema (version) VALUES ($1)", LATEST + 1)
+        with pytest.raises(WaportError, match="newer than this waport"):
+            async with open_postgres(postgres_url, schema=schema, min_size=1, max_size=1):
+                pass
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
