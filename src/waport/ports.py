@@ -201,6 +201,9 @@ class Failed:
     at: datetime
     error: ErrorDetail
     status: MessageStatus = MessageStatus.FAILED
+    claimed_at: datetime | None = None
+    """Set by crash recovery: apply only if the message is still claimed since this
+    moment, so a stale claim's recovery never touches a newer claim of another process."""
 
 
 @attrs.frozen(kw_only=True)
@@ -209,6 +212,8 @@ class Release:
 
     due_at: datetime
     count_attempt: bool = False
+    claimed_at: datetime | None = None
+    """As for ``Failed``: recovery applies only to the claim it found."""
 
 
 AttemptOutcome = Sent | Retry | Failed | Release

@@ -83,8 +83,12 @@ def finish(
     """Apply an attempt's outcome (and, after a send, any statuses that arrived early).
 
     Returns the final record and the changes that moved it forward, in order: the
-    store enqueues ``events_for`` them and notes template windows.
+    store enqueues ``events_for`` them and notes template windows. A recovery outcome
+    (``claimed_at`` set) for a claim that is no longer the current one changes nothing.
     """
+    guard = outcome.claimed_at if isinstance(outcome, Failed | Release) else None
+    if guard is not None and record.attempting_since != guard:
+        return record, []
     record = attrs.evolve(record, attempting_since=None)
     changes: list[StatusChange] = []
 

@@ -918,7 +918,10 @@ class Messenger:
             started_before=now - self.policy.attempt_lease, limit=self.policy.dispatch_batch
         ):
             if caps.client_message_ids:
-                await self.store.messages.finish(record.id, Release(due_at=now, count_attempt=True))
+                await self.store.messages.finish(
+                    record.id,
+                    Release(due_at=now, count_attempt=True, claimed_at=record.attempting_since),
+                )
                 recovered += 1
             elif (
                 record.attempting_since is not None
@@ -929,7 +932,9 @@ class Messenger:
                     message="the process stopped mid-attempt and the provider never reported this message",
                     provider=self.provider.name,
                 )
-                await self.store.messages.finish(record.id, Failed(at=now, error=error))
+                await self.store.messages.finish(
+                    record.id, Failed(at=now, error=error, claimed_at=record.attempting_since)
+                )
                 unknown += 1
         due = await self.store.messages.due(now, limit=self.policy.dispatch_batch)
         attempted = expired = 0

@@ -359,6 +359,23 @@ class StoreContract:
         )
         assert await store.messages.claim("m2", now=T0 + _sec(2)) is None  # final: not claimable
 
+    async def test_recovery_of_a_stale_claim_never_touches_a_newer_one(self, store: Store) -> None:
+        await self._add(store, builders.outbound("m1", at=T0))
+        first = await store.messages.claim("m1", now=T0)
+        assert first is not None
+        assert first.attempting_since is not None
+        stale = first.attempting_since
+        released = await store.messages.finish("m1", Release(due_at=T0, claimed_at=stale))
+        assert released.attempting_since is None
+        again = await store.messages.claim("m1", now=T0 + _sec(100))  # another process
+        assert again is not None
+        late = await store.messages.finish("m1", Release(due_at=T0, claimed_at=stale))
+        assert late.attempting_since == again.attempting_since  # untouched
+        error = ErrorDetail(code="OUTCOME_UNKNOWN", message="x")
+        kept = await store.messages.finish("m1", Failed(at=T0, error=error, claimed_at=stale))
+        assert kept.status is MessageStatus.PENDING
+        assert kept.attempting_since == again.attempting_since
+
     async def test_due_and_in_flight(self, store: Store) -> None:
         await self._add(
             store,
