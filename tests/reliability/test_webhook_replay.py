@@ -95,3 +95,28 @@ def test_memory_is_bounded_and_replays_stay_refused() -> None:
         verdict = verifier.check(h, b"{}", now=end)
         assert verdict in (Verdict.DUPLICATE, Verdict.STALE)
         assert verdict is Verdict.DUPLICATE or end - at > timedelta(minutes=5)
+
+
+@given(ids, st.binary(min_size=24, max_size=64), st.text(max_size=500))
+@settings(max_examples=scaled(300, 20_000))
+def test_interoperates_with_the_standard_webhooks_library(
+    msg_id: str, raw_secret: bytes, text: str
+) -> None:
+    """Receivers using the reference library accept waport's signatures, and
+    WebhookVerifier accepts the library's."""
+    import base64
+    import json
+
+    import standardwebhooks
+
+    now = datetime.now(UTC)  # the library checks the timestamp against the real clock
+    secret = "whsec_" + base64.b64encode(raw_secret).decode()
+    body = json.dumps({"text": text}).encode()
+    ours = {k.lower(): v for k, v in headers(secret, msg_id, now, body).items()}
+    library = standardwebhooks.Webhook(secret)
+    library.verify(body, ours)  # raises if it does not verify
+    theirs = library.sign(msg_id, now, body.decode())
+    verdict = WebhookVerifier([secret]).check({**ours, "webhook-signature": theirs}, body, now=now)
+    assert verdict is Verdict.OK
+    flipped = {**ours, "webhook-signature": ours["webhook-signature"][:-2] + "AA"}
+    assert WebhookVerifier([secret]).check(flipped, body, now=now) is Verdict.BAD_SIGNATURE
