@@ -235,14 +235,8 @@ class Gateway:
     @staticmethod
     def check_sender(key: ApiKey, sender_id: str | None, param: str) -> None:
         """A key limited to some senders may name only those (403 otherwise)."""
-        if sender_id is not None and key.senders is not None and sender_id not in key.senders:
+        if sender_id is not None and not key.may_use(sender_id):
             raise WaportError(ErrorCode.FORBIDDEN, "this API key may not use this sender", param)
-
-    @staticmethod
-    def sees(key: ApiKey, sender_id: str | None) -> bool:
-        """Whether a key may see a resource of this sender: a sender-limited key sees
-        only its senders' messages, as another workspace's are not seen at all."""
-        return key.senders is None or sender_id in key.senders
 
     async def _read(self, request: web.Request, limit: int) -> bytes:
         if request.content_length is not None and request.content_length > limit:
@@ -463,7 +457,7 @@ class Gateway:
         record = await self.messenger.get_message(
             request.match_info["message_id"], workspace_id=key.workspace_id
         )
-        if not self.sees(key, record.sender_id):
+        if not key.may_use(record.sender_id):
             raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, "no such message", "message_id")
         return _ok({"status": "ok", "data": message_view(record, history=True)})
 
@@ -515,7 +509,7 @@ class Gateway:
         result = await self.messenger.get_broadcast(
             request.match_info["broadcast_id"], workspace_id=key.workspace_id
         )
-        if not all(self.sees(key, row.sender_id) for row in result.rows):
+        if not all(key.may_use(row.sender_id) for row in result.rows):
             raise WaportError(ErrorCode.BROADCAST_NOT_FOUND, "no such broadcast", "broadcast_id")
         return _ok({"status": "ok", "data": broadcast_view(result)})
 
@@ -526,7 +520,7 @@ class Gateway:
         sender = request.query.get("sender_id") or None
         self.check_sender(key, sender, "sender_id")
         specs = await self.messenger.list_templates(workspace_id=key.workspace_id, sender_id=sender)
-        visible = [s for s in specs if self.sees(key, s.sender_id)]
+        visible = [s for s in specs if key.may_use(s.sender_id)]
         return _ok({"status": "ok", "data": [template_view(s) for s in visible]})
 
     async def sync_templates(self, request: web.Request) -> web.Response:
@@ -546,7 +540,7 @@ class Gateway:
             else [
                 s.id
                 for s in await self.store.workspaces.senders(key.workspace_id)
-                if self.sees(key, s.id)
+                if key.may_use(s.id)
             ]
         )
         synced = {}
@@ -602,7 +596,7 @@ class Gateway:
             raise WaportError(
                 ErrorCode.VALIDATION_FAILED, "label is a string of at most 200 characters", "label"
             )
-        if key.senders is not None and (senders is None or not set(senders) <= key.senders):
+        if not key.covers(frozenset(senders) if senders is not None else None):
             raise WaportError(
                 ErrorCode.FORBIDDEN,
                 "a key limited to some senders may create keys only for those senders",
@@ -630,7 +624,7 @@ class Gateway:
                 "data": [
                     key_view(k)
                     for k in await self.store.api_keys.list(key.workspace_id)
-                    if key.senders is None or (k.senders is not None and k.senders <= key.senders)
+                    if key.covers(k.senders)
                 ],
             }
         )
@@ -640,9 +634,7 @@ class Gateway:
         target = await self.store.api_keys.get(request.match_info["key_id"])
         if target is None or target.workspace_id != key.workspace_id:
             raise WaportError(ErrorCode.NOT_FOUND, "no such API key", "key_id")
-        if key.senders is not None and (
-            target.senders is None or not target.senders <= key.senders
-        ):
+        if not key.covers(target.senders):
             raise WaportError(
                 ErrorCode.FORBIDDEN,
                 "a key limited to some senders may revoke keys only within those senders",
@@ -673,9 +665,7 @@ class Gateway:
                 )
         contact = parse_recipient(body.get("from"), param="from")
         senders = [
-            s.id
-            for s in await self.store.workspaces.senders(key.workspace_id)
-            if self.sees(key, s.id)
+            s.id for s in await self.store.workspaces.senders(key.workspace_id) if key.may_use(s.id)
         ]
         named = body.get("to_sender")
         self.check_sender(key, named if isinstance(named, str) else None, "to_sender")

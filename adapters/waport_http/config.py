@@ -222,8 +222,9 @@ def database_password(database: str) -> str | None:
 
 def shown_database(database: str) -> str:
     """A database path or URL as it may be printed: without its password."""
-    password = database_password(database)
-    return database.replace(password, "***") if password else database
+    if not database_password(database):
+        return database
+    return str(URL(database).with_password("***"))
 
 
 SECRET_NAMES: Final = ("secret", "token", "pepper", "api_key", "hmac_key", "password")

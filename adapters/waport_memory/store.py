@@ -474,22 +474,6 @@ class _Outbox:
 
 
 @attrs.define
-class _Transaction:
-    messages: list[MessageRecord] = attrs.Factory(list)
-    claims: list[IdempotencyRecord] = attrs.Factory(list)
-    contacts: list[Contact] = attrs.Factory(list)
-
-    def add_messages(self, records: Sequence[MessageRecord]) -> None:
-        self.messages.extend(records)
-
-    def claim_idempotency(self, record: IdempotencyRecord) -> None:
-        self.claims.append(record)
-
-    def upsert_contact(self, contact: Contact) -> None:
-        self.contacts.append(contact)
-
-
-@attrs.define
 class MemoryStore:
     """All of waport's state in dictionaries. Fast, not durable: for tests and harnesses."""
 
@@ -514,12 +498,12 @@ class MemoryStore:
         self.outbox = _Outbox(self._state)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[_Transaction]:
-        tx = _Transaction()
+    async def transaction(self) -> AsyncIterator[storekit.PendingWrites]:
+        tx = storekit.PendingWrites()
         yield tx
         self._commit(tx)
 
-    def _commit(self, tx: _Transaction) -> None:
+    def _commit(self, tx: storekit.PendingWrites) -> None:
         s = self._state
         for claim in tx.claims:
             existing = s.idempotency.get((claim.scope, claim.key))

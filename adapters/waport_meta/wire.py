@@ -513,6 +513,10 @@ def _status(item: Mapping[str, Any], map_error: Any) -> StatusUpdate:
     )
 
 
+# What reading one odd webhook item may raise (bad types, out-of-range times, rule checks)
+_UNREADABLE: Final = (KeyError, TypeError, ValueError, WaportError, OverflowError, OSError)
+
+
 def parse_events(body: Any, map_error: Any) -> list[ProviderEvent]:
     """Every event of a webhook body: all entries, all changes, all messages and statuses.
 
@@ -543,26 +547,12 @@ def parse_events(body: Any, map_error: Any) -> list[ProviderEvent]:
             for message in _list(value.get("messages")):
                 try:
                     events.append(_inbound(message, sender_id=sender_id, names=names))
-                except (
-                    KeyError,
-                    TypeError,
-                    ValueError,
-                    WaportError,
-                    OverflowError,
-                    OSError,
-                ) as exc:
+                except _UNREADABLE as exc:
                     log.warning("skipped an unreadable inbound message: %s", type(exc).__name__)
             for status in _list(value.get("statuses")):
                 try:
                     events.append(_status(status, map_error))
-                except (
-                    KeyError,
-                    TypeError,
-                    ValueError,
-                    WaportError,
-                    OverflowError,
-                    OSError,
-                ) as exc:
+                except _UNREADABLE as exc:
                     log.warning("skipped an unreadable status: %s", type(exc).__name__)
     return events
 

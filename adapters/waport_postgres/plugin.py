@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 import attrs
 
+from waport.domain.errors import ConfigError
 from waport.plugins import PluginContext, StorePlugin
-from waport_postgres.store import PostgresStore, open_postgres
+from waport.ports import Store
 
 
 @attrs.frozen(kw_only=True)
@@ -27,7 +28,14 @@ def accepts(url: str) -> bool:
 
 
 @asynccontextmanager
-async def open_store(config: PostgresConfig, ctx: PluginContext) -> AsyncIterator[PostgresStore]:
+async def open_store(config: PostgresConfig, ctx: PluginContext) -> AsyncIterator[Store]:
+    # imported here: the plugin is listed (and SQLite works) without the optional driver
+    try:
+        from waport_postgres.store import open_postgres
+    except ImportError as exc:
+        raise ConfigError(
+            f'the PostgreSQL store needs asyncpg: pip install "waport[postgres]" ({exc})'
+        ) from None
     async with open_postgres(
         config.url, min_size=config.pool_min, max_size=config.pool_max, schema=config.schema or None
     ) as store:

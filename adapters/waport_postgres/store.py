@@ -64,10 +64,6 @@ RETRIES = 5
 """How often a transaction that lost a deadlock or a serialisation race is retried."""
 
 
-def _now_us(when: datetime) -> int:
-    return (when - storekit.EPOCH) // timedelta(microseconds=1)
-
-
 # ----------------------------------------------------------------------------- rows
 
 
@@ -249,7 +245,25 @@ class _Part:
                 raise _as_store_error(exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _read(self, sql: str, *args: Any) -> list[Any]:
+    async def _exec(self, sql: str, *args: Any) -> str:
+        """One statement on its own (autocommit: atomic, and one round trip instead of
+        BEGIN, the statement and COMMIT); returns the command status (``DELETE 3``)."""
+        try:
+            async with self._pool.acquire() as c:
+                return str(await c.execute(sql, *args))
+        except (asyncpg.PostgresError, OSError) as exc:
+            raise _as_store_error(exc) from exc
+
+    async def _one(self, sql: str, *args: Any) -> Any:
+        """One statement on its own, answering one value (``RETURNING x``), or None."""
+        try:
+            async with self._pool.acquire() as c:
+                return await c.fetchval(sql, *args)
+        except (asyncpg.PostgresError, OSError) as exc:
+            raise _as_store_error(exc) from exc
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        """One statement on its own, answering its rows."""
         try:
             async with self._pool.acquire() as c:
                 return list(await c.fetch(sql, *args))
@@ -265,7 +279,7 @@ def _as_store_error(error: BaseException) -> WaportError:
 
 class _Messages(_Part):
     async def get(self, message_id: str) -> MessageRecord | None:
-        rows = await self._read("SELECT doc FROM messages WHERE id = $1", message_id)
+        rows = await self._fetch("SELECT doc FROM messages WHERE id = $1", message_id)
         return self._docs.load(rows[0]["doc"]) if rows else None
 
     async def find_by_provider_id(
@@ -275,7 +289,7 @@ class _Messages(_Part):
             return await _by_provider(c, self._docs, provider, provider_message_id)
 
     async def by_broadcast(self, broadcast_id: str) -> Sequence[MessageRecord]:
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT doc FROM messages WHERE broadcast_id = $1 ORDER BY created_us, id",
             broadcast_id,
         )
@@ -290,7 +304,7 @@ class _Messages(_Part):
         include_templates: bool = False,
     ) -> datetime | None:
         kinds = ["inbound", "template"] if include_templates else ["inbound"]
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT MAX(last_us) AS last FROM windows WHERE workspace_id = $1 AND contact = $2"
             " AND ($3::text IS NULL OR sender_id = $3) AND kind = ANY($4::text[])",
             workspace_id,
@@ -302,7 +316,7 @@ class _Messages(_Part):
         return from_us(last) if last is not None else None
 
     async def count_initiated(self, workspace_id: str, since: datetime) -> int:
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT COUNT(DISTINCT contact) AS n FROM messages WHERE initiated"
             " AND workspace_id = $1 AND created_us > $2",
             workspace_id,
@@ -313,7 +327,7 @@ class _Messages(_Part):
     async def initiated_contacts(
         self, workspace_id: str, since: datetime, contacts: Collection[Recipient]
     ) -> set[Recipient]:
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT DISTINCT contact FROM messages WHERE initiated AND workspace_id = $1"
             " AND created_us > $2 AND contact = ANY($3::text[])",
             workspace_id,
@@ -434,7 +448,7 @@ class _Messages(_Part):
 
     async def due(self, now: datetime, *, limit: int) -> Sequence[MessageRecord]:
         at = us(now)
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT doc FROM ("
             " SELECT id, due_us, doc FROM messages WHERE status = ANY($1::text[])"
             "  AND attempting_us IS NULL AND direction = 'outbound' AND due_us <= $2"
@@ -449,7 +463,7 @@ class _Messages(_Part):
         return [self._docs.load(row["doc"]) for row in rows]
 
     async def in_flight(self, *, started_before: datetime, limit: int) -> Sequence[MessageRecord]:
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT doc FROM messages WHERE attempting_us IS NOT NULL AND attempting_us < $1"
             " ORDER BY attempting_us, id LIMIT $2",
             us(started_before),
@@ -489,13 +503,13 @@ class _Messages(_Part):
             return len(gone)
 
     async def counts(self) -> Mapping[str, int]:
-        rows = await self._read("SELECT status, COUNT(*) AS n FROM messages GROUP BY status")
+        rows = await self._fetch("SELECT status, COUNT(*) AS n FROM messages GROUP BY status")
         return {row["status"]: int(row["n"]) for row in rows}
 
 
 class _Idempotency(_Part):
     async def get(self, scope: str, key: str, *, now: datetime) -> IdempotencyRecord | None:
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT doc FROM idempotency WHERE scope = $1 AND key = $2 AND expires_us > $3",
             scope,
             key,
@@ -518,8 +532,7 @@ class _Idempotency(_Part):
                 )
 
     async def purge(self, now: datetime) -> int:
-        async with self._tx() as c:
-            status = await c.execute("DELETE FROM idempotency WHERE expires_us <= $1", us(now))
+        status = await self._exec("DELETE FROM idempotency WHERE expires_us <= $1", us(now))
         return int(status.split()[-1])
 
 
@@ -533,10 +546,10 @@ class _RateLimits(_Part):
         step = rate.interval * cost
         if step > rate.interval * rate.capacity:  # never fits, whatever the bucket holds
             return gcra(None, now, rate, cost=cost)
-        at, step_us = _now_us(now), step // timedelta(microseconds=1)
+        at, step_us = us(now), step // timedelta(microseconds=1)
         tolerance_us = (rate.interval * rate.capacity) // timedelta(microseconds=1)
         for _ in range(RETRIES):
-            rows = await self._read(
+            rows = await self._fetch(
                 "INSERT INTO rate_limits AS r (key, tat_us) VALUES ($1, $2::bigint + $3::bigint)"
                 " ON CONFLICT (key) DO UPDATE SET tat_us = GREATEST(r.tat_us, $2) + $3"
                 " WHERE GREATEST(r.tat_us, $2) + $3 <= $2 + $4::bigint RETURNING tat_us",
@@ -547,7 +560,7 @@ class _RateLimits(_Part):
             )
             if rows:  # admitted: the TAT before this hit was the new one less its step
                 return gcra(from_us(rows[0]["tat_us"] - step_us), now, rate, cost=cost)
-            tat = await self._read("SELECT tat_us FROM rate_limits WHERE key = $1", key)
+            tat = await self._fetch("SELECT tat_us FROM rate_limits WHERE key = $1", key)
             if tat:
                 decision = gcra(from_us(tat[0]["tat_us"]), now, rate, cost=cost)
                 if not decision.allowed:
@@ -556,31 +569,29 @@ class _RateLimits(_Part):
         return gcra(from_us(at + tolerance_us), now, rate, cost=cost)  # pragma: no cover
 
     async def purge(self, now: datetime) -> int:
-        async with self._tx() as c:
-            status = await c.execute("DELETE FROM rate_limits WHERE tat_us <= $1", us(now))
+        status = await self._exec("DELETE FROM rate_limits WHERE tat_us <= $1", us(now))
         return int(status.split()[-1])
 
 
 class _ApiKeys(_Part):
     async def add(self, key: ApiKey) -> None:
-        async with self._tx() as c:
-            inserted = await c.fetchval(
-                "INSERT INTO api_keys (id, workspace_id, created_us, doc) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT DO NOTHING RETURNING TRUE",
-                key.id,
-                key.workspace_id,
-                us(key.created_at),
-                codec.dumps(key),
-            )
+        inserted = await self._one(
+            "INSERT INTO api_keys (id, workspace_id, created_us, doc) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT DO NOTHING RETURNING TRUE",
+            key.id,
+            key.workspace_id,
+            us(key.created_at),
+            codec.dumps(key),
+        )
         if not inserted:
             raise WaportError(ErrorCode.VALIDATION_FAILED, "an API key with this id exists", "id")
 
     async def get(self, key_id: str) -> ApiKey | None:
-        rows = await self._read("SELECT doc FROM api_keys WHERE id = $1", key_id)
+        rows = await self._fetch("SELECT doc FROM api_keys WHERE id = $1", key_id)
         return codec.loads(rows[0]["doc"], ApiKey) if rows else None
 
     async def list(self, workspace_id: str | None = None) -> Sequence[ApiKey]:
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT doc FROM api_keys WHERE $1::text IS NULL OR workspace_id = $1"
             " ORDER BY created_us, id",
             workspace_id,
@@ -605,56 +616,53 @@ class _ApiKeys(_Part):
 
 class _Workspaces(_Part):
     async def put(self, workspace: Workspace) -> None:
-        async with self._tx() as c:
-            await c.execute(
-                "INSERT INTO workspaces (id, balance, doc) VALUES ($1, $2, $3)"
-                " ON CONFLICT (id) DO UPDATE SET balance = excluded.balance, doc = excluded.doc",
-                workspace.id,
-                workspace.balance,
-                codec.dumps(workspace),
-            )
+        await self._exec(
+            "INSERT INTO workspaces (id, balance, doc) VALUES ($1, $2, $3)"
+            " ON CONFLICT (id) DO UPDATE SET balance = excluded.balance, doc = excluded.doc",
+            workspace.id,
+            workspace.balance,
+            codec.dumps(workspace),
+        )
 
     async def get(self, workspace_id: str) -> Workspace | None:
-        rows = await self._read("SELECT doc, balance FROM workspaces WHERE id = $1", workspace_id)
+        rows = await self._fetch("SELECT doc, balance FROM workspaces WHERE id = $1", workspace_id)
         if not rows:
             return None
         return attrs.evolve(codec.loads(rows[0]["doc"], Workspace), balance=rows[0]["balance"])
 
     async def list(self) -> Sequence[Workspace]:
-        rows = await self._read("SELECT doc, balance FROM workspaces ORDER BY id")
+        rows = await self._fetch("SELECT doc, balance FROM workspaces ORDER BY id")
         return [
             attrs.evolve(codec.loads(row["doc"], Workspace), balance=row["balance"]) for row in rows
         ]
 
     async def put_sender(self, sender: Sender) -> None:
-        async with self._tx() as c:
-            await c.execute(
-                "INSERT INTO senders (id, workspace_id, doc) VALUES ($1, $2, $3)"
-                " ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id,"
-                " doc = excluded.doc",
-                sender.id,
-                sender.workspace_id,
-                codec.dumps(sender),
-            )
+        await self._exec(
+            "INSERT INTO senders (id, workspace_id, doc) VALUES ($1, $2, $3)"
+            " ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id,"
+            " doc = excluded.doc",
+            sender.id,
+            sender.workspace_id,
+            codec.dumps(sender),
+        )
 
     async def get_sender(self, sender_id: str) -> Sender | None:
-        rows = await self._read("SELECT doc FROM senders WHERE id = $1", sender_id)
+        rows = await self._fetch("SELECT doc FROM senders WHERE id = $1", sender_id)
         return codec.loads(rows[0]["doc"], Sender) if rows else None
 
     async def senders(self, workspace_id: str) -> Sequence[Sender]:
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT doc FROM senders WHERE workspace_id = $1 ORDER BY id", workspace_id
         )
         return [codec.loads(row["doc"], Sender) for row in rows]
 
     async def adjust_balance(self, workspace_id: str, delta: int) -> int | None:
-        async with self._tx() as c:
-            balance = await c.fetchval(
-                "UPDATE workspaces SET balance = balance + $1 WHERE id = $2"
-                " AND balance IS NOT NULL AND balance + $1 >= 0 RETURNING balance",
-                delta,
-                workspace_id,
-            )
+        balance = await self._one(
+            "UPDATE workspaces SET balance = balance + $1 WHERE id = $2"
+            " AND balance IS NOT NULL AND balance + $1 >= 0 RETURNING balance",
+            delta,
+            workspace_id,
+        )
         return int(balance) if balance is not None else None
 
 
@@ -686,7 +694,7 @@ class _Contacts(_Part):
             return await _upsert_contact(c, contact)
 
     async def get(self, workspace_id: str, recipient: Recipient) -> Contact | None:
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT doc FROM contacts WHERE workspace_id = $1 AND recipient = $2",
             workspace_id,
             str(recipient),
@@ -694,16 +702,15 @@ class _Contacts(_Part):
         return codec.loads(rows[0]["doc"], Contact) if rows and rows[0]["doc"] else None
 
     async def link_alias(self, alias: str, recipient: Recipient) -> None:
-        async with self._tx() as c:
-            await c.execute(
-                "INSERT INTO aliases (alias, recipient) VALUES ($1, $2)"
-                " ON CONFLICT (alias) DO UPDATE SET recipient = excluded.recipient",
-                alias,
-                str(recipient),
-            )
+        await self._exec(
+            "INSERT INTO aliases (alias, recipient) VALUES ($1, $2)"
+            " ON CONFLICT (alias) DO UPDATE SET recipient = excluded.recipient",
+            alias,
+            str(recipient),
+        )
 
     async def resolve_alias(self, alias: str) -> Recipient | None:
-        rows = await self._read("SELECT recipient FROM aliases WHERE alias = $1", alias)
+        rows = await self._fetch("SELECT recipient FROM aliases WHERE alias = $1", alias)
         return parse_recipient(rows[0]["recipient"]) if rows else None
 
 
@@ -729,7 +736,7 @@ class _Templates(_Part):
             await self._put(c, spec)
 
     async def get(self, sender_id: str, name: str, language: str) -> TemplateSpec | None:
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT doc FROM templates WHERE sender_id = $1 AND name = $2 AND language = $3",
             sender_id,
             name,
@@ -738,7 +745,7 @@ class _Templates(_Part):
         return codec.loads(rows[0]["doc"], TemplateSpec) if rows else None
 
     async def list(self, sender_ids: Collection[str]) -> Sequence[TemplateSpec]:
-        rows = await self._read(
+        rows = await self._fetch(
             "SELECT doc FROM templates WHERE sender_id = ANY($1::text[])"
             " ORDER BY sender_id, name, language",
             sorted(set(sender_ids)),
@@ -750,73 +757,69 @@ class _Outbox(_Part):
     async def claim(self, now: datetime, *, limit: int, lease: timedelta) -> Sequence[OutboxEvent]:
         at = us(now)
         leased_until = now + lease
-        async with self._tx() as c:
-            rows = await c.fetch(
-                f"UPDATE outbox SET leased_us = $1 WHERE id IN ("
-                " SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.due_us <= $2"
-                "  AND (o.leased_us IS NULL OR o.leased_us <= $2)"
-                "  AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.message_id = o.message_id"
-                "   AND p.state = 'pending' AND (p.seq, p.created_us, p.id) < (o.seq, o.created_us, o.id))"
-                "  ORDER BY o.due_us, o.id LIMIT $3 FOR UPDATE SKIP LOCKED"
-                f") RETURNING {_EVENT_COLUMNS}",
-                us(leased_until),
-                at,
-                limit,
-            )
+        rows = await self._fetch(
+            f"UPDATE outbox SET leased_us = $1 WHERE id IN ("
+            " SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.due_us <= $2"
+            "  AND (o.leased_us IS NULL OR o.leased_us <= $2)"
+            "  AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.message_id = o.message_id"
+            "   AND p.state = 'pending' AND (p.seq, p.created_us, p.id) < (o.seq, o.created_us, o.id))"
+            "  ORDER BY o.due_us, o.id LIMIT $3 FOR UPDATE SKIP LOCKED"
+            f") RETURNING {_EVENT_COLUMNS}",
+            us(leased_until),
+            at,
+            limit,
+        )
         events = [_load_event(row) for row in rows]
         return sorted(events, key=lambda e: (e.due_at, e.id))
 
     async def delivered(self, event_id: str, *, at: datetime) -> None:
-        async with self._tx() as c:
-            await c.execute(
-                "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, leased_us = NULL"
-                " WHERE id = $1",
-                event_id,
-            )
+        await self._exec(
+            "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, leased_us = NULL"
+            " WHERE id = $1",
+            event_id,
+        )
 
     async def failed(
         self, event_id: str, *, at: datetime, due_at: datetime | None, error: str
     ) -> None:
-        async with self._tx() as c:
-            if due_at is None:
-                await c.execute(
-                    "UPDATE outbox SET state = 'dead', attempts = attempts + 1, leased_us = NULL,"
-                    " last_error = $1 WHERE id = $2",
-                    error,
-                    event_id,
-                )
-            else:
-                await c.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, leased_us = NULL, last_error = $1,"
-                    " due_us = $2 WHERE id = $3",
-                    error,
-                    us(due_at),
-                    event_id,
-                )
+        if due_at is None:
+            await self._exec(
+                "UPDATE outbox SET state = 'dead', attempts = attempts + 1, leased_us = NULL,"
+                " last_error = $1 WHERE id = $2",
+                error,
+                event_id,
+            )
+        else:
+            await self._exec(
+                "UPDATE outbox SET attempts = attempts + 1, leased_us = NULL, last_error = $1,"
+                " due_us = $2 WHERE id = $3",
+                error,
+                us(due_at),
+                event_id,
+            )
 
     async def kill_url(self, url: str, *, error: str) -> int:
-        async with self._tx() as c:
-            status = await c.execute(
-                "UPDATE outbox SET state = 'dead', last_error = $1, leased_us = NULL"
-                " WHERE url = $2 AND state = 'pending'",
-                error,
-                url,
-            )
+        status = await self._exec(
+            "UPDATE outbox SET state = 'dead', last_error = $1, leased_us = NULL"
+            " WHERE url = $2 AND state = 'pending'",
+            error,
+            url,
+        )
         return int(status.split()[-1])
 
     async def get(self, event_id: str) -> OutboxEvent | None:
-        rows = await self._read(f"SELECT {_EVENT_COLUMNS} FROM outbox WHERE id = $1", event_id)
+        rows = await self._fetch(f"SELECT {_EVENT_COLUMNS} FROM outbox WHERE id = $1", event_id)
         return _load_event(rows[0]) if rows else None
 
     async def for_message(self, message_id: str) -> Sequence[OutboxEvent]:
-        rows = await self._read(
+        rows = await self._fetch(
             f"SELECT {_EVENT_COLUMNS} FROM outbox WHERE message_id = $1 ORDER BY seq, id",
             message_id,
         )
         return [_load_event(row) for row in rows]
 
     async def pending_count(self) -> int:
-        rows = await self._read("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
+        rows = await self._fetch("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
         return int(rows[0]["n"])
 
 
@@ -824,20 +827,8 @@ class _Outbox(_Part):
 
 
 @attrs.define
-class _Transaction:
-    _docs: storekit.DocCache
-    messages: list[MessageRecord] = attrs.Factory(list)
-    claims: list[IdempotencyRecord] = attrs.Factory(list)
-    contacts: list[Contact] = attrs.Factory(list)
-
-    def add_messages(self, records: Sequence[MessageRecord]) -> None:
-        self.messages.extend(records)
-
-    def claim_idempotency(self, record: IdempotencyRecord) -> None:
-        self.claims.append(record)
-
-    def upsert_contact(self, contact: Contact) -> None:
-        self.contacts.append(contact)
+class _Transaction(storekit.PendingWrites):
+    _docs: storekit.DocCache = attrs.field(kw_only=True)
 
     async def apply(self, c: Conn) -> None:
         for claim in self.claims:
@@ -896,7 +887,7 @@ class PostgresStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_Transaction]:
-        tx = _Transaction(self._docs)
+        tx = _Transaction(docs=self._docs)
         yield tx
         try:
             async with self.pool.acquire() as c, c.transaction():

@@ -961,20 +961,8 @@ class _Outbox(_Part):
 
 
 @attrs.define
-class _Transaction:
-    _docs: _Docs
-    messages: list[MessageRecord] = attrs.Factory(list)
-    claims: list[IdempotencyRecord] = attrs.Factory(list)
-    contacts: list[Contact] = attrs.Factory(list)
-
-    def add_messages(self, records: Sequence[MessageRecord]) -> None:
-        self.messages.extend(records)
-
-    def claim_idempotency(self, record: IdempotencyRecord) -> None:
-        self.claims.append(record)
-
-    def upsert_contact(self, contact: Contact) -> None:
-        self.contacts.append(contact)
+class _Transaction(storekit.PendingWrites):
+    _docs: _Docs = attrs.field(kw_only=True)
 
     def apply(self, c: Conn) -> None:
         for claim in self.claims:
@@ -1037,7 +1025,7 @@ class SqliteStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_Transaction]:
-        tx = _Transaction(self._docs)
+        tx = _Transaction(docs=self._docs)
         yield tx
         await self.writer.call(tx.apply)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 import attrs
 
@@ -19,6 +20,7 @@ from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.domain.records import (
     Contact,
     Direction,
+    IdempotencyRecord,
     MessageRecord,
     OutboxEvent,
     inbound_event,
@@ -36,6 +38,7 @@ __all__ = [
     "finish",
     "from_us",
     "LocalRateLimits",
+    "PendingWrites",
     "inbound_event",
     "merge_contact",
     "opens_template_window",
@@ -178,6 +181,10 @@ class LocalRateLimits:
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+@overload
+def to_us(when: datetime) -> int: ...
+@overload
+def to_us(when: None) -> None: ...
 def to_us(when: datetime | None) -> int | None:
     """A datetime as integer microseconds since the epoch (exact, sortable)."""
     return None if when is None else (when - EPOCH) // timedelta(microseconds=1)
@@ -206,3 +213,22 @@ class DocCache:
         self._decoded[doc] = record
         if len(self._decoded) > self.limit:
             self._decoded.popitem(last=False)
+
+
+@attrs.define
+class PendingWrites:
+    """The writes a ``Store.transaction()`` block collects (the ``Transaction`` port);
+    each store applies them atomically when the block exits cleanly."""
+
+    messages: list[MessageRecord] = attrs.Factory(list)
+    claims: list[IdempotencyRecord] = attrs.Factory(list)
+    contacts: list[Contact] = attrs.Factory(list)
+
+    def add_messages(self, records: Sequence[MessageRecord]) -> None:
+        self.messages.extend(records)
+
+    def claim_idempotency(self, record: IdempotencyRecord) -> None:
+        self.claims.append(record)
+
+    def upsert_contact(self, contact: Contact) -> None:
+        self.contacts.append(contact)

@@ -98,3 +98,31 @@ async def test_a_database_at_any_earlier_version_opens_and_migrates(
     finally:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await conn.close()
+
+
+def test_without_asyncpg_other_stores_work_and_postgres_says_what_to_install() -> None:
+    """``pip install waport`` without the extra: the registry still loads (SQLite is the
+    default), and choosing PostgreSQL names the extra to install."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['asyncpg'] = None\n"
+        "import anyio\n"
+        "from waport.domain.errors import ConfigError\n"
+        "from waport.plugins import PluginContext, Registry\n"
+        "registry = Registry.from_entry_points()\n"
+        "plugin = registry.store_for('postgresql://h/d')\n"
+        "assert registry.store_for('./w.db').name == 'sqlite'\n"
+        "async def main():\n"
+        "    try:\n"
+        "        async with plugin.open(plugin.config_type(url='postgresql://h/d'), None):\n"
+        "            pass\n"
+        "    except ConfigError as exc:\n"
+        "        print(exc)\n"
+        "anyio.run(main)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert 'pip install "waport[postgres]"' in result.stdout

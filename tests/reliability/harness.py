@@ -162,3 +162,29 @@ def signed_meta(value: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     graph = meta_fake.FakeGraphApi()
     raw = json.dumps(graph.webhook(value), separators=(",", ":")).encode()
     return raw, meta_fake.sign(raw)
+
+
+def delivered_reports(
+    graph: meta_fake.FakeGraphApi, batch: int = 100
+) -> list[tuple[bytes, dict[str, str]]]:
+    """Meta's signed status webhooks saying every message the fake received was delivered
+    (with ``biz_opaque_callback_data``, so waport reconciles even a crashed attempt)."""
+    statuses = [
+        {
+            "id": wamid,
+            "status": "delivered",
+            "timestamp": str(int(time.time())),
+            "recipient_id": payload["to"].lstrip("+"),
+            "biz_opaque_callback_data": payload["biz_opaque_callback_data"],
+        }
+        for wamid, payload in zip(graph.wamids, graph.sent, strict=True)
+    ]
+    return [
+        signed_meta(
+            {
+                "metadata": {"phone_number_id": meta_fake.PHONE_NUMBER_ID},
+                "statuses": statuses[start : start + batch],
+            }
+        )
+        for start in range(0, len(statuses), batch)
+    ]

@@ -35,7 +35,13 @@ import attrs
 import pytest
 
 from tests.e2e.conftest import free_port, wait_for, webhook_receiver
-from tests.reliability.harness import Gateway, fast_meta_env, signed_meta, until_2xx
+from tests.reliability.harness import (
+    Gateway,
+    delivered_reports,
+    fast_meta_env,
+    signed_meta,
+    until_2xx,
+)
 from waport_meta import fake as meta_fake
 from waport_meta.fake import open_fake_graph
 
@@ -154,21 +160,7 @@ async def test_crash_campaign(tmp_path: Path, request: pytest.FixtureRequest) ->
                 await anyio.to_thread.run_sync(gw.start)
                 stop.set()  # let the clients finish what they started, then stop
         # The drain: Meta reports every message it received, then everything settles.
-        received = dict(zip(graph.wamids, graph.sent, strict=True))
-        statuses = [
-            {
-                "id": wamid,
-                "status": "delivered",
-                "timestamp": str(int(time.time())),
-                "recipient_id": payload["to"].lstrip("+"),
-                "biz_opaque_callback_data": payload["biz_opaque_callback_data"],
-            }
-            for wamid, payload in received.items()
-        ]
-        for start in range(0, len(statuses), 100):
-            raw, headers = signed_meta(
-                {"metadata": {"phone_number_id": sender}, "statuses": statuses[start : start + 100]}
-            )
+        for raw, headers in delivered_reports(graph):
             await until_2xx(http, gw, ledger, "/webhooks/meta", raw, **headers)
         db = tmp_path / "waport.db"
 

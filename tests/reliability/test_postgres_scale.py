@@ -19,7 +19,7 @@ import attrs
 import pytest
 
 from tests.e2e.conftest import free_port, wait_for
-from tests.reliability.harness import Fleet, Gateway, fast_meta_env, signed_meta, until_2xx
+from tests.reliability.harness import Fleet, Gateway, delivered_reports, fast_meta_env, until_2xx
 from waport_meta import fake as meta_fake
 from waport_meta.fake import open_fake_graph
 
@@ -103,20 +103,7 @@ async def test_four_gateways_one_database_no_double_sends(
                     tg.start_soon(bounded, broadcast, n)
         elapsed = time.monotonic() - started
         # Meta reports every message it received; what it never received ends OUTCOME_UNKNOWN.
-        statuses = [
-            {
-                "id": wamid,
-                "status": "delivered",
-                "timestamp": str(int(time.time())),
-                "recipient_id": payload["to"].lstrip("+"),
-                "biz_opaque_callback_data": payload["biz_opaque_callback_data"],
-            }
-            for wamid, payload in zip(graph.wamids, graph.sent, strict=True)
-        ]
-        for start in range(0, len(statuses), 200):
-            raw, headers = signed_meta(
-                {"metadata": {"phone_number_id": sender}, "statuses": statuses[start : start + 200]}
-            )
+        for raw, headers in delivered_reports(graph, batch=200):
             await until_2xx(http, fleet, counts, "/webhooks/meta", raw, **headers)
 
         conn = await asyncpg.connect(postgres_url, server_settings={"search_path": schema})

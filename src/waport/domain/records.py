@@ -124,6 +124,16 @@ class ApiKey:
     def allows(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes
 
+    def may_use(self, sender_id: str | None) -> bool:
+        """Whether this key may act on, or see, what belongs to ``sender_id`` (a key
+        limited to some senders sees nothing of the others, nor sender-less resources)."""
+        return self.senders is None or (sender_id is not None and sender_id in self.senders)
+
+    def covers(self, senders: frozenset[str] | None) -> bool:
+        """Whether a key limited to ``senders`` (None: unlimited) is no wider than this
+        one: what a limited admin key may create, list or revoke."""
+        return self.senders is None or (senders is not None and senders <= self.senders)
+
 
 @attrs.frozen(kw_only=True)
 class Contact:
