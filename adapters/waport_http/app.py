@@ -24,6 +24,7 @@ import attrs
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from waport import codec
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import MEDIA_LIMITS, MediaKind
 from waport.domain.media import kind_from_mime
@@ -74,8 +75,13 @@ def _depth_ok(value: Any) -> bool:
     return True
 
 
+def _no_constant(name: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON (RFC 8259), though Python's parser takes them."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _json_bytes(payload: Mapping[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return codec.json_bytes(payload)
 
 
 def error_payload(
@@ -261,7 +267,7 @@ class Gateway:
         if optional and not raw.strip():
             return {}
         try:
-            value = json.loads(raw.decode("utf-8"))
+            value = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
         except UnicodeDecodeError:
             raise WaportError(ErrorCode.VALIDATION_FAILED, "the body is not valid UTF-8") from None
         except (ValueError, RecursionError):
@@ -821,7 +827,7 @@ class Gateway:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return codec.json_bytes(value).decode()
 
 
 def _ok(payload: Any, *, status: int = 200) -> web.Response:

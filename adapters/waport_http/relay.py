@@ -16,7 +16,6 @@ import base64
 import enum
 import hashlib
 import hmac
-import json
 import logging
 import random
 import secrets
@@ -28,6 +27,7 @@ import anyio
 import attrs
 from anyio.abc import TaskStatus
 
+from waport import codec
 from waport.domain.records import OutboxEvent
 from waport.domain.schedule import parse_retry_after, webhook_retry_at
 from waport.ports import Clock, Store
@@ -138,7 +138,7 @@ class WebhookVerifier:
 
 
 def body_of(event: OutboxEvent) -> bytes:
-    return json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return codec.json_bytes(event.payload)
 
 
 @attrs.frozen(kw_only=True)

@@ -19,6 +19,7 @@ from typing import Any, Final
 import aiohttp
 import attrs
 
+from waport import codec
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.events import ProviderEvent
 from waport.domain.limits import MediaKind
@@ -106,6 +107,9 @@ class MetaCloudProvider:
         """One Graph request. Raises ``WaportError`` only, keeping the cause."""
         self.remote_calls += 1
         headers = {"Authorization": f"Bearer {self.token}"}
+        if "json" in kwargs:
+            kwargs["data"] = codec.json_bytes(kwargs.pop("json"))
+            headers["Content-Type"] = "application/json"
         try:
             async with self.http.request(
                 method,

@@ -18,6 +18,7 @@ from typing import Any, Final
 import aiohttp
 import attrs
 
+from waport import codec
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.events import ProviderEvent
 from waport.domain.limits import MediaKind
@@ -105,11 +106,15 @@ class WahaProvider:
         params: Mapping[str, str] | None = None,
     ) -> Any:
         headers = {"X-Api-Key": self.api_key} if self.api_key else {}
+        data = None
+        if json_body is not None:
+            data = codec.json_bytes(json_body)
+            headers["Content-Type"] = "application/json"
         try:
             async with self.http.request(
                 method,
                 self.url.rstrip("/") + path,
-                json=json_body,
+                data=data,
                 params=params,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),

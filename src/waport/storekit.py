@@ -92,7 +92,6 @@ def finish(
     guard = outcome.claimed_at if isinstance(outcome, Failed | Release) else None
     if guard is not None and record.attempting_since != guard:
         return record, []
-    record = attrs.evolve(record, attempting_since=None)
     changes: list[StatusChange] = []
 
     def step(change: StatusChange) -> None:
@@ -102,9 +101,11 @@ def finish(
             record = updated
             changes.append(change)
 
+    # one evolve per outcome (records are rebuilt whole, and this runs on every send)
     if isinstance(outcome, Sent):
         record = attrs.evolve(
             record,
+            attempting_since=None,
             provider=outcome.provider,
             provider_message_id=outcome.provider_message_id,
             due_at=None,
@@ -113,13 +114,17 @@ def finish(
         for change in sorted(stashed, key=lambda c: c.status.rank):
             step(change)
     elif isinstance(outcome, Retry):
-        record = attrs.evolve(record, due_at=outcome.due_at, error=outcome.error)
+        record = attrs.evolve(
+            record, attempting_since=None, due_at=outcome.due_at, error=outcome.error
+        )
     elif isinstance(outcome, Failed):
-        record = attrs.evolve(record, due_at=None, error=outcome.error)
+        record = attrs.evolve(record, attempting_since=None, due_at=None, error=outcome.error)
         step(StatusChange(status=outcome.status, at=outcome.at, error=outcome.error))
     elif isinstance(outcome, Release):
         attempts = record.attempts if outcome.count_attempt else max(0, record.attempts - 1)
-        record = attrs.evolve(record, due_at=outcome.due_at, attempts=attempts)
+        record = attrs.evolve(
+            record, attempting_since=None, due_at=outcome.due_at, attempts=attempts
+        )
     return record, changes
 
 

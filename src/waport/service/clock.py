@@ -7,6 +7,9 @@ import time
 from datetime import UTC, datetime
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# two characters per 10 bits: a ULID is 13 table lookups instead of 26 shifts
+_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
+_SHIFTS = tuple(range(120, -1, -10))
 
 
 class SystemClock:
@@ -21,8 +24,4 @@ class RandomIds:
 
     def new_id(self, prefix: str) -> str:
         value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-        chars = []
-        for _ in range(26):
-            chars.append(_CROCKFORD[value & 31])
-            value >>= 5
-        return f"{prefix}_{''.join(reversed(chars))}"
+        return prefix + "_" + "".join([_PAIRS[value >> shift & 1023] for shift in _SHIFTS])
