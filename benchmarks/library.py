@@ -34,7 +34,7 @@ import aiohttp
 from waport.domain.events import InboundMessage
 from waport.domain.recipients import parse_recipient
 from waport.ports import Provider, Store
-from waport.service import Messenger, Policy
+from waport.service import Messenger, Policy, tune_gc
 from waport.service.clock import RandomIds, SystemClock
 from waport_memory import MemoryStore, SandboxProvider
 from waport_meta.provider import MetaCloudProvider
@@ -185,6 +185,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        default=0,
+        help="apply waport.service.tune_gc(N) before sending (0: Python's defaults)",
+    )
+    parser.add_argument(
         "--store", choices=("sqlite", "memory"), default="sqlite", help="waport only"
     )
     parser.add_argument(
@@ -195,6 +201,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     options = {"store": args.store, "provider": args.provider} if args.client == "waport" else {}
+    tune_gc(args.gc_threshold)
     result = asyncio.run(
         RUNNERS[args.client](args.graph_url, args.messages, args.concurrency, **options)
     )

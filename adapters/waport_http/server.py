@@ -24,7 +24,7 @@ from aiohttp import web
 from waport.domain.records import SCOPES, Workspace
 from waport.plugins import PluginContext, Registry
 from waport.ports import Clock, IdSource, Provider, Store
-from waport.service import Messenger, Policy, RandomIds, SystemClock
+from waport.service import Messenger, Policy, RandomIds, SystemClock, tune_gc
 from waport.service.lifetime import task_group
 from waport_http import auth
 from waport_http.app import Gateway
@@ -230,6 +230,7 @@ async def serve(
         )
         await site.start()
         url = f"http://{settings.host}:{settings.port}"
+        tune_gc(settings.gc_threshold)
         say(
             f"waport {running.provider.name} gateway listening on {url} (database: {shown_database(settings.database)})"
         )

@@ -1,7 +1,9 @@
-"""Use cases over the ports: the Messenger, billing adapters, the system clock."""
+"""Use cases over the ports: the Messenger, billing adapters, the system clock, and
+``tune_gc`` for long-running processes."""
 
 from waport.service.billing import PrepaidBilling, UnlimitedBilling
 from waport.service.clock import RandomIds, SystemClock
+from waport.service.lifetime import tune_gc
 from waport.service.messenger import (
     BroadcastResult,
     DispatchReport,
@@ -24,4 +26,5 @@ __all__ = [
     "SendResult",
     "SystemClock",
     "UnlimitedBilling",
+    "tune_gc",
 ]

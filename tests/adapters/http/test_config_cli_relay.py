@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 from datetime import timedelta
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from waport import ConfigError
 from waport.domain.records import OutboxState, Workspace
+from waport.service import tune_gc
 from waport.testing import FakeClock
 from waport_http import cli, config, relay
 from waport_memory.plugin import SandboxConfig
@@ -65,6 +67,7 @@ def test_settings_from_toml_and_environment(tmp_path: Path) -> None:
         ("", {"WAPORT_PROVIDER_TIMEOUT_SECONDS": "100"}, "longer than"),
         ("", {"WAPORT_ALLOW_PRIVATE_URLS": "perhaps"}, "true or false"),
         ("", {"WAPORT_LOOKUP_CACHE_SECONDS": "soon"}, "must be a number"),
+        ("", {"WAPORT_GC_THRESHOLD": "-1"}, "gc_threshold must be 0"),
         ("listen = 5", {}, "must be a string"),
         ("allow_private_urls = 1", {}, "true or false"),
         ("lookup_cache_seconds = true", {}, "must be a number"),
@@ -78,6 +81,23 @@ def test_bad_settings_stop_with_a_clear_message(
     path.write_text(toml)
     with pytest.raises(ConfigError, match=message):
         config.load(path, env)
+
+
+@pytest.mark.parametrize("threshold", [0, 10_000])
+def test_tune_gc_freezes_start_up_and_sets_the_youngest_threshold(threshold: int) -> None:
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    try:
+        tune_gc(threshold)
+        if threshold:
+            assert gc.get_freeze_count() > 0
+            assert gc.get_threshold() == (threshold, *before[1:])
+        else:
+            assert gc.get_freeze_count() == 0
+            assert gc.get_threshold() == before
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 def test_bad_plugin_settings(tmp_path: Path) -> None:
