@@ -271,6 +271,19 @@ async def test_hostile_bodies_get_4xx(gw: Harness) -> None:
         ),
         (b"[]", "application/json", 400, "VALIDATION_FAILED"),
         (b"null", "application/json", 400, "VALIDATION_FAILED"),
+        # Python's parser takes these; JSON (RFC 8259) has no such values
+        (
+            b'{"to": "%s", "text": "hi", "metadata": {"x": NaN}}' % TO.encode(),
+            "application/json",
+            400,
+            "VALIDATION_FAILED",
+        ),
+        (
+            b'{"to": "%s", "text": "hi", "metadata": {"x": -Infinity}}' % TO.encode(),
+            "application/json",
+            400,
+            "VALIDATION_FAILED",
+        ),
         (b"{" + b'"a":' * 40 + b"1" + b"}" * 40, "application/json", 400, "VALIDATION_FAILED"),
     ]
     for data, ctype, status, code in cases:
