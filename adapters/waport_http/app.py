@@ -80,6 +80,9 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
+_JSON: Final = json.JSONDecoder(parse_constant=_no_constant)
+
+
 def _json_bytes(payload: Mapping[str, Any]) -> bytes:
     return codec.json_bytes(payload)
 
@@ -267,7 +270,7 @@ class Gateway:
         if optional and not raw.strip():
             return {}
         try:
-            value = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+            value = _JSON.decode(raw.decode("utf-8"))
         except UnicodeDecodeError:
             raise WaportError(ErrorCode.VALIDATION_FAILED, "the body is not valid UTF-8") from None
         except (ValueError, RecursionError):

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from typing import Any
 
+import anyio
 import pytest
 
 from waport import ErrorCode, MessageStatus, WaportError, parse_recipient
 from waport.domain.records import Workspace
+from waport.ports import SendReceipt
+from waport.service import Messenger, Policy
+from waport.testing import FakeClock, SequentialIds
+from waport_memory import MemoryStore, SandboxProvider
 
 from .conftest import Stack
 
@@ -289,3 +295,46 @@ async def test_capabilities_are_checked_before_any_io(stack: Stack) -> None:
         )
     assert (info.value.code, info.value.param) == (ErrorCode.BASE64_NOT_SUPPORTED, "media.data")
     assert stack.sandbox.remote_calls == calls
+
+
+async def test_a_provider_that_never_answers_times_out_and_is_retried_later() -> None:
+    """A hanging provider (a plugin's bug, a black-holed network) costs one
+    ``provider_timeout``; the message is kept, pending a retry, never lost."""
+
+    class Hanging(SandboxProvider):
+        async def send(self, *args: Any, **kwargs: Any) -> SendReceipt:
+            await anyio.sleep_forever()
+            raise AssertionError("unreachable")
+
+    clock = FakeClock()
+    store = MemoryStore()
+    provider = Hanging(clock=clock)
+    async with Messenger(
+        store=store,
+        provider=provider,
+        clock=clock,
+        ids=SequentialIds(),
+        policy=Policy(provider_timeout=0.05),
+    ) as messenger:
+        await messenger.ingest(
+            [
+                provider.inbound(
+                    contact=parse_recipient(TO),
+                    sender_id="sandbox-sender",
+                    text="hi",
+                    at=clock.now(),
+                )
+            ]
+        )
+        with anyio.fail_after(5):
+            result = await messenger.send({"to": TO, "text": "anyone there?"})
+    assert result.status == MessageStatus.PENDING
+    error = result.message.error
+    assert error is not None
+    assert (error.code, error.message) == (
+        "PROVIDER_UNAVAILABLE",
+        "the provider did not answer in time",
+    )
+    assert result.message.due_at is not None
+    assert result.message.due_at > clock.now()
+    assert result.message.attempting_since is None
