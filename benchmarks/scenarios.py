@@ -2,7 +2,8 @@
 
 1. ``http_sends``: the gateway (SQLite, durable; Meta adapter to a fake Graph API),
    64 clients in a separate process: the sustained maximum (closed loop), then
-   latency at a fixed 1,000 requests/s (open loop).
+   latency at a fixed 1,000 requests/s (open loop); then the closed loop again on a
+   gateway with Python's default collector settings (``gc_threshold`` 0).
 2. ``broadcast``: a 256-recipient broadcast through the library: the time until all
    rows are committed, then the time until all are attempted at 1,000/s.
 3. ``webhooks``: Meta status webhooks, 100 statuses per signed POST, 8 posters.
@@ -91,6 +92,18 @@ def http_sends(sizes: Sizes) -> Figures:
             "--offset",
             "50000000",
         )
+    # the same closed loop with Python's default collector settings (gc_threshold 0)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        procs.fake_graph() as graph,
+        procs.gateway(
+            Path(folder), graph, max_rps=1_000_000, env={"WAPORT_GC_THRESHOLD": "0"}
+        ) as gw,
+    ):
+        procs.load(gw, "--clients", "64", "--seconds", "1", "--offset", "90000000")
+        default_cpu = procs.cpu_seconds(gw.pid)
+        default_gc = procs.load(gw, "--clients", "64", "--seconds", str(sizes.http_seconds))
+        default_cpu = procs.cpu_seconds(gw.pid) - default_cpu
     return {
         "max_accepted_per_s": closed["accepted_per_second"],
         "max_p50_ms": closed["p50_ms"],
@@ -100,6 +113,9 @@ def http_sends(sizes: Sizes) -> Figures:
         f"at_{int(sizes.rate)}_per_s_accepted_per_s": opened["accepted_per_second"],
         f"at_{int(sizes.rate)}_per_s_p50_ms": opened["p50_ms"],
         f"at_{int(sizes.rate)}_per_s_p99_ms": opened["p99_ms"],
+        "default_gc_max_accepted_per_s": default_gc["accepted_per_second"],
+        "default_gc_max_p99_ms": default_gc["p99_ms"],
+        "default_gc_cpu_us_per_send": round(default_cpu / max(1, default_gc["requests"]) * 1e6, 1),
     }
 
 
