@@ -2,21 +2,26 @@
 
 The async bridge, chosen deliberately
 -------------------------------------
-The standard ``sqlite3`` module on two connections, each served by a *batcher*: a
-thread of its own that takes every operation waiting in its queue and runs them
-together, then wakes the event loop once for every batch finished meanwhile:
+The standard ``sqlite3`` module on three connections:
 
-* the **writer** wraps the batch in one ``BEGIN IMMEDIATE ... COMMIT`` with a
-  ``SAVEPOINT`` per operation, so concurrent writers share one fsync (group
-  commit) while each operation still succeeds or fails on its own; a caller is
-  answered only after the COMMIT that holds its rows returns;
-* the **reader** runs queued reads on the second connection (WAL: readers never
-  wait for the writer).
+* the **writer** runs the operations queued during one turn of the event loop in
+  one ``BEGIN IMMEDIATE ... COMMIT`` with a ``SAVEPOINT`` per operation, so
+  concurrent writers share one fsync (group commit) while each operation still
+  succeeds or fails on its own. The statements run on the loop (microseconds: they
+  only touch the page cache); the COMMIT, where the fsync is, runs on the writer's
+  thread, and a caller is answered only after the COMMIT that holds its rows returns;
+* **point reads** (one row by its key) run on the loop on a connection of their own;
+* **scans** (lists, counts, the dispatcher's queue) go to the reader's thread, which
+  runs everything queued and wakes the loop once per batch (WAL: readers never wait
+  for the writer).
 
-A dedicated thread costs the loop a few microseconds per operation; a trip to a
-worker pool per batch cost tens, and answering each batch with its own wake-up
-made a busy loop spend its time in the self-pipe. (Point reads run inline were
-measured too: no faster than the reader thread, so the event loop never runs SQL.)
+Why the loop runs SQL: with every statement on a thread, each one had to win the
+interpreter lock back from a busy loop, and the waits added up: at 1,000 sends/s
+over HTTP the p99 was 70-80 ms with statements and point reads on threads, 25-35 ms
+with them on the loop and only the fsync on a thread (``docs/performance.md``). The
+loop never waits for a lock or a disk flush: a batch that finds the write lock taken
+by another process goes to the writer's thread whole, and a point read that finds
+the database busy is retried on the reader's thread.
 
 Why not aiosqlite: it makes one thread hop per call and commits per caller, so
 durable throughput is bounded by one fsync per message (measured in
@@ -35,8 +40,10 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -82,6 +89,15 @@ class _Op(Generic[T]):
         self.error: BaseException | None = None
         self.future = future
 
+    def answer(self) -> None:
+        if not self.future.done():  # its caller may have been cancelled meanwhile
+            self.future.set_result(None)
+
+    def outcome(self) -> T:
+        if self.error is not None:
+            raise _as_store_error(self.error)
+        return self.result  # type: ignore[return-value]
+
 
 @attrs.define
 class BatchStats:
@@ -93,21 +109,138 @@ class BatchStats:
         return self.operations / self.batches if self.batches else 0.0
 
 
-class _Batcher:
-    """One connection served by its own thread, in batches.
+class _Writer:
+    """The write connection: statements on the event loop, each COMMIT on a thread.
 
-    Callers on the event loop queue operations; the thread takes everything queued
-    (up to ``max_batch``), runs it (a writer in one transaction, each operation in its
-    own savepoint, so one failure does not undo its neighbours: group commit) and
-    wakes the loop once per batch. A dedicated thread costs the loop a few
-    microseconds per operation, where a worker-pool hop per batch cost tens.
+    Operations queued during one turn of the loop run together (up to ``max_batch``)
+    in one ``BEGIN IMMEDIATE`` transaction, each in its own savepoint so one failure
+    does not undo its neighbours; the COMMIT, whose fsync is the slow part, runs on
+    the writer's thread while the loop goes on, and whatever is queued meanwhile
+    forms the next batch (group commit). A caller is answered only after the COMMIT
+    that holds its rows returns. If another process holds the write lock, the whole
+    batch waits for it on the thread instead (busy timeout 5 s), never on the loop.
     """
 
-    def __init__(self, conn: Conn, *, write: bool, max_batch: int = 512) -> None:
+    def __init__(self, conn: Conn, *, max_batch: int = 512) -> None:
         self.conn = conn
-        self.write = write
         self.max_batch = max_batch
         self.stats = BatchStats()
+        self._queue: deque[_Op[Any]] = deque()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="waport-sqlite-writer")
+        self._busy = False  # a batch is scheduled or committing
+        self._idle = asyncio.Event()
+        self._stop = anyio.Event()
+        self._closed = False
+        conn.execute("PRAGMA busy_timeout=0")  # the loop never waits for a lock
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Serve until cancelled or closed; queued operations are finished first."""
+        self._idle.set()
+        task_status.started()
+        try:
+            await self._stop.wait()
+        finally:
+            self.close()
+            with anyio.CancelScope(shield=True):
+                await self._idle.wait()
+                await anyio.to_thread.run_sync(self._pool.shutdown)
+
+    async def call(self, fn: Callable[[Conn], T]) -> T:
+        """Run ``fn`` with the connection in the next batch. If the caller is cancelled
+        while waiting, the operation still runs (callers that must know shield)."""
+        if self._closed:
+            raise WaportError(ErrorCode.INTERNAL, "the store is closed")
+        op: _Op[T] = _Op(fn, asyncio.get_running_loop().create_future())
+        self._queue.append(op)
+        if not self._busy:
+            self._busy = True
+            self._idle.clear()
+            asyncio.get_running_loop().call_soon(self._flush)
+        await op.future
+        return op.outcome()
+
+    def _flush(self) -> None:
+        if not self._queue:
+            self._busy = False
+            self._idle.set()
+            return
+        batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:  # locked by another process (or worse): the thread waits
+            job = partial(_locked_batch, conn, batch)
+        else:
+            _apply(conn, batch)
+            job = partial(_commit, conn, batch)
+        done = asyncio.get_running_loop().run_in_executor(self._pool, job)
+        done.add_done_callback(lambda _: self._answer(batch))
+
+    def _answer(self, batch: list[_Op[Any]]) -> None:
+        self.stats.batches += 1
+        self.stats.operations += len(batch)
+        for op in batch:
+            op.answer()
+        self._flush()
+
+    def close(self) -> None:
+        self._closed = True
+        self._stop.set()
+
+
+def _apply(conn: Conn, batch: list[_Op[Any]]) -> None:
+    for op in batch:
+        conn.execute("SAVEPOINT op")
+        try:
+            op.result = op.fn(conn)
+            conn.execute("RELEASE op")
+        except Exception as exc:
+            conn.execute("ROLLBACK TO op")
+            conn.execute("RELEASE op")
+            op.error = exc
+
+
+def _commit(conn: Conn, batch: list[_Op[Any]]) -> None:
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        for op in batch:
+            op.result = None
+            op.error = WaportError(ErrorCode.INTERNAL, f"commit failed: {exc}")
+
+
+def _locked_batch(conn: Conn, batch: list[_Op[Any]]) -> None:
+    """A whole batch on the writer's thread, waiting up to 5 s for the write lock."""
+    conn.execute("PRAGMA busy_timeout=5000")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        for op in batch:
+            op.error = WaportError(ErrorCode.INTERNAL, f"the database is unavailable: {exc}")
+        return
+    finally:
+        conn.execute("PRAGMA busy_timeout=0")
+    _apply(conn, batch)
+    _commit(conn, batch)
+
+
+class _Reader:
+    """The read connections: point reads on the event loop, scans on a thread.
+
+    A point read (one row by its key: the hot path of every send) runs at once on a
+    connection of the loop's own: it takes microseconds, where handing it to a thread
+    cost a wake-up each way and, under load, waits for the interpreter lock. Scans
+    (lists, counts, the dispatcher's queue) go to the reader's thread, which takes
+    everything queued, runs it, and wakes the loop once per batch. If a point read
+    finds the database busy it is retried on the thread (WAL readers rarely wait).
+    """
+
+    def __init__(self, conn: Conn, point_conn: Conn, *, max_batch: int = 512) -> None:
+        self.conn = conn
+        self.point_conn = point_conn
+        self.max_batch = max_batch
         self._queue: deque[_Op[Any]] = deque()
         self._ready = threading.Condition(threading.Lock())
         self._closed = False
@@ -115,13 +248,12 @@ class _Batcher:
         self._stop = anyio.Event()
         self._done: list[_Op[Any]] = []
         self._waking = False
+        point_conn.execute("PRAGMA busy_timeout=0")
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve until cancelled or closed; queued operations are finished first."""
         self._thread = threading.Thread(
-            target=self._serve,
-            args=(asyncio.get_running_loop(),),
-            name=f"waport-sqlite-{'writer' if self.write else 'reader'}",
+            target=self._serve, args=(asyncio.get_running_loop(),), name="waport-sqlite-reader"
         )
         self._thread.start()
         task_status.started()
@@ -131,6 +263,31 @@ class _Batcher:
             self.close()
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self._thread.join)
+
+    async def point(self, fn: Callable[[Conn], T]) -> T:
+        """A point read, run now on the loop's connection."""
+        if self._closed:
+            raise WaportError(ErrorCode.INTERNAL, "the store is closed")
+        try:
+            return fn(self.point_conn)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise _as_store_error(exc) from None
+            return await self.call(fn)  # busy: the thread waits for it
+        except Exception as exc:
+            raise _as_store_error(exc) from None
+
+    async def call(self, fn: Callable[[Conn], T]) -> T:
+        """Run ``fn`` with the connection on the reader's thread."""
+        op: _Op[T] = _Op(fn, asyncio.get_running_loop().create_future())
+        with self._ready:
+            if self._closed or self._thread is None:
+                raise WaportError(ErrorCode.INTERNAL, "the store is closed")
+            self._queue.append(op)
+            if len(self._queue) == 1:
+                self._ready.notify()
+        await op.future
+        return op.outcome()
 
     def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
         while True:
@@ -142,9 +299,11 @@ class _Batcher:
                 batch = [
                     self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))
                 ]
-            self._execute(batch)
-            self.stats.batches += 1
-            self.stats.operations += len(batch)
+            for op in batch:
+                try:
+                    op.result = op.fn(self.conn)
+                except Exception as exc:
+                    op.error = exc
             with self._ready:
                 self._done.extend(batch)
                 wake, self._waking = not self._waking, True
@@ -159,56 +318,7 @@ class _Batcher:
             done, self._done = self._done, []
             self._waking = False
         for op in done:
-            if not op.future.done():
-                op.future.set_result(None)
-
-    def _execute(self, batch: list[_Op[Any]]) -> None:
-        if not self.write:
-            for op in batch:
-                try:
-                    op.result = op.fn(self.conn)
-                except Exception as exc:
-                    op.error = exc
-            return
-        conn = self.conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            for op in batch:
-                op.error = WaportError(ErrorCode.INTERNAL, f"the database is unavailable: {exc}")
-            return
-        for op in batch:
-            conn.execute("SAVEPOINT op")
-            try:
-                op.result = op.fn(conn)
-                conn.execute("RELEASE op")
-            except Exception as exc:
-                conn.execute("ROLLBACK TO op")
-                conn.execute("RELEASE op")
-                op.error = exc
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            for op in batch:
-                op.result = None
-                op.error = WaportError(ErrorCode.INTERNAL, f"commit failed: {exc}")
-
-    async def call(self, fn: Callable[[Conn], T]) -> T:
-        """Run ``fn`` with the connection in the next batch. If the caller is cancelled
-        while waiting, the operation still runs (callers that must know shield)."""
-        op: _Op[T] = _Op(fn, asyncio.get_running_loop().create_future())
-        with self._ready:
-            if self._closed or self._thread is None:
-                raise WaportError(ErrorCode.INTERNAL, "the store is closed")
-            self._queue.append(op)
-            if len(self._queue) == 1:
-                self._ready.notify()
-        await op.future
-        if op.error is not None:
-            raise _as_store_error(op.error)
-        return op.result  # type: ignore[return-value]
+            op.answer()
 
     def close(self) -> None:
         with self._ready:
@@ -393,19 +503,19 @@ _EVENT_COLUMNS = "doc, state, due_us, leased_us, attempts, last_error"
 
 @attrs.define
 class _Part:
-    _r: _Batcher
-    _w: _Batcher
+    _r: _Reader
+    _w: _Writer
     _docs: _Docs
 
 
 class _Messages(_Part):
     async def get(self, message_id: str) -> MessageRecord | None:
-        return await self._r.call(lambda c: _get_message(c, self._docs, message_id))
+        return await self._r.point(lambda c: _get_message(c, self._docs, message_id))
 
     async def find_by_provider_id(
         self, provider: str, provider_message_id: str
     ) -> MessageRecord | None:
-        return await self._r.call(
+        return await self._r.point(
             lambda c: _by_provider(c, self._docs, provider, provider_message_id)
         )
 
@@ -442,7 +552,7 @@ class _Messages(_Part):
                 ).fetchone()
             return from_us(row[0]) if row and row[0] is not None else None
 
-        return await self._r.call(read)
+        return await self._r.point(read)
 
     async def count_initiated(self, workspace_id: str, since: datetime) -> int:
         def read(c: Conn) -> int:
@@ -643,7 +753,7 @@ class _Idempotency(_Part):
             ).fetchone()
             return codec.loads(row[0], IdempotencyRecord) if row else None
 
-        return await self._r.call(read)
+        return await self._r.point(read)
 
     async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
         def write(c: Conn) -> None:
@@ -687,7 +797,7 @@ class _ApiKeys(_Part):
             row = c.execute("SELECT doc FROM api_keys WHERE id = ?", (key_id,)).fetchone()
             return codec.loads(row[0], ApiKey) if row else None
 
-        return await self._r.call(read)
+        return await self._r.point(read)
 
     async def list(self, workspace_id: str | None = None) -> Sequence[ApiKey]:
         def read(c: Conn) -> list[ApiKey]:
@@ -736,7 +846,7 @@ class _Workspaces(_Part):
             ).fetchone()
             return attrs.evolve(codec.loads(row[0], Workspace), balance=row[1]) if row else None
 
-        return await self._r.call(read)
+        return await self._r.point(read)
 
     async def list(self) -> Sequence[Workspace]:
         def read(c: Conn) -> list[Workspace]:
@@ -761,7 +871,7 @@ class _Workspaces(_Part):
             row = c.execute("SELECT doc FROM senders WHERE id = ?", (sender_id,)).fetchone()
             return codec.loads(row[0], Sender) if row else None
 
-        return await self._r.call(read)
+        return await self._r.point(read)
 
     async def senders(self, workspace_id: str) -> Sequence[Sender]:
         def read(c: Conn) -> list[Sender]:
@@ -795,7 +905,7 @@ class _Contacts(_Part):
             ).fetchone()
             return codec.loads(row[0], Contact) if row else None
 
-        return await self._r.call(read)
+        return await self._r.point(read)
 
     async def link_alias(self, alias: str, recipient: Recipient) -> None:
         await self._w.call(
@@ -810,7 +920,7 @@ class _Contacts(_Part):
             row = c.execute("SELECT recipient FROM aliases WHERE alias = ?", (alias,)).fetchone()
             return parse_recipient(row[0]) if row else None
 
-        return await self._r.call(read)
+        return await self._r.point(read)
 
 
 def _upsert_contact(c: Conn, contact: Contact) -> Contact:
@@ -856,7 +966,7 @@ class _Templates(_Part):
             ).fetchone()
             return codec.loads(row[0], TemplateSpec) if row else None
 
-        return await self._r.call(read)
+        return await self._r.point(read)
 
     async def list(self, sender_ids: Collection[str]) -> Sequence[TemplateSpec]:
         wanted = sorted(set(sender_ids))
@@ -937,7 +1047,7 @@ class _Outbox(_Part):
             ).fetchone()
             return _load_event(row) if row else None
 
-        return await self._r.call(read)
+        return await self._r.point(read)
 
     async def for_message(self, message_id: str) -> Sequence[OutboxEvent]:
         def read(c: Conn) -> list[OutboxEvent]:
@@ -999,8 +1109,8 @@ class SqliteStore:
     """All of waport's state in one SQLite file. Open it with ``open_sqlite(path)``."""
 
     path: str
-    writer: _Batcher
-    reader: _Batcher
+    writer: _Writer
+    reader: _Reader
     messages: _Messages = attrs.field(init=False)
     idempotency: _Idempotency = attrs.field(init=False)
     rate_limits: storekit.LocalRateLimits = attrs.field(init=False)
@@ -1041,19 +1151,21 @@ async def open_sqlite(
 ) -> AsyncIterator[SqliteStore]:
     """Open (creating and migrating if needed) the database at ``path``."""
 
-    def setup() -> tuple[Conn, Conn]:
+    def setup() -> tuple[Conn, Conn, Conn]:
         writer = connect(path, synchronous=synchronous)
+        readers: list[Conn] = []
         try:
             migrate(writer)
-            reader = connect(path, synchronous=synchronous, readonly=True)
+            readers.extend(connect(path, synchronous=synchronous, readonly=True) for _ in range(2))
         except BaseException:
-            writer.close()
+            for conn in (writer, *readers):
+                conn.close()
             raise
-        return writer, reader
+        return writer, readers[0], readers[1]
 
-    write_conn, read_conn = await anyio.to_thread.run_sync(setup)
-    writer = _Batcher(write_conn, write=True, max_batch=max_batch)
-    reader = _Batcher(read_conn, write=False, max_batch=max_batch)
+    write_conn, read_conn, point_conn = await anyio.to_thread.run_sync(setup)
+    writer = _Writer(write_conn, max_batch=max_batch)
+    reader = _Reader(read_conn, point_conn, max_batch=max_batch)
     try:
         async with task_group() as tg:
             await tg.start(writer.run)
@@ -1065,13 +1177,14 @@ async def open_sqlite(
                 reader.close()
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_close, write_conn, read_conn)
+            await anyio.to_thread.run_sync(_close, write_conn, read_conn, point_conn)
 
 
 def _close(write_conn: Conn, *readers: Conn) -> None:
     for conn in readers:
         conn.close()
     try:
+        write_conn.execute("PRAGMA busy_timeout=5000")
         write_conn.execute("PRAGMA optimize")
         write_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except sqlite3.Error:

@@ -568,16 +568,11 @@ class Messenger:
                     reply_to=reply_to,
                 )
             if limit.cancelled_caught:
-                raise TimeoutError
+                return self._timed_out(record, now)
         except WaportError as err:
             return self._failure_outcome(record, err, now)
         except TimeoutError:
-            timeout = WaportError(
-                ErrorCode.PROVIDER_UNAVAILABLE,
-                "the provider did not answer in time",
-                provider=self.provider.name,
-            )
-            return self._failure_outcome(record, timeout, now)
+            return self._timed_out(record, now)
         except Exception as exc:  # an adapter bug must not lose the message
             log.exception("provider %s raised a non-waport error", self.provider.name)
             bug = WaportError(
@@ -589,6 +584,14 @@ class Messenger:
             provider_message_id=receipt.provider_message_id,
             at=self.clock.now(),
         )
+
+    def _timed_out(self, record: MessageRecord, now: datetime) -> AttemptOutcome:
+        timeout = WaportError(
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            "the provider did not answer in time",
+            provider=self.provider.name,
+        )
+        return self._failure_outcome(record, timeout, now)
 
     def _failure_outcome(
         self, record: MessageRecord, err: WaportError, now: datetime
