@@ -3,6 +3,7 @@
     python -m benchmarks.loadgen BASE_URL KEY --clients 64 --seconds 30 --sender ID
     python -m benchmarks.loadgen BASE_URL KEY --clients 64 --rate 1000 --seconds 30 ...
     python -m benchmarks.loadgen BASE_URL KEY --clients 64 --messages 100000 ...
+    python -m benchmarks.loadgen BASE_URL KEY ... --respond-async
 
 Closed loop by default: each client sends its next request as soon as the last one
 is answered, which finds the sustained maximum. With ``--rate`` the requests are
@@ -10,7 +11,8 @@ scheduled at that total rate (open loop) and each latency is measured from the
 request's scheduled start, so a stalled server cannot hide its queue (no
 coordinated omission). Prints one JSON line: requests, accepted (200/202), answers
 by status, latency percentiles in ms and the accepted rate; ``--ids FILE`` also
-writes the provider message ids it was given, one per line.
+writes the provider message ids it was given, one per line. ``--respond-async`` sends
+``Prefer: respond-async``: answered once stored, attempted by the dispatcher.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Load:
     rate: float | None = None
     messages: int | None = None
     offset: int = 0
+    respond_async: bool = False
 
 
 @attrs.define
@@ -68,6 +71,8 @@ async def run(load: Load) -> tuple[Tally, float]:
     numbers = count(load.offset)
     limit = None if load.messages is None else load.offset + load.messages
     headers = {"Authorization": f"Bearer {load.key}", "Content-Type": "application/json"}
+    if load.respond_async:
+        headers["Prefer"] = "respond-async"
     url = f"{load.base}/v1/messages"
     started = time.perf_counter()
     deadline = started + load.seconds
@@ -129,6 +134,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, help="stop after this many (instead of --seconds)")
     parser.add_argument("--offset", type=int, default=0, help="the first recipient number")
     parser.add_argument("--ids", help="write the provider message ids to this file")
+    parser.add_argument("--respond-async", action="store_true", help="send Prefer: respond-async")
     args = parser.parse_args()
     load = Load(
         base=args.base,
@@ -139,6 +145,7 @@ def main() -> None:
         rate=args.rate,
         messages=args.messages,
         offset=args.offset,
+        respond_async=args.respond_async,
     )
     tally, elapsed = asyncio.run(run(load))
     if args.ids:

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -149,6 +150,25 @@ def gateway(
         url = f"http://127.0.0.1:{port}"
         wait_until_up(f"{url}/healthz")
         yield Gateway(url=url, key=key, pid=process.pid, database=folder / "waport.db")
+
+
+def drain_seconds(database: Path, timeout: float = 60.0) -> float:
+    """Seconds until no message in ``database`` is waiting to be sent (read-only)."""
+    started = time.monotonic()
+    while True:
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            (waiting,) = conn.execute(
+                "SELECT COUNT(*) FROM messages WHERE status IN ('pending', 'scheduled')"
+            ).fetchone()
+        finally:
+            conn.close()
+        elapsed = time.monotonic() - started
+        if not waiting:
+            return round(elapsed, 2)
+        if elapsed > timeout:
+            raise RuntimeError(f"{waiting} messages still queued after {timeout} s")
+        time.sleep(0.05)
 
 
 def load(gw: Gateway, *options: str) -> dict[str, Any]:

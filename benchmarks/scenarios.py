@@ -92,6 +92,21 @@ def http_sends(sizes: Sizes) -> Figures:
             "--offset",
             "50000000",
         )
+        # the same open loop answered once stored (Prefer: respond-async), then the time
+        # the dispatcher needs to send what is still queued when the load stops
+        queued = procs.load(
+            gw,
+            "--clients",
+            "64",
+            "--seconds",
+            str(sizes.http_seconds),
+            "--rate",
+            str(sizes.rate),
+            "--offset",
+            "70000000",
+            "--respond-async",
+        )
+        drain = procs.drain_seconds(gw.database)
     # the same closed loop with Python's default collector settings (gc_threshold 0)
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -113,6 +128,10 @@ def http_sends(sizes: Sizes) -> Figures:
         f"at_{int(sizes.rate)}_per_s_accepted_per_s": opened["accepted_per_second"],
         f"at_{int(sizes.rate)}_per_s_p50_ms": opened["p50_ms"],
         f"at_{int(sizes.rate)}_per_s_p99_ms": opened["p99_ms"],
+        f"respond_async_at_{int(sizes.rate)}_per_s_accepted_per_s": queued["accepted_per_second"],
+        f"respond_async_at_{int(sizes.rate)}_per_s_p50_ms": queued["p50_ms"],
+        f"respond_async_at_{int(sizes.rate)}_per_s_p99_ms": queued["p99_ms"],
+        "respond_async_queue_drained_after_s": drain,
         "default_gc_max_accepted_per_s": default_gc["accepted_per_second"],
         "default_gc_max_p99_ms": default_gc["p99_ms"],
         "default_gc_cpu_us_per_send": round(default_cpu / max(1, default_gc["requests"]) * 1e6, 1),

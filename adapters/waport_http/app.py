@@ -438,10 +438,15 @@ class Gateway:
     async def post_message(self, request: web.Request) -> web.Response:
         key = await self.authenticate(request, "messages:send")
         body = await self._body_for_send(request)
+        queue_only = _prefers_async(request)
 
         async def run(claim: IdempotencyClaim | None) -> tuple[int, dict[str, Any]]:
             result = await self.messenger.send(
-                body, workspace_id=key.workspace_id, idempotency=claim, allowed_senders=key.senders
+                body,
+                workspace_id=key.workspace_id,
+                idempotency=claim,
+                allowed_senders=key.senders,
+                attempt=False if queue_only else None,
             )
             record = result.message
             self.metrics.inc(
@@ -459,7 +464,10 @@ class Gateway:
                 return err.http_status, error_payload(err, request[RID_ATTR], message_view(record))
             return send_envelope(record)
 
-        return await self.idempotent(request, key, "POST /v1/messages", body, run)
+        response = await self.idempotent(request, key, "POST /v1/messages", body, run)
+        if queue_only and "Idempotent-Replayed" not in response.headers:
+            response.headers["Preference-Applied"] = "respond-async"
+        return response
 
     async def get_message(self, request: web.Request) -> web.Response:
         key = await self.authenticate(request, "messages:read")
@@ -859,6 +867,17 @@ def _rate_headers(headers: Any, decision: RateDecision, now: datetime) -> None:
     headers["X-RateLimit-Reset"] = str(math.ceil(now.timestamp()) + reset_seconds)
     headers["RateLimit-Policy"] = f'"default";q={decision.limit};w=60'
     headers["RateLimit"] = f'"default";r={remaining};t={reset_seconds}'
+
+
+def _prefers_async(request: web.Request) -> bool:
+    """Whether the client sent ``Prefer: respond-async`` (RFC 7240: preferences are
+    comma-separated, may carry ``=value`` and ``;`` parameters, names ignore case)."""
+    for header in request.headers.getall("Prefer", ()):
+        for preference in header.split(","):
+            name = preference.split(";", 1)[0].split("=", 1)[0].strip().lower()
+            if name == "respond-async":
+                return True
+    return False
 
 
 def _idempotency_key(raw: str) -> str:

@@ -208,7 +208,10 @@ def openapi_document() -> dict[str, Any]:
                         _envelope(_ref("Message"), ["sent"]),
                         "The provider accepted the message at once",
                     ),
-                    "202": _ok(_envelope(_ref("Message"), ["pending"]), "Queued or scheduled"),
+                    "202": _ok(
+                        _envelope(_ref("Message"), ["pending"]),
+                        "Queued or scheduled (always, with Prefer: respond-async)",
+                    ),
                     **send_errors,
                 },
                 requestBody={
@@ -224,11 +227,19 @@ def openapi_document() -> dict[str, Any]:
                         "in": "header",
                         "required": False,
                         "schema": {"type": "string", "maxLength": 255},
-                    }
+                    },
+                    {
+                        "name": "Prefer",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "examples": ["respond-async"]},
+                    },
                 ],
                 description=(
                     "X-RateLimit-Reset is the Unix time at which the key's quota is fully restored. "
-                    "Idempotency-Key: the same key and body replay the first answer (Idempotent-Replayed: true) for 24 h."
+                    "Idempotency-Key: the same key and body replay the first answer (Idempotent-Replayed: true) for 24 h. "
+                    "Prefer: respond-async answers 202 once the message is stored and leaves the attempt "
+                    "to the dispatcher (Preference-Applied: respond-async)."
                 ),
             )
         },

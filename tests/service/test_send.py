@@ -51,6 +51,27 @@ async def test_after_an_inbound_message_free_form_goes_through(stack: Stack) -> 
     assert info.value.code == ErrorCode.WINDOW_CLOSED
 
 
+async def test_attempt_false_only_stores_and_the_dispatcher_sends(stack: Stack) -> None:
+    result = await stack.messenger.send(
+        {"to": TO, "sender_id": "sandbox-sender", "template": HELLO}, attempt=False
+    )
+    assert result.status == MessageStatus.PENDING
+    assert stack.sandbox.sent == []
+    stored = await stack.store.messages.get(result.message_id)
+    assert stored is not None
+    assert stored.status == MessageStatus.PENDING
+    assert stored.attempting_since is None  # not claimed: the dispatcher may take it
+    await stack.messenger.dispatch_once()
+    assert [s.client_id for s in stack.sandbox.sent] == [result.message_id]
+    sent = await stack.store.messages.get(result.message_id)
+    assert sent is not None
+    assert sent.status == MessageStatus.SENT
+    # refusals are the same as an inline send's: nothing stored
+    with pytest.raises(WaportError) as info:
+        await stack.messenger.send({"to": TO, "text": "free-form"}, attempt=False)
+    assert info.value.code == ErrorCode.WINDOW_CLOSED
+
+
 async def test_check_window_false_skips_the_gate_and_the_sandbox_fails_like_meta(
     stack: Stack,
 ) -> None:

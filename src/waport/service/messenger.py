@@ -455,9 +455,13 @@ class Messenger:
         workspace_id: str | None = None,
         idempotency: IdempotencyClaim | None = None,
         allowed_senders: frozenset[str] | None = None,
+        attempt: bool | None = None,
     ) -> SendResult:
         """Send one message. Refusals before anything is stored raise ``WaportError``;
-        an accepted message comes back with its status (sent, pending, scheduled or failed)."""
+        an accepted message comes back with its status (sent, pending, scheduled or failed).
+        ``attempt=False`` only stores it (pending) for the dispatcher; ``None`` follows
+        ``Policy.inline_attempt``."""
+        inline = self.policy.inline_attempt if attempt is None else attempt
         message = request if isinstance(request, OutboundMessage) else parse_send_request(request)
         workspace = await self._workspace(workspace_id)
         check_capabilities(self.provider.capabilities, message)
@@ -469,7 +473,7 @@ class Messenger:
         await self.billing.reserve(workspace.id, category=category, count=1)
         claimed = False
         try:
-            if record.status == MessageStatus.PENDING and self.policy.inline_attempt:
+            if record.status == MessageStatus.PENDING and inline:
                 # pace first; a message that may go now is stored already claimed, so its
                 # acceptance and its "attempting" mark land in one commit
                 not_before = await self._pace(record, now)

@@ -180,6 +180,26 @@ async def test_idempotent_replay_is_byte_identical(gw: Harness) -> None:
     assert (status, body["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
 
 
+async def test_prefer_respond_async_answers_once_stored(gw: Harness) -> None:
+    sandbox = gw.running.provider.sandbox  # type: ignore[attr-defined]
+    status, body, headers = await gw.post(
+        "/v1/messages", template_body(), Prefer='wait=10, Respond-Async; x="y"'
+    )
+    assert (status, body["status"], body["data"]["status"]) == (202, "pending", "pending")
+    assert headers["Preference-Applied"] == "respond-async"
+    assert sandbox.sent == []  # stored, not yet attempted: the dispatcher sends it
+    await gw.running.messenger.dispatch_once()
+    assert len(sandbox.sent) == 1
+    _, stored, _ = await gw.get(f"/v1/messages/{body['data']['message_id']}")
+    assert stored["data"]["status"] == "sent"
+    # other preferences change nothing
+    status, body, headers = await gw.post(
+        "/v1/messages", template_body("255700000002"), Prefer="return=minimal"
+    )
+    assert (status, body["status"]) == (200, "sent")
+    assert "Preference-Applied" not in headers
+
+
 async def test_idempotency_keys_are_scoped_per_api_key(gw: Harness) -> None:
     other = await gw.key({"messages:send"})
     s1, b1, _ = await gw.post("/v1/messages", template_body(), **{"Idempotency-Key": "k"})
