@@ -17,7 +17,7 @@ The standard ``sqlite3`` module on three connections:
 
 Why the loop runs SQL: with every statement on a thread, each one had to win the
 interpreter lock back from a busy loop, and the waits added up: at 1,000 sends/s
-over HTTP the p99 was 70-80 ms with statements and point reads on threads, 25-35 ms
+over HTTP the p99 was about 80 ms with statements and point reads on threads, 41-56 ms
 with them on the loop and only the fsync on a thread (``docs/performance.md``). The
 loop never waits for a lock or a disk flush: a batch that finds the write lock taken
 by another process goes to the writer's thread whole, and a point read that finds
