@@ -81,13 +81,16 @@ from_us = storekit.from_us
 
 
 class _Op(Generic[T]):
-    __slots__ = ("error", "fn", "future", "result")
+    __slots__ = ("error", "fn", "future", "result", "slow")
 
-    def __init__(self, fn: Callable[[Conn], T], future: asyncio.Future[None]) -> None:
+    def __init__(
+        self, fn: Callable[[Conn], T], future: asyncio.Future[None], *, slow: bool = False
+    ) -> None:
         self.fn = fn
         self.result: T | None = None
         self.error: BaseException | None = None
         self.future = future
+        self.slow = slow
 
     def answer(self) -> None:
         if not self.future.done():  # its caller may have been cancelled meanwhile
@@ -118,7 +121,9 @@ class _Writer:
     the writer's thread while the loop goes on, and whatever is queued meanwhile
     forms the next batch (group commit). A caller is answered only after the COMMIT
     that holds its rows returns. If another process holds the write lock, the whole
-    batch waits for it on the thread instead (busy timeout 5 s), never on the loop.
+    batch waits for it on the thread instead (busy timeout 5 s), never on the loop;
+    so does a ``slow`` operation (retention and expiry purges, which may touch
+    thousands of rows), in a batch of its own.
     """
 
     def __init__(self, conn: Conn, *, max_batch: int = 512) -> None:
@@ -145,12 +150,13 @@ class _Writer:
                 await self._idle.wait()
                 await anyio.to_thread.run_sync(self._pool.shutdown)
 
-    async def call(self, fn: Callable[[Conn], T]) -> T:
-        """Run ``fn`` with the connection in the next batch. If the caller is cancelled
-        while waiting, the operation still runs (callers that must know shield)."""
+    async def call(self, fn: Callable[[Conn], T], *, slow: bool = False) -> T:
+        """Run ``fn`` with the connection in the next batch (``slow``: alone, on the
+        writer's thread). If the caller is cancelled while waiting, the operation still
+        runs (callers that must know shield)."""
         if self._closed:
             raise WaportError(ErrorCode.INTERNAL, "the store is closed")
-        op: _Op[T] = _Op(fn, asyncio.get_running_loop().create_future())
+        op: _Op[T] = _Op(fn, asyncio.get_running_loop().create_future(), slow=slow)
         self._queue.append(op)
         if not self._busy:
             self._busy = True
@@ -164,15 +170,15 @@ class _Writer:
             self._busy = False
             self._idle.set()
             return
-        batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
-        conn = self.conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error:  # locked by another process (or worse): the thread waits
-            job = partial(_locked_batch, conn, batch)
+        queue = self._queue
+        batch = [queue.popleft()]
+        job: Callable[[], None]
+        if batch[0].slow:  # alone, on the thread
+            job = partial(_batch_on_thread, self.conn, batch)
         else:
-            _apply(conn, batch)
-            job = partial(_commit, conn, batch)
+            while len(batch) < self.max_batch and len(queue) > 0 and not queue[0].slow:
+                batch.append(queue.popleft())
+            job = _on_loop(self.conn, batch)
         done = asyncio.get_running_loop().run_in_executor(self._pool, job)
         done.add_done_callback(lambda _: self._answer(batch))
 
@@ -186,6 +192,16 @@ class _Writer:
     def close(self) -> None:
         self._closed = True
         self._stop.set()
+
+
+def _on_loop(conn: Conn, batch: list[_Op[Any]]) -> Callable[[], None]:
+    """Run a batch's statements now; returns what is left for the thread (the commit)."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error:  # locked by another process (or worse): the thread waits
+        return partial(_batch_on_thread, conn, batch)
+    _apply(conn, batch)
+    return partial(_commit, conn, batch)
 
 
 def _apply(conn: Conn, batch: list[_Op[Any]]) -> None:
@@ -211,8 +227,9 @@ def _commit(conn: Conn, batch: list[_Op[Any]]) -> None:
             op.error = WaportError(ErrorCode.INTERNAL, f"commit failed: {exc}")
 
 
-def _locked_batch(conn: Conn, batch: list[_Op[Any]]) -> None:
-    """A whole batch on the writer's thread, waiting up to 5 s for the write lock."""
+def _batch_on_thread(conn: Conn, batch: list[_Op[Any]]) -> None:
+    """A whole batch on the writer's thread (another process held the write lock, or
+    the operation is slow), waiting up to 5 s for the lock."""
     conn.execute("PRAGMA busy_timeout=5000")
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -734,7 +751,7 @@ class _Messages(_Part):
                     c.execute("DELETE FROM aliases WHERE recipient = ?", (contact,))
             return len(gone)
 
-        return await self._w.call(write)
+        return await self._w.call(write, slow=True)
 
     async def counts(self) -> Mapping[str, int]:
         return await self._r.call(
@@ -773,7 +790,8 @@ class _Idempotency(_Part):
         return await self._w.call(
             lambda c: (
                 c.execute("DELETE FROM idempotency WHERE expires_us <= ?", (us(now),)).rowcount
-            )
+            ),
+            slow=True,  # a day's worth of keys at once
         )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -53,6 +54,33 @@ async def test_writes_of_one_loop_turn_share_a_commit_and_fail_alone(tmp_path: P
         assert failed.code == ErrorCode.INTERNAL
         assert "UNIQUE" in str(failed)
         assert await store.reader.call(values) == [1, 2]
+
+
+async def test_a_slow_write_runs_alone_on_the_thread_between_fast_batches(
+    tmp_path: Path,
+) -> None:
+    async with open_sqlite(str(tmp_path / "w.db")) as store:
+        await store.writer.call(lambda c: c.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)"))
+        loop_thread = threading.get_ident()
+        ran_on: dict[str, int] = {}
+
+        def note(name: str, value: int) -> object:
+            def write(c: sqlite3.Connection) -> int:
+                ran_on[name] = threading.get_ident()
+                c.execute("INSERT INTO t (x) VALUES (?)", (value,))
+                return value
+
+            return write
+
+        before = store.writer.stats.batches
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(store.writer.call, note("fast1", 1))
+            tg.start_soon(partial(store.writer.call, note("slow", 2), slow=True))
+            tg.start_soon(store.writer.call, note("fast2", 3))
+        assert ran_on["fast1"] == ran_on["fast2"] == loop_thread
+        assert ran_on["slow"] != loop_thread
+        assert store.writer.stats.batches == before + 3  # fast, slow alone, fast
+        assert await store.reader.call(values) == [1, 2, 3]
 
 
 async def test_a_write_waits_for_another_process_lock_off_the_loop(tmp_path: Path) -> None:
