@@ -180,11 +180,14 @@ class _Writer:
                 batch.append(queue.popleft())
             job = _on_loop(self.conn, batch)
         done = asyncio.get_running_loop().run_in_executor(self._pool, job)
-        done.add_done_callback(lambda _: self._answer(batch))
+        done.add_done_callback(lambda finished: self._answer(batch, finished))
 
-    def _answer(self, batch: list[_Op[Any]]) -> None:
+    def _answer(self, batch: list[_Op[Any]], finished: asyncio.Future[None]) -> None:
         self.stats.batches += 1
         self.stats.operations += len(batch)
+        failure = finished.exception()
+        if failure is not None:  # the savepoints or the rollback themselves failed
+            _fail(batch, failure)
         for op in batch:
             op.answer()
         self._flush()
@@ -200,8 +203,23 @@ def _on_loop(conn: Conn, batch: list[_Op[Any]]) -> Callable[[], None]:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error:  # locked by another process (or worse): the thread waits
         return partial(_batch_on_thread, conn, batch)
-    _apply(conn, batch)
+    try:
+        _apply(conn, batch)
+    except sqlite3.Error as exc:  # the savepoints themselves failed (disk full, I/O error)
+        _fail(batch, exc)
+        return partial(_rollback, conn)
     return partial(_commit, conn, batch)
+
+
+def _fail(batch: list[_Op[Any]], exc: BaseException) -> None:
+    for op in batch:
+        op.result = None
+        op.error = WaportError(ErrorCode.INTERNAL, f"the database failed: {exc}")
+
+
+def _rollback(conn: Conn) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _apply(conn: Conn, batch: list[_Op[Any]]) -> None:
@@ -239,7 +257,11 @@ def _batch_on_thread(conn: Conn, batch: list[_Op[Any]]) -> None:
         return
     finally:
         conn.execute("PRAGMA busy_timeout=0")
-    _apply(conn, batch)
+    try:
+        _apply(conn, batch)
+    except sqlite3.Error:
+        _rollback(conn)
+        raise  # the loop marks the batch failed
     _commit(conn, batch)
 
 

@@ -8,12 +8,14 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 from waport import ErrorCode, WaportError
 from waport_sqlite import open_sqlite
+from waport_sqlite import store as store_module
 
 pytestmark = pytest.mark.anyio
 
@@ -148,3 +150,25 @@ async def test_a_point_read_that_finds_the_database_busy_is_retried_on_the_threa
             await store.reader.point(broken)
         assert caught.value.code == ErrorCode.INTERNAL
         assert "no_such_table" in str(caught.value)
+
+
+@pytest.mark.parametrize("slow", [False, True])
+async def test_a_failing_savepoint_fails_its_batch_and_the_next_one_goes_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slow: bool
+) -> None:
+    async with open_sqlite(str(tmp_path / "w.db")) as store:
+        await store.writer.call(lambda c: c.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)"))
+        real_apply = store_module._apply
+
+        def disk_full(conn: sqlite3.Connection, batch: list[Any]) -> None:
+            conn.execute("INSERT INTO t (x) VALUES (99)")  # undone with the batch
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(store_module, "_apply", disk_full)
+        with pytest.raises(WaportError) as caught:
+            await store.writer.call(insert(1), slow=slow)  # type: ignore[arg-type]
+        assert caught.value.code == ErrorCode.INTERNAL
+        assert "disk is full" in str(caught.value)
+        monkeypatch.setattr(store_module, "_apply", real_apply)
+        assert await store.writer.call(insert(2), slow=slow) == 2  # type: ignore[arg-type]
+        assert await store.reader.call(values) == [2]
