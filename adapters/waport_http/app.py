@@ -465,8 +465,7 @@ class Gateway:
             return send_envelope(record)
 
         response = await self.idempotent(request, key, "POST /v1/messages", body, run)
-        if queue_only and "Idempotent-Replayed" not in response.headers:
-            response.headers["Preference-Applied"] = "respond-async"
+        _note_preference(request, response, queue_only)
         return response
 
     async def get_message(self, request: web.Request) -> web.Response:
@@ -510,16 +509,26 @@ class Gateway:
     async def post_broadcast(self, request: web.Request) -> web.Response:
         key = await self.authenticate(request, "broadcasts:send")
         body = await self.read_json(request, self.max_body_bytes)
+        queue_only = _prefers_async(request)
 
         async def run(claim: IdempotencyClaim | None) -> tuple[int, dict[str, Any]]:
             result = await self.messenger.broadcast(
-                body, workspace_id=key.workspace_id, idempotency=claim, allowed_senders=key.senders
+                body,
+                workspace_id=key.workspace_id,
+                idempotency=claim,
+                allowed_senders=key.senders,
+                attempt=False if queue_only else None,
             )
             view = broadcast_view(result)
-            failed = result.summary.failed
-            return (207 if failed else 200), {"status": "partial" if failed else "ok", "data": view}
+            if result.summary.failed:
+                return 207, {"status": "partial", "data": view}
+            if queue_only:
+                return 202, {"status": "pending", "data": view}
+            return 200, {"status": "ok", "data": view}
 
-        return await self.idempotent(request, key, "POST /v1/broadcasts", body, run)
+        response = await self.idempotent(request, key, "POST /v1/broadcasts", body, run)
+        _note_preference(request, response, queue_only)
+        return response
 
     async def get_broadcast(self, request: web.Request) -> web.Response:
         key = await self.authenticate(request, "messages:read")
@@ -878,6 +887,11 @@ def _prefers_async(request: web.Request) -> bool:
             if name == "respond-async":
                 return True
     return False
+
+
+def _note_preference(request: web.Request, response: web.Response, applied: bool) -> None:
+    if applied and "Idempotent-Replayed" not in response.headers:  # a replay answers as before
+        response.headers["Preference-Applied"] = "respond-async"
 
 
 def _idempotency_key(raw: str) -> str:

@@ -6,7 +6,7 @@ cannot drift from them; schemathesis checks every response against it in CI.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from waport.domain.errors import ErrorCode
 from waport.domain.records import SCOPES
@@ -53,6 +53,20 @@ def _envelope(data: dict[str, Any], status_values: list[str]) -> dict[str, Any]:
         "required": ["status", "data"],
         "properties": {"status": {"enum": status_values}, "data": data},
     }
+
+
+IDEMPOTENCY_HEADER: Final = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+}
+PREFER_HEADER: Final = {
+    "name": "Prefer",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "examples": ["respond-async"]},
+}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -222,18 +236,8 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
                 parameters=[
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "maxLength": 255},
-                    },
-                    {
-                        "name": "Prefer",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "examples": ["respond-async"]},
-                    },
+                    IDEMPOTENCY_HEADER,
+                    PREFER_HEADER,
                 ],
                 description=(
                     "X-RateLimit-Reset is the Unix time at which the key's quota is fully restored. "
@@ -304,6 +308,10 @@ def openapi_document() -> dict[str, Any]:
                 "broadcasts:send",
                 {
                     "200": _ok(_envelope(_ref("Broadcast"), ["ok"]), "Every recipient accepted"),
+                    "202": _ok(
+                        _envelope(_ref("Broadcast"), ["pending"]),
+                        "Stored, to be attempted (Prefer: respond-async)",
+                    ),
                     "207": _ok(
                         _envelope(_ref("Broadcast"), ["partial"]), "At least one recipient failed"
                     ),
@@ -313,14 +321,11 @@ def openapi_document() -> dict[str, Any]:
                     "required": True,
                     "content": {JSON: {"schema": _ref("BroadcastRequest")}},
                 },
-                parameters=[
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "maxLength": 255},
-                    }
-                ],
+                parameters=[IDEMPOTENCY_HEADER, PREFER_HEADER],
+                description=(
+                    "Prefer: respond-async answers 202 (207 if a row was refused) once the rows "
+                    "are stored and leaves the attempts to the dispatcher."
+                ),
             )
         },
         "/v1/broadcasts/{broadcast_id}": {

@@ -665,12 +665,15 @@ class Messenger:
         workspace_id: str | None = None,
         idempotency: IdempotencyClaim | None = None,
         allowed_senders: frozenset[str] | None = None,
+        attempt: bool | None = None,
     ) -> BroadcastResult:
         """One template to 1-256 recipients, persist-then-attempt (DESIGN §2 Broadcast).
 
         Whole-request refusals raise (nothing stored): a malformed body, duplicates,
         an unknown sender, ``MESSAGING_LIMIT_REACHED``, ``INSUFFICIENT_BALANCE``. A row
         refused before sending (template, parameters) is stored and marked ``failed``.
+        ``attempt=False`` leaves the rows pending for the dispatcher; ``None`` follows
+        ``Policy.inline_attempt``.
         """
         req = request if isinstance(request, BroadcastRequest) else parse_broadcast_request(request)
         messages = plan_broadcast(req)
@@ -724,17 +727,17 @@ class Messenger:
                     row_id, Failed(at=now, error=_detail(refusal))
                 )
         self._wake.set()
-        if self.policy.inline_attempt:
+        if self.policy.inline_attempt if attempt is None else attempt:
             limiter = anyio.CapacityLimiter(self.policy.broadcast_concurrency)
 
-            async def attempt(row_id: str) -> None:
+            async def attempt_row(row_id: str) -> None:
                 async with limiter:
                     finals[row_id] = await self._attempt(row_id)
 
             async with anyio.create_task_group() as tg:
                 for row in live:
                     if row.status == MessageStatus.PENDING:
-                        tg.start_soon(attempt, row.id)
+                        tg.start_soon(attempt_row, row.id)
         return BroadcastResult(
             broadcast_id=broadcast_id, rows=tuple(finals.get(r.id, r) for r in rows)
         )

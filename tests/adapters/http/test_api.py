@@ -419,6 +419,37 @@ async def test_broadcast_200_and_207(gw: Harness) -> None:
     )
 
 
+async def test_broadcast_with_prefer_respond_async_is_202_and_sent_by_the_dispatcher(
+    gw: Harness,
+) -> None:
+    sandbox = gw.running.provider.sandbox  # type: ignore[attr-defined]
+    recipients = [{"to": f"25571000{i:04d}"} for i in range(4)]
+    status, body, headers = await gw.post(
+        "/v1/broadcasts",
+        {"template": HELLO, "sender_id": "sandbox-sender", "recipients": recipients},
+        Prefer="respond-async",
+    )
+    assert (status, body["status"]) == (202, "pending")
+    assert body["data"]["summary"] == {"total": 4, "sent": 0, "pending": 4, "failed": 0}
+    assert headers["Preference-Applied"] == "respond-async"
+    assert sandbox.sent == []
+    await gw.running.messenger.dispatch_once()
+    assert len(sandbox.sent) == 4
+    _, again, _ = await gw.get(f"/v1/broadcasts/{body['data']['broadcast_id']}")
+    assert again["data"]["summary"]["sent"] == 4
+    # a row refused before sending still makes it a 207, queued or not
+    status, body, _ = await gw.post(
+        "/v1/broadcasts",
+        {
+            "template": {"name": "order_update", "language": "en_US"},  # parameters missing
+            "sender_id": "sandbox-sender",
+            "recipients": [{"to": "255711000001"}],
+        },
+        Prefer="respond-async",
+    )
+    assert (status, body["status"], body["data"]["summary"]["failed"]) == (207, "partial", 1)
+
+
 async def test_templates_and_keys_endpoints(gw: Harness) -> None:
     status, body, _ = await gw.get("/v1/templates")
     assert status == 200
