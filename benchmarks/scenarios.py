@@ -71,6 +71,22 @@ class Sizes:
         )
 
 
+def _open_loop(gw: procs.Gateway, sizes: Sizes, *extra: str, offset: int) -> dict[str, Any]:
+    """64 clients offering ``sizes.rate`` sends/s for ``sizes.http_seconds``."""
+    return procs.load(
+        gw,
+        "--clients",
+        "64",
+        "--seconds",
+        str(sizes.http_seconds),
+        "--rate",
+        str(sizes.rate),
+        "--offset",
+        str(offset),
+        *extra,
+    )
+
+
 def http_sends(sizes: Sizes) -> Figures:
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -81,31 +97,10 @@ def http_sends(sizes: Sizes) -> Figures:
         cpu = procs.cpu_seconds(gw.pid)
         closed = procs.load(gw, "--clients", "64", "--seconds", str(sizes.http_seconds))
         cpu = procs.cpu_seconds(gw.pid) - cpu
-        opened = procs.load(
-            gw,
-            "--clients",
-            "64",
-            "--seconds",
-            str(sizes.http_seconds),
-            "--rate",
-            str(sizes.rate),
-            "--offset",
-            "50000000",
-        )
+        opened = _open_loop(gw, sizes, offset=50_000_000)
         # the same open loop answered once stored (Prefer: respond-async), then the time
         # the dispatcher needs to send what is still queued when the load stops
-        queued = procs.load(
-            gw,
-            "--clients",
-            "64",
-            "--seconds",
-            str(sizes.http_seconds),
-            "--rate",
-            str(sizes.rate),
-            "--offset",
-            "70000000",
-            "--respond-async",
-        )
+        queued = _open_loop(gw, sizes, "--respond-async", offset=70_000_000)
         drain = procs.drain_seconds(gw.database)
     # the same closed loop with Python's default collector settings (gc_threshold 0)
     with (

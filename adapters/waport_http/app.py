@@ -465,7 +465,7 @@ class Gateway:
             return send_envelope(record)
 
         response = await self.idempotent(request, key, "POST /v1/messages", body, run)
-        _note_preference(request, response, queue_only)
+        _note_preference(response, queue_only)
         return response
 
     async def get_message(self, request: web.Request) -> web.Response:
@@ -527,7 +527,7 @@ class Gateway:
             return 200, {"status": "ok", "data": view}
 
         response = await self.idempotent(request, key, "POST /v1/broadcasts", body, run)
-        _note_preference(request, response, queue_only)
+        _note_preference(response, queue_only)
         return response
 
     async def get_broadcast(self, request: web.Request) -> web.Response:
@@ -889,7 +889,7 @@ def _prefers_async(request: web.Request) -> bool:
     return False
 
 
-def _note_preference(request: web.Request, response: web.Response, applied: bool) -> None:
+def _note_preference(response: web.Response, applied: bool) -> None:
     if applied and "Idempotent-Replayed" not in response.headers:  # a replay answers as before
         response.headers["Preference-Applied"] = "respond-async"
 

@@ -187,7 +187,7 @@ class _Writer:
         self.stats.operations += len(batch)
         failure = finished.exception()
         if failure is not None:  # the savepoints or the rollback themselves failed
-            _fail(batch, failure)
+            _fail(batch, f"the database failed: {failure}")
         for op in batch:
             op.answer()
         self._flush()
@@ -206,15 +206,15 @@ def _on_loop(conn: Conn, batch: list[_Op[Any]]) -> Callable[[], None]:
     try:
         _apply(conn, batch)
     except sqlite3.Error as exc:  # the savepoints themselves failed (disk full, I/O error)
-        _fail(batch, exc)
+        _fail(batch, f"the database failed: {exc}")
         return partial(_rollback, conn)
     return partial(_commit, conn, batch)
 
 
-def _fail(batch: list[_Op[Any]], exc: BaseException) -> None:
+def _fail(batch: list[_Op[Any]], message: str) -> None:
     for op in batch:
         op.result = None
-        op.error = WaportError(ErrorCode.INTERNAL, f"the database failed: {exc}")
+        op.error = WaportError(ErrorCode.INTERNAL, message)
 
 
 def _rollback(conn: Conn) -> None:
@@ -238,11 +238,8 @@ def _commit(conn: Conn, batch: list[_Op[Any]]) -> None:
     try:
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        for op in batch:
-            op.result = None
-            op.error = WaportError(ErrorCode.INTERNAL, f"commit failed: {exc}")
+        _rollback(conn)
+        _fail(batch, f"commit failed: {exc}")
 
 
 def _batch_on_thread(conn: Conn, batch: list[_Op[Any]]) -> None:
@@ -252,8 +249,7 @@ def _batch_on_thread(conn: Conn, batch: list[_Op[Any]]) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
-        for op in batch:
-            op.error = WaportError(ErrorCode.INTERNAL, f"the database is unavailable: {exc}")
+        _fail(batch, f"the database is unavailable: {exc}")
         return
     finally:
         conn.execute("PRAGMA busy_timeout=0")

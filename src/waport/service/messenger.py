@@ -461,7 +461,7 @@ class Messenger:
         an accepted message comes back with its status (sent, pending, scheduled or failed).
         ``attempt=False`` only stores it (pending) for the dispatcher; ``None`` follows
         ``Policy.inline_attempt``."""
-        inline = self.policy.inline_attempt if attempt is None else attempt
+        inline = self._inline(attempt)
         message = request if isinstance(request, OutboundMessage) else parse_send_request(request)
         workspace = await self._workspace(workspace_id)
         check_capabilities(self.provider.capabilities, message)
@@ -588,6 +588,10 @@ class Messenger:
             provider_message_id=receipt.provider_message_id,
             at=self.clock.now(),
         )
+
+    def _inline(self, attempt: bool | None) -> bool:
+        """Whether a send or broadcast is attempted inside the call (else only stored)."""
+        return self.policy.inline_attempt if attempt is None else attempt
 
     def _timed_out(self, record: MessageRecord, now: datetime) -> AttemptOutcome:
         timeout = WaportError(
@@ -727,7 +731,7 @@ class Messenger:
                     row_id, Failed(at=now, error=_detail(refusal))
                 )
         self._wake.set()
-        if self.policy.inline_attempt if attempt is None else attempt:
+        if self._inline(attempt):
             limiter = anyio.CapacityLimiter(self.policy.broadcast_concurrency)
 
             async def attempt_row(row_id: str) -> None:
