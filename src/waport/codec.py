@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import base64
 import json
+import types
+import typing
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
 import cattrs
 import orjson
+from cattrs.fns import identity
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from waport.domain.convert import parse_send_request, to_request_dict
@@ -57,7 +60,23 @@ def make_storage_converter() -> cattrs.Converter:
     c.register_unstructure_hook(
         InboundMessage, make_dict_unstructure_fn(InboundMessage, c, raw=override(omit=True))
     )
+    # ``str | None`` and the like are written as they are: with cattrs' own identity
+    # hook the generated record functions read such fields inline, not through a call
+    c.register_unstructure_hook_func(_optional_plain, identity)
     return c
+
+
+_PLAIN: Final = (str, int, float, bool, type(None))
+
+
+def _optional_plain(kind: Any) -> bool:
+    """``str | None``, ``int | None`` and the like (values JSON writes as they are)."""
+    args = typing.get_args(kind)
+    return (
+        typing.get_origin(kind) in (types.UnionType, typing.Union)
+        and type(None) in args
+        and all(a in _PLAIN for a in args)
+    )
 
 
 _C: Final = make_storage_converter()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import overload
+from typing import Any, overload
 
 import attrs
 
@@ -47,19 +47,18 @@ __all__ = [
 ]
 
 
-def apply_change(record: MessageRecord, change: StatusChange) -> MessageRecord | None:
-    """The record after ``change``; ``None`` when the change does not move it forward."""
+def apply_change(record: MessageRecord, change: StatusChange, **also: Any) -> MessageRecord | None:
+    """The record after ``change`` (and the fields in ``also``, in the same rebuild);
+    ``None`` when the change does not move it forward."""
     result = advance(record.history, change)
     if result is None:
         return None
     status, history = result
-    updated = attrs.evolve(
-        record, status=status, history=history, error=change.error or record.error
-    )
-    if status.final and updated.attempting_since is not None:
+    fields = {"status": status, "history": history, "error": change.error or record.error}
+    if status.final and record.attempting_since is not None:
         # the provider has spoken about a message whose attempt never recorded its outcome
-        updated = attrs.evolve(updated, attempting_since=None)
-    return updated
+        fields["attempting_since"] = None
+    return attrs.evolve(record, **(fields | also))
 
 
 def claim(record: MessageRecord, now: datetime) -> MessageRecord | None:
@@ -101,16 +100,17 @@ def finish(
             record = updated
             changes.append(change)
 
-    # one evolve per outcome (records are rebuilt whole, and this runs on every send)
+    # the outcome's fields and its status change in one rebuild (this runs on every send)
     if isinstance(outcome, Sent):
-        record = attrs.evolve(
+        record = _outcome_step(
             record,
+            StatusChange(status=MessageStatus.SENT, at=outcome.at),
+            changes,
             attempting_since=None,
             provider=outcome.provider,
             provider_message_id=outcome.provider_message_id,
             due_at=None,
         )
-        step(StatusChange(status=MessageStatus.SENT, at=outcome.at))
         for change in sorted(stashed, key=lambda c: c.status.rank):
             step(change)
     elif isinstance(outcome, Retry):
@@ -118,14 +118,32 @@ def finish(
             record, attempting_since=None, due_at=outcome.due_at, error=outcome.error
         )
     elif isinstance(outcome, Failed):
-        record = attrs.evolve(record, attempting_since=None, due_at=None, error=outcome.error)
-        step(StatusChange(status=outcome.status, at=outcome.at, error=outcome.error))
+        record = _outcome_step(
+            record,
+            StatusChange(status=outcome.status, at=outcome.at, error=outcome.error),
+            changes,
+            attempting_since=None,
+            due_at=None,
+            error=outcome.error,
+        )
     elif isinstance(outcome, Release):
         attempts = record.attempts if outcome.count_attempt else max(0, record.attempts - 1)
         record = attrs.evolve(
             record, attempting_since=None, due_at=outcome.due_at, attempts=attempts
         )
     return record, changes
+
+
+def _outcome_step(
+    record: MessageRecord, change: StatusChange, changes: list[StatusChange], **fields: Any
+) -> MessageRecord:
+    """``record`` with an outcome's ``fields`` and its status ``change`` (noted in
+    ``changes`` if it moved the status: a webhook may have got further first)."""
+    updated = apply_change(record, change, **fields)
+    if updated is None:
+        return attrs.evolve(record, **fields)
+    changes.append(change)
+    return updated
 
 
 def events_for(record: MessageRecord, changes: Sequence[StatusChange]) -> list[OutboxEvent]:
