@@ -180,6 +180,20 @@ async def _templates(args: argparse.Namespace, loaded: config.LoadedConfig) -> i
     return 0
 
 
+def loop_options(choice: str) -> dict[str, Any]:
+    """anyio's asyncio options for the ``event_loop`` setting (uvloop if chosen or, for
+    ``auto``, if installed)."""
+    if choice == "asyncio":
+        return {}
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError("event_loop is uvloop, but uvloop is not installed") from None
+        return {}
+    return {"loop_factory": uvloop.new_event_loop}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "version":
@@ -189,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         loaded = _load(args)
         configure_logging(loaded.settings.log_level, loaded.secrets())
         if args.command == "serve":
-            anyio.run(serve, loaded)
+            anyio.run(serve, loaded, backend_options=loop_options(loaded.settings.event_loop))
             return 0
         if args.command == "keys":
             return anyio.run(_keys, args, loaded)

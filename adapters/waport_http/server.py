@@ -10,6 +10,7 @@ queued in the store for the next start.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -232,7 +233,7 @@ async def serve(
         url = f"http://{settings.host}:{settings.port}"
         tune_gc(settings.gc_threshold)
         say(
-            f"waport {running.provider.name} gateway listening on {url} (database: {shown_database(settings.database)})"
+            f"waport {running.provider.name} gateway listening on {url} (database: {shown_database(settings.database)}; event loop: {type(asyncio.get_running_loop()).__module__.split('.')[0]})"
         )
         if ready is not None:
             ready(url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import signal
 from pathlib import Path
@@ -92,6 +93,9 @@ async def test_the_newcomer_flow(tmp_path: Path, http: aiohttp.ClientSession) ->
             out = server.stop()
         assert "SIGTERM received" in out
         assert "stopped" in out
+        # event_loop = auto: uvloop wherever it is installed (a dependency on Linux)
+        expected = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+        assert f"event loop: {expected}" in out
 
 
 async def test_broadcast_idempotency_rate_limits_and_auth(

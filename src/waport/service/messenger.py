@@ -501,6 +501,7 @@ class Messenger:
             with anyio.CancelScope(shield=True):
                 await self.billing.refund(workspace.id, category=category, count=1)
             raise
+        log.debug("message %s to %s accepted (%s)", record.id, record.contact, record.status)
         if not claimed:
             self._wake.set()  # queued for later: the dispatcher takes it from here
             return SendResult(message=record)
@@ -901,6 +902,9 @@ class Messenger:
                 )
             )
         flags = await self.store.messages.record_inbound(records) if records else []
+        for record, new in zip(records, flags, strict=True):
+            if new:
+                log.debug("inbound %s from %s stored", record.id, record.contact)
         patches = [
             StatusPatch(
                 change=StatusChange(status=e.status, at=e.at, error=e.error),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import random
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,19 @@ def test_settings_from_toml_and_environment(tmp_path: Path) -> None:
     assert "webhook_secret" not in repr(env.settings)
 
 
+def test_the_event_loop_setting_picks_uvloop_or_asyncio(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    uvloop = pytest.importorskip("uvloop")
+    assert cli.loop_options("auto") == {"loop_factory": uvloop.new_event_loop}
+    assert cli.loop_options("uvloop") == {"loop_factory": uvloop.new_event_loop}
+    assert cli.loop_options("asyncio") == {}
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as if it were not installed
+    assert cli.loop_options("auto") == {}
+    with pytest.raises(ConfigError, match="uvloop is not installed"):
+        cli.loop_options("uvloop")
+
+
 @pytest.mark.parametrize(
     ("toml", "env", "message"),
     [
@@ -68,6 +82,7 @@ def test_settings_from_toml_and_environment(tmp_path: Path) -> None:
         ("", {"WAPORT_ALLOW_PRIVATE_URLS": "perhaps"}, "true or false"),
         ("", {"WAPORT_LOOKUP_CACHE_SECONDS": "soon"}, "must be a number"),
         ("", {"WAPORT_GC_THRESHOLD": "-1"}, "gc_threshold must be 0"),
+        ("", {"WAPORT_EVENT_LOOP": "trio"}, "event_loop must be one of"),
         ("listen = 5", {}, "must be a string"),
         ("allow_private_urls = 1", {}, "true or false"),
         ("lookup_cache_seconds = true", {}, "must be a number"),
