@@ -27,6 +27,8 @@ from itertools import count
 import aiohttp
 import attrs
 
+from benchmarks import run_light
+
 ACCEPTED = (200, 202)
 
 
@@ -147,7 +149,7 @@ def main() -> None:
         offset=args.offset,
         respond_async=args.respond_async,
     )
-    tally, elapsed = asyncio.run(run(load))
+    tally, elapsed = run_light(run(load))
     if args.ids:
         with open(args.ids, "w", encoding="utf-8") as out:
             out.writelines(f"{pid}\n" for pid in tally.provider_ids)
