@@ -341,6 +341,8 @@ def _template(value: Any, _: Any = None) -> TemplateMessage:
     data.pop("params", None)
     data.pop("header", None)
     base = _TEMPLATE_FN(data)
+    if not params and header is None:  # nothing to add: no second build
+        return base
     return attrs.evolve(base, params=params, header=header)
 
 
