@@ -902,7 +902,7 @@ class Messenger:
                 )
             )
         flags = await self.store.messages.record_inbound(records) if records else []
-        for record, new in zip(records, flags, strict=True):
+        for record, new in zip(records, flags, strict=False):
             if new:
                 log.debug("inbound %s from %s stored", record.id, record.contact)
         patches = [
