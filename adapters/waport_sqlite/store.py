@@ -39,7 +39,7 @@ import asyncio
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -141,14 +141,11 @@ class _Writer:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve until cancelled or closed; queued operations are finished first."""
         self._idle.set()
-        task_status.started()
-        try:
-            await self._stop.wait()
-        finally:
-            self.close()
-            with anyio.CancelScope(shield=True):
-                await self._idle.wait()
-                await anyio.to_thread.run_sync(self._pool.shutdown)
+        await _serve_until_closed(self._stop, self.close, self._drain, task_status)
+
+    async def _drain(self) -> None:
+        await self._idle.wait()
+        await anyio.to_thread.run_sync(self._pool.shutdown)
 
     async def call(self, fn: Callable[[Conn], T], *, slow: bool = False) -> T:
         """Run ``fn`` with the connection in the next batch (``slow``: alone, on the
@@ -195,6 +192,23 @@ class _Writer:
     def close(self) -> None:
         self._closed = True
         self._stop.set()
+
+
+async def _serve_until_closed(
+    stop: anyio.Event,
+    close: Callable[[], None],
+    drain: Callable[[], Awaitable[None]],
+    task_status: TaskStatus[None],
+) -> None:
+    """A connection's service task: started, then waiting until ``stop`` is set or the
+    task is cancelled; either way it closes and drains (shielded) before it ends."""
+    task_status.started()
+    try:
+        await stop.wait()
+    finally:
+        close()
+        with anyio.CancelScope(shield=True):
+            await drain()
 
 
 def _on_loop(conn: Conn, batch: list[_Op[Any]]) -> Callable[[], None]:
@@ -291,13 +305,10 @@ class _Reader:
             target=self._serve, args=(asyncio.get_running_loop(),), name="waport-sqlite-reader"
         )
         self._thread.start()
-        task_status.started()
-        try:
-            await self._stop.wait()
-        finally:
-            self.close()
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._thread.join)
+        thread = self._thread
+        await _serve_until_closed(
+            self._stop, self.close, lambda: anyio.to_thread.run_sync(thread.join), task_status
+        )
 
     async def point(self, fn: Callable[[Conn], T]) -> T:
         """A point read, run now on the loop's connection."""
