@@ -160,7 +160,7 @@ async def test_a_failing_savepoint_fails_its_batch_and_the_next_one_goes_through
         await store.writer.call(lambda c: c.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)"))
         real_apply = store_module._apply
 
-        def disk_full(conn: sqlite3.Connection, batch: list[Any]) -> None:
+        def disk_full(conn: sqlite3.Connection, batch: list[Any], writer: Any) -> None:
             conn.execute("INSERT INTO t (x) VALUES (99)")  # undone with the batch
             raise sqlite3.OperationalError("database or disk is full")
 

@@ -29,7 +29,15 @@ from hypothesis import strategies as st
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.ratelimit import RateLimit, gcra
 from waport.domain.recipients import Recipient
-from waport.domain.records import ApiKey, Contact, OutboxState, Sender, StoredResponse, Workspace
+from waport.domain.records import (
+    ApiKey,
+    Contact,
+    MessageRecord,
+    OutboxState,
+    Sender,
+    StoredResponse,
+    Workspace,
+)
 from waport.domain.status import ErrorDetail, MessageStatus, StatusChange, merge_status
 from waport.domain.templates import TemplateSpec, TemplateStatus
 from waport.ports import Failed, Release, Retry, Sent, StatusPatch, Store
@@ -42,6 +50,66 @@ PHONE = Recipient("phone", "255712345678")
 
 def _sec(n: float) -> timedelta:
     return timedelta(seconds=n)
+
+
+# a window step: ("inbound" | "template" | "read" | "read-all", contact, sender, second)
+WindowStep = tuple[str, int, int, int]
+
+
+def window_steps() -> st.SearchStrategy[list[WindowStep]]:
+    step = st.tuples(
+        st.sampled_from(["inbound", "template", "read", "read-all"]),
+        st.integers(0, 2),
+        st.integers(0, 1),
+        st.integers(0, 100),
+    )
+    return st.lists(step, max_size=30)
+
+
+async def windows_agree_with_a_model(store: Store, steps: list[WindowStep]) -> None:
+    """Replay ``steps`` on ``store`` and on a dictionary; ``last_inbound`` agrees at every
+    read, with and without template sends counted."""
+    latest: dict[tuple[str, str, str], datetime] = {}  # (contact, sender, kind) -> time
+    for n, (action, c, s, second) in enumerate(steps):
+        contact, sender, at = f"2557000000{c:02d}", f"s{s}", T0 + _sec(second)
+        if action == "inbound":
+            record = builders.inbound(
+                f"in{n}", at=at, provider_message_id=f"w{n}", contact=contact, sender_id=sender
+            )
+            await store.messages.record_inbound([record])
+        elif action == "template":
+            record = builders.outbound(
+                f"t{n}", at=at, to=contact, sender_id=sender, category="UTILITY"
+            )
+            async with store.transaction() as tx:
+                tx.add_messages([record])
+            await store.messages.claim(record.id, now=at)
+            await store.messages.finish(
+                record.id, Sent(provider="p", provider_message_id=f"p{n}", at=at)
+            )
+        else:
+            for templates in (False, True):
+                kinds = ("inbound", "template") if templates else ("inbound",)
+                senders = {sender} if action == "read" else {"s0", "s1"}
+                expected = max(
+                    (
+                        t
+                        for (k, sd, kind), t in latest.items()
+                        if k == contact and sd in senders and kind in kinds
+                    ),
+                    default=None,
+                )
+                found = await store.messages.last_inbound(
+                    "ws1",
+                    Recipient("phone", contact),
+                    sender if action == "read" else None,
+                    include_templates=templates,
+                )
+                assert found == expected, (action, contact, sender, templates)
+            continue
+        kind = "inbound" if action == "inbound" else "template"
+        key = (contact, sender, kind)
+        latest[key] = max(latest.get(key, at), at)
 
 
 class StoreContract:
@@ -486,6 +554,34 @@ class StoreContract:
         assert unknown[0].record is None
         assert not unknown[0].changed
 
+    async def test_a_status_stashed_in_the_same_turn_as_the_send_finishes_is_kept(
+        self, store: Store
+    ) -> None:
+        """Written together (one batch, for a store that batches), the early status and
+        the send's outcome still meet."""
+        await self._add(store, builders.outbound("m1", at=T0))
+        await store.messages.claim("m1", now=T0)
+        early = StatusPatch(
+            provider="p",
+            provider_message_id="pidY",
+            change=StatusChange(status=MessageStatus.READ, at=T0 + _sec(2)),
+        )
+        finished: list[MessageRecord] = []
+
+        async def finish() -> None:
+            sent = Sent(provider="p", provider_message_id="pidY", at=T0 + _sec(1))
+            finished.append(await store.messages.finish("m1", sent))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(store.messages.apply_statuses, [early])
+            tg.start_soon(finish)
+        assert finished[0].status == MessageStatus.READ
+        assert [c.status for c in finished[0].history] == [
+            MessageStatus.PENDING,
+            MessageStatus.SENT,
+            MessageStatus.READ,
+        ]
+
     async def test_inbound_is_stored_once_and_opens_the_window(self, store: Store) -> None:
         first = builders.inbound("in1", at=T0 + _sec(10), provider_message_id="wamid.1")
         again = builders.inbound("in2", at=T0 + _sec(11), provider_message_id="wamid.1")
@@ -666,6 +762,20 @@ class StoreContract:
         assert await store.outbox.claim(T0, limit=10, lease=_sec(1)) == []
 
     # ------------------------------------------------------------------ model-based property
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(window_steps())
+    async def test_windows_agree_with_a_dictionary_model(
+        self, open_store: StoreFactory, steps: list[WindowStep]
+    ) -> None:
+        """Random inbound messages, template sends and window reads: every read answers
+        the latest write before it, per sender or for any sender."""
+        async with open_store() as store:
+            await windows_agree_with_a_model(store, steps)
 
     @settings(
         max_examples=25,

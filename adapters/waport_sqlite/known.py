@@ -1,0 +1,89 @@
+"""What the one process a SQLite file serves knows of it without asking it again.
+
+SQLite serves one gateway process (``docs/operations.md``), and every write of that
+process goes through its one writer. So the store can remember a few committed facts
+that every send would otherwise read back:
+
+* **customer-service windows**: the latest inbound (and template) time per workspace,
+  contact and sender. A send checks its window before it is accepted; on a WAL
+  database a read after another connection's commit starts from a cold page cache, so
+  that one read cost about as much as the two writes of the send together. Entries are
+  filled by reads and by the writer's own upserts (their ``RETURNING`` value, once the
+  transaction that wrote it has committed), so an entry is always the committed value;
+* **whether the status stash is empty**: statuses that arrive before their send's
+  provider id is recorded wait in ``status_stash``, and every finished send looks
+  there. While the stash is known to be empty, that look is skipped.
+
+If the writer sees that another connection committed to the file (``PRAGMA
+data_version``), everything here is forgotten before its next batch runs.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+WINDOW_KINDS: Final = ("inbound", "template")
+_UNKNOWN: Final = -1  # a slot not read yet (``None``: read, and there is no such row)
+
+WindowKey = tuple[str, str, str]  # workspace id, contact, sender id
+
+
+class Known:
+    """Committed facts of one database, for the process that writes it."""
+
+    __slots__ = ("_windows", "limit", "stash_empty")
+
+    def __init__(self, *, limit: int = 16_384) -> None:
+        self.limit = limit
+        self._windows: dict[WindowKey, list[int | None]] = {}
+        # False until the writer has looked; any operation that stashes a status sets
+        # it back to False at once, so later operations of the same batch look too
+        self.stash_empty = False
+
+    def forget(self) -> None:
+        self._windows.clear()
+        self.stash_empty = False
+
+    # ------------------------------------------------------------------ windows
+
+    def window(self, key: WindowKey, kinds: tuple[str, ...]) -> tuple[bool, int | None]:
+        """``(known, latest)``: the latest time (µs) among ``kinds``, if known."""
+        slots = self._windows.get(key)
+        if slots is None:
+            return False, None
+        latest: int | None = None
+        for kind in kinds:
+            value = slots[WINDOW_KINDS.index(kind)]
+            if value == _UNKNOWN:
+                return False, None
+            if value is not None and (latest is None or value > latest):
+                latest = value
+        return True, latest
+
+    def windows_read(self, key: WindowKey, found: dict[str, int]) -> None:
+        """Every kind's committed time for ``key``, as just read (absent: no row)."""
+        slots = self._windows.get(key)
+        if slots is None:
+            self._add(key, [found.get(kind) for kind in WINDOW_KINDS])
+            return
+        for index, kind in enumerate(WINDOW_KINDS):  # a committed write may have come first
+            value = found.get(kind)
+            if slots[index] == _UNKNOWN or (value is not None and value > (slots[index] or 0)):
+                slots[index] = value
+
+    def window_written(self, key: WindowKey, kind: str, last_us: int) -> None:
+        """``last_us`` is committed for ``key`` and ``kind`` (the upsert's own answer)."""
+        slots = self._windows.get(key)
+        if slots is None:
+            slots = [_UNKNOWN] * len(WINDOW_KINDS)
+            self._add(key, slots)
+        index = WINDOW_KINDS.index(kind)
+        current = slots[index]
+        if current is None or current == _UNKNOWN or last_us > current:
+            slots[index] = last_us
+
+    def _add(self, key: WindowKey, slots: list[int | None]) -> None:
+        if len(self._windows) >= self.limit:  # the older half goes, oldest first
+            keep = list(self._windows.items())[len(self._windows) // 2 :]
+            self._windows = dict(keep)
+        self._windows[key] = slots

@@ -1,0 +1,199 @@
+"""What the SQLite store remembers of its own commits (windows, an empty status stash),
+and how it forgets: on a failed operation, and when another connection writes."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from waport import WaportError
+from waport.domain.recipients import Recipient
+from waport.domain.status import MessageStatus, StatusChange
+from waport.ports import Sent, StatusPatch
+from waport.storekit import to_us
+from waport.testing import builders
+from waport.testing.contracts.store import (
+    T0,
+    WindowStep,
+    window_steps,
+    windows_agree_with_a_model,
+)
+from waport_sqlite import SqliteStore, open_sqlite
+from waport_sqlite.known import Known
+
+pytestmark = pytest.mark.anyio
+PHONE = Recipient("phone", "255712345678")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    async with open_sqlite(str(tmp_path / "k.db")) as opened:
+        yield opened
+
+
+def count_point_reads(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    reads = [0]
+    real = store.reader.point
+
+    async def point(fn: Any) -> Any:
+        reads[0] += 1
+        return await real(fn)
+
+    monkeypatch.setattr(store.reader, "point", point)
+    return reads
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(window_steps())
+async def test_windows_agree_with_a_model_when_only_two_are_kept(
+    steps: list[WindowStep],
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        async with open_sqlite(str(Path(folder) / "w.db")) as store:
+            store.writer.known.limit = 2
+            await windows_agree_with_a_model(store, steps)
+
+
+async def test_a_window_this_process_wrote_is_answered_without_a_read(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = T0.replace(hour=9)
+    await store.messages.record_inbound([builders.inbound("in1", at=at, provider_message_id="w1")])
+    reads = count_point_reads(store, monkeypatch)
+    assert await store.messages.last_inbound("ws1", PHONE, "s1") == at
+    assert reads == [0]
+    # counting template sends needs the other kind, read once and then known
+    assert await store.messages.last_inbound("ws1", PHONE, "s1", include_templates=True) == at
+    assert await store.messages.last_inbound("ws1", PHONE, "s1", include_templates=True) == at
+    assert reads == [1]
+
+
+async def test_another_connections_write_is_noticed_before_the_next_batch(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    at = T0.replace(hour=9)
+    await store.messages.record_inbound([builders.inbound("in1", at=at, provider_message_id="w1")])
+    assert await store.messages.last_inbound("ws1", PHONE, "s1") == at
+    later = at.replace(hour=10)
+    other = sqlite3.connect(tmp_path / "k.db", isolation_level=None)
+    other.execute(
+        "UPDATE windows SET last_us = ? WHERE contact = ? AND sender_id = 's1'",
+        (to_us(later), str(PHONE)),
+    )
+    other.close()
+    # the store's next write transaction sees the file changed and forgets
+    await store.messages.record_inbound(
+        [builders.inbound("in2", at=at, provider_message_id="w2", contact="255700000009")]
+    )
+    assert await store.messages.last_inbound("ws1", PHONE, "s1") == later
+
+
+async def test_effects_run_after_the_commit_and_only_for_operations_that_succeed(
+    store: SqliteStore,
+) -> None:
+    writer = store.writer
+    await writer.call(lambda c: c.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)"))
+    ran: list[tuple[int, int]] = []
+
+    def insert(value: int) -> Any:
+        def write(c: sqlite3.Connection) -> int:
+            c.execute("INSERT INTO t (x) VALUES (?)", (value,))
+            # the effect sees the row committed: a fresh connection can read it
+            writer.after_commit(lambda: ran.append((value, committed(value))))
+            return value
+
+        return write
+
+    def committed(value: int) -> int:
+        with sqlite3.connect(store.path) as fresh:
+            return int(fresh.execute("SELECT COUNT(*) FROM t WHERE x = ?", (value,)).fetchone()[0])
+
+    outcomes: dict[int, object] = {}
+
+    async def run(index: int, value: int) -> None:
+        try:
+            outcomes[index] = await writer.call(insert(value))
+        except WaportError as err:
+            outcomes[index] = err
+
+    before = writer.stats.batches
+    async with anyio.create_task_group() as tg:
+        for index, value in enumerate([1, 1, 2]):  # the second fails: a duplicate key
+            tg.start_soon(run, index, value)
+    assert writer.stats.batches == before + 1
+    assert outcomes[0] == 1
+    assert outcomes[2] == 2
+    assert isinstance(outcomes[1], WaportError)
+    assert sorted(ran) == [(1, 1), (2, 1)]  # once each, after the commit, none for the failure
+
+    with pytest.raises(RuntimeError):
+        writer.after_commit(lambda: None)  # outside an operation
+
+
+async def test_the_stash_is_looked_at_only_while_it_may_hold_something(
+    store: SqliteStore,
+) -> None:
+    async with store.transaction() as tx:
+        tx.add_messages([builders.outbound(f"m{i}", at=T0) for i in range(2)])
+    await store.messages.claim("m0", now=T0)
+    await store.messages.finish("m0", Sent(provider="p", provider_message_id="p0", at=T0))
+    assert store.writer.known.stash_empty
+    early = StatusPatch(
+        provider="p",
+        provider_message_id="p1",
+        change=StatusChange(status=MessageStatus.DELIVERED, at=T0),
+    )
+    await store.messages.apply_statuses([early])
+    assert not store.writer.known.stash_empty
+    await store.messages.claim("m1", now=T0)
+    record = await store.messages.finish("m1", Sent(provider="p", provider_message_id="p1", at=T0))
+    assert record.status == MessageStatus.DELIVERED
+    await store.writer.call(lambda c: None)  # the next batch looks again: empty
+    assert store.writer.known.stash_empty
+
+
+def test_a_full_window_memory_drops_its_older_half() -> None:
+    known = Known(limit=4)
+    for n in range(4):
+        known.window_written(("ws", f"c{n}", "s"), "inbound", n)
+    known.window_written(("ws", "c4", "s"), "inbound", 4)
+    assert [known.window(("ws", f"c{n}", "s"), ("inbound",)) for n in range(5)] == [
+        (False, None),
+        (False, None),
+        (True, 2),
+        (True, 3),
+        (True, 4),
+    ]
+    known.windows_read(("ws", "c2", "s"), {"inbound": 1, "template": 7})
+    assert known.window(("ws", "c2", "s"), ("inbound", "template")) == (True, 7)
+    known.forget()
+    assert known.window(("ws", "c4", "s"), ("inbound",)) == (False, None)
+
+
+async def test_an_effect_that_fails_forgets_everything_and_still_answers(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await store.messages.record_inbound([builders.inbound("in1", at=T0, provider_message_id="w1")])
+    assert store.writer.known.window(("ws1", str(PHONE), "s1"), ("inbound",)) == (
+        True,
+        to_us(T0),
+    )
+
+    def write(c: sqlite3.Connection) -> str:
+        store.writer.after_commit(lambda: 1 / 0)  # type: ignore[func-returns-value]
+        return "written"
+
+    assert await store.writer.call(write) == "written"
+    assert store.writer.known.window(("ws1", str(PHONE), "s1"), ("inbound",)) == (False, None)
+    assert "could not note a commit" in caplog.text
