@@ -15,7 +15,9 @@ that every send would otherwise read back:
   there. While the stash is known to be empty, that look is skipped.
 
 If the writer sees that another connection committed to the file (``PRAGMA
-data_version``), everything here is forgotten before its next batch runs.
+data_version``: say ``waport send`` or ``waport keys create`` in another process),
+everything here is forgotten: checked before every batch, and before a window is
+answered from here while no batch is under way.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ class Known:
         """Every kind's committed time for ``key``, as just read (absent: no row)."""
         slots = self._windows.get(key)
         if slots is None:
-            self._add(key, [found.get(kind) for kind in WINDOW_KINDS])
+            if found:  # a contact with no window yet (a template to a new number) is not kept
+                self._add(key, [found.get(kind) for kind in WINDOW_KINDS])
             return
         for index, kind in enumerate(WINDOW_KINDS):  # a committed write may have come first
             value = found.get(kind)

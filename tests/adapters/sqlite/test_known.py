@@ -79,9 +79,8 @@ async def test_a_window_this_process_wrote_is_answered_without_a_read(
     assert reads == [1]
 
 
-async def test_another_connections_write_is_noticed_before_the_next_batch(
-    store: SqliteStore, tmp_path: Path
-) -> None:
+async def test_another_connections_write_is_noticed(store: SqliteStore, tmp_path: Path) -> None:
+    """By the next read while the writer is idle, by the next batch otherwise."""
     at = T0.replace(hour=9)
     await store.messages.record_inbound([builders.inbound("in1", at=at, provider_message_id="w1")])
     assert await store.messages.last_inbound("ws1", PHONE, "s1") == at
@@ -91,12 +90,23 @@ async def test_another_connections_write_is_noticed_before_the_next_batch(
         "UPDATE windows SET last_us = ? WHERE contact = ? AND sender_id = 's1'",
         (to_us(later), str(PHONE)),
     )
+    assert await store.messages.last_inbound("ws1", PHONE, "s1") == later  # idle: read
+    assert store.writer.known.window(("ws1", str(PHONE), "s1"), ("inbound",)) == (
+        True,
+        to_us(later),
+    )
+    latest = later.replace(hour=11)
+    other.execute(
+        "UPDATE windows SET last_us = ? WHERE contact = ? AND sender_id = 's1'",
+        (to_us(latest), str(PHONE)),
+    )
     other.close()
-    # the store's next write transaction sees the file changed and forgets
+    # a batch notices before it runs, whatever it writes
     await store.messages.record_inbound(
         [builders.inbound("in2", at=at, provider_message_id="w2", contact="255700000009")]
     )
-    assert await store.messages.last_inbound("ws1", PHONE, "s1") == later
+    assert store.writer.known.window(("ws1", str(PHONE), "s1"), ("inbound",)) == (False, None)
+    assert await store.messages.last_inbound("ws1", PHONE, "s1") == latest
 
 
 async def test_effects_run_after_the_commit_and_only_for_operations_that_succeed(
@@ -197,3 +207,15 @@ async def test_an_effect_that_fails_forgets_everything_and_still_answers(
     assert await store.writer.call(write) == "written"
     assert store.writer.known.window(("ws1", str(PHONE), "s1"), ("inbound",)) == (False, None)
     assert "could not note a commit" in caplog.text
+
+
+async def test_a_contact_without_a_window_is_not_kept(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A template to a new number reads its (absent) window; nothing is kept for it, so a
+    campaign to many new numbers does not fill the memory."""
+    reads = count_point_reads(store, monkeypatch)
+    for _ in range(2):
+        assert await store.messages.last_inbound("ws1", PHONE, "s1") is None
+    assert reads == [2]
+    assert store.writer.known.window(("ws1", str(PHONE), "s1"), ("inbound",)) == (False, None)
