@@ -75,9 +75,14 @@ class Known:
                 slots[index] = value
 
     def window_written(self, key: WindowKey, kind: str, last_us: int) -> None:
-        """``last_us`` is committed for ``key`` and ``kind`` (the upsert's own answer)."""
+        """``last_us`` is committed for ``key`` and ``kind`` (the upsert's own answer).
+        A template's window starts no entry: sends check the inbound window first, and
+        a campaign to new numbers would otherwise fill the memory with entries no send
+        reads."""
         slots = self._windows.get(key)
         if slots is None:
+            if kind != WINDOW_KINDS[0]:
+                return
             slots = [_UNKNOWN] * len(WINDOW_KINDS)
             self._add(key, slots)
         index = WINDOW_KINDS.index(kind)

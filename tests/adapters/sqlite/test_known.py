@@ -219,3 +219,13 @@ async def test_a_contact_without_a_window_is_not_kept(
         assert await store.messages.last_inbound("ws1", PHONE, "s1") is None
     assert reads == [2]
     assert store.writer.known.window(("ws1", str(PHONE), "s1"), ("inbound",)) == (False, None)
+
+
+def test_a_template_window_updates_an_entry_but_starts_none() -> None:
+    known = Known()
+    known.window_written(("ws", "new", "s"), "template", 5)
+    assert known.window(("ws", "new", "s"), ("inbound", "template")) == (False, None)
+    known.window_written(("ws", "c", "s"), "inbound", 3)
+    known.window_written(("ws", "c", "s"), "template", 5)
+    assert known.window(("ws", "c", "s"), ("inbound",)) == (True, 3)
+    assert known.window(("ws", "c", "s"), ("inbound", "template")) == (True, 5)
