@@ -32,7 +32,6 @@ from waport.domain.recipients import Recipient
 from waport.domain.records import (
     ApiKey,
     Contact,
-    MessageRecord,
     OutboxState,
     Sender,
     StoredResponse,
@@ -557,8 +556,8 @@ class StoreContract:
     async def test_a_status_stashed_in_the_same_turn_as_the_send_finishes_is_kept(
         self, store: Store
     ) -> None:
-        """Written together (one batch, for a store that batches), the early status and
-        the send's outcome still meet."""
+        """Written together (one batch, for a store that batches; in either order, for one
+        that runs them concurrently), the early status and the send's outcome still meet."""
         await self._add(store, builders.outbound("m1", at=T0))
         await store.messages.claim("m1", now=T0)
         early = StatusPatch(
@@ -566,17 +565,14 @@ class StoreContract:
             provider_message_id="pidY",
             change=StatusChange(status=MessageStatus.READ, at=T0 + _sec(2)),
         )
-        finished: list[MessageRecord] = []
-
-        async def finish() -> None:
-            sent = Sent(provider="p", provider_message_id="pidY", at=T0 + _sec(1))
-            finished.append(await store.messages.finish("m1", sent))
-
+        sent = Sent(provider="p", provider_message_id="pidY", at=T0 + _sec(1))
         async with anyio.create_task_group() as tg:
             tg.start_soon(store.messages.apply_statuses, [early])
-            tg.start_soon(finish)
-        assert finished[0].status == MessageStatus.READ
-        assert [c.status for c in finished[0].history] == [
+            tg.start_soon(store.messages.finish, "m1", sent)
+        final = await store.messages.get("m1")
+        assert final is not None
+        assert final.status == MessageStatus.READ
+        assert [c.status for c in final.history] == [
             MessageStatus.PENDING,
             MessageStatus.SENT,
             MessageStatus.READ,
