@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from waport import WaportError
 from waport.domain.recipients import Recipient
@@ -20,6 +20,7 @@ from waport.ports import Sent, StatusPatch
 from waport.storekit import to_us
 from waport.testing import builders
 from waport.testing.contracts.store import (
+    MODEL_SETTINGS,
     T0,
     WindowStep,
     window_steps,
@@ -50,11 +51,7 @@ def count_point_reads(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> li
     return reads
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@MODEL_SETTINGS
 @given(window_steps())
 async def test_windows_agree_with_a_model_when_only_two_are_kept(
     steps: list[WindowStep],

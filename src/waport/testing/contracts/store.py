@@ -51,6 +51,13 @@ def _sec(n: float) -> timedelta:
     return timedelta(seconds=n)
 
 
+# the model-based properties: each example opens a fresh store, so few and no deadline
+MODEL_SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
 # a window step: ("inbound" | "template" | "read" | "read-all", contact, sender, second)
 WindowStep = tuple[str, int, int, int]
 
@@ -759,11 +766,7 @@ class StoreContract:
 
     # ------------------------------------------------------------------ model-based property
 
-    @settings(
-        max_examples=25,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
+    @MODEL_SETTINGS
     @given(window_steps())
     async def test_windows_agree_with_a_dictionary_model(
         self, open_store: StoreFactory, steps: list[WindowStep]
@@ -773,11 +776,7 @@ class StoreContract:
         async with open_store() as store:
             await windows_agree_with_a_model(store, steps)
 
-    @settings(
-        max_examples=25,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
+    @MODEL_SETTINGS
     @given(
         st.lists(
             st.tuples(
