@@ -347,6 +347,8 @@ class FakeGraphApi:
     faults: list[Fault] = attrs.Factory(list)
     """Network faults for the next sends (see :class:`waport.testing.faults.Fault`)."""
     slow_delay: float = 0.2
+    upload_delay: float = 0.0
+    """Seconds each media upload takes before it is answered."""
     validate: bool = True
     record: bool = True
     _ids: itertools.count[int] = attrs.Factory(lambda: itertools.count(1))
@@ -430,6 +432,8 @@ class FakeGraphApi:
             self.invalid.append(("media upload", ["needs messaging_product, file and type"]))
             return _error(400, 100, "(#100) Invalid parameter")
         data = file.file.read()
+        if self.upload_delay:
+            await anyio.sleep(self.upload_delay)
         self.uploads.append(
             {"type": form.get("type"), "size": len(data), "content_type": file.content_type}
         )

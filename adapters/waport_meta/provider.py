@@ -8,6 +8,7 @@ failures, 5xx answers, error bodies and malformed answers into ``WaportError``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -45,9 +46,10 @@ DEFAULT_API_VERSION: Final = "v25.0"
 SIGNATURE_HEADER: Final = "X-Hub-Signature-256"
 
 
-def default_capabilities(max_rps: float = 80.0) -> Capabilities:
+def default_capabilities(max_rps: float = 80.0, send_timeout: float | None = None) -> Capabilities:
     """What the Cloud API can send (DESIGN §2 and Meta's message types)."""
     return Capabilities(
+        send_timeout=send_timeout,
         button_types=frozenset({"reply"}),
         groups=False,
         channels=False,
@@ -92,8 +94,8 @@ class MetaCloudProvider:
     @property
     def capabilities(self) -> Capabilities:
         caps = self._capabilities
-        if caps is None or caps.max_rps != self.max_rps:
-            caps = self._capabilities = default_capabilities(self.max_rps)
+        if caps is None or caps.max_rps != self.max_rps or caps.send_timeout != self.timeout:
+            caps = self._capabilities = default_capabilities(self.max_rps, self.timeout)
         return caps
 
     @property
@@ -174,14 +176,27 @@ class MetaCloudProvider:
                 f"{sender} is not a configured phone number id",
                 "sender_id",
             )
-        media_id = None
         inline = _inline_media(message)
-        if inline is not None:
-            media_id = await self.upload_media(inline.source, sender=sender, kind=inline.kind)  # type: ignore[arg-type]
-        payload = wire.message_payload(
-            message, client_id=client_id, template=template, reply_to=reply_to, media_id=media_id
-        )
-        body = await self._call("POST", self._url(sender, "messages"), json=payload)
+        if inline is None:  # one request, bounded by its own timeout
+            body = await self._post_message(
+                message, sender, client_id=client_id, template=template, reply_to=reply_to
+            )
+        else:  # the upload and the message share one deadline (capabilities.send_timeout)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    media_id = await self.upload_media(inline[0], sender=sender, kind=inline[1])
+                    body = await self._post_message(
+                        message,
+                        sender,
+                        client_id=client_id,
+                        template=template,
+                        reply_to=reply_to,
+                        media_id=media_id,
+                    )
+            except TimeoutError as exc:
+                raise WaportError(
+                    ErrorCode.PROVIDER_UNAVAILABLE, "Meta did not answer in time", provider="meta"
+                ) from exc
         try:
             sent = body["messages"][0]
             pid = str(sent["id"])
@@ -196,6 +211,21 @@ class MetaCloudProvider:
             accepted_at=self.clock.now(),
             provider_status=sent.get("message_status"),
         )
+
+    async def _post_message(
+        self,
+        message: OutboundMessage,
+        sender: str,
+        *,
+        client_id: str,
+        template: BoundTemplate | None,
+        reply_to: str | None,
+        media_id: str | None = None,
+    ) -> Any:
+        payload = wire.message_payload(
+            message, client_id=client_id, template=template, reply_to=reply_to, media_id=media_id
+        )
+        return await self._call("POST", self._url(sender, "messages"), json=payload)
 
     async def mark_read(
         self, provider_message_id: str, *, sender: str, contact: Recipient, typing: bool = False
@@ -289,7 +319,7 @@ class MetaCloudProvider:
         return ()
 
 
-def _inline_media(message: OutboundMessage) -> Media | None:
+def _inline_media(message: OutboundMessage) -> tuple[MediaData, MediaKind] | None:
     """The media of a message that must be uploaded first (a base64 data URI or upload)."""
     content = message.content
     media: Media | None = None
@@ -299,4 +329,6 @@ def _inline_media(message: OutboundMessage) -> Media | None:
         media = content.header.media
     elif isinstance(getattr(content, "header", None), InteractiveHeaderMedia):
         media = content.header.media  # type: ignore[union-attr]
-    return media if media is not None and isinstance(media.source, MediaData) else None
+    if media is None or not isinstance(media.source, MediaData):
+        return None
+    return media.source, media.kind

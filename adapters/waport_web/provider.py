@@ -37,6 +37,7 @@ def default_capabilities(
     interactive: bool = False,
     message_ids: bool = False,
     max_rps: float = 20.0,
+    send_timeout: float | None = None,
 ) -> Capabilities:
     modes = set(MODES) - {"template"}
     if not interactive:
@@ -55,6 +56,7 @@ def default_capabilities(
         window_applies=False,
         max_rps=max_rps,
         client_message_ids=message_ids,
+        send_timeout=send_timeout,  # a send is one request
         mark_read=True,
         typing=True,
     )
@@ -87,6 +89,7 @@ class WahaProvider:
             interactive=self.interactive,
             message_ids=self.message_ids,
             max_rps=self.max_rps,
+            send_timeout=self.timeout,
         )
 
     @property

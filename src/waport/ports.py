@@ -84,6 +84,11 @@ class Capabilities:
     """Messages to one recipient from one sender (Meta: about 1 per 6 s, short bursts)."""
     client_message_ids: bool = False
     """The provider de-duplicates by our message id, so re-sending after a crash is safe."""
+    send_timeout: float | None = None
+    """Seconds within which ``send`` returns or raises on its own (its transport's
+    deadline), if the provider guarantees one. When this is at most
+    ``Policy.provider_timeout``, the Messenger sets no deadline of its own around the
+    call: one timer per send instead of two."""
     mark_read: bool = True
     typing: bool = False
     reply: bool = True

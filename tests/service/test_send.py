@@ -359,3 +359,46 @@ async def test_a_provider_that_never_answers_times_out_and_is_retried_later() ->
     assert result.message.due_at is not None
     assert result.message.due_at > clock.now()
     assert result.message.attempting_since is None
+
+
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [(0.01, MessageStatus.SENT), (1.0, MessageStatus.PENDING), (None, MessageStatus.PENDING)],
+)
+async def test_a_provider_declaring_its_own_send_timeout_gets_no_second_deadline(
+    declared: float | None, expected: MessageStatus
+) -> None:
+    """A provider whose ``capabilities.send_timeout`` is within ``provider_timeout`` is
+    trusted to end its sends itself: the Messenger adds no deadline. This one breaks
+    that promise (it answers after 0.2 s), which shows whose deadline applies: with
+    none declared, or one longer than the policy's 0.05 s, the Messenger's own ends
+    the attempt."""
+    from waport.ports import Capabilities
+
+    class Slow(SandboxProvider):
+        async def send(self, *args: Any, **kwargs: Any) -> SendReceipt:
+            await anyio.sleep(0.2)
+            return await super().send(*args, **kwargs)
+
+    clock = FakeClock()
+    provider = Slow(clock=clock, limited_to=Capabilities(send_timeout=declared))
+    async with Messenger(
+        store=MemoryStore(),
+        provider=provider,
+        clock=clock,
+        ids=SequentialIds(),
+        policy=Policy(provider_timeout=0.05),
+    ) as messenger:
+        await messenger.ingest(
+            [
+                provider.inbound(
+                    contact=parse_recipient(TO),
+                    sender_id="sandbox-sender",
+                    text="hi",
+                    at=clock.now(),
+                )
+            ]
+        )
+        with anyio.fail_after(5):
+            result = await messenger.send({"to": TO, "text": "still there?"})
+    assert result.status == expected

@@ -29,6 +29,7 @@ from waport.domain.templates import (
 )
 from waport.plugins import PluginContext
 from waport.testing import FakeClock, SequentialIds
+from waport.testing.faults import Fault
 from waport.testing.strategies import json_values
 from waport_meta import errors, wire
 from waport_meta.fake import (
@@ -130,6 +131,24 @@ async def test_base64_media_is_uploaded_first(harness: MetaHarness) -> None:
     )
     assert harness.fake.uploads == [{"type": "image/png", "size": 16, "content_type": "image/png"}]
     assert set(payload["image"]) == {"id", "caption"}
+
+
+async def test_an_upload_and_its_message_share_one_deadline(harness: MetaHarness) -> None:
+    """The adapter's ``timeout`` bounds a whole send (``capabilities.send_timeout``, which
+    lets the Messenger skip a deadline of its own): an upload and a message that each
+    answer within it, but not both together, fail as one late answer."""
+    harness.provider.timeout = 0.5
+    assert harness.provider.capabilities.send_timeout == 0.5
+    harness.fake.upload_delay = 0.3
+    harness.fake.slow_delay = 0.3
+    harness.fake.faults.append(Fault.SLOW)
+    with pytest.raises(WaportError) as info:
+        await send(harness, {"media": {"data": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=="}})
+    assert (info.value.code, info.value.message) == (
+        ErrorCode.PROVIDER_UNAVAILABLE,
+        "Meta did not answer in time",
+    )
+    assert len(harness.fake.uploads) == 1
 
 
 async def test_interactive_payloads(harness: MetaHarness) -> None:
