@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import given
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from waport import codec
 from waport.domain.events import InboundMessage
 from waport.domain.records import Direction, MessageRecord
-from waport.domain.status import ErrorDetail, StatusChange
+from waport.domain.status import ErrorDetail, MessageStatus, StatusChange
 from waport.testing import strategies
 
 # JSON values as a request's metadata may carry them, integers of any size included
@@ -98,7 +99,33 @@ def test_a_stored_record_reads_back_the_same_from_either_layout(record: MessageR
     layout before) reads back as the same record."""
     doc = codec.dumps(record)
     full = codec.json_bytes(codec.make_storage_converter(omit_defaults=False).unstructure(record))
+    # UTC datetimes are handed to orjson as they are; the text is what isoformat() gives
+    assert doc == codec.json_bytes(codec.unstructure(record)).decode()
     assert codec.loads(doc, MessageRecord) == record
     assert codec.loads(full, MessageRecord) == record
     assert len(doc) <= len(full)
     assert None not in json.loads(doc).values()  # every optional field defaults to None
+
+
+# UTC, and offsets down to the microsecond (historic ones like +00:25:21 have seconds)
+_offsets = st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23))
+any_aware = st.datetimes(
+    min_value=datetime(1900, 1, 1),  # noqa: DTZ001 - bounds are naive; timezones= makes values aware
+    max_value=datetime(2100, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC) | _offsets.map(timezone),
+)
+
+
+@given(any_aware, st.integers(min_value=2**64, max_value=2**70))
+def test_datetimes_are_written_as_isoformat_gives_them_on_either_path(
+    when: datetime, big: int
+) -> None:
+    """orjson writes UTC datetimes itself (other offsets are written as isoformat() first,
+    since orjson drops an offset's seconds), and the standard library's path, taken for
+    integers beyond 64 bits, writes them the same."""
+    change = StatusChange(status=MessageStatus.SENT, at=when)
+    assert json.loads(codec.dumps(change))["at"] == when.isoformat()
+    assert json.loads(codec.json_bytes({"at": when.astimezone(UTC), "n": big})) == {
+        "at": when.astimezone(UTC).isoformat(),
+        "n": big,
+    }
