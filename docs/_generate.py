@@ -235,6 +235,10 @@ def capabilities_page() -> str:
                 else "no (reconciled by status webhooks)"
             ),
         ),
+        (
+            "own deadline per send",
+            lambda c: f"{c.send_timeout:g} s" if c.send_timeout is not None else "none",
+        ),
         ("mark read", lambda c: "yes" if c.mark_read else "no"),
         ("typing indicator", lambda c: "yes" if c.typing else "no"),
     ]

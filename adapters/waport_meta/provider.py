@@ -44,9 +44,13 @@ log = logging.getLogger("waport.meta")
 DEFAULT_GRAPH_URL: Final = "https://graph.facebook.com"
 DEFAULT_API_VERSION: Final = "v25.0"
 SIGNATURE_HEADER: Final = "X-Hub-Signature-256"
+DEFAULT_TIMEOUT: Final = 20.0
+"""Seconds a Graph request (and so a send: see ``MetaCloudProvider.send``) may take."""
 
 
-def default_capabilities(max_rps: float = 80.0, send_timeout: float | None = None) -> Capabilities:
+def default_capabilities(
+    max_rps: float = 80.0, send_timeout: float | None = DEFAULT_TIMEOUT
+) -> Capabilities:
     """What the Cloud API can send (DESIGN §2 and Meta's message types)."""
     return Capabilities(
         send_timeout=send_timeout,
@@ -77,7 +81,7 @@ class MetaCloudProvider:
     verify_token: str | None = attrs.field(default=None, repr=False)
     graph_url: str = DEFAULT_GRAPH_URL
     api_version: str = DEFAULT_API_VERSION
-    timeout: float = 20.0
+    timeout: float = DEFAULT_TIMEOUT
     max_rps: float = 80.0
     remote_calls: int = 0
     _capabilities: Capabilities | None = attrs.field(default=None, init=False, repr=False)

@@ -29,6 +29,8 @@ from waport.ports import Capabilities, Clock, SandboxControl, SendReceipt
 from waport_web import errors, wire
 
 HMAC_HEADER: Final = "X-Webhook-Hmac"
+DEFAULT_TIMEOUT: Final = 20.0
+"""Seconds a WAHA request (and so a send, which is one request) may take."""
 
 
 def default_capabilities(
@@ -37,7 +39,7 @@ def default_capabilities(
     interactive: bool = False,
     message_ids: bool = False,
     max_rps: float = 20.0,
-    send_timeout: float | None = None,
+    send_timeout: float | None = DEFAULT_TIMEOUT,
 ) -> Capabilities:
     modes = set(MODES) - {"template"}
     if not interactive:
@@ -75,7 +77,7 @@ class WahaProvider:
     message_ids: bool = False
     """Send a pre-generated message id derived from waport's id (NOWEB/GOWS engines), so a
     retried text, location or contact card re-uses it."""
-    timeout: float = 20.0
+    timeout: float = DEFAULT_TIMEOUT
     max_rps: float = 20.0
 
     @property
