@@ -12,7 +12,8 @@ server runs in another process, so only the sender's own work is counted):
 - ``pywa``: pywa's asyncio client (``pywa_async``), the best-known Python peer;
 - ``aiohttp``: a bare ``aiohttp`` client posting hand-built Cloud API payloads (the floor).
 
-All three keep ``--concurrency`` sends in flight. Waport's windows are opened by
+All three keep ``--concurrency`` sends in flight, on the standard asyncio loop unless
+``--loop uvloop`` (give every client the same loop for a fair comparison). Waport's windows are opened by
 recording one inbound message per contact first, outside the measured part.
 """
 
@@ -199,12 +200,22 @@ def main() -> None:
         default="meta",
         help="waport only (sandbox: no HTTP)",
     )
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="the event loop (the same for every client makes a fair comparison)",
+    )
     args = parser.parse_args()
     options = {"store": args.store, "provider": args.provider} if args.client == "waport" else {}
     tune_gc(args.gc_threshold)
-    result = asyncio.run(
-        RUNNERS[args.client](args.graph_url, args.messages, args.concurrency, **options)
-    )
+    sending = RUNNERS[args.client](args.graph_url, args.messages, args.concurrency, **options)
+    if args.loop == "uvloop":
+        import uvloop
+
+        result = uvloop.run(sending)
+    else:
+        result = asyncio.run(sending)
     print(json.dumps({"client": args.client, **result}))
 
 
