@@ -563,6 +563,7 @@ class Messenger:
                     message = attrs.evolve(
                         message, content=attrs.evolve(message.content, message_id=target)
                     )
+            own_deadline = self.provider.capabilities.send_timeout
             call = self.provider.send(
                 message,
                 sender=record.sender_id,
@@ -570,8 +571,7 @@ class Messenger:
                 template=bound,
                 reply_to=reply_to,
             )
-            bound_by = self.provider.capabilities.send_timeout
-            if bound_by is not None and bound_by <= self.policy.provider_timeout:
+            if own_deadline is not None and own_deadline <= self.policy.provider_timeout:
                 receipt = await call  # the provider's own deadline is the shorter one
             else:
                 # asyncio's own timeout, not anyio's fail_after: a second anyio cancel
