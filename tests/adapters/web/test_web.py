@@ -175,6 +175,20 @@ async def test_location_contacts_reaction_groups_channels(harness: WebHarness) -
     ]
 
 
+async def test_capabilities_follow_a_changed_setting() -> None:
+    """Capabilities are built once per configuration, and again when a setting changes."""
+    async with web_harness() as h:
+        first = h.provider.capabilities
+        assert h.provider.capabilities is first
+        assert "interactive" not in first.modes
+        assert first.send_timeout == h.provider.timeout
+        h.provider.interactive = True
+        h.provider.timeout = 5.0
+        changed = h.provider.capabilities
+        assert "interactive" in changed.modes
+        assert changed.send_timeout == 5.0
+
+
 async def test_capabilities_by_configuration() -> None:
     async with web_harness(base64_media=False) as h:
         with pytest.raises(WaportError) as info:
