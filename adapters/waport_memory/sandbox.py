@@ -117,6 +117,7 @@ class SandboxProvider:
     _seq: itertools.count[int] = attrs.Factory(lambda: itertools.count(1))
     _inbound_at: dict[tuple[str, str], datetime] = attrs.Factory(dict)
     _nonce: str = attrs.Factory(lambda: secrets.token_hex(4))
+    _capabilities: Capabilities | None = attrs.field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         for sender in self.sender_ids:
@@ -141,16 +142,19 @@ class SandboxProvider:
     def capabilities(self) -> Capabilities:
         if self.limited_to is not None:
             return self.limited_to
-        return Capabilities(
-            groups=True,
-            channels=True,
-            base64_media=True,
-            templates=True,
-            window_applies=True,
-            max_rps=self.max_rps,
-            client_message_ids=True,
-            typing=True,
-        )
+        caps = self._capabilities  # built once: a send reads them several times
+        if caps is None or caps.max_rps != self.max_rps:
+            caps = self._capabilities = Capabilities(
+                groups=True,
+                channels=True,
+                base64_media=True,
+                templates=True,
+                window_applies=True,
+                max_rps=self.max_rps,
+                client_message_ids=True,
+                typing=True,
+            )
+        return caps
 
     @property
     def senders(self) -> Sequence[str]:
