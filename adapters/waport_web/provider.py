@@ -79,7 +79,7 @@ class WahaProvider:
     retried text, location or contact card re-uses it."""
     timeout: float = DEFAULT_TIMEOUT
     max_rps: float = 20.0
-    _capabilities: tuple[tuple[object, ...], Capabilities] | None = attrs.field(
+    _capabilities: tuple[dict[str, Any], Capabilities] | None = attrs.field(
         default=None, init=False, repr=False
     )
 
@@ -90,23 +90,16 @@ class WahaProvider:
     @property
     def capabilities(self) -> Capabilities:
         # built once per configuration (3.6 µs each), not on each of a send's reads
-        settings = (
-            self.base64_media,
-            self.interactive,
-            self.message_ids,
-            self.max_rps,
-            self.timeout,
-        )
+        settings: dict[str, Any] = {
+            "base64_media": self.base64_media,
+            "interactive": self.interactive,
+            "message_ids": self.message_ids,
+            "max_rps": self.max_rps,
+            "send_timeout": self.timeout,
+        }
         cached = self._capabilities
         if cached is None or cached[0] != settings:
-            built = default_capabilities(
-                base64_media=self.base64_media,
-                interactive=self.interactive,
-                message_ids=self.message_ids,
-                max_rps=self.max_rps,
-                send_timeout=self.timeout,
-            )
-            cached = self._capabilities = (settings, built)
+            cached = self._capabilities = (settings, default_capabilities(**settings))
         return cached[1]
 
     @property

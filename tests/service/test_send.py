@@ -12,7 +12,7 @@ import pytest
 from waport import ErrorCode, MessageStatus, WaportError, parse_recipient
 from waport.domain.records import Workspace
 from waport.ports import SendReceipt
-from waport.service import Messenger, Policy
+from waport.service import Messenger, Policy, SendResult
 from waport.testing import FakeClock, SequentialIds
 from waport_memory import MemoryStore, SandboxProvider
 
@@ -318,6 +318,26 @@ async def test_capabilities_are_checked_before_any_io(stack: Stack) -> None:
     assert stack.sandbox.remote_calls == calls
 
 
+async def _reply_within_a_window(
+    provider: SandboxProvider, clock: FakeClock, text: str
+) -> SendResult:
+    """One text reply to ``TO`` (whose window is open) on a Messenger whose
+    ``provider_timeout`` is 0.05 s."""
+    async with Messenger(
+        store=MemoryStore(),
+        provider=provider,
+        clock=clock,
+        ids=SequentialIds(),
+        policy=Policy(provider_timeout=0.05),
+    ) as messenger:
+        inbound = provider.inbound(
+            contact=parse_recipient(TO), sender_id="sandbox-sender", text="hi", at=clock.now()
+        )
+        await messenger.ingest([inbound])
+        with anyio.fail_after(5):
+            return await messenger.send({"to": TO, "text": text})
+
+
 async def test_a_provider_that_never_answers_times_out_and_is_retried_later() -> None:
     """A hanging provider (a plugin's bug, a black-holed network) costs one
     ``provider_timeout``; the message is kept, pending a retry, never lost."""
@@ -328,27 +348,7 @@ async def test_a_provider_that_never_answers_times_out_and_is_retried_later() ->
             raise AssertionError("unreachable")
 
     clock = FakeClock()
-    store = MemoryStore()
-    provider = Hanging(clock=clock)
-    async with Messenger(
-        store=store,
-        provider=provider,
-        clock=clock,
-        ids=SequentialIds(),
-        policy=Policy(provider_timeout=0.05),
-    ) as messenger:
-        await messenger.ingest(
-            [
-                provider.inbound(
-                    contact=parse_recipient(TO),
-                    sender_id="sandbox-sender",
-                    text="hi",
-                    at=clock.now(),
-                )
-            ]
-        )
-        with anyio.fail_after(5):
-            result = await messenger.send({"to": TO, "text": "anyone there?"})
+    result = await _reply_within_a_window(Hanging(clock=clock), clock, "anyone there?")
     assert result.status == MessageStatus.PENDING
     error = result.message.error
     assert error is not None
@@ -382,23 +382,5 @@ async def test_a_provider_declaring_its_own_send_timeout_gets_no_second_deadline
 
     clock = FakeClock()
     provider = Slow(clock=clock, limited_to=Capabilities(send_timeout=declared))
-    async with Messenger(
-        store=MemoryStore(),
-        provider=provider,
-        clock=clock,
-        ids=SequentialIds(),
-        policy=Policy(provider_timeout=0.05),
-    ) as messenger:
-        await messenger.ingest(
-            [
-                provider.inbound(
-                    contact=parse_recipient(TO),
-                    sender_id="sandbox-sender",
-                    text="hi",
-                    at=clock.now(),
-                )
-            ]
-        )
-        with anyio.fail_after(5):
-            result = await messenger.send({"to": TO, "text": "still there?"})
+    result = await _reply_within_a_window(provider, clock, "still there?")
     assert result.status == expected

@@ -32,6 +32,7 @@ from waport.domain.recipients import Recipient
 from waport.domain.records import (
     ApiKey,
     Contact,
+    MessageRecord,
     OutboxState,
     Sender,
     StoredResponse,
@@ -49,6 +50,17 @@ PHONE = Recipient("phone", "255712345678")
 
 def _sec(n: float) -> timedelta:
     return timedelta(seconds=n)
+
+
+def _assert_read_after_sent(record: MessageRecord | None) -> None:
+    """The stored record went pending, sent, read, in that order, and is read now."""
+    assert record is not None
+    assert record.status == MessageStatus.READ
+    assert [c.status for c in record.history] == [
+        MessageStatus.PENDING,
+        MessageStatus.SENT,
+        MessageStatus.READ,
+    ]
 
 
 # the model-based properties: each example opens a fresh store, so few and no deadline
@@ -503,14 +515,7 @@ class StoreContract:
             ]
         )
         assert [r.changed for r in results] == [True, False, False]
-        record = await store.messages.get("m1")
-        assert record is not None
-        assert record.status == MessageStatus.READ
-        assert [c.status for c in record.history] == [
-            MessageStatus.PENDING,
-            MessageStatus.SENT,
-            MessageStatus.READ,
-        ]
+        _assert_read_after_sent(await store.messages.get("m1"))
         assert [e.type for e in await store.outbox.for_message("m1")] == [
             "message.sent",
             "message.read",
@@ -576,14 +581,7 @@ class StoreContract:
         async with anyio.create_task_group() as tg:
             tg.start_soon(store.messages.apply_statuses, [early])
             tg.start_soon(store.messages.finish, "m1", sent)
-        final = await store.messages.get("m1")
-        assert final is not None
-        assert final.status == MessageStatus.READ
-        assert [c.status for c in final.history] == [
-            MessageStatus.PENDING,
-            MessageStatus.SENT,
-            MessageStatus.READ,
-        ]
+        _assert_read_after_sent(await store.messages.get("m1"))
 
     async def test_inbound_is_stored_once_and_opens_the_window(self, store: Store) -> None:
         first = builders.inbound("in1", at=T0 + _sec(10), provider_message_id="wamid.1")
