@@ -47,6 +47,10 @@ def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
 
 
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
 def _envelope(data: dict[str, Any], status_values: list[str]) -> dict[str, Any]:
     return {
         "type": "object",
@@ -255,14 +259,7 @@ def openapi_document() -> dict[str, Any]:
                     "200": _ok(_envelope(_ref("Message"), ["ok"])),
                     **_error_responses(*AUTH_ERRORS, 404, 500),
                 },
-                parameters=[
-                    {
-                        "name": "message_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
+                parameters=[_path_param("message_id")],
             )
         },
         "/v1/messages/{message_id}/read": {
@@ -273,14 +270,7 @@ def openapi_document() -> dict[str, Any]:
                     "200": _ok(_envelope(_ref("Message"), ["ok"])),
                     **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 422, 502, 503),
                 },
-                parameters=[
-                    {
-                        "name": "message_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
+                parameters=[_path_param("message_id")],
             )
         },
         "/v1/window-status": {
@@ -336,14 +326,7 @@ def openapi_document() -> dict[str, Any]:
                     "200": _ok(_envelope(_ref("Broadcast"), ["ok"])),
                     **_error_responses(*AUTH_ERRORS, 404, 500),
                 },
-                parameters=[
-                    {
-                        "name": "broadcast_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
+                parameters=[_path_param("broadcast_id")],
             )
         },
         "/v1/templates": {
@@ -401,9 +384,7 @@ def openapi_document() -> dict[str, Any]:
                     "200": _ok(_envelope(_ref("Key"), ["ok"])),
                     **_error_responses(*AUTH_ERRORS, 404, 500),
                 },
-                parameters=[
-                    {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                parameters=[_path_param("key_id")],
             )
         },
         "/v1/sandbox/inbound": {
@@ -439,14 +420,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                     **_error_responses(400, 403, 404, 500),
                 },
-                parameters=[
-                    {
-                        "name": "provider",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
+                parameters=[_path_param("provider")],
             ),
             "post": _op(
                 "Provider events (signed)",
@@ -455,14 +429,7 @@ def openapi_document() -> dict[str, Any]:
                     "200": _ok(_envelope({"type": "object"}, ["ok"])),
                     **_error_responses(400, 401, 404, 413, 500),
                 },
-                parameters=[
-                    {
-                        "name": "provider",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
+                parameters=[_path_param("provider")],
             ),
         },
         "/openapi.json": {"get": _op("This document", None, {"200": _ok({"type": "object"})})},
