@@ -56,6 +56,10 @@ KEY_ATTR: Final = web.RequestKey("waport.key", ApiKey)
 RATE_ATTR: Final = web.RequestKey("waport.rate", RateDecision)
 RID_ATTR: Final = web.RequestKey("waport.request_id", str)
 NON_RETRYABLE_REPLAY: Final = frozenset({500})
+PROVIDER_CHECK_PERIOD: Final = timedelta(seconds=10)
+"""How long ``/healthz`` reuses the provider's last answer: a probe every second must
+not become a request to Meta every second."""
+HEALTH_TIMEOUT: Final = 5.0
 
 
 def canonical_json(value: Any) -> bytes:
@@ -118,6 +122,8 @@ class Gateway:
     max_webhook_bytes: int = 4 * 1024 * 1024
     metrics: Metrics = attrs.Factory(Metrics)
     on_ingest: Callable[[], None] | None = None
+    _provider_verdict: tuple[datetime, str] | None = attrs.field(default=None, init=False)
+    _provider_checking: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
 
     @property
     def clock(self) -> Any:
@@ -146,6 +152,7 @@ class Gateway:
         r.add_get("/webhooks/{provider}", self.webhook_handshake)
         r.add_post("/webhooks/{provider}", self.webhook_events)
         r.add_get("/openapi.json", self.openapi)
+        r.add_get("/livez", self.livez)
         r.add_get("/healthz", self.healthz)
         r.add_get("/metrics", self.metrics_text)
         return application
@@ -798,24 +805,41 @@ class Gateway:
     async def openapi(self, request: web.Request) -> web.Response:
         return _ok(openapi_document())
 
+    async def livez(self, request: web.Request) -> web.Response:
+        """Liveness: the process answers. Asks nothing of the store or the provider, so
+        that a provider's outage (which a restart cannot mend) never restarts a gateway
+        that is still accepting and queueing messages."""
+        return _ok({"status": "ok", "data": {}})
+
     async def healthz(self, request: web.Request) -> web.Response:
+        """Readiness: the store answers now, and the provider did at its last check
+        (at most ``PROVIDER_CHECK_PERIOD`` ago; probes arriving together share one)."""
         checks: dict[str, str] = {}
         try:
-            with anyio.fail_after(5):
+            with anyio.fail_after(HEALTH_TIMEOUT):
                 await self.store.workspaces.list()
             checks["store"] = "ok"
         except (WaportError, TimeoutError) as exc:
             checks["store"] = f"failing: {exc}"
-        try:
-            with anyio.fail_after(5):
-                await self.provider.ping()
-            checks["provider"] = "ok"
-        except (WaportError, TimeoutError) as exc:
-            checks["provider"] = f"failing: {exc}"
+        checks["provider"] = await self._provider_health()
         healthy = all(v == "ok" for v in checks.values())
         return _ok(
             {"status": "ok" if healthy else "error", "data": checks}, status=200 if healthy else 503
         )
+
+    async def _provider_health(self) -> str:
+        async with self._provider_checking:
+            last = self._provider_verdict
+            if last is not None and self.clock.now() - last[0] < PROVIDER_CHECK_PERIOD:
+                return last[1]
+            try:
+                with anyio.fail_after(HEALTH_TIMEOUT):
+                    await self.provider.ping()
+                verdict = "ok"
+            except (WaportError, TimeoutError) as exc:
+                verdict = f"failing: {exc}"
+            self._provider_verdict = (self.clock.now(), verdict)
+            return verdict
 
     async def metrics_text(self, request: web.Request) -> web.Response:
         counts = await self.store.messages.counts()

@@ -433,11 +433,20 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
         "/openapi.json": {"get": _op("This document", None, {"200": _ok({"type": "object"})})},
+        "/livez": {
+            "get": _op(
+                "Liveness: the process answers (asks neither the store nor the provider)",
+                None,
+                {"200": _ok({"type": "object"})},
+            )
+        },
         "/healthz": {
             "get": _op(
-                "Health of the store and the provider",
+                "Readiness: the store answers, and the provider did at its last check",
                 None,
                 {"200": _ok({"type": "object"}), "503": _ok({"type": "object"}, "Unhealthy")},
+                description="The provider is asked at most once every 10 seconds; "
+                "probes in between get its last answer.",
             )
         },
         "/metrics": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,6 +14,7 @@ from aiohttp.test_utils import TestServer
 from waport.domain.records import SCOPES
 from waport.testing import FakeClock
 from waport_http import auth, config
+from waport_http.app import PROVIDER_CHECK_PERIOD
 from waport_http.server import Running, open_gateway
 from waport_meta.fake import (
     APP_SECRET,
@@ -230,3 +232,29 @@ async def test_an_unreconciled_meta_attempt_ends_outcome_unknown(stack: Any) -> 
     assert record.error is not None
     assert record.error.code == "OUTCOME_UNKNOWN"
     assert fake.sent == []
+
+
+async def test_probes_ask_meta_at_most_once_a_period_and_liveness_never(stack: Any) -> None:
+    _running, fake, base, _key, http, clock = stack
+
+    async def probe(path: str) -> tuple[int, Any]:
+        async with http.get(base + path) as r:
+            return r.status, (await r.json())["data"]
+
+    before = fake.calls
+    for _ in range(3):
+        assert await probe("/healthz") == (200, {"store": "ok", "provider": "ok"})
+    assert fake.calls == before + 1  # three probes, one Graph request
+
+    fake.token = "revoked"  # Meta now refuses the gateway's token
+    assert (await probe("/healthz"))[0] == 200  # the last answer, still fresh
+    clock.advance(PROVIDER_CHECK_PERIOD.total_seconds())
+    answers = await asyncio.gather(*(probe("/healthz") for _ in range(4)))
+    assert fake.calls == before + 2  # probes arriving together share one check
+    for status, data in answers:
+        assert status == 503
+        assert data["store"] == "ok"
+        assert data["provider"].startswith("failing")
+
+    assert await probe("/livez") == (200, {})  # a restart would not mend Meta
+    assert fake.calls == before + 2
