@@ -830,7 +830,11 @@ class Gateway:
     async def _provider_health(self) -> str:
         async with self._provider_checking:
             last = self._provider_verdict
-            if last is not None and self.clock.now() - last[0] < PROVIDER_CHECK_PERIOD:
+            # (a clock set back makes the age negative: ask again rather than trust it)
+            if (
+                last is not None
+                and timedelta(0) <= self.clock.now() - last[0] < PROVIDER_CHECK_PERIOD
+            ):
                 return last[1]
             try:
                 with anyio.fail_after(HEALTH_TIMEOUT):

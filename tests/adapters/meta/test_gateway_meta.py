@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -258,3 +259,8 @@ async def test_probes_ask_meta_at_most_once_a_period_and_liveness_never(stack: A
 
     assert await probe("/livez") == (200, {})  # a restart would not mend Meta
     assert fake.calls == before + 2
+
+    fake.token = TOKEN
+    clock.set(clock.now() - timedelta(hours=1))  # a clock set back does not keep a verdict
+    assert await probe("/healthz") == (200, {"store": "ok", "provider": "ok"})
+    assert fake.calls == before + 3
