@@ -31,7 +31,7 @@ from waport.domain.media import kind_from_mime
 from waport.domain.ratelimit import RateDecision, RateLimit
 from waport.domain.recipients import parse_recipient
 from waport.domain.records import SCOPES, ApiKey, StoredResponse
-from waport.ports import Provider, Store
+from waport.ports import Provider, SandboxControl, Store
 from waport.service import IdempotencyClaim, Messenger
 from waport.service.messenger import BroadcastResult
 from waport_http import auth
@@ -680,8 +680,10 @@ class Gateway:
 
     # ------------------------------------------------------------------ sandbox control
 
-    async def sandbox_inbound(self, request: web.Request) -> web.Response:
-        key = await self.authenticate(request, "messages:send")
+    async def _sandbox_request(
+        self, request: web.Request, fields: tuple[str, ...]
+    ) -> tuple[SandboxControl, dict[str, Any]]:
+        """The sandbox's controls and a control request's body (an object of ``fields``)."""
         control = self.provider.sandbox
         if control is None:
             raise WaportError(
@@ -692,10 +694,15 @@ class Gateway:
         if not isinstance(body, dict):
             raise WaportError(ErrorCode.VALIDATION_FAILED, "the body must be a JSON object")
         for field in body:
-            if field not in ("from", "to_sender", "text"):
+            if field not in fields:
                 raise WaportError(
                     ErrorCode.VALIDATION_FAILED, f"unknown field {field!r}", str(field)
                 )
+        return control, body
+
+    async def sandbox_inbound(self, request: web.Request) -> web.Response:
+        key = await self.authenticate(request, "messages:send")
+        control, body = await self._sandbox_request(request, ("from", "to_sender", "text"))
         contact = parse_recipient(body.get("from"), param="from")
         senders = [
             s.id for s in await self.store.workspaces.senders(key.workspace_id) if key.may_use(s.id)
@@ -720,20 +727,9 @@ class Gateway:
 
     async def sandbox_script(self, request: web.Request) -> web.Response:
         await self.authenticate(request, "messages:send")
-        control = self.provider.sandbox
-        if control is None:
-            raise WaportError(
-                ErrorCode.NOT_FOUND,
-                "the sandbox endpoints exist only when the provider is the sandbox",
-            )
-        body = await self.read_json(request, self.max_body_bytes)
-        if not isinstance(body, dict):
-            raise WaportError(ErrorCode.VALIDATION_FAILED, "the body must be a JSON object")
-        for field in body:
-            if field not in ("to", "fail_with", "delay_ms", "retry_after", "times"):
-                raise WaportError(
-                    ErrorCode.VALIDATION_FAILED, f"unknown field {field!r}", str(field)
-                )
+        control, body = await self._sandbox_request(
+            request, ("to", "fail_with", "delay_ms", "retry_after", "times")
+        )
         to = parse_recipient(body["to"]) if body.get("to") is not None else None
         fail_with = body.get("fail_with")
         if fail_with is not None and fail_with not in ErrorCode.__members__:
