@@ -816,7 +816,7 @@ class Gateway:
                 await self.store.workspaces.list()
             checks["store"] = "ok"
         except (WaportError, TimeoutError) as exc:
-            checks["store"] = f"failing: {exc}"
+            checks["store"] = _failing(exc)
         checks["provider"] = await self._provider_health()
         healthy = all(v == "ok" for v in checks.values())
         return _ok(
@@ -837,7 +837,7 @@ class Gateway:
                     await self.provider.ping()
                 verdict = "ok"
             except (WaportError, TimeoutError) as exc:
-                verdict = f"failing: {exc}"
+                verdict = _failing(exc)
             self._provider_verdict = (self.clock.now(), verdict)
             return verdict
 
@@ -872,6 +872,13 @@ class Gateway:
 
 def _dumps(value: Any) -> str:
     return codec.json_bytes(value).decode()
+
+
+def _failing(exc: WaportError | TimeoutError) -> str:
+    """A health check's verdict on a part that did not answer well."""
+    if isinstance(exc, TimeoutError):
+        return f"failing: no answer within {HEALTH_TIMEOUT:g} s"
+    return f"failing: {exc}"
 
 
 def _ok(payload: Any, *, status: int = 200) -> web.Response:

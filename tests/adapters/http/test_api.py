@@ -9,7 +9,8 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
-from waport import ErrorCode
+from waport import ErrorCode, WaportError
+from waport_http import app
 
 from .conftest import Harness, open_harness
 
@@ -498,6 +499,12 @@ async def test_openapi_health_metrics(gw: Harness) -> None:
         text = await r.text()
         assert 'waport_messages{status="sent"} 1' in text
         assert "waport_http_requests_total" in text
+
+
+def test_a_health_check_that_timed_out_says_so() -> None:
+    assert app._failing(TimeoutError()) == "failing: no answer within 5 s"
+    refused = WaportError(ErrorCode.PROVIDER_UNAVAILABLE, "cannot reach Meta: ClientError")
+    assert app._failing(refused) == "failing: PROVIDER_UNAVAILABLE: cannot reach Meta: ClientError"
 
 
 async def test_window_status_endpoint(gw: Harness) -> None:
