@@ -810,14 +810,10 @@ class Gateway:
     async def healthz(self, request: web.Request) -> web.Response:
         """Readiness: the store answers now, and the provider did at its last check
         (at most ``PROVIDER_CHECK_PERIOD`` ago; probes arriving together share one)."""
-        checks: dict[str, str] = {}
-        try:
-            with anyio.fail_after(HEALTH_TIMEOUT):
-                await self.store.workspaces.list()
-            checks["store"] = "ok"
-        except (WaportError, TimeoutError) as exc:
-            checks["store"] = _failing(exc)
-        checks["provider"] = await self._provider_health()
+        checks = {
+            "store": await _verdict(self.store.workspaces.list),
+            "provider": await self._provider_health(),
+        }
         healthy = all(v == "ok" for v in checks.values())
         return _ok(
             {"status": "ok" if healthy else "error", "data": checks}, status=200 if healthy else 503
@@ -832,12 +828,7 @@ class Gateway:
                 and timedelta(0) <= self.clock.now() - last[0] < PROVIDER_CHECK_PERIOD
             ):
                 return last[1]
-            try:
-                with anyio.fail_after(HEALTH_TIMEOUT):
-                    await self.provider.ping()
-                verdict = "ok"
-            except (WaportError, TimeoutError) as exc:
-                verdict = _failing(exc)
+            verdict = await _verdict(self.provider.ping)
             self._provider_verdict = (self.clock.now(), verdict)
             return verdict
 
@@ -872,6 +863,16 @@ class Gateway:
 
 def _dumps(value: Any) -> str:
     return codec.json_bytes(value).decode()
+
+
+async def _verdict(check: Callable[[], Awaitable[object]]) -> str:
+    """A health check: "ok" when ``check`` answers within ``HEALTH_TIMEOUT``."""
+    try:
+        with anyio.fail_after(HEALTH_TIMEOUT):
+            await check()
+    except (WaportError, TimeoutError) as exc:
+        return _failing(exc)
+    return "ok"
 
 
 def _failing(exc: WaportError | TimeoutError) -> str:

@@ -131,9 +131,7 @@ class MetaCloudProvider:
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
         except TimeoutError as exc:
-            raise WaportError(
-                ErrorCode.PROVIDER_UNAVAILABLE, "Meta did not answer in time", provider="meta"
-            ) from exc
+            raise _no_answer() from exc
         except aiohttp.ClientError as exc:
             raise WaportError(
                 ErrorCode.PROVIDER_UNAVAILABLE,
@@ -198,9 +196,7 @@ class MetaCloudProvider:
                         media_id=media_id,
                     )
             except TimeoutError as exc:
-                raise WaportError(
-                    ErrorCode.PROVIDER_UNAVAILABLE, "Meta did not answer in time", provider="meta"
-                ) from exc
+                raise _no_answer() from exc
         try:
             sent = body["messages"][0]
             pid = str(sent["id"])
@@ -321,6 +317,13 @@ class MetaCloudProvider:
 
     async def poll_events(self, now: datetime) -> Sequence[ProviderEvent]:
         return ()
+
+
+def _no_answer() -> WaportError:
+    """A request (or a send's upload and message together) past ``timeout``."""
+    return WaportError(
+        ErrorCode.PROVIDER_UNAVAILABLE, "Meta did not answer in time", provider="meta"
+    )
 
 
 def _inline_media(message: OutboundMessage) -> tuple[MediaData, MediaKind] | None:
