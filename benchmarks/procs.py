@@ -192,9 +192,10 @@ def load(gw: Gateway, *options: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
-def library(client: str, graph_url: str, *options: str) -> dict[str, Any]:
+def library(client: str, graph_url: str, *options: str, module: str = "library") -> dict[str, Any]:
+    """One run of ``python -m benchmarks.<module> CLIENT GRAPH_URL OPTIONS``: its JSON line."""
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.library", client, graph_url, *options],
+        [sys.executable, "-m", f"benchmarks.{module}", client, graph_url, *options],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -8,7 +8,8 @@
    rows are committed, then the time until all are attempted at 1,000/s.
 3. ``webhooks``: Meta status webhooks, 100 statuses per signed POST, 8 posters.
 4. ``memory``: the gateway's resident size after N and after 10 N sends.
-5. ``library``: CPU per message through waport, pywa and bare aiohttp (see library.py).
+5. ``library``: CPU per message through waport, pywa and bare aiohttp (see library.py),
+   and the Messenger's own work alone and beside HTTP I/O (see beside.py).
 6. ``store``: durable sends/s with 100 concurrent senders (sandbox provider, so only
    waport and SQLite are measured), status events/s ingested in batches, database
    bytes per message.
@@ -290,6 +291,12 @@ def library(sizes: Sizes) -> Figures:
         # the same, with the collector set as ``waport serve`` sets it (tune_gc)
         tuned = procs.library("waport", graph, "--messages", n, "--gc-threshold", "10000")
         figures["waport_gc_tuned_cpu_us"] = tuned["cpu_us_per_message"]
+        # the Messenger's own work (no I/O) alone, the floor's request alone, and both
+        for mode in ("messenger", "http", "both"):
+            result = procs.library(mode, graph, "--messages", n, module="beside")
+            figures[f"beside_{mode}_cpu_us"] = result["cpu_us_per_message"]
+            if mode != "http":
+                figures[f"beside_{mode}_messenger_part_us"] = result["messenger_cpu_us_per_message"]
     for name in ("waport", "waport_gc_tuned"):
         figures[f"{name}_over_aiohttp"] = round(
             figures[f"{name}_cpu_us"] / figures["aiohttp_cpu_us"], 2
