@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 
 from waport import __version__
-from waport.domain.errors import ConfigError, WaportError
+from waport.domain.errors import ConfigError, ErrorCode, WaportError
 from waport.domain.records import SCOPES
 from waport.plugins import PluginContext, Registry
 from waport.ports import Store
@@ -60,17 +60,19 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id")
 
     send = sub.add_parser("send", help="send one message")
-    send.add_argument("--to", required=True)
+    send.add_argument("--to", help="the recipient: E.164 phone number (or the body's own)")
     what = send.add_mutually_exclusive_group(required=True)
-    what.add_argument("--text")
-    what.add_argument("--template")
-    what.add_argument("--json", help="a whole POST /v1/messages body")
-    send.add_argument("--language", default="en_US")
+    what.add_argument("--text", help="a text message")
+    what.add_argument("--template", help="an approved template's name")
+    what.add_argument("--json", help="a whole POST /v1/messages body (--to overrides its 'to')")
+    send.add_argument("--language", default="en_US", help="the template's language (en_US)")
     send.add_argument(
         "--param", action="append", default=[], help="a positional template parameter (repeat)"
     )
-    send.add_argument("--sender")
-    send.add_argument("--no-check-window", action="store_true")
+    send.add_argument("--sender", help="the sender id (default: the workspace's first)")
+    send.add_argument(
+        "--no-check-window", action="store_true", help="leave the 24-hour window to the provider"
+    )
 
     templates = sub.add_parser("templates", help="templates").add_subparsers(
         dest="templates_command", required=True
@@ -138,24 +140,40 @@ async def _keys(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
     return 0
 
 
+def _json_body(text: str) -> dict[str, Any]:
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED, f"--json is not valid JSON: {exc}", "json"
+        ) from None
+    if not isinstance(body, dict):
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED,
+            "--json must be a JSON object (a POST /v1/messages body)",
+            "json",
+        )
+    return body
+
+
 async def _send(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
-    if args.json:
-        body = json.loads(args.json)
+    body: dict[str, Any]
+    if args.json is not None:
+        body = _json_body(args.json)
+    elif args.text is not None:
+        body = {"text": args.text}
     else:
-        body = {"to": args.to}
-        if args.text is not None:
-            body["text"] = args.text
-        else:
-            body["template"] = {
-                "name": args.template,
-                "language": args.language,
-                "params": list(args.param),
-            }
-        if args.sender:
-            body["sender_id"] = args.sender
-        if args.no_check_window:
-            body["check_window"] = False
-    body.setdefault("to", args.to)
+        body = {
+            "template": {"name": args.template, "language": args.language, "params": args.param}
+        }
+    if args.to is not None:  # flags win over the body's own fields
+        body["to"] = args.to
+    if args.sender is not None:
+        body["sender_id"] = args.sender
+    if args.no_check_window:
+        body["check_window"] = False
+    if "to" not in body:
+        raise WaportError(ErrorCode.VALIDATION_FAILED, "--to is required", "to")
     async with open_components(loaded) as (messenger, _):
         if "template" in body and "sender_id" not in body:
             senders = await messenger.store.workspaces.senders(messenger.default_workspace)

@@ -189,9 +189,19 @@ def test_the_command(
         == 0
     )
     capsys.readouterr()
-    assert (
-        cli.main(["send", "--to", "x", "--json", '{"to": "255712345678", "text": "hi"}']) == 1
-    )  # the window is closed
+    assert cli.main(["send", "--json", '{"to": "255712345678", "text": "hi"}']) == 1
+    assert "WINDOW_CLOSED" in capsys.readouterr().err
+    # flags win over the body's own fields
+    body = '{"to": "x", "text": "hi", "check_window": true}'
+    assert cli.main(["send", "--json", body, "--to", "255712345678", "--no-check-window"]) == 0
+    assert json.loads(capsys.readouterr().out)["to"] == "255712345678"
+    for bad, said in (
+        (["--json", "{bad"], "VALIDATION_FAILED: --json is not valid JSON"),
+        (["--json", "[1]"], "VALIDATION_FAILED: --json must be a JSON object"),
+        (["--text", "hi"], "VALIDATION_FAILED: --to is required [to]"),
+    ):
+        assert cli.main(["send", *bad]) == 1
+        assert said in capsys.readouterr().err
     assert cli.main(["templates", "sync"]) == 0
     assert json.loads(capsys.readouterr().out) == {"synced": {"sandbox-sender": 2}}
     assert cli.main(["--provider", "twilio", "templates", "sync"]) == 2

@@ -1,0 +1,71 @@
+"""The HTTP gateway page's ``waport`` command lines, run as printed (but ``serve`` and the
+PostgreSQL one) on a SQLite file with the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import pytest
+
+from waport.domain.events import InboundMessage
+from waport.domain.recipients import parse_recipient
+from waport_http import cli, config
+from waport_http.server import open_components
+
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "adapters" / "http.md"
+
+
+def command_lines() -> list[list[str]]:
+    section = PAGE.read_text(encoding="utf-8").split("## The `waport` command", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert block is not None
+    return [shlex.split(line, comments=True) for line in block.group(1).splitlines()]
+
+
+async def _message_from(number: str) -> None:
+    """The contact writes first, so that a text to them is inside their window."""
+    async with open_components(config.load(None, dict(os.environ))) as (messenger, _):
+        sender = (await messenger.store.workspaces.senders(messenger.default_workspace))[0]
+        inbound = InboundMessage(
+            provider=messenger.provider.name,
+            provider_message_id="wamid.hello",
+            sender_id=sender.id,
+            contact=parse_recipient(number),
+            received_at=datetime.now(UTC),
+            kind="text",
+            text="hello",
+        )
+        await messenger.ingest([inbound])
+
+
+def test_the_documented_commands_work_as_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WAPORT_DATABASE", str(tmp_path / "waport.db"))
+    anyio.run(_message_from, "+255712345678")
+    lines = command_lines()
+    ran = set()
+    key_id = None
+    for argv in lines:
+        assert argv[0] == "waport"
+        if "serve" in argv or any(a.startswith("postgresql://") for a in argv):
+            continue
+        args = [key_id if a == "KEY_ID" else a for a in argv[1:]]
+        assert cli.main(args) == 0, (argv, capsys.readouterr().err)
+        out = json.loads(capsys.readouterr().out) if args != ["version"] else None
+        if args[:2] == ["keys", "create"]:
+            key_id = out["id"]
+            assert out["senders"] == ["s1"]
+            assert out["rate_per_minute"] == 600
+        if args[0] == "send":
+            assert out["status"] == "sent"
+        ran.add(tuple(args[:2]))
+    assert len(lines) == 10
+    assert {("keys", "create"), ("keys", "revoke"), ("send", "--json")} <= ran
+    assert {("templates", "sync"), ("version",)} <= ran
