@@ -25,7 +25,7 @@ from waport.domain.errors import ConfigError, ErrorCode, WaportError
 from waport.domain.records import SCOPES
 from waport.plugins import PluginContext, Registry
 from waport.ports import Store
-from waport.service import RandomIds, SystemClock
+from waport.service import DEFAULT_WORKSPACE, RandomIds, SystemClock
 from waport_http import auth, config
 from waport_http.logs import configure_logging
 from waport_http.server import open_components, serve
@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--senders", help="comma-separated sender ids the key may send from")
     create.add_argument("--label", default="")
     create.add_argument("--rate", type=int, help="requests per minute for this key")
-    create.add_argument("--workspace", default="default")
+    create.add_argument("--workspace", default=DEFAULT_WORKSPACE)
     keys.add_parser("list", help="list keys").add_argument("--workspace", default=None)
     revoke = keys.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key_id")
@@ -115,6 +115,15 @@ async def _keys(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
     async with _store_only(loaded) as store:
         clock = SystemClock()
         if args.keys_command == "create":
+            if (
+                args.workspace != DEFAULT_WORKSPACE  # the gateway creates it at its first start
+                and await store.workspaces.get(args.workspace) is None
+            ):
+                raise WaportError(
+                    ErrorCode.VALIDATION_FAILED,
+                    f"no workspace {args.workspace!r} in this database",
+                    "workspace",
+                )
             scopes = frozenset(s.strip() for s in args.scopes.split(",") if s.strip())
             senders = (
                 frozenset(s.strip() for s in args.senders.split(",")) if args.senders else None

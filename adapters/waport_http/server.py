@@ -25,7 +25,7 @@ from aiohttp import web
 from waport.domain.records import SCOPES, Workspace
 from waport.plugins import PluginContext, Registry
 from waport.ports import Clock, IdSource, Provider, Store
-from waport.service import Messenger, Policy, RandomIds, SystemClock, tune_gc
+from waport.service import DEFAULT_WORKSPACE, Messenger, Policy, RandomIds, SystemClock, tune_gc
 from waport.service.lifetime import task_group
 from waport_http import auth
 from waport_http.app import Gateway
@@ -184,7 +184,7 @@ async def open_gateway(
 
 
 async def ensure_admin_key(
-    store: Store, clock: Clock, pepper: str | None, workspace_id: str = "default"
+    store: Store, clock: Clock, pepper: str | None, workspace_id: str = DEFAULT_WORKSPACE
 ) -> str | None:
     """On a database with no API keys, create an admin key and return it (shown once)."""
     if await store.api_keys.list():
@@ -217,7 +217,7 @@ async def serve(
     async with open_gateway(loaded, registry=registry) as running:
         admin = await ensure_admin_key(running.store, running.messenger.clock, settings.key_pepper)
         if admin is not None:
-            workspace = await running.store.workspaces.get("default")
+            workspace = await running.store.workspaces.get(DEFAULT_WORKSPACE)
             say("waport: first start - an admin API key was created. It is shown only this once:")
             say(f"  WAPORT_KEY={admin}")
             if workspace is not None and workspace.webhook_secret and not settings.webhook_secret:

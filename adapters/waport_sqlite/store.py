@@ -1312,7 +1312,10 @@ async def open_sqlite(
             raise
         return writer, readers[0], readers[1]
 
-    write_conn, read_conn, point_conn = await anyio.to_thread.run_sync(setup)
+    try:
+        write_conn, read_conn, point_conn = await anyio.to_thread.run_sync(setup)
+    except sqlite3.Error as exc:  # no such folder, not a database, no permission
+        raise WaportError(ErrorCode.INTERNAL, f"cannot open the database {path}: {exc}") from exc
     writer = _Writer(write_conn, max_batch=max_batch)
     reader = _Reader(read_conn, point_conn, max_batch=max_batch)
     try:

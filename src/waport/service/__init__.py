@@ -5,6 +5,7 @@ from waport.service.billing import PrepaidBilling, UnlimitedBilling
 from waport.service.clock import RandomIds, SystemClock
 from waport.service.lifetime import tune_gc
 from waport.service.messenger import (
+    DEFAULT_WORKSPACE,
     BroadcastResult,
     DispatchReport,
     IdempotencyClaim,
@@ -15,6 +16,7 @@ from waport.service.messenger import (
 )
 
 __all__ = [
+    "DEFAULT_WORKSPACE",
     "BroadcastResult",
     "DispatchReport",
     "IdempotencyClaim",

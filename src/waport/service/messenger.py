@@ -179,6 +179,10 @@ def _detail(err: WaportError) -> ErrorDetail:
     )
 
 
+DEFAULT_WORKSPACE: Final = "default"
+"""The workspace the gateway serves, created at its first start."""
+
+
 @attrs.define
 class Messenger:
     """waport's use cases. An async context manager owning the dispatcher's task group.
@@ -196,7 +200,7 @@ class Messenger:
     policy: Policy = attrs.Factory(Policy)
     rand: random.Random = attrs.Factory(random.Random)
     run_background: bool = False
-    default_workspace: str = "default"
+    default_workspace: str = DEFAULT_WORKSPACE
     url_guard: UrlGuard | None = None
     """Checks callers' webhook and media URLs before a message is accepted (the gateway
     refuses private addresses with it); None accepts any http(s) URL."""

@@ -151,6 +151,10 @@ def test_the_command(
     created = json.loads(capsys.readouterr().out)
     assert created["key"].startswith("wpk_")
     assert created["senders"] == ["sandbox-sender"]
+    assert cli.main(["keys", "create", "--workspace", "typo"]) == 1  # the default one is made
+    assert "VALIDATION_FAILED: no workspace 'typo' in this database [workspace]" in (
+        capsys.readouterr().err
+    )
     assert cli.main(["keys", "list"]) == 0
     assert [k["id"] for k in json.loads(capsys.readouterr().out)] == [created["id"]]
     assert cli.main(["keys", "revoke", created["id"]]) == 0

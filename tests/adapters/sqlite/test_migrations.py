@@ -72,6 +72,27 @@ async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
     assert info.value.code == ErrorCode.INTERNAL
 
 
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("no/such/folder/w.db", "unable to open database file"),
+        ("text.db", "file is not a database"),
+        (".", "unable to open database file"),
+    ],
+)
+async def test_a_path_that_is_no_database_is_a_clear_error(
+    tmp_path: Path, name: str, said: str
+) -> None:
+    (tmp_path / "text.db").write_text("not a database\n" * 100)
+    path = str(tmp_path / name)
+    with pytest.raises(WaportError) as info:
+        async with open_sqlite(path):
+            pass
+    assert info.value.code == ErrorCode.INTERNAL
+    assert info.value.message == f"cannot open the database {path}: {said}"
+    assert (tmp_path / "text.db").read_text().startswith("not a database")  # left alone
+
+
 async def test_pragmas(tmp_path: Path) -> None:
     async with open_sqlite(str(tmp_path / "p.db")) as store:
         modes = await store.reader.call(
