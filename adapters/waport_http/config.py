@@ -26,6 +26,7 @@ from waport_http import auth
 C = TypeVar("C")
 PREFIX = "WAPORT_"
 EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+MAX_PORT: Final = 65535
 
 
 @attrs.frozen(kw_only=True)
@@ -33,7 +34,7 @@ class Settings:
     """The gateway's own settings (plugins have theirs)."""
 
     listen: str = "127.0.0.1:8080"
-    """host:port to listen on."""
+    """host:port to listen on (`[::1]:8080` for IPv6; port 0: any free port, printed at start)."""
     database: str = "./waport.db"
     """A SQLite path, ``memory:``, or a ``postgresql://`` URL (chooses the store plugin)."""
     provider: str = "sandbox"
@@ -94,7 +95,8 @@ class Settings:
 
     @property
     def host(self) -> str:
-        return self.listen.rsplit(":", 1)[0] or "127.0.0.1"
+        """The address to bind (``[::1]:8080`` binds ``::1``; an empty host is 127.0.0.1)."""
+        return self.listen.rsplit(":", 1)[0].removeprefix("[").removesuffix("]") or "127.0.0.1"
 
     @property
     def port(self) -> int:
@@ -252,8 +254,12 @@ def load(path: str | Path | None, env: Mapping[str, str]) -> LoadedConfig:
     top = {k: v for k, v in data.items() if not isinstance(v, dict)}
     tables = {k: v for k, v in data.items() if isinstance(v, dict)}
     settings = build(Settings, top, env, env_prefix=PREFIX, where="")
-    if ":" not in settings.listen or not settings.listen.rsplit(":", 1)[1].isdigit():
-        raise ConfigError(f"listen must be host:port, got {settings.listen!r}")
+    port = settings.listen.rsplit(":", 1)[1] if ":" in settings.listen else ""
+    if not (port.isdigit() and int(port) <= MAX_PORT):
+        raise ConfigError(
+            f"listen must be host:port, the port from 0 (any free one) to {MAX_PORT};"
+            f" got {settings.listen!r}"
+        )
     if not 1 <= settings.rate_limit_per_minute <= auth.MAX_RATE_PER_MINUTE:
         raise ConfigError(f"rate_limit_per_minute must be from 1 to {auth.MAX_RATE_PER_MINUTE}")
     if settings.attempt_lease_seconds <= settings.provider_timeout_seconds:

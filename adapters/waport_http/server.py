@@ -22,6 +22,7 @@ import anyio
 import attrs
 from aiohttp import web
 
+from waport.domain.errors import ConfigError
 from waport.domain.records import SCOPES, Workspace
 from waport.plugins import PluginContext, Registry
 from waport.ports import Clock, IdSource, Provider, Store
@@ -29,7 +30,7 @@ from waport.service import DEFAULT_WORKSPACE, Messenger, Policy, RandomIds, Syst
 from waport.service.lifetime import task_group
 from waport_http import auth
 from waport_http.app import Gateway
-from waport_http.config import LoadedConfig, shown_database
+from waport_http.config import LoadedConfig, Settings, shown_database
 from waport_http.egress import CallerUrls, guarded_session
 from waport_http.relay import WebhookRelay, new_secret
 
@@ -204,6 +205,17 @@ async def ensure_admin_key(
     return new.secret
 
 
+async def _listen(runner: web.AppRunner, settings: Settings) -> str:
+    """Bind the gateway's address; its URL (with the port the system chose for port 0)."""
+    site = web.TCPSite(runner, settings.host, settings.port)
+    try:
+        await site.start()
+    except OSError as exc:  # in use, or not an address of this machine
+        raise ConfigError(f"cannot listen on {settings.listen}: {exc.strerror or exc}") from exc
+    host, port = runner.addresses[0][:2]
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 async def serve(
     loaded: LoadedConfig,
     *,
@@ -224,20 +236,19 @@ async def serve(
                 # generated here, so the operator has not seen it; one from the
                 # configuration is never echoed
                 say(f"  webhook signing secret: {workspace.webhook_secret}")
-        runner = web.AppRunner(running.app, access_log=None)
+        runner = web.AppRunner(
+            running.app, access_log=None, shutdown_timeout=settings.shutdown_timeout_seconds
+        )
         await runner.setup()
-        site = web.TCPSite(
-            runner, settings.host, settings.port, shutdown_timeout=settings.shutdown_timeout_seconds
-        )
-        await site.start()
-        url = f"http://{settings.host}:{settings.port}"
-        tune_gc(settings.gc_threshold)
-        say(
-            f"waport {running.provider.name} gateway listening on {url} (database: {shown_database(settings.database)}; event loop: {type(asyncio.get_running_loop()).__module__.split('.')[0]})"
-        )
-        if ready is not None:
-            ready(url)
         try:
+            url = await _listen(runner, settings)
+            tune_gc(settings.gc_threshold)
+            loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
+            say(
+                f"waport {running.provider.name} gateway listening on {url} (database: {shown_database(settings.database)}; event loop: {loop})"
+            )
+            if ready is not None:
+                ready(url)
             with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async for signum in signals:
                     say(

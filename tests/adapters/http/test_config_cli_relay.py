@@ -5,12 +5,15 @@ from __future__ import annotations
 import gc
 import json
 import random
+import socket
 import sys
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
 import attrs
 import pytest
 import standardwebhooks
@@ -21,7 +24,7 @@ from waport import ConfigError
 from waport.domain.records import OutboxState, Workspace
 from waport.service import tune_gc
 from waport.testing import FakeClock
-from waport_http import cli, config, relay
+from waport_http import cli, config, relay, server
 from waport_memory.plugin import SandboxConfig
 
 from .conftest import Harness, open_harness, receiver
@@ -76,6 +79,8 @@ def test_the_event_loop_setting_picks_uvloop_or_asyncio(
         ('rate_limit_per_minute = "many"', {}, "must be an integer"),
         ("", {"WAPORT_RATE_LIMIT_PER_MINUTE": "many"}, "must be an integer"),
         ("", {"WAPORT_LISTEN": "nowhere"}, "host:port"),
+        ("", {"WAPORT_LISTEN": "127.0.0.1:65536"}, "the port from 0 .any free one. to 65535"),
+        ("", {"WAPORT_LISTEN": "127.0.0.1:-1"}, "host:port"),
         ("", {"WAPORT_RATE_LIMIT_PER_MINUTE": "0"}, "from 1 to 1000000"),
         ("", {"WAPORT_RATE_LIMIT_PER_MINUTE": "1000001"}, "from 1 to 1000000"),
         ("", {"WAPORT_PROVIDER_TIMEOUT_SECONDS": "100"}, "longer than"),
@@ -96,6 +101,53 @@ def test_bad_settings_stop_with_a_clear_message(
     path.write_text(toml)
     with pytest.raises(ConfigError, match=message):
         config.load(path, env)
+
+
+@pytest.mark.parametrize(
+    ("listen", "host", "port"),
+    [("[::1]:8080", "::1", 8080), (":0", "127.0.0.1", 0), ("localhost:65535", "localhost", 65535)],
+)
+def test_the_listen_address(listen: str, host: str, port: int) -> None:
+    settings = config.load(None, {"WAPORT_LISTEN": listen}).settings
+    assert (settings.host, settings.port) == (host, port)
+
+
+def test_serve_refuses_an_address_it_cannot_bind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WAPORT_DATABASE", str(tmp_path / "s.db"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["serve", "--listen", f"127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err
+    assert f"waport: configuration error: cannot listen on 127.0.0.1:{port}: " in err
+    assert "address already in use" in err
+
+
+@pytest.mark.anyio
+async def test_serve_on_port_0_listens_on_a_free_port_and_says_which(tmp_path: Path) -> None:
+    env = {"WAPORT_DATABASE": str(tmp_path / "s.db"), "WAPORT_LISTEN": "127.0.0.1:0"}
+    loaded = config.load(None, {**env, "WAPORT_GC_THRESHOLD": "0"})  # the collector as it is
+    said: list[str] = []
+    urls: list[str] = []
+    listening = anyio.Event()
+
+    def ready(url: str) -> None:
+        urls.append(url)
+        listening.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(partial(server.serve, loaded, out=said.append, ready=ready))
+        await listening.wait()
+        async with aiohttp.ClientSession() as http, http.get(f"{urls[0]}/livez") as answer:
+            assert answer.status == 200
+        tg.cancel_scope.cancel()
+    host, port = urls[0].removeprefix("http://").rsplit(":", 1)
+    assert host == "127.0.0.1"
+    assert int(port) > 0
+    assert any(f"listening on {urls[0]} " in line for line in said)
 
 
 @pytest.mark.parametrize("threshold", [0, 10_000])
