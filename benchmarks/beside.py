@@ -21,15 +21,19 @@ import argparse
 import asyncio
 import json
 import time
-from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from benchmarks.library import API_VERSION, PHONE_NUMBER_ID, TOKEN, _measure, _provider, contact
-from waport.domain.events import InboundMessage
-from waport.domain.recipients import parse_recipient
-from waport.service import Messenger, Policy, tune_gc
-from waport.service.clock import RandomIds, SystemClock
+from benchmarks.library import (
+    API_VERSION,
+    PHONE_NUMBER_ID,
+    TOKEN,
+    contact,
+    make_provider,
+    measure,
+    ready_messenger,
+)
+from waport.service import tune_gc
 from waport_memory import MemoryStore
 
 
@@ -38,29 +42,8 @@ async def run(mode: str, graph_url: str, messages: int, concurrency: int) -> dic
     headers = {"Authorization": f"Bearer {TOKEN}"}
     inside = 0.0
     async with aiohttp.ClientSession() as http:
-        messenger = Messenger(
-            store=MemoryStore(),
-            provider=_provider("sandbox", http, graph_url),
-            clock=SystemClock(),
-            ids=RandomIds(),
-            policy=Policy(lookup_cache_ttl=timedelta(seconds=1), sync_templates_on_start=False),
-        )
-        await messenger.bootstrap()
-        now = datetime.now(UTC)
-        await messenger.ingest(
-            [
-                InboundMessage(
-                    provider=messenger.provider.name,
-                    provider_message_id=f"wamid.in{n}",
-                    sender_id=PHONE_NUMBER_ID,
-                    contact=parse_recipient(contact(n)),
-                    received_at=now,
-                    kind="text",
-                    text="hi",
-                )
-                for n in range(messages)
-            ]
-        )
+        provider = make_provider("sandbox", http, graph_url)
+        messenger = await ready_messenger(MemoryStore(), provider, messages)
 
         async def send(n: int) -> None:
             nonlocal inside
@@ -80,7 +63,7 @@ async def run(mode: str, graph_url: str, messages: int, concurrency: int) -> dic
                 async with http.post(url, json=payload, headers=headers) as response:
                     await response.read()
 
-        result = await _measure(send, messages, concurrency)
+        result = await measure(send, messages, concurrency)
     return {**result, "messenger_cpu_us_per_message": round(inside / messages * 1e6, 1)}
 
 
