@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import asyncpg
 import attrs
@@ -67,6 +67,18 @@ RETRIES = 5
 # ----------------------------------------------------------------------------- rows
 
 
+_INSERT_MESSAGE: Final = (
+    f"INSERT INTO messages ({', '.join(storekit.MESSAGE_COLUMNS)})"
+    f" VALUES ({', '.join(f'${n}' for n in range(1, len(storekit.MESSAGE_COLUMNS) + 1))})"
+    " ON CONFLICT DO NOTHING RETURNING TRUE"
+)
+_UPDATE_MESSAGE: Final = (
+    "UPDATE messages SET "
+    + ", ".join(f"{c} = ${n}" for n, c in enumerate(storekit.MESSAGE_CHANGES, 1))
+    + f" WHERE id = ${len(storekit.MESSAGE_CHANGES) + 1}"
+)
+
+
 async def _write_message(
     c: Conn, docs: storekit.DocCache, r: MessageRecord, *, insert: bool = False
 ) -> bool:
@@ -74,40 +86,8 @@ async def _write_message(
     doc = codec.dumps(r)
     docs.remember(doc, r)
     if insert:
-        inserted = await c.fetchval(
-            "INSERT INTO messages (id, workspace_id, sender_id, contact, direction, status,"
-            " created_us, due_us, expires_us, attempting_us, provider, provider_message_id,"
-            " broadcast_id, initiated, doc)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-            " ON CONFLICT DO NOTHING RETURNING TRUE",
-            r.id,
-            r.workspace_id,
-            r.sender_id,
-            str(r.contact),
-            r.direction.value,
-            r.status.value,
-            us(r.created_at),
-            us(r.due_at),
-            us(r.expires_at),
-            us(r.attempting_since),
-            r.provider,
-            r.provider_message_id,
-            r.broadcast_id,
-            r.initiated,
-            doc,
-        )
-        return bool(inserted)
-    await c.execute(
-        "UPDATE messages SET status = $1, due_us = $2, attempting_us = $3, provider = $4,"
-        " provider_message_id = $5, doc = $6 WHERE id = $7",
-        r.status.value,
-        us(r.due_at),
-        us(r.attempting_since),
-        r.provider,
-        r.provider_message_id,
-        doc,
-        r.id,
-    )
+        return bool(await c.fetchval(_INSERT_MESSAGE, *storekit.message_row(r, doc)))
+    await c.execute(_UPDATE_MESSAGE, *storekit.message_changes(r, doc))
     return True
 
 

@@ -45,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import anyio
 import attrs
@@ -510,46 +510,22 @@ def migrate(conn: Conn) -> int:
 _Docs = storekit.DocCache
 
 
+_INSERT_MESSAGE: Final = (
+    f"INSERT INTO messages ({', '.join(storekit.MESSAGE_COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in storekit.MESSAGE_COLUMNS)})"
+)
+_UPDATE_MESSAGE: Final = (
+    f"UPDATE messages SET {', '.join(f'{c} = ?' for c in storekit.MESSAGE_CHANGES)} WHERE id = ?"
+)
+
+
 def _write_message(conn: Conn, docs: _Docs, r: MessageRecord, *, insert: bool = False) -> None:
     doc = codec.dumps(r)
     docs.remember(doc, r)
     if insert:
-        conn.execute(
-            "INSERT INTO messages (id, workspace_id, sender_id, contact, direction, status, created_us, due_us,"
-            " expires_us, attempting_us, provider, provider_message_id, broadcast_id, initiated, doc)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                r.id,
-                r.workspace_id,
-                r.sender_id,
-                str(r.contact),
-                r.direction.value,
-                r.status.value,
-                us(r.created_at),
-                us(r.due_at),
-                us(r.expires_at),
-                us(r.attempting_since),
-                r.provider,
-                r.provider_message_id,
-                r.broadcast_id,
-                int(r.initiated),
-                doc,
-            ),
-        )
+        conn.execute(_INSERT_MESSAGE, storekit.message_row(r, doc))
     else:
-        conn.execute(
-            "UPDATE messages SET status = ?, due_us = ?, attempting_us = ?, provider = ?, provider_message_id = ?,"
-            " doc = ? WHERE id = ?",
-            (
-                r.status.value,
-                us(r.due_at),
-                us(r.attempting_since),
-                r.provider,
-                r.provider_message_id,
-                doc,
-                r.id,
-            ),
-        )
+        conn.execute(_UPDATE_MESSAGE, storekit.message_changes(r, doc))
 
 
 def _get_message(conn: Conn, docs: _Docs, message_id: str) -> MessageRecord | None:

@@ -38,6 +38,10 @@ __all__ = [
     "finish",
     "from_us",
     "LocalRateLimits",
+    "MESSAGE_CHANGES",
+    "MESSAGE_COLUMNS",
+    "message_changes",
+    "message_row",
     "PendingWrites",
     "inbound_event",
     "merge_contact",
@@ -215,6 +219,63 @@ def to_us(when: datetime | None) -> int | None:
 
 def from_us(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
+
+
+MESSAGE_COLUMNS = (
+    "id",
+    "workspace_id",
+    "sender_id",
+    "contact",
+    "direction",
+    "status",
+    "created_us",
+    "due_us",
+    "expires_us",
+    "attempting_us",
+    "provider",
+    "provider_message_id",
+    "broadcast_id",
+    "initiated",
+    "doc",
+)
+"""The columns of a new ``messages`` row, in the order of ``message_row``."""
+
+MESSAGE_CHANGES = ("status", "due_us", "attempting_us", "provider", "provider_message_id", "doc")
+"""The columns a later write of a message sets, in the order of ``message_changes``."""
+
+
+def message_row(r: MessageRecord, doc: str) -> tuple[Any, ...]:
+    """A new ``messages`` row: the indexed fields beside the whole document ``doc``."""
+    return (
+        r.id,
+        r.workspace_id,
+        r.sender_id,
+        str(r.contact),
+        r.direction.value,
+        r.status.value,
+        to_us(r.created_at),
+        to_us(r.due_at),
+        to_us(r.expires_at),
+        to_us(r.attempting_since),
+        r.provider,
+        r.provider_message_id,
+        r.broadcast_id,
+        r.initiated,
+        doc,
+    )
+
+
+def message_changes(r: MessageRecord, doc: str) -> tuple[Any, ...]:
+    """The values of ``MESSAGE_CHANGES`` for a stored message, then its id (for the WHERE)."""
+    return (
+        r.status.value,
+        to_us(r.due_at),
+        to_us(r.attempting_since),
+        r.provider,
+        r.provider_message_id,
+        doc,
+        r.id,
+    )
 
 
 @attrs.define
