@@ -6,7 +6,8 @@
    gateway with Python's default collector settings (``gc_threshold`` 0).
 2. ``broadcast``: a 256-recipient broadcast through the library: the time until all
    rows are committed, then the time until all are attempted at 1,000/s.
-3. ``webhooks``: Meta status webhooks, 100 statuses per signed POST, 8 posters.
+3. ``webhooks``: Meta status webhooks, 100 statuses per signed POST, 8 posters; then
+   inbound text messages, one per signed POST.
 4. ``memory``: the gateway's resident size after N and after 10 N sends.
 5. ``library``: CPU per message through waport, pywa and bare aiohttp (see library.py),
    and the Messenger's own work alone and beside HTTP I/O (see beside.py).
@@ -199,10 +200,28 @@ def _status_batch(ids: list[str], status: str, at: int) -> bytes:
         {"id": pid, "status": status, "timestamp": str(at), "recipient_id": "255700000000"}
         for pid in ids
     ]
+    return _meta_webhook({"statuses": statuses})
+
+
+def _inbound_message(n: int, at: int) -> bytes:
+    """One customer's text message, alone in its webhook (as Meta delivers most)."""
+    sender = contact(n)[1:]
+    message = {
+        "from": sender,
+        "id": f"wamid.bench-in-{n}",
+        "timestamp": str(at),
+        "type": "text",
+        "text": {"body": "Where is my order?"},
+    }
+    profile = {"profile": {"name": "Ana"}, "wa_id": sender}
+    return _meta_webhook({"contacts": [profile], "messages": [message]})
+
+
+def _meta_webhook(fields: dict[str, Any]) -> bytes:
     value = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
-        "statuses": statuses,
+        **fields,
     }
     hook = {
         "object": "whatsapp_business_account",
@@ -252,12 +271,18 @@ def webhooks(sizes: Sizes) -> Figures:
         cpu = procs.cpu_seconds(gw.pid)
         elapsed, failures = run_light(_post_webhooks(f"{gw.url}/webhooks/meta", bodies, 8))
         cpu = procs.cpu_seconds(gw.pid) - cpu
+        inbound = [_inbound_message(n, at) for n in range(messages // 5)]
+        in_cpu = procs.cpu_seconds(gw.pid)
+        in_elapsed, in_failures = run_light(_post_webhooks(f"{gw.url}/webhooks/meta", inbound, 8))
+        in_cpu = procs.cpu_seconds(gw.pid) - in_cpu
     events = 2 * len(ids)
     return {
         "status_events_per_s": round(events / elapsed, 1),
         "gateway_cpu_us_per_event": round(cpu / events * 1e6, 1),
         "events": events,
-        "failed_posts": failures,
+        "failed_posts": failures + in_failures,
+        "inbound_messages_per_s": round(len(inbound) / in_elapsed, 1),
+        "gateway_cpu_us_per_inbound": round(in_cpu / len(inbound) * 1e6, 1),
     }
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import attrs
 import pytest
 
 from waport import (
@@ -269,3 +274,36 @@ async def test_crash_recovery_retries_with_the_same_client_id(stack: Stack) -> N
     await stack.messenger.dispatch_once()
     assert (await stack.messenger.get_message(result.message_id)).status == MessageStatus.SENT
     assert len(stack.sandbox.sent) == 1
+
+
+async def test_ingest_looks_senders_and_workspaces_up_through_the_lookup_cache(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack.messenger.policy = attrs.evolve(
+        stack.messenger.policy, lookup_cache_ttl=timedelta(seconds=1)
+    )
+    reads: Counter[str] = Counter()
+    part = type(stack.store.workspaces)
+    for name in ("get", "get_sender"):
+        original = getattr(part, name)
+
+        async def counted(self: object, key: str, _read: Any = original, _name: str = name) -> Any:
+            reads[_name] += 1
+            return await _read(self, key)
+
+        monkeypatch.setattr(part, name, counted)
+
+    async def inbound(n: int) -> int:
+        event = stack.sandbox.inbound(
+            contact=parse_recipient(f"25571234567{n}"),
+            sender_id="sandbox-sender",
+            text="hi",
+            at=stack.clock.now(),
+        )
+        return (await stack.messenger.ingest([event])).inbound_new
+
+    assert [await inbound(n) for n in range(3)] == [1, 1, 1]
+    assert reads == {"get": 1, "get_sender": 1}  # once for three webhooks
+    stack.clock.advance(2)
+    assert await inbound(3) == 1
+    assert reads == {"get": 2, "get_sender": 2}  # looked up again once the entry expired

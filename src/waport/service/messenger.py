@@ -274,11 +274,20 @@ class Messenger:
         """Forget every cached lookup (after changing a workspace, sender, template or key)."""
         self._cache.clear()
 
-    async def _workspace(self, workspace_id: str | None) -> Workspace:
-        wid = workspace_id or self.default_workspace
-        workspace: Workspace | None = await self.cached(
-            "workspace", wid, lambda: self.store.workspaces.get(wid)
+    async def _find_workspace(self, workspace_id: str) -> Workspace | None:
+        found: Workspace | None = await self.cached(
+            "workspace", workspace_id, lambda: self.store.workspaces.get(workspace_id)
         )
+        return found
+
+    async def _find_sender(self, sender_id: str) -> Sender | None:
+        found: Sender | None = await self.cached(
+            "sender", sender_id, lambda: self.store.workspaces.get_sender(sender_id)
+        )
+        return found
+
+    async def _workspace(self, workspace_id: str | None) -> Workspace:
+        workspace = await self._find_workspace(workspace_id or self.default_workspace)
         if workspace is None:
             raise WaportError(ErrorCode.FORBIDDEN, "unknown workspace")
         return workspace
@@ -296,9 +305,7 @@ class Messenger:
                     ErrorCode.SENDER_NOT_FOUND, "the workspace has no active sender", "sender_id"
                 )
             return senders[0]
-        sender: Sender | None = await self.cached(
-            "sender", sender_id, lambda: self.store.workspaces.get_sender(sender_id)
-        )
+        sender = await self._find_sender(sender_id)
         if sender is None or sender.workspace_id != workspace.id or not sender.active:
             raise WaportError(
                 ErrorCode.SENDER_NOT_FOUND,
@@ -868,12 +875,12 @@ class Messenger:
         for event in events:
             if not isinstance(event, InboundMessage):
                 continue
-            sender = await self.store.workspaces.get_sender(event.sender_id)
+            sender = await self._find_sender(event.sender_id)
             if sender is None:
                 unknown += 1
                 log.warning("inbound message for unknown sender %s dropped", event.sender_id)
                 continue
-            workspace = await self.store.workspaces.get(sender.workspace_id)
+            workspace = await self._find_workspace(sender.workspace_id)
             reply_to = None
             if event.reply_to:
                 target = await self.store.messages.find_by_provider_id(
