@@ -194,7 +194,7 @@ async def _send(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
 
 
 async def _templates(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
-    async with open_components(loaded) as (messenger, _):
+    async with open_components(loaded, sync_templates=False) as (messenger, _):  # once, below
         senders = (
             [args.sender]
             if args.sender

@@ -61,8 +61,10 @@ async def open_components(
     registry: Registry | None = None,
     clock: Clock | None = None,
     ids: IdSource | None = None,
+    sync_templates: bool = True,
 ) -> AsyncIterator[tuple[Messenger, aiohttp.ClientSession]]:
-    """Store + provider + Messenger (no HTTP server, no background loops): what CLI commands need."""
+    """Store + provider + Messenger (no HTTP server, no background loops): what CLI commands
+    need. ``sync_templates``: fetch the templates of a sender that has none at start."""
     settings = loaded.settings
     registry = registry or Registry.from_entry_points()
     clock = clock or SystemClock()
@@ -88,6 +90,7 @@ async def open_components(
             idempotency_lease=timedelta(seconds=settings.idempotency_lease_seconds),
             outcome_window=timedelta(seconds=settings.outcome_window_seconds),
             retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
+            sync_templates_on_start=sync_templates,
         )
         messenger = Messenger(
             store=store,

@@ -26,6 +26,7 @@ from waport.service import tune_gc
 from waport.testing import FakeClock
 from waport_http import cli, config, relay, server
 from waport_memory.plugin import SandboxConfig
+from waport_meta.fake import open_fake_graph
 
 from .conftest import Harness, open_harness, receiver
 
@@ -148,6 +149,27 @@ async def test_serve_on_port_0_listens_on_a_free_port_and_says_which(tmp_path: P
     assert host == "127.0.0.1"
     assert int(port) > 0
     assert any(f"listening on {urls[0]} " in line for line in said)
+
+
+@pytest.mark.anyio
+async def test_templates_sync_asks_the_provider_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with open_fake_graph() as fake:
+        pages = -(-len(fake.templates) // fake.page_size)
+        for name, value in {
+            "WAPORT_DATABASE": str(tmp_path / "t.db"),
+            "WAPORT_PROVIDER": "meta",
+            "WAPORT_META_GRAPH_URL": fake.url,
+            "WAPORT_META_TOKEN": fake.token,
+            "WAPORT_META_PHONE_NUMBER_IDS": fake.phone_number_ids[0],
+            "WAPORT_META_WABA_ID": fake.waba_id,
+        }.items():
+            monkeypatch.setenv(name, value)
+        assert await anyio.to_thread.run_sync(cli.main, ["templates", "sync"]) == 0
+        assert fake.calls == pages  # not a second time at start
+    synced = json.loads(capsys.readouterr().out)["synced"]
+    assert synced == {fake.phone_number_ids[0]: len(fake.templates)}
 
 
 @pytest.mark.parametrize("threshold", [0, 10_000])
