@@ -87,6 +87,18 @@ def _no_constant(name: str) -> Any:
 _JSON: Final = json.JSONDecoder(parse_constant=_no_constant)
 
 
+def _query(request: web.Request, *known: str) -> dict[str, str]:
+    """The query parameters, as the body's fields are read: each known and given once."""
+    for name in request.query:
+        if name not in known:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED, f"unknown query parameter {name!r}", name
+            )
+        if len(request.query.getall(name)) > 1:
+            raise WaportError(ErrorCode.VALIDATION_FAILED, f"give {name} once", name)
+    return dict(request.query)
+
+
 def _json_bytes(payload: Mapping[str, Any]) -> bytes:
     return codec.json_bytes(payload)
 
@@ -499,12 +511,13 @@ class Gateway:
 
     async def window_status(self, request: web.Request) -> web.Response:
         key = await self.authenticate(request, "messages:read")
-        to = request.query.get("to")
+        query = _query(request, "to", "from")
+        to = query.get("to")
         if not to:
             raise WaportError(
                 ErrorCode.VALIDATION_FAILED, "the to query parameter is required", "to"
             )
-        sender = request.query.get("from") or None
+        sender = query.get("from") or None
         self.check_sender(key, sender, "from")
         answer = await self.messenger.window_status(
             parse_recipient(to), sender_id=sender, workspace_id=key.workspace_id
@@ -550,7 +563,7 @@ class Gateway:
 
     async def get_templates(self, request: web.Request) -> web.Response:
         key = await self.authenticate(request, "templates:read")
-        sender = request.query.get("sender_id") or None
+        sender = _query(request, "sender_id").get("sender_id") or None
         self.check_sender(key, sender, "sender_id")
         specs = await self.messenger.list_templates(workspace_id=key.workspace_id, sender_id=sender)
         visible = [s for s in specs if key.may_use(s.sender_id)]

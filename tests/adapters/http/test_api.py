@@ -517,3 +517,13 @@ async def test_window_status_endpoint(gw: Harness) -> None:
     assert body["data"]["hours_since_last_inbound"] == 1.0
     status, body, _ = await gw.get("/v1/window-status")
     assert (status, body["error"]["param"]) == (400, "to")
+    # query parameters are read as strictly as body fields
+    for query, param, said in (
+        (f"to={TO}&to=255700000001", "to", "give to once"),
+        (f"to={TO}&sender=sandbox-sender", "sender", "unknown query parameter 'sender'"),
+    ):
+        status, body, _ = await gw.get(f"/v1/window-status?{query}")
+        assert (status, body["error"]["code"]) == (400, "VALIDATION_FAILED")
+        assert (body["error"]["param"], body["error"]["message"]) == (param, said)
+    status, body, _ = await gw.get("/v1/templates?sender=sandbox-sender")
+    assert (status, body["error"]["param"]) == (400, "sender")
