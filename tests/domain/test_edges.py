@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from waport import (
     ErrorCode,
@@ -617,3 +619,30 @@ def test_schedule_edges() -> None:
     assert webhook_retry_at(T0, 1, 0.5, retry_after=120) == T0.replace(minute=2)
     assert is_due(None, T0)
     assert is_due(T0, T0)
+
+
+@given(
+    st.datetimes(
+        timezones=st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(
+            lambda minutes: timezone(timedelta(minutes=minutes))
+        )
+    ),
+    st.sampled_from(["scheduled_at", "expires_at"]),
+)
+@example(datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-2))), "scheduled_at")
+@example(datetime(1, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=14))), "expires_at")
+@example(datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=2))), "scheduled_at")
+def test_any_iso_date_time_is_its_utc_instant_or_a_validation_error(
+    when: datetime, field: str
+) -> None:
+    body = {"to": TO, "text": "x", field: when.isoformat()}
+    try:
+        utc = when.astimezone(UTC)
+    except OverflowError:  # the instant lies outside years 1-9999 in UTC
+        err = error(body)
+        assert (err.code, err.param) == (ErrorCode.VALIDATION_FAILED, field)
+        assert err.message == "must fall within the years 1 to 9999 in UTC"
+        return
+    parsed = getattr(parse_send_request(body), field)
+    assert parsed == utc
+    assert parsed.tzinfo is UTC

@@ -215,7 +215,10 @@ def _datetime(value: Any, _: Any = None) -> datetime:
         raise ValueError("must be an ISO 8601 date-time such as 2026-12-01T09:00:00Z") from None
     if parsed.tzinfo is None:
         raise ValueError("must carry a time zone (Z or +hh:mm)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-02:00 is in year 10000 in UTC
+        raise ValueError("must fall within the years 1 to 9999 in UTC") from None
 
 
 def _scalar_map(value: Any, _: Any = None) -> dict[str, Any]:
