@@ -116,9 +116,9 @@ def json_bytes(value: Any, *, sort_keys: bool = False) -> bytes:
 
     orjson refuses integers beyond 64 bits, which JSON itself allows and a caller's
     ``metadata`` may hold: those values take the standard library's path instead, so
-    nothing a request carried is refused or rounded here. A non-finite float (only a
-    library caller can pass one; the gateway's parser refuses ``NaN``) is written as
-    ``null``, as JSON has no spelling for it.
+    nothing a request carried is refused or rounded here. A non-finite float (messages
+    refuse one in their metadata; a library caller may still pass one elsewhere) is
+    written as ``null``, as JSON has no spelling for it.
     """
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)

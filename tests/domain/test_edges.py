@@ -339,6 +339,12 @@ def error(body: Any) -> WaportError:
         ),
         ({"to": TO, "text": "x", "metadata": {"k": "v" * 1025}}, "VALIDATION_FAILED", "metadata.k"),
         ({"to": TO, "text": "x", "metadata": "x"}, "VALIDATION_FAILED", "metadata"),
+        ({"to": TO, "text": "x", "metadata": {"k": 1e400}}, "VALIDATION_FAILED", "metadata.k"),
+        (
+            {"to": TO, "text": "x", "contact": {"metadata": {"k": -1e400}}},
+            "VALIDATION_FAILED",
+            "contact.metadata.k",
+        ),
         (
             {"to": TO, "text": "x", "contact": {"labels": ["a"] * 51}},
             "VALIDATION_FAILED",

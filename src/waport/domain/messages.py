@@ -8,6 +8,7 @@ on image, video and document; unique button ids; rows per list) live in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Final, cast
@@ -582,6 +583,12 @@ def _check_metadata(
             raise WaportError(
                 ErrorCode.VALIDATION_FAILED,
                 "values are strings, numbers, booleans or null",
+                f"{attribute.name}.{key}",
+            )
+        if isinstance(item, float) and not math.isfinite(item):  # 1e400 parses as inf
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED,
+                "numbers are finite (within a double's range)",
                 f"{attribute.name}.{key}",
             )
         if isinstance(item, str) and len(item) > METADATA_VALUE_MAX:
