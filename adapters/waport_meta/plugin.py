@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 
-import aiohttp
 import attrs
 
 from waport.domain.errors import ConfigError
@@ -41,10 +40,7 @@ async def open_meta(config: MetaConfig, ctx: PluginContext) -> AsyncIterator[Met
         raise ConfigError("the meta provider needs a token (WAPORT_META_TOKEN)")
     if not config.phone_number_ids:
         raise ConfigError("the meta provider needs phone number ids (WAPORT_META_PHONE_NUMBER_IDS)")
-    async with AsyncExitStack() as stack:
-        http = ctx.http
-        if http is None:  # standalone use: the provider owns (and closes) its session
-            http = await stack.enter_async_context(aiohttp.ClientSession())
+    async with ctx.http_session() as http:
         yield MetaCloudProvider(
             http=http,
             clock=ctx.clock,

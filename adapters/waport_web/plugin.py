@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 
-import aiohttp
 import attrs
 
 from waport.domain.errors import ConfigError
@@ -39,10 +38,7 @@ class WebConfig:
 async def open_web(config: WebConfig, ctx: PluginContext) -> AsyncIterator[WahaProvider]:
     if not config.url:
         raise ConfigError("the web provider needs the WAHA server's URL (WAPORT_WEB_URL)")
-    async with AsyncExitStack() as stack:
-        http = ctx.http
-        if http is None:
-            http = await stack.enter_async_context(aiohttp.ClientSession())
+    async with ctx.http_session() as http:
         yield WahaProvider(
             http=http,
             clock=ctx.clock,

@@ -11,8 +11,8 @@ async context manager: the plugin owns the adapter's lifetime.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -39,6 +39,18 @@ class PluginContext:
     http: aiohttp.ClientSession | None = None
     """The application's shared HTTP session; a plugin given one never closes it."""
     logger: logging.Logger = attrs.field(factory=lambda: logging.getLogger("waport"))
+
+    @asynccontextmanager
+    async def http_session(self) -> AsyncIterator[aiohttp.ClientSession]:
+        """``http``, or where there is none (a plugin used on its own) a session of the
+        plugin's own, closed when the block ends."""
+        if self.http is not None:
+            yield self.http
+            return
+        import aiohttp  # here: only plugins that speak HTTP pay for the import
+
+        async with aiohttp.ClientSession() as own:
+            yield own
 
 
 @attrs.frozen(kw_only=True)

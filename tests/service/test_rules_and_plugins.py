@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+import attrs
 import pytest
 
 from waport import ConfigError, ErrorCode, WaportError, parse_send_request
@@ -142,6 +144,19 @@ def test_plugin_descriptors_are_plain_data() -> None:
     ctx = PluginContext(clock=FakeClock(), ids=SequentialIds())
     assert ctx.http is None
     assert ctx.logger.name == "waport"
+
+
+@pytest.mark.anyio
+async def test_a_plugin_uses_the_shared_session_or_owns_one() -> None:
+    ctx = PluginContext(clock=FakeClock(), ids=SequentialIds())
+    async with ctx.http_session() as own:
+        assert not own.closed
+    assert own.closed  # a session of its own is closed with the plugin
+    async with aiohttp.ClientSession() as shared:
+        with_shared = attrs.evolve(ctx, http=shared)
+        async with with_shared.http_session() as given:
+            assert given is shared
+        assert not shared.closed  # the application's session is never closed by a plugin
 
 
 def test_an_error_code_is_the_only_exception_type() -> None:
