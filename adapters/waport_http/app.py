@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -132,6 +133,7 @@ class Gateway:
     max_message_bytes: int = 23 * 1024 * 1024
     max_upload_bytes: int = 100 * 1024 * 1024
     max_webhook_bytes: int = 4 * 1024 * 1024
+    access_log: bool = False
     metrics: Metrics = attrs.Factory(Metrics)
     on_ingest: Callable[[], None] | None = None
     _provider_verdict: tuple[datetime, str] | None = attrs.field(default=None, init=False)
@@ -180,26 +182,25 @@ class Gateway:
             incoming if REQUEST_ID.fullmatch(incoming) else self.messenger.ids.new_id("req")
         )
         request[RID_ATTR] = request_id
+        started = time.perf_counter() if self.access_log else 0.0
+        err: WaportError | None = None
         try:
             response = await handler(request)
-        except WaportError as err:
-            response = self._error(request, err)
+        except WaportError as exc:
+            err = exc
         except web.HTTPException as exc:
-            response = self._error(request, _http_error(exc))
+            err = _http_error(exc)
         except (HttpProcessingError, UnicodeDecodeError) as exc:
             # a malformed body that aiohttp's own parsers refused (headers, encodings)
             log.info(
                 "malformed request on %s %s: %s", request.method, request.path, type(exc).__name__
             )
-            response = self._error(
-                request, WaportError(ErrorCode.VALIDATION_FAILED, "the request body is malformed")
-            )
+            err = WaportError(ErrorCode.VALIDATION_FAILED, "the request body is malformed")
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
-            response = self._error(
-                request,
-                WaportError(ErrorCode.INTERNAL, "an unexpected error; report the correlation id"),
-            )
+            err = WaportError(ErrorCode.INTERNAL, "an unexpected error; report the correlation id")
+        if err is not None:
+            response = self._error(request, err)
         response.headers["X-Request-Id"] = request_id
         rate = request.get(RATE_ATTR)
         if rate is not None:
@@ -216,6 +217,16 @@ class Gateway:
             method=request.method,
             status=str(response.status),
         )
+        if self.access_log:
+            log.info(
+                "%s %s %d%s %.1f ms %s",
+                request.method,
+                route,
+                response.status,
+                f" {err.code.value}" if err is not None else "",
+                (time.perf_counter() - started) * 1000,
+                request_id,
+            )
         return response
 
     def _error(

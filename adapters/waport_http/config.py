@@ -92,6 +92,11 @@ class Settings:
     the performance page), ``asyncio`` (the standard library's), or ``auto``: uvloop
     where it is installed (it is a dependency on Linux and macOS), asyncio elsewhere."""
     log_level: str = "INFO"
+    """DEBUG, INFO, WARNING or ERROR. Logs go to stderr, with phone numbers masked and
+    keys, tokens and configured secrets removed."""
+    access_log: bool = False
+    """Log a line per request at INFO: method, route, status, error code, milliseconds
+    and request id (``POST /v1/messages 422 WINDOW_CLOSED 2.1 ms req_01...``)."""
 
     @property
     def host(self) -> str:

@@ -166,6 +166,7 @@ async def open_gateway(
                 max_message_bytes=settings.max_message_bytes,
                 max_upload_bytes=settings.max_upload_bytes,
                 max_webhook_bytes=settings.max_webhook_bytes,
+                access_log=settings.access_log,
                 on_ingest=messenger.wake,
             )
             running = Running(

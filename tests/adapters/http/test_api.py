@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from datetime import timedelta
 
 import aiohttp
@@ -527,3 +528,30 @@ async def test_window_status_endpoint(gw: Harness) -> None:
         assert (body["error"]["param"], body["error"]["message"]) == (param, said)
     status, body, _ = await gw.get("/v1/templates?sender=sandbox-sender")
     assert (status, body["error"]["param"]) == (400, "sender")
+
+
+async def test_the_access_log_is_a_line_per_request_when_asked_for(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="waport.http")
+    async with open_harness({"WAPORT_ACCESS_LOG": "true"}) as gw:
+        status, body, headers = await gw.post("/v1/messages", {"to": TO, "text": "hi"})
+        assert status == 422
+        await gw.get("/v1/window-status?to=255712345678")
+    lines = [r.getMessage() for r in caplog.records if r.name == "waport.http"]
+    assert len(lines) == 2
+    method, route, code, error, ms, unit, rid = lines[0].split(" ")
+    assert (method, route, code, error, unit) == (
+        "POST",
+        "/v1/messages",
+        "422",
+        "WINDOW_CLOSED",
+        "ms",
+    )
+    assert float(ms) >= 0
+    assert rid == headers["X-Request-Id"] == body["correlation_id"]
+    assert lines[1].startswith("GET /v1/window-status 200 ")
+    caplog.clear()
+    async with open_harness() as gw:  # off by default
+        await gw.get("/v1/window-status?to=255712345678")
+    assert not [r for r in caplog.records if r.name == "waport.http"]
