@@ -219,7 +219,7 @@ class Gateway:
         )
         if self.access_log:
             log.info(
-                "%s %s %d%s %.1f ms %s",
+                "%s %s %d%s in %.1f ms (%s)",  # "in": the log's number masking leaves it be
                 request.method,
                 route,
                 response.status,

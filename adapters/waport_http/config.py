@@ -96,7 +96,7 @@ class Settings:
     keys, tokens and configured secrets removed."""
     access_log: bool = False
     """Log a line per request at INFO: method, route, status, error code, milliseconds
-    and request id (``POST /v1/messages 422 WINDOW_CLOSED 2.1 ms req_01...``)."""
+    and request id (``POST /v1/messages 422 WINDOW_CLOSED in 2.1 ms (req_01...)``)."""
 
     @property
     def host(self) -> str:

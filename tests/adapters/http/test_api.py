@@ -12,6 +12,7 @@ import pytest
 
 from waport import ErrorCode, WaportError
 from waport_http import app
+from waport_http.logs import redact
 
 from .conftest import Harness, open_harness
 
@@ -540,17 +541,14 @@ async def test_the_access_log_is_a_line_per_request_when_asked_for(
         await gw.get("/v1/window-status?to=255712345678")
     lines = [r.getMessage() for r in caplog.records if r.name == "waport.http"]
     assert len(lines) == 2
-    method, route, code, error, ms, unit, rid = lines[0].split(" ")
-    assert (method, route, code, error, unit) == (
-        "POST",
-        "/v1/messages",
-        "422",
-        "WINDOW_CLOSED",
-        "ms",
-    )
+    method, route, code, error, in_, ms, unit, rid = lines[0].split(" ")
+    assert (method, route, code, error) == ("POST", "/v1/messages", "422", "WINDOW_CLOSED")
+    assert (in_, unit) == ("in", "ms")
     assert float(ms) >= 0
-    assert rid == headers["X-Request-Id"] == body["correlation_id"]
-    assert lines[1].startswith("GET /v1/window-status 200 ")
+    assert rid == f"({headers['X-Request-Id']})" == f"({body['correlation_id']})"
+    assert lines[1].startswith("GET /v1/window-status 200 in ")
+    slow = "GET /v1/window-status 200 in 12345.6 ms (req_01ABC)"  # the masking leaves it be
+    assert redact(slow) == slow
     caplog.clear()
     async with open_harness() as gw:  # off by default
         await gw.get("/v1/window-status?to=255712345678")
