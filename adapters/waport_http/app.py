@@ -763,15 +763,16 @@ class Gateway:
                 "fail_with",
             )
         numbers = {}
-        for name, top in (("delay_ms", 600_000), ("retry_after", 86_400), ("times", 10_000)):
-            value = body.get(name, 1 if name == "times" else 0)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not 0 <= value <= top
-            ):
+        for name, low, top, kinds in (
+            ("delay_ms", 0, 600_000, (int, float)),
+            ("retry_after", 0, 86_400, (int, float)),
+            ("times", 1, 10_000, (int,)),
+        ):
+            value = body.get(name, low)
+            if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= top:
+                what = "an integer" if kinds == (int,) else "a number"
                 raise WaportError(
-                    ErrorCode.VALIDATION_FAILED, f"{name} is a number from 0 to {top}", name
+                    ErrorCode.VALIDATION_FAILED, f"{name} is {what} from {low} to {top}", name
                 )
             numbers[name] = value
         if fail_with is None and not numbers["delay_ms"]:
@@ -783,7 +784,7 @@ class Gateway:
             fail_with=ErrorCode(fail_with) if fail_with else None,
             delay_ms=int(numbers["delay_ms"]),
             retry_after=float(numbers["retry_after"]) or None,
-            times=max(1, int(numbers["times"])),
+            times=int(numbers["times"]),
         )
         return _ok({"status": "ok", "data": {"scripted": True}})
 

@@ -11,6 +11,7 @@ from typing import Any, Final
 from waport.domain.errors import ErrorCode
 from waport.domain.records import SCOPES
 from waport.domain.status import MessageStatus
+from waport_http.auth import MAX_RATE_PER_MINUTE
 
 JSON = "application/json"
 
@@ -41,6 +42,10 @@ def _op(summary: str, scope: str | None, responses: dict[str, Any], **extra: Any
         op["x-waport-scope"] = scope
         op["description"] = (op.get("description", "") + f"\n\nScope: `{scope}`.").strip()
     return op
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {JSON: {"schema": schema}}}
 
 
 def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
@@ -365,7 +370,31 @@ def openapi_document() -> dict[str, Any]:
                     "201": _ok(_envelope(_ref("Key"), ["ok"]), "Created"),
                     **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS),
                 },
-                requestBody={"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
+                requestBody=_json_body(
+                    {
+                        "type": "object",
+                        "required": ["scopes"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "scopes": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {"enum": sorted(SCOPES)},
+                            },
+                            "senders": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                                "description": "the sender ids the key may use (default: all)",
+                            },
+                            "label": {"type": "string", "maxLength": 200},
+                            "rate_per_minute": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_RATE_PER_MINUTE,
+                            },
+                        },
+                    }
+                ),
             ),
             "get": _op(
                 "List the workspace's API keys",
@@ -395,7 +424,21 @@ def openapi_document() -> dict[str, Any]:
                     "200": _ok(_envelope(_ref("Message"), ["ok"])),
                     **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 404, 422),
                 },
-                requestBody={"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
+                requestBody=_json_body(
+                    {
+                        "type": "object",
+                        "required": ["from", "text"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "from": {"type": "string", "description": "the contact's number"},
+                            "text": {"type": "string", "minLength": 1, "maxLength": 4096},
+                            "to_sender": {
+                                "type": "string",
+                                "description": "the sender written to (the key's first)",
+                            },
+                        },
+                    }
+                ),
             )
         },
         "/v1/sandbox/script": {
@@ -406,7 +449,23 @@ def openapi_document() -> dict[str, Any]:
                     "200": _ok(_envelope({"type": "object"}, ["ok"])),
                     **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 404),
                 },
-                requestBody={"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
+                requestBody=_json_body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "description": "A failure (fail_with), a delay (delay_ms), or both.",
+                        "properties": {
+                            "to": {
+                                "type": "string",
+                                "description": "only sends to this number (default: any)",
+                            },
+                            "fail_with": {"enum": [c.value for c in ErrorCode]},
+                            "delay_ms": {"type": "number", "minimum": 0, "maximum": 600_000},
+                            "retry_after": {"type": "number", "minimum": 0, "maximum": 86_400},
+                            "times": {"type": "integer", "minimum": 1, "maximum": 10_000},
+                        },
+                    }
+                ),
             )
         },
         "/webhooks/{provider}": {

@@ -477,6 +477,16 @@ async def test_sandbox_controls(gw: Harness) -> None:
     assert (status, body["status"]) == (202, "pending")
     status, body, _ = await gw.post("/v1/sandbox/script", {"fail_with": "NOPE"})
     assert (status, body["error"]["param"]) == (400, "fail_with")
+    for numbers, said in (
+        ({"times": 0}, "times is an integer from 1 to 10000"),
+        ({"times": 2.5}, "times is an integer from 1 to 10000"),
+        ({"delay_ms": -1}, "delay_ms is a number from 0 to 600000"),
+        ({"retry_after": True}, "retry_after is a number from 0 to 86400"),
+    ):
+        status, body, _ = await gw.post(
+            "/v1/sandbox/script", {"fail_with": "RATE_LIMITED", **numbers}
+        )
+        assert (status, body["error"]["message"]) == (400, said)
     status, body, _ = await gw.post("/v1/sandbox/inbound", {"from": "abc", "text": "x"})
     assert (status, body["error"]["code"], body["error"]["param"]) == (
         400,
