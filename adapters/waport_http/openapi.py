@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from waport.domain.errors import ErrorCode
+from waport.domain.limits import TEMPLATE, TEXT, URL_MAX, MediaKind
 from waport.domain.records import SCOPES
 from waport.domain.status import MessageStatus
 from waport_http.auth import MAX_RATE_PER_MINUTE
@@ -81,6 +82,18 @@ PREFER_HEADER: Final = {
 def openapi_document() -> dict[str, Any]:
     statuses = [s.value for s in MessageStatus]
     nullable_string = {"type": ["string", "null"]}
+    param = {
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": TEMPLATE.body_param},
+            {"type": "number"},
+            {
+                "type": "object",
+                "required": ["type"],
+                "description": "a typed parameter: currency or date_time",
+                "properties": {"type": {"enum": ["currency", "date_time"]}},
+            },
+        ]
+    }
     schemas: dict[str, Any] = {
         "Error": {
             "type": "object",
@@ -128,7 +141,8 @@ def openapi_document() -> dict[str, Any]:
             "type": "object",
             "description": (
                 "Exactly one of text, template, media, interactive, location, contacts, reaction. "
-                "See DESIGN §5 and docs/reference/rest.md for every field."
+                "The rules each field follows (lengths, the 24-hour window, templates) are on "
+                "the documentation's rules page; an error names the field it refuses."
             ),
             "required": ["to"],
             "properties": {
@@ -137,13 +151,60 @@ def openapi_document() -> dict[str, Any]:
                     "description": "E.164 phone (+ and separators allowed), group JID or channel JID",
                 },
                 "sender_id": {"type": "string"},
-                "text": {"oneOf": [{"type": "string"}, {"type": "object"}]},
-                "template": {"type": "object"},
-                "media": {"type": "object"},
-                "interactive": {"type": "object"},
-                "location": {"type": "object"},
-                "contacts": {"type": "array", "items": {"type": "object"}},
-                "reaction": {"type": "object"},
+                "text": {
+                    "oneOf": [
+                        {"type": "string", "minLength": 1, "maxLength": TEXT.body},
+                        {
+                            "type": "object",
+                            "required": ["body"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "body": {"type": "string", "minLength": 1, "maxLength": TEXT.body},
+                                "preview_url": {"type": "boolean"},
+                            },
+                        },
+                    ]
+                },
+                "template": _ref("Template"),
+                "media": _ref("Media"),
+                "interactive": {
+                    "type": "object",
+                    "required": ["type"],
+                    "description": "Reply buttons, a list, a call-to-action URL or a catalog.",
+                    "properties": {
+                        "type": {
+                            "enum": [
+                                "buttons",
+                                "list",
+                                "cta_url",
+                                "catalog",
+                                "product",
+                                "product_list",
+                            ]
+                        }
+                    },
+                },
+                "location": {
+                    "type": "object",
+                    "required": ["latitude", "longitude"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+                        "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+                        "name": {"type": "string", "minLength": 1, "maxLength": 1000},
+                        "address": {"type": "string", "minLength": 1, "maxLength": 1000},
+                    },
+                },
+                "contacts": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+                "reaction": {
+                    "type": "object",
+                    "required": ["message_id"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "message_id": {"type": "string", "minLength": 1},
+                        "emoji": {"type": "string", "description": "one emoji; empty removes"},
+                    },
+                },
                 "reply_to": {"type": "string"},
                 "check_window": {"type": "boolean"},
                 "scheduled_at": {"type": "string", "format": "date-time"},
@@ -153,11 +214,68 @@ def openapi_document() -> dict[str, Any]:
                 "contact": {"type": "object"},
             },
         },
+        "Media": {
+            "type": "object",
+            "description": "Exactly one of url, data (a base64 data URI) or id.",
+            "additionalProperties": False,
+            "properties": {
+                "type": {"enum": [k.value for k in MediaKind]},
+                "url": {"type": "string", "maxLength": URL_MAX},
+                "data": {"type": "string", "description": "data:<mime>;base64,<bytes>"},
+                "id": {"type": "string", "description": "a media id of the provider"},
+                "caption": {"type": "string", "maxLength": TEXT.caption},
+                "filename": {"type": "string", "minLength": 1, "maxLength": TEXT.filename},
+                "mime_type": {"type": "string"},
+                "voice": {"type": "boolean"},
+                "animated": {"type": "boolean"},
+            },
+        },
+        "Template": {
+            "type": "object",
+            "required": ["name", "language"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": TEMPLATE.name},
+                "language": {"type": "string", "description": "en_US, pt_BR, ..."},
+                "params": {
+                    "description": "Positional (a list: 1, 2, ...) or keyed (an object)",
+                    "oneOf": [
+                        {"type": "array", "items": param},
+                        {"type": "object", "additionalProperties": param},
+                    ],
+                },
+                "header": {
+                    "type": "object",
+                    "description": 'Text ({"type": "text", "params": [...]}) or media (as Media)',
+                },
+                "buttons": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["index", "param"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "index": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": TEMPLATE.button_index_max,
+                            },
+                            "param": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": TEMPLATE.button_param,
+                            },
+                        },
+                    },
+                },
+                "otp": {"type": "string", "minLength": 1, "maxLength": TEMPLATE.otp},
+            },
+        },
         "BroadcastRequest": {
             "type": "object",
             "required": ["template", "sender_id", "recipients"],
             "properties": {
-                "template": {"type": "object"},
+                "template": _ref("Template"),
                 "sender_id": {"type": "string"},
                 "recipients": {
                     "type": "array",
