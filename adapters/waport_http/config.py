@@ -34,7 +34,7 @@ class Settings:
     """The gateway's own settings (plugins have theirs)."""
 
     listen: str = "127.0.0.1:8080"
-    """host:port to listen on (`[::1]:8080` for IPv6; port 0: any free port, printed at start)."""
+    """host:port to listen on (``[::1]:8080`` for IPv6; port 0: any free port, printed at start)."""
     database: str = "./waport.db"
     """A SQLite path, ``memory:``, or a ``postgresql://`` URL (chooses the store plugin)."""
     provider: str = "sandbox"
