@@ -15,7 +15,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -88,13 +88,16 @@ def _no_constant(name: str) -> Any:
 _JSON: Final = json.JSONDecoder(parse_constant=_no_constant)
 
 
+def _only_known(names: Iterable[Any], known: Collection[str], what: str) -> None:
+    for name in names:
+        if name not in known:
+            raise WaportError(ErrorCode.VALIDATION_FAILED, f"unknown {what} {name!r}", str(name))
+
+
 def _query(request: web.Request, *known: str) -> dict[str, str]:
     """The query parameters, as the body's fields are read: each known and given once."""
+    _only_known(request.query, known, "query parameter")
     for name in request.query:
-        if name not in known:
-            raise WaportError(
-                ErrorCode.VALIDATION_FAILED, f"unknown query parameter {name!r}", name
-            )
         if len(request.query.getall(name)) > 1:
             raise WaportError(ErrorCode.VALIDATION_FAILED, f"give {name} once", name)
     return dict(request.query)
@@ -310,6 +313,16 @@ class Gateway:
                 ErrorCode.VALIDATION_FAILED, f"the body nests deeper than {MAX_DEPTH} levels"
             )
         return value
+
+    async def read_object(
+        self, request: web.Request, *fields: str, optional: bool = False
+    ) -> dict[str, Any]:
+        """A JSON object body (``max_body_bytes``) holding only ``fields``."""
+        body = await self.read_json(request, self.max_body_bytes, optional=optional)
+        if not isinstance(body, dict):
+            raise WaportError(ErrorCode.VALIDATION_FAILED, "the body must be a JSON object")
+        _only_known(body, fields, "field")
+        return body
 
     async def read_multipart(self, request: web.Request) -> dict[str, Any]:
         """A send as multipart/form-data: fields as in the JSON body (``metadata``,
@@ -582,9 +595,7 @@ class Gateway:
 
     async def sync_templates(self, request: web.Request) -> web.Response:
         key = await self.authenticate(request, "templates:write")
-        body = await self.read_json(request, self.max_body_bytes, optional=True)
-        if not isinstance(body, dict):
-            raise WaportError(ErrorCode.VALIDATION_FAILED, "the body must be a JSON object")
+        body = await self.read_object(request, "sender_id", optional=True)
         sender = body.get("sender_id")
         if sender is not None and not isinstance(sender, str):
             raise WaportError(
@@ -611,14 +622,7 @@ class Gateway:
 
     async def create_key(self, request: web.Request) -> web.Response:
         key = await self.authenticate(request, "admin")
-        body = await self.read_json(request, self.max_body_bytes)
-        if not isinstance(body, dict):
-            raise WaportError(ErrorCode.VALIDATION_FAILED, "the body must be a JSON object")
-        for field in body:
-            if field not in ("scopes", "senders", "label", "rate_per_minute"):
-                raise WaportError(
-                    ErrorCode.VALIDATION_FAILED, f"unknown field {field!r}", str(field)
-                )
+        body = await self.read_object(request, "scopes", "senders", "label", "rate_per_minute")
         scopes = body.get("scopes")
         if (
             not isinstance(scopes, list)
@@ -714,15 +718,7 @@ class Gateway:
                 ErrorCode.NOT_FOUND,
                 "the sandbox endpoints exist only when the provider is the sandbox",
             )
-        body = await self.read_json(request, self.max_body_bytes)
-        if not isinstance(body, dict):
-            raise WaportError(ErrorCode.VALIDATION_FAILED, "the body must be a JSON object")
-        for field in body:
-            if field not in fields:
-                raise WaportError(
-                    ErrorCode.VALIDATION_FAILED, f"unknown field {field!r}", str(field)
-                )
-        return control, body
+        return control, await self.read_object(request, *fields)
 
     async def sandbox_inbound(self, request: web.Request) -> web.Response:
         key = await self.authenticate(request, "messages:send")

@@ -459,6 +459,8 @@ async def test_templates_and_keys_endpoints(gw: Harness) -> None:
     assert {t["name"] for t in body["data"]} == {"hello_world", "order_update"}
     status, body, _ = await gw.post("/v1/templates/sync", {})
     assert body["data"]["synced"] == {"sandbox-sender": 2}
+    status, body, _ = await gw.post("/v1/templates/sync", {"sender": "sandbox-sender"})
+    assert (status, body["error"]["param"]) == (400, "sender")  # as every body: known fields
     status, body, _ = await gw.post("/v1/keys", {"scopes": ["messages:read"], "label": "reporting"})
     assert status == 201
     new_key = body["data"]["key"]
