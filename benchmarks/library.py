@@ -7,8 +7,9 @@ JSON line with the process CPU time per message (``time.process_time``; the fake
 server runs in another process, so only the sender's own work is counted):
 
 - ``waport``: a ``Messenger`` on a durable SQLite store (``synchronous=FULL``) with the
-  Meta adapter: every message is validated, window-checked, persisted before the
-  attempt, sent, and its outcome persisted;
+  Meta adapter as ``open_meta`` builds it (its keep-alive pool; ``--transport aiohttp``
+  sends through the aiohttp session instead): every message is validated,
+  window-checked, persisted before the attempt, sent, and its outcome persisted;
 - ``pywa``: pywa's asyncio client (``pywa_async``), the best-known Python peer;
 - ``aiohttp``: a bare ``aiohttp`` client posting hand-built Cloud API payloads (the floor).
 
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import aiohttp
 
+from waport import httpkit
 from waport.domain.events import InboundMessage
 from waport.domain.recipients import parse_recipient
 from waport.ports import Provider, Store
@@ -86,7 +88,12 @@ async def _store(kind: str) -> AsyncIterator[Store]:
             yield store
 
 
-def make_provider(kind: str, http: aiohttp.ClientSession, graph_url: str) -> Provider:
+def make_provider(
+    kind: str,
+    http: aiohttp.ClientSession,
+    graph_url: str,
+    pool: httpkit.ConnectionPool | None = None,
+) -> Provider:
     if kind == "sandbox":
         return SandboxProvider(clock=SystemClock(), sender_ids=(PHONE_NUMBER_ID,), max_rps=math.inf)
     return MetaCloudProvider(
@@ -96,6 +103,7 @@ def make_provider(kind: str, http: aiohttp.ClientSession, graph_url: str) -> Pro
         phone_number_ids=(PHONE_NUMBER_ID,),
         graph_url=graph_url,
         max_rps=math.inf,
+        pool=pool,
     )
 
 
@@ -135,11 +143,15 @@ async def run_waport(
     *,
     store: str = "sqlite",
     provider: str = "meta",
+    transport: str = "pool",
 ) -> dict[str, float]:
-    async with _store(store) as opened, aiohttp.ClientSession() as http:
-        messenger = await ready_messenger(
-            opened, make_provider(provider, http, graph_url), messages
-        )
+    async with (
+        _store(store) as opened,
+        aiohttp.ClientSession() as http,
+        httpkit.open_pool(graph_url) as pool,
+    ):
+        chosen = make_provider(provider, http, graph_url, pool if transport == "pool" else None)
+        messenger = await ready_messenger(opened, chosen, messages)
 
         async def send(n: int) -> None:
             result = await messenger.send({"to": contact(n), "text": {"body": f"Your code is {n}"}})
@@ -210,13 +222,23 @@ def main() -> None:
         help="waport only (sandbox: no HTTP)",
     )
     parser.add_argument(
+        "--transport",
+        choices=("pool", "aiohttp"),
+        default="pool",
+        help="waport only: the Meta adapter's keep-alive pool, or every request through aiohttp",
+    )
+    parser.add_argument(
         "--loop",
         choices=("asyncio", "uvloop"),
         default="asyncio",
         help="the event loop (the same for every client makes a fair comparison)",
     )
     args = parser.parse_args()
-    options = {"store": args.store, "provider": args.provider} if args.client == "waport" else {}
+    options = (
+        {"store": args.store, "provider": args.provider, "transport": args.transport}
+        if args.client == "waport"
+        else {}
+    )
     tune_gc(args.gc_threshold)
     sending = RUNNERS[args.client](args.graph_url, args.messages, args.concurrency, **options)
     if args.loop == "uvloop":

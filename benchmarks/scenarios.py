@@ -40,6 +40,7 @@ import attrs
 
 from benchmarks import procs, run_light
 from benchmarks.library import PHONE_NUMBER_ID, TOKEN, WABA_ID, contact
+from waport import httpkit
 from waport.domain.events import StatusUpdate
 from waport.domain.status import MessageStatus
 from waport.service import Messenger, Policy
@@ -140,6 +141,7 @@ async def _meta_messenger(graph: str, *, max_rps: float, folder: str) -> AsyncIt
     async with (
         open_sqlite(str(Path(folder) / "bench.db")) as store,
         aiohttp.ClientSession() as http,
+        httpkit.open_pool(graph) as pool,
     ):
         provider = MetaCloudProvider(
             http=http,
@@ -149,6 +151,7 @@ async def _meta_messenger(graph: str, *, max_rps: float, folder: str) -> AsyncIt
             waba_id=WABA_ID,
             graph_url=graph,
             max_rps=max_rps,
+            pool=pool,
         )
         messenger = Messenger(
             store=store,
@@ -316,6 +319,9 @@ def library(sizes: Sizes) -> Figures:
         # the same, with the collector set as ``waport serve`` sets it (tune_gc)
         tuned = procs.library("waport", graph, "--messages", n, "--gc-threshold", "10000")
         figures["waport_gc_tuned_cpu_us"] = tuned["cpu_us_per_message"]
+        # the Meta adapter without its keep-alive pool: every request through aiohttp
+        plain = procs.library("waport", graph, "--messages", n, "--transport", "aiohttp")
+        figures["waport_aiohttp_transport_cpu_us"] = plain["cpu_us_per_message"]
         # the Messenger's own work (no I/O) alone, the floor's request alone, and both
         for mode in ("messenger", "http", "both"):
             result = procs.library(mode, graph, "--messages", n, module="beside")

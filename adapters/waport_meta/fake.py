@@ -24,6 +24,7 @@ import anyio
 import attrs
 from aiohttp import web
 
+from waport import httpkit
 from waport.domain.recipients import Recipient
 from waport.domain.status import MessageStatus
 from waport.domain.templates import TemplateSpec
@@ -593,9 +594,16 @@ class MetaHarness:
 
 
 @asynccontextmanager
-async def meta_harness(*, request_timeout: float = 1.0) -> AsyncIterator[MetaHarness]:
-    """A Cloud API provider pointed at a fresh FakeGraphApi."""
-    async with open_fake_graph() as fake, aiohttp.ClientSession() as http:
+async def meta_harness(
+    *, request_timeout: float = 1.0, pooled: bool = True
+) -> AsyncIterator[MetaHarness]:
+    """A Cloud API provider pointed at a fresh FakeGraphApi: as ``open_meta`` builds it,
+    with a keep-alive pool (``pooled=False``: every request through aiohttp)."""
+    async with (
+        open_fake_graph() as fake,
+        aiohttp.ClientSession() as http,
+        httpkit.open_pool(fake.url) as pool,
+    ):
         provider = MetaCloudProvider(
             http=http,
             clock=FakeClock(),
@@ -606,6 +614,7 @@ async def meta_harness(*, request_timeout: float = 1.0) -> AsyncIterator[MetaHar
             verify_token=VERIFY_TOKEN,
             graph_url=fake.url,
             timeout=request_timeout,
+            pool=pool if pooled else None,
         )
         yield MetaHarness(provider=provider, fake=fake)
 

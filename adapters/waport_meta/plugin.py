@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import attrs
 
+from waport import httpkit
 from waport.domain.errors import ConfigError
 from waport.plugins import PluginContext, ProviderPlugin
 from waport_meta.provider import DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, MetaCloudProvider
@@ -32,6 +33,8 @@ class MetaConfig:
     """Seconds one Graph request may take."""
     max_rps: float = 80.0
     """Messages per second per phone number (Meta's default; 1000 after an upgrade)."""
+    max_connections: int = httpkit.DEFAULT_MAX_CONNECTIONS
+    """Keep-alive connections to the Graph API open at most at once."""
 
 
 @asynccontextmanager
@@ -40,7 +43,11 @@ async def open_meta(config: MetaConfig, ctx: PluginContext) -> AsyncIterator[Met
         raise ConfigError("the meta provider needs a token (WAPORT_META_TOKEN)")
     if not config.phone_number_ids:
         raise ConfigError("the meta provider needs phone number ids (WAPORT_META_PHONE_NUMBER_IDS)")
-    async with ctx.http_session() as http:
+    try:
+        pool = httpkit.open_pool(config.graph_url, max_connections=config.max_connections)
+    except ValueError as exc:
+        raise ConfigError(f"meta: {exc}") from None
+    async with ctx.http_session() as http, pool as graph:
         yield MetaCloudProvider(
             http=http,
             clock=ctx.clock,
@@ -53,6 +60,7 @@ async def open_meta(config: MetaConfig, ctx: PluginContext) -> AsyncIterator[Met
             api_version=config.api_version,
             timeout=config.timeout,
             max_rps=config.max_rps,
+            pool=graph,
         )
 
 

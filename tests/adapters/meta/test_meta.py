@@ -18,6 +18,7 @@ from waport import (
     MessageStatus,
     StatusUpdate,
     WaportError,
+    httpkit,
     parse_send_request,
 )
 from waport.domain.templates import (
@@ -36,9 +37,11 @@ from waport_meta.fake import (
     APP_SECRET,
     DEFAULT_TEMPLATES,
     PHONE_NUMBER_ID,
+    TOKEN,
     VERIFY_TOKEN,
     MetaHarness,
     meta_harness,
+    open_fake_graph,
     sign,
 )
 from waport_meta.plugin import MetaConfig, open_meta
@@ -48,9 +51,11 @@ DATA = Path(__file__).parent / "data"
 TO = "+255 712 345 678"
 
 
-@pytest.fixture
-async def harness() -> AsyncIterator[MetaHarness]:
-    async with meta_harness() as h:
+@pytest.fixture(params=[True, False], ids=["pool", "aiohttp"])
+async def harness(request: pytest.FixtureRequest) -> AsyncIterator[MetaHarness]:
+    """Every test twice: through the keep-alive pool (as ``open_meta`` builds the
+    provider) and with every request through the aiohttp session."""
+    async with meta_harness(pooled=request.param) as h:
         yield h
 
 
@@ -840,20 +845,26 @@ def test_unknown_codes_and_5xx() -> None:
     assert errors.from_graph_error({"code": "130429"}).code == ErrorCode.RATE_LIMITED
 
 
-async def test_an_unreachable_graph_is_unavailable() -> None:
+@pytest.mark.parametrize("pooled", [True, False], ids=["pool", "aiohttp"])
+async def test_an_unreachable_graph_is_unavailable(pooled: bool) -> None:
     from waport_meta.provider import MetaCloudProvider
 
-    async with aiohttp.ClientSession() as http:
+    graph = "http://127.0.0.1:9"
+    async with aiohttp.ClientSession() as http, httpkit.open_pool(graph) as pool:
         provider = MetaCloudProvider(
             http=http,
             clock=FakeClock(),
             token="t",
             phone_number_ids=(PHONE_NUMBER_ID,),
-            graph_url="http://127.0.0.1:9",
+            graph_url=graph,
+            pool=pool if pooled else None,
         )
         with pytest.raises(WaportError) as info:
             await provider.ping()
         assert (info.value.code, info.value.retryable) == (ErrorCode.PROVIDER_UNAVAILABLE, True)
+        assert info.value.message == (
+            f"cannot reach Meta: {'TransportError' if pooled else 'ClientConnectorError'}"
+        )
         with pytest.raises(WaportError) as info:
             await provider.list_templates(PHONE_NUMBER_ID)
         assert info.value.code == ErrorCode.FEATURE_NOT_SUPPORTED
@@ -872,8 +883,30 @@ async def test_the_plugin_owns_a_session_only_when_not_given_one() -> None:
         async with open_meta(MetaConfig(token="t", phone_number_ids=("1",)), ctx) as provider:
             assert provider.http is shared
         assert not shared.closed
-    for bad in (MetaConfig(phone_number_ids=("1",)), MetaConfig(token="t")):
+    for bad in (
+        MetaConfig(phone_number_ids=("1",)),
+        MetaConfig(token="t"),
+        MetaConfig(token="t", phone_number_ids=("1",), graph_url="graph.facebook.com"),
+    ):
         with pytest.raises(ConfigError):
             async with open_meta(bad, ctx):
                 pass
     assert "token" not in repr(MetaConfig(token="secret-token"))
+
+
+async def test_the_plugin_sends_through_its_keep_alive_pool() -> None:
+    ctx = PluginContext(clock=FakeClock(), ids=SequentialIds())
+    async with open_fake_graph() as fake:
+        config = MetaConfig(
+            token=TOKEN, phone_number_ids=(PHONE_NUMBER_ID,), graph_url=fake.url, max_connections=2
+        )
+        async with open_meta(config, ctx) as provider:
+            pool = provider.pool
+            assert pool is not None
+            assert (pool.origin, pool.max_connections) == (fake.url, 2)
+            for n in range(5):
+                message = parse_send_request({"to": TO, "text": f"hello {n}"})
+                await provider.send(message, sender=PHONE_NUMBER_ID, client_id=f"msg_{n}")
+            assert len(fake.sent) == 5
+            assert pool.connections == 1  # one kept-alive connection for all five
+        assert pool.connections == 0  # closed with the provider
