@@ -6,8 +6,10 @@ response object with a stream. On the library path that is most of the Meta adap
 cost (docs/performance.md). :class:`ConnectionPool` does only this: requests with a
 body of bytes to one origin (``http`` or ``https``), over persistent connections, one
 request at a time on each, answers parsed by ``httptools`` (llhttp, the parser of
-Node.js and uvicorn) and read whole. No redirects, cookies, proxies or compression;
-whatever needs those (a multipart upload, a URL on another host) keeps using aiohttp.
+Node.js and uvicorn) and read whole. No redirects, cookies, proxies or compression,
+and an answer must say its length (``Content-Length`` or chunked, as every JSON API
+does; one that ends only by closing the connection is a ``TransportError``). Whatever
+needs more (a multipart upload, a URL on another host) keeps using aiohttp.
 
     async with open_pool("https://graph.facebook.com") as pool:
         answer = await pool.request("POST", url, headers=[...], body=b"{...}", timeout=20)
