@@ -148,7 +148,7 @@ async def run_waport(
     async with (
         _store(store) as opened,
         aiohttp.ClientSession() as http,
-        httpkit.open_pool(graph_url) as pool,
+        httpkit.ConnectionPool(graph_url) as pool,
     ):
         chosen = make_provider(provider, http, graph_url, pool if transport == "pool" else None)
         messenger = await ready_messenger(opened, chosen, messages)

@@ -141,7 +141,7 @@ async def _meta_messenger(graph: str, *, max_rps: float, folder: str) -> AsyncIt
     async with (
         open_sqlite(str(Path(folder) / "bench.db")) as store,
         aiohttp.ClientSession() as http,
-        httpkit.open_pool(graph) as pool,
+        httpkit.ConnectionPool(graph) as pool,
     ):
         provider = MetaCloudProvider(
             http=http,

@@ -602,7 +602,7 @@ async def meta_harness(
     async with (
         open_fake_graph() as fake,
         aiohttp.ClientSession() as http,
-        httpkit.open_pool(fake.url) as pool,
+        httpkit.ConnectionPool(fake.url) as pool,
     ):
         provider = MetaCloudProvider(
             http=http,

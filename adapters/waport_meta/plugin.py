@@ -44,7 +44,7 @@ async def open_meta(config: MetaConfig, ctx: PluginContext) -> AsyncIterator[Met
     if not config.phone_number_ids:
         raise ConfigError("the meta provider needs phone number ids (WAPORT_META_PHONE_NUMBER_IDS)")
     try:
-        pool = httpkit.open_pool(config.graph_url, max_connections=config.max_connections)
+        pool = httpkit.ConnectionPool(config.graph_url, max_connections=config.max_connections)
     except ValueError as exc:
         raise ConfigError(f"meta: {exc}") from None
     async with ctx.http_session() as http, pool as graph:

@@ -11,7 +11,7 @@ and an answer must say its length (``Content-Length`` or chunked, as every JSON 
 does; one that ends only by closing the connection is a ``TransportError``). Whatever
 needs more (a multipart upload, a URL on another host) keeps using aiohttp.
 
-    async with open_pool("https://graph.facebook.com") as pool:
+    async with ConnectionPool("https://graph.facebook.com") as pool:
         answer = await pool.request("POST", url, headers=[...], body=b"{...}", timeout=20)
 
 Failures are :class:`TransportError` (cannot connect, connection lost, a malformed
@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import attrs
 import httptools
 
-__all__ = ["ConnectionPool", "HttpAnswer", "TransportError", "open_pool"]
+__all__ = ["ConnectionPool", "HttpAnswer", "TransportError"]
 
 DEFAULT_MAX_CONNECTIONS: Final = 100
 """As aiohttp's connector: at most this many connections open to the origin at once."""
@@ -106,12 +106,11 @@ class _Connection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        answer = HttpAnswer(
-            status=self._parser.get_status_code(),
-            headers=self._headers,
-            body=b"".join(self._body),
-        )
+        status = self._parser.get_status_code()
+        answer = HttpAnswer(status=status, headers=self._headers, body=b"".join(self._body))
         self._headers, self._body, self._size = {}, [], 0
+        if status < 200:  # noqa: PLR2004 - an informational answer (103 Early Hints): the real one follows
+            return
         if not self._parser.should_keep_alive():
             self.closed = True  # the server will close it: never handed out again
         waiter, self.waiter = self.waiter, None
@@ -149,7 +148,7 @@ class _Connection(asyncio.Protocol):
 
 class ConnectionPool:
     """Keep-alive connections to one origin; an async context manager that closes them
-    on exit (:func:`open_pool` builds one)."""
+    on exit. Building one checks its arguments (``ValueError``) and does no I/O."""
 
     def __init__(
         self,
@@ -344,22 +343,3 @@ class ConnectionPool:
             turn = self._waiting.popleft()
             if not turn.done():
                 turn.set_exception(TransportError("the connection pool is closed"))
-
-
-def open_pool(
-    base_url: str,
-    *,
-    max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    keepalive: float = DEFAULT_KEEPALIVE,
-    max_body: int = DEFAULT_MAX_BODY,
-    ssl_context: ssl.SSLContext | None = None,
-) -> ConnectionPool:
-    """A :class:`ConnectionPool` to ``base_url``'s origin, to use as ``async with`` (closed
-    on exit). It checks its arguments at once (``ValueError``) and does no I/O until used."""
-    return ConnectionPool(
-        base_url,
-        max_connections=max_connections,
-        keepalive=keepalive,
-        max_body=max_body,
-        ssl_context=ssl_context,
-    )

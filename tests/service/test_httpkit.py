@@ -67,7 +67,7 @@ async def echo(request: web.Request) -> web.Response:
 
 
 async def test_requests_share_one_kept_alive_connection() -> None:
-    async with serve(echo) as server, httpkit.open_pool(server.url) as pool:
+    async with serve(echo) as server, httpkit.ConnectionPool(server.url) as pool:
         for n in range(20):
             answer = await pool.request(
                 "POST",
@@ -91,7 +91,7 @@ async def test_requests_share_one_kept_alive_connection() -> None:
 
 
 async def test_get_without_a_body_and_the_bare_origin() -> None:
-    async with serve(echo) as server, httpkit.open_pool(server.url + "/base") as pool:
+    async with serve(echo) as server, httpkit.ConnectionPool(server.url + "/base") as pool:
         answer = await pool.request("GET", server.url, timeout=5)
         assert answer.status == 200
         assert b'"path": "/"' in answer.body
@@ -104,7 +104,7 @@ async def test_concurrent_requests_stay_within_max_connections() -> None:
         await asyncio.sleep(0.02)
         return web.Response(text="ok")
 
-    async with serve(slow) as server, httpkit.open_pool(server.url, max_connections=3) as pool:
+    async with serve(slow) as server, httpkit.ConnectionPool(server.url, max_connections=3) as pool:
         answers = await asyncio.gather(
             *(pool.request("GET", f"{server.url}/{n}", timeout=5) for n in range(12))
         )
@@ -117,7 +117,7 @@ async def test_an_answer_that_closes_the_connection_is_not_reused() -> None:
     async def closing(request: web.Request) -> web.Response:
         return web.Response(text="bye", headers={"Connection": "close"})
 
-    async with serve(closing) as server, httpkit.open_pool(server.url) as pool:
+    async with serve(closing) as server, httpkit.ConnectionPool(server.url) as pool:
         for _ in range(3):
             assert (await pool.request("GET", server.url + "/", timeout=5)).body == b"bye"
         assert len(set(server.peers)) == 3
@@ -134,7 +134,7 @@ async def test_a_chunked_answer_is_read_whole() -> None:
         await response.write_eof()
         return response
 
-    async with serve(chunked) as server, httpkit.open_pool(server.url) as pool:
+    async with serve(chunked) as server, httpkit.ConnectionPool(server.url) as pool:
         for _ in range(2):
             assert (await pool.request("GET", server.url + "/", timeout=5)).body == b"one,two,three"
         assert len(set(server.peers)) == 1
@@ -151,7 +151,7 @@ async def test_a_late_answer_times_out_and_its_connection_is_dropped() -> None:
             return web.Response(text="late")
         return web.Response(text="next")
 
-    async with serve(late) as server, httpkit.open_pool(server.url, max_connections=1) as pool:
+    async with serve(late) as server, httpkit.ConnectionPool(server.url, max_connections=1) as pool:
         with pytest.raises(TimeoutError):
             await pool.request("GET", server.url + "/", timeout=0.1)
         answer = await pool.request("GET", server.url + "/", timeout=5)
@@ -168,7 +168,7 @@ async def test_a_cancelled_request_frees_its_connection() -> None:
             await release.wait()
         return web.Response(text="ok")
 
-    async with serve(hang) as server, httpkit.open_pool(server.url, max_connections=1) as pool:
+    async with serve(hang) as server, httpkit.ConnectionPool(server.url, max_connections=1) as pool:
         first = asyncio.ensure_future(pool.request("GET", server.url + "/", timeout=30))
         await started.wait()
         first.cancel()
@@ -186,7 +186,10 @@ async def test_a_waiter_cancelled_in_the_queue_leaves_no_slot_behind() -> None:
         await release.wait()
         return web.Response(text="ok")
 
-    async with serve(gated) as server, httpkit.open_pool(server.url, max_connections=1) as pool:
+    async with (
+        serve(gated) as server,
+        httpkit.ConnectionPool(server.url, max_connections=1) as pool,
+    ):
         holder = asyncio.ensure_future(pool.request("GET", server.url + "/", timeout=30))
         queued = asyncio.ensure_future(pool.request("GET", server.url + "/", timeout=30))
         await asyncio.sleep(0.05)
@@ -211,7 +214,7 @@ async def test_a_reset_connection_is_a_transport_error() -> None:
             return await reset_connection(request)
         return web.Response(text="ok")
 
-    async with serve(flaky) as server, httpkit.open_pool(server.url) as pool:
+    async with serve(flaky) as server, httpkit.ConnectionPool(server.url) as pool:
         with pytest.raises(httpkit.TransportError, match="closed before the answer"):
             await pool.request("POST", server.url + "/", body=b"x", timeout=5)
         assert (await pool.request("POST", server.url + "/", body=b"x", timeout=5)).body == b"ok"
@@ -220,7 +223,7 @@ async def test_a_reset_connection_is_a_transport_error() -> None:
 async def test_an_unreachable_origin_fails_at_once_and_frees_its_slot() -> None:
     async with serve(echo) as server:
         url = server.url  # a port nobody listens on once the server is gone
-    async with httpkit.open_pool(url, max_connections=1) as pool:
+    async with httpkit.ConnectionPool(url, max_connections=1) as pool:
         for _ in range(2):
             with pytest.raises(httpkit.TransportError, match="cannot connect"):
                 await pool.request("GET", url + "/", timeout=5)
@@ -230,7 +233,7 @@ async def test_an_unreachable_origin_fails_at_once_and_frees_its_slot() -> None:
 async def test_an_idle_connection_the_server_closed_is_replaced() -> None:
     async with (
         serve(echo, keepalive=0.05) as server,
-        httpkit.open_pool(server.url) as pool,
+        httpkit.ConnectionPool(server.url) as pool,
     ):
         assert (await pool.request("GET", server.url + "/", timeout=5)).status == 200
         await asyncio.sleep(0.3)  # the server closes the idle connection
@@ -240,7 +243,7 @@ async def test_an_idle_connection_the_server_closed_is_replaced() -> None:
 
 
 async def test_connections_idle_past_keepalive_are_not_reused() -> None:
-    async with serve(echo) as server, httpkit.open_pool(server.url, keepalive=0.0) as pool:
+    async with serve(echo) as server, httpkit.ConnectionPool(server.url, keepalive=0.0) as pool:
         for _ in range(3):
             assert (await pool.request("GET", server.url + "/", timeout=5)).status == 200
         assert len(set(server.peers)) == 3
@@ -251,28 +254,52 @@ async def test_an_answer_longer_than_max_body_is_refused() -> None:
     async def big(request: web.Request) -> web.Response:
         return web.Response(body=b"x" * 5000)
 
-    async with serve(big) as server, httpkit.open_pool(server.url, max_body=4096) as pool:
+    async with serve(big) as server, httpkit.ConnectionPool(server.url, max_body=4096) as pool:
         with pytest.raises(httpkit.TransportError, match="longer than 4096 bytes"):
             await pool.request("GET", server.url + "/", timeout=5)
         assert pool.connections == 0
 
 
 async def test_a_malformed_answer_is_a_transport_error() -> None:
+    server, url, done = await raw_server(b"NOT HTTP AT ALL\r\n\r\n")
+    async with server, httpkit.ConnectionPool(url) as pool:
+        with pytest.raises(httpkit.TransportError, match="malformed HTTP answer"):
+            await pool.request("GET", url + "/", timeout=5)
+        await done.wait()
+
+
+async def raw_server(answer: bytes) -> tuple[asyncio.Server, str, asyncio.Event]:
+    """A TCP server that answers every request head with ``answer`` as it is."""
     done = asyncio.Event()
 
-    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
-        await reader.read()  # until the client drops the connection
-        writer.close()
-        await writer.wait_closed()
-        done.set()
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client closed or dropped the connection
+        finally:
+            writer.close()
+            await writer.wait_closed()
+            done.set()
 
-    server = await asyncio.start_server(garbage, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with server, httpkit.open_pool(f"http://127.0.0.1:{port}") as pool:
-        with pytest.raises(httpkit.TransportError, match="malformed HTTP answer"):
-            await pool.request("GET", f"http://127.0.0.1:{port}/", timeout=5)
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", done
+
+
+async def test_an_informational_answer_is_skipped() -> None:
+    server, url, done = await raw_server(
+        b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"
+        b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"
+    )
+    async with server:
+        async with httpkit.ConnectionPool(url) as pool:
+            for _ in range(2):
+                answer = await pool.request("POST", url + "/", body=b"x", timeout=5)
+                assert (answer.status, answer.body) == (201, b"ok")
+            assert pool.connections == 1
         await done.wait()
 
 
@@ -283,11 +310,11 @@ async def test_https_with_a_trusted_certificate() -> None:
     trusting = ssl.create_default_context()
     ca.configure_trust(trusting)
     async with serve(echo, ssl_context=served) as server:
-        async with httpkit.open_pool(server.url, ssl_context=trusting) as pool:
+        async with httpkit.ConnectionPool(server.url, ssl_context=trusting) as pool:
             for _ in range(3):
                 assert (await pool.request("GET", server.url + "/x", timeout=5)).status == 200
             assert len(set(server.peers)) == 1
-        async with httpkit.open_pool(server.url) as untrusting:  # the system's CAs only
+        async with httpkit.ConnectionPool(server.url) as untrusting:  # the system's CAs only
             with pytest.raises(httpkit.TransportError, match="cannot connect"):
                 await untrusting.request("GET", server.url + "/x", timeout=5)
 
@@ -315,7 +342,7 @@ async def test_only_urls_on_the_origin_are_served() -> None:
     ],
 )
 async def test_line_breaks_cannot_smuggle_headers(target: str, header: tuple[str, str]) -> None:
-    async with serve(echo) as server, httpkit.open_pool(server.url) as pool:
+    async with serve(echo) as server, httpkit.ConnectionPool(server.url) as pool:
         with pytest.raises(ValueError, match="line break or NUL"):
             await pool.request("GET", server.url + target, headers=[header], timeout=5)
         assert server.peers == []  # nothing was sent
@@ -340,7 +367,7 @@ async def test_a_closed_pool_refuses_requests_and_fails_its_waiters() -> None:
         return web.Response(text="ok")
 
     async with serve(gated) as server:
-        async with httpkit.open_pool(server.url, max_connections=1) as pool:
+        async with httpkit.ConnectionPool(server.url, max_connections=1) as pool:
             holder = asyncio.ensure_future(pool.request("GET", server.url + "/", timeout=30))
             queued = asyncio.ensure_future(pool.request("GET", server.url + "/", timeout=30))
             await asyncio.sleep(0.05)

@@ -850,7 +850,7 @@ async def test_an_unreachable_graph_is_unavailable(pooled: bool) -> None:
     from waport_meta.provider import MetaCloudProvider
 
     graph = "http://127.0.0.1:9"
-    async with aiohttp.ClientSession() as http, httpkit.open_pool(graph) as pool:
+    async with aiohttp.ClientSession() as http, httpkit.ConnectionPool(graph) as pool:
         provider = MetaCloudProvider(
             http=http,
             clock=FakeClock(),
