@@ -140,17 +140,28 @@ async def test_a_chunked_answer_is_read_whole() -> None:
         assert len(set(server.peers)) == 1
 
 
-async def test_a_late_answer_times_out_and_its_connection_is_dropped() -> None:
+def first_then(first: Handler, then: Handler) -> Handler:
+    """A handler that answers its first request with ``first`` and the others with ``then``."""
     calls = 0
 
-    async def late(request: web.Request) -> web.Response:
+    async def handle(request: web.Request) -> web.StreamResponse:
         nonlocal calls
         calls += 1
-        if calls == 1:
-            await asyncio.sleep(1.0)
-            return web.Response(text="late")
-        return web.Response(text="next")
+        return await (first if calls == 1 else then)(request)
 
+    return handle
+
+
+def text(body: str, delay: float = 0.0) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        await asyncio.sleep(delay)
+        return web.Response(text=body)
+
+    return handle
+
+
+async def test_a_late_answer_times_out_and_its_connection_is_dropped() -> None:
+    late = first_then(text("late", delay=1.0), text("next"))
     async with serve(late) as server, httpkit.ConnectionPool(server.url, max_connections=1) as pool:
         with pytest.raises(TimeoutError):
             await pool.request("GET", server.url + "/", timeout=0.1)
@@ -205,16 +216,10 @@ async def test_a_waiter_cancelled_in_the_queue_leaves_no_slot_behind() -> None:
 
 
 async def test_a_reset_connection_is_a_transport_error() -> None:
-    calls = 0
-
-    async def flaky(request: web.Request) -> web.StreamResponse:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            return await reset_connection(request)
-        return web.Response(text="ok")
-
-    async with serve(flaky) as server, httpkit.ConnectionPool(server.url) as pool:
+    async with (
+        serve(first_then(reset_connection, text("ok"))) as server,
+        httpkit.ConnectionPool(server.url) as pool,
+    ):
         with pytest.raises(httpkit.TransportError, match="closed before the answer"):
             await pool.request("POST", server.url + "/", body=b"x", timeout=5)
         assert (await pool.request("POST", server.url + "/", body=b"x", timeout=5)).body == b"ok"
