@@ -14,6 +14,7 @@ import hmac
 import itertools
 import json
 import re
+import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -353,6 +354,9 @@ class FakeGraphApi:
     validate: bool = True
     record: bool = True
     _ids: itertools.count[int] = attrs.Factory(lambda: itertools.count(1))
+    _run: str = attrs.Factory(lambda: secrets.token_hex(4).upper())
+    """Part of every id answered, so a restarted fake never repeats an earlier one's ids
+    (Meta's never repeat; a gateway's database keeps them across the fake's restarts)."""
 
     def app(self) -> web.Application:
         application = web.Application(client_max_size=200 * 1024 * 1024)
@@ -404,7 +408,7 @@ class FakeGraphApi:
             )
         if fault is Fault.SLOW:
             await anyio.sleep(self.slow_delay)
-        wamid = f"wamid.FAKE{next(self._ids):012d}"
+        wamid = f"wamid.FAKE{self._run}{next(self._ids):012d}"
         if self.record:
             self.sent.append(payload)
             self.wamids.append(wamid)

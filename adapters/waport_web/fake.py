@@ -14,6 +14,7 @@ import hmac
 import itertools
 import json
 import re
+import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -151,6 +152,9 @@ class FakeWaha:
     failures: list[RemoteFailure] = attrs.Factory(list)
     _by_id: dict[str, dict[str, Any]] = attrs.Factory(dict)
     _ids: itertools.count[int] = attrs.Factory(lambda: itertools.count(1))
+    _run: str = attrs.Factory(lambda: secrets.token_hex(4).upper())
+    """Part of every message id answered, so a restarted fake never repeats an earlier
+    one's ids (a gateway's database keeps them across the fake's restarts)."""
 
     def app(self) -> web.Application:
         application = web.Application(client_max_size=200 * 1024 * 1024)
@@ -253,7 +257,11 @@ class FakeWaha:
             return web.json_response(self._by_id[pregenerated], status=201)
         self.sent.append((path, body))
         chat = body.get("chatId") or str(body.get("messageId", "__")).split("_")[1]
-        wid = pregenerated if isinstance(pregenerated, str) else f"3EB0{next(self._ids):016X}"
+        wid = (
+            pregenerated
+            if isinstance(pregenerated, str)
+            else f"3EB0{self._run}{next(self._ids):012X}"
+        )
         answer = self._answer(chat, wid) if path != "/api/reaction" else {}
         if isinstance(pregenerated, str):
             self._by_id[pregenerated] = answer

@@ -910,3 +910,20 @@ async def test_the_plugin_sends_through_its_keep_alive_pool() -> None:
             assert len(fake.sent) == 5
             assert pool.connections == 1  # one kept-alive connection for all five
         assert pool.connections == 0  # closed with the provider
+
+
+async def test_a_restarted_fake_never_repeats_a_wamid() -> None:
+    """A gateway's database outlives the fake Graph API it talks to, and keeps one message
+    per provider id: a second fake answering wamid 1 again made the outcome unstorable."""
+    wamids = []
+    for _ in range(2):
+        async with meta_harness() as h:
+            for n in range(3):
+                receipt = await h.provider.send(
+                    parse_send_request({"to": TO, "text": f"hi {n}"}),
+                    sender=PHONE_NUMBER_ID,
+                    client_id=f"msg_{n}",
+                )
+                wamids.append(receipt.provider_message_id)
+    assert len(set(wamids)) == 6
+    assert all(w.startswith("wamid.") for w in wamids)

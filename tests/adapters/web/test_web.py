@@ -531,3 +531,12 @@ def test_bare_ids() -> None:
     assert wire.bare_id("ABC") == "ABC"
     assert wire.sent_id({"unexpected": 1}, None) is None
     assert wire.sent_id("not a dict", "fallback") == "fallback"
+
+
+async def test_a_restarted_fake_never_repeats_a_message_id() -> None:
+    """A gateway's database outlives the fake WAHA it talks to; ids must not repeat."""
+    ids = []
+    for _ in range(2):
+        async with web_harness() as h:
+            ids += [(await send(h, {"text": f"hi {n}"}, client_id=f"msg_{n}"))[2] for n in range(3)]
+    assert len(set(ids)) == 6
