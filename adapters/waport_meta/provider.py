@@ -168,19 +168,17 @@ class MetaCloudProvider:
         form: aiohttp.FormData | None,
     ) -> tuple[int, bytes, str | None]:
         """The status, body and Retry-After of one request, through the pool where it can go."""
-        auth = f"Bearer {self.token}"
+        headers = {"Authorization": f"Bearer {self.token}"}
+        body = b""
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+            body = codec.json_bytes(json)
         pool = self.pool
         if form is None and pool is not None and pool.serves(url):
             if params:
                 url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
-            if json is None:
-                headers: tuple[tuple[str, str], ...] = (("Authorization", auth),)
-                body = b""
-            else:
-                headers = (("Authorization", auth), ("Content-Type", "application/json"))
-                body = codec.json_bytes(json)
             answer = await pool.request(
-                method, url, headers=headers, body=body, timeout=self.timeout
+                method, url, headers=headers.items(), body=body, timeout=self.timeout
             )
             return answer.status, answer.body, answer.headers.get("retry-after")
         timeout = self._client_timeout
@@ -189,10 +187,8 @@ class MetaCloudProvider:
         async with self.http.request(
             method,
             url,
-            headers={"Authorization": auth}
-            if json is None
-            else {"Authorization": auth, "Content-Type": "application/json"},
-            data=form if json is None else codec.json_bytes(json),
+            headers=headers,
+            data=form if json is None else body,
             params=params,
             timeout=timeout,
         ) as response:

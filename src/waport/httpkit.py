@@ -264,7 +264,7 @@ class ConnectionPool:
             raise TransportError(f"cannot connect to {self.origin}: {exc}") from exc
         finally:
             if not connected:  # refused, timed out or cancelled: the slot is free again
-                self._free_slot()
+                self._hand_over(None)
         return connection
 
     async def _wait_for_turn(
@@ -281,7 +281,7 @@ class ConnectionPool:
         finally:
             if not took:
                 if turn.done() and not turn.cancelled() and turn.exception() is None:
-                    self._hand_over(turn.result(), loop)  # given, then cancelled: pass it on
+                    self._hand_over(turn.result())  # given, then cancelled: pass it on
                 else:
                     turn.cancel()
         return handed
@@ -290,10 +290,12 @@ class ConnectionPool:
         if connection.closed or self._closed:
             self._discard(connection)
             return
-        self._hand_over(connection, loop)
+        connection.idle_since = loop.time()
+        self._hand_over(connection)
 
-    def _hand_over(self, connection: _Connection | None, loop: asyncio.AbstractEventLoop) -> None:
-        """Give a connection (or the slot of one, None) to the first live waiter, or keep it."""
+    def _hand_over(self, connection: _Connection | None) -> None:
+        """Give a connection, or the slot of one (None: the waiter opens its own), to the
+        first live waiter; with nobody waiting keep the connection idle, or free the slot."""
         waiting = self._waiting
         while waiting:
             turn = waiting.popleft()
@@ -303,7 +305,6 @@ class ConnectionPool:
         if connection is None:
             self._open -= 1
         else:
-            connection.idle_since = loop.time()
             self._idle.append(connection)
 
     def _discard(self, connection: _Connection) -> None:
@@ -311,16 +312,7 @@ class ConnectionPool:
             connection.transport.close()
         if connection.holds_slot:
             connection.holds_slot = False
-            self._free_slot()
-
-    def _free_slot(self) -> None:
-        waiting = self._waiting
-        while waiting:
-            turn = waiting.popleft()
-            if not turn.done():
-                turn.set_result(None)  # the waiter opens a connection of its own
-                return
-        self._open -= 1
+            self._hand_over(None)
 
     def _lost(self, connection: _Connection) -> None:
         """A connection closed under us: an idle one leaves the pool now."""
