@@ -25,8 +25,8 @@ from waport.domain.errors import ConfigError, ErrorCode, WaportError
 from waport.domain.records import SCOPES
 from waport.plugins import PluginContext, Registry
 from waport.ports import Store
-from waport.service import DEFAULT_WORKSPACE, RandomIds, SystemClock
-from waport_http import auth, config
+from waport.service import DEFAULT_WORKSPACE, RandomIds, Scope, SystemClock, keys, templates
+from waport_http import config
 from waport_http.logs import configure_logging
 from waport_http.server import open_components, serve
 from waport_http.views import key_view, message_view
@@ -115,36 +115,26 @@ async def _keys(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
     async with _store_only(loaded) as store:
         clock = SystemClock()
         if args.keys_command == "create":
-            if (
-                args.workspace != DEFAULT_WORKSPACE  # the gateway creates it at its first start
-                and await store.workspaces.get(args.workspace) is None
-            ):
-                raise WaportError(
-                    ErrorCode.VALIDATION_FAILED,
-                    f"no workspace {args.workspace!r} in this database",
-                    "workspace",
-                )
-            scopes = frozenset(s.strip() for s in args.scopes.split(",") if s.strip())
-            senders = (
-                frozenset(s.strip() for s in args.senders.split(",")) if args.senders else None
-            )
-            new = auth.issue(
+            new = await keys.operator_issue(
+                store,
+                clock,
                 workspace_id=args.workspace,
-                scopes=scopes,
-                now=clock.now(),
+                scopes=frozenset(s.strip() for s in args.scopes.split(",") if s.strip()),
                 pepper=loaded.settings.key_pepper,
-                senders=senders,
+                senders=(
+                    frozenset(s.strip() for s in args.senders.split(",")) if args.senders else None
+                ),
                 rate_per_minute=args.rate,
                 label=args.label,
+                default_workspace=DEFAULT_WORKSPACE,
             )
-            await store.api_keys.add(new.record)
             _print({**key_view(new.record), "key": new.secret})
         elif args.keys_command == "list":
-            _print([key_view(k) for k in await store.api_keys.list(args.workspace)])
+            _print([key_view(k) for k in await keys.operator_list(store, args.workspace)])
+        elif not await keys.operator_revoke(store, clock, args.key_id):
+            print(f"no live key {args.key_id}", file=sys.stderr)
+            return 1
         else:
-            if not await store.api_keys.revoke(args.key_id, at=clock.now()):
-                print(f"no live key {args.key_id}", file=sys.stderr)
-                return 1
             _print({"revoked": args.key_id})
     return 0
 
@@ -185,9 +175,9 @@ async def _send(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
         raise WaportError(ErrorCode.VALIDATION_FAILED, "--to is required", "to")
     async with open_components(loaded) as (messenger, _):
         if "template" in body and "sender_id" not in body:
-            senders = await messenger.store.workspaces.senders(messenger.default_workspace)
+            senders = await templates.sender_ids(messenger.core, Scope())
             if senders:
-                body["sender_id"] = senders[0].id
+                body["sender_id"] = senders[0]
         result = await messenger.send(body)
         _print(message_view(result.message))
         return 0 if not result.message.status.terminal else 1
@@ -196,11 +186,7 @@ async def _send(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
 async def _templates(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
     async with open_components(loaded, sync_templates=False) as (messenger, _):  # once, below
         senders = (
-            [args.sender]
-            if args.sender
-            else [
-                s.id for s in await messenger.store.workspaces.senders(messenger.default_workspace)
-            ]
+            [args.sender] if args.sender else await templates.sender_ids(messenger.core, Scope())
         )
         result = {sender: await messenger.sync_templates(sender_id=sender) for sender in senders}
         _print({"synced": result})

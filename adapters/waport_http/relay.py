@@ -30,7 +30,7 @@ from anyio.abc import TaskStatus
 from waport import codec
 from waport.domain.records import OutboxEvent
 from waport.domain.schedule import parse_retry_after, webhook_retry_at
-from waport.ports import Clock, Store
+from waport.ports import Clock, OutboxStore
 from waport_http.egress import BlockedAddressError, literal_refused
 
 log = logging.getLogger("waport.webhooks")
@@ -152,7 +152,8 @@ class DeliveryResult:
 class WebhookRelay:
     """Delivers outbox events. ``deliver_once`` is the loop body tests call directly."""
 
-    store: Store
+    outbox: OutboxStore
+    """The outbox port alone: the relay leases, delivers and retires events."""
     http: aiohttp.ClientSession
     clock: Clock
     secret_for: Callable[[str], Awaitable[str | None]]
@@ -179,7 +180,7 @@ class WebhookRelay:
     async def deliver_once(self) -> DeliveryResult:
         now = self.clock.now()
         lease = self.lease or timedelta(seconds=2 * self.timeout + 1)
-        events = await self.store.outbox.claim(now, limit=self.batch, lease=lease)
+        events = await self.outbox.claim(now, limit=self.batch, lease=lease)
         counts = {"delivered": 0, "failed": 0, "dead": 0}
         limiter = anyio.CapacityLimiter(self.concurrency)
 
@@ -235,22 +236,22 @@ class WebhookRelay:
         else:
             error = f"HTTP {status}"
         if 200 <= status < 300:  # noqa: PLR2004 - HTTP success range
-            await self.store.outbox.delivered(event.id, at=self.clock.now())
+            await self.outbox.delivered(event.id, at=self.clock.now())
             return "delivered"
         if status == 410:  # noqa: PLR2004 - Gone: the receiver asks us to stop
             log.warning("webhook endpoint %s answered 410 Gone; disabling it", event.url)
-            await self.store.outbox.failed(event.id, at=now, due_at=None, error=error)
-            await self.store.outbox.kill_url(event.url, error="410 Gone")
+            await self.outbox.failed(event.id, at=now, due_at=None, error=error)
+            await self.outbox.kill_url(event.url, error="410 Gone")
             return "dead"
         due = webhook_retry_at(now, event.attempts + 1, self.rand.random(), retry_after=retry_after)
-        await self.store.outbox.failed(event.id, at=now, due_at=due, error=error)
+        await self.outbox.failed(event.id, at=now, due_at=due, error=error)
         return "failed" if due is not None else "dead"
 
     async def _refuse(self, event: OutboxEvent, now: datetime) -> str:
         """A URL the guard refuses is never tried again."""
         log.warning("webhook %s refused: its URL resolves to a private address", event.id)
         error = "URL_NOT_ALLOWED: the URL resolves to a private or reserved address"
-        await self.store.outbox.failed(event.id, at=now, due_at=None, error=error)
+        await self.outbox.failed(event.id, at=now, due_at=None, error=error)
         return "dead"
 
     async def run(

@@ -23,12 +23,18 @@ import attrs
 from aiohttp import web
 
 from waport.domain.errors import ConfigError
-from waport.domain.records import SCOPES, Workspace
 from waport.plugins import PluginContext, Registry
 from waport.ports import Clock, IdSource, Provider, Store
-from waport.service import DEFAULT_WORKSPACE, Messenger, Policy, RandomIds, SystemClock, tune_gc
+from waport.service import (
+    DEFAULT_WORKSPACE,
+    Messenger,
+    Policy,
+    RandomIds,
+    SystemClock,
+    keys,
+    tune_gc,
+)
 from waport.service.lifetime import task_group
-from waport_http import auth
 from waport_http.app import Gateway
 from waport_http.config import LoadedConfig, Settings, shown_database
 from waport_http.egress import CallerUrls, guarded_session
@@ -131,15 +137,14 @@ async def open_gateway(
         http,
     ):
         store = messenger.store
+        lookups = messenger.lookups
 
         async def secret_for(workspace_id: str) -> str | None:
             workspace = await store.workspaces.get(workspace_id)
             return workspace.webhook_secret if workspace else settings.webhook_secret
 
         async def trusted_url_for(workspace_id: str) -> str | None:
-            workspace = await messenger.cached(
-                "workspace", workspace_id, lambda: store.workspaces.get(workspace_id)
-            )
+            workspace = await lookups.find_workspace(workspace_id)
             return workspace.webhook_url if workspace else None
 
         guarded = None if settings.allow_private_urls else guarded_session(allow_private=False)
@@ -147,7 +152,7 @@ async def open_gateway(
             if guarded is not None:
                 stack.push_async_callback(guarded.close)
             relay = WebhookRelay(
-                store=store,
+                outbox=store.outbox,
                 http=http,
                 clock=messenger.clock,
                 secret_for=secret_for,
@@ -157,8 +162,6 @@ async def open_gateway(
             )
             gateway = Gateway(
                 messenger=messenger,
-                store=store,
-                provider=messenger.provider,
                 relay=relay,
                 pepper=settings.key_pepper,
                 rate_limit_per_minute=settings.rate_limit_per_minute,
@@ -188,27 +191,6 @@ async def open_gateway(
                     tg.cancel_scope.cancel()
 
 
-async def ensure_admin_key(
-    store: Store, clock: Clock, pepper: str | None, workspace_id: str = DEFAULT_WORKSPACE
-) -> str | None:
-    """On a database with no API keys, create an admin key and return it (shown once)."""
-    if await store.api_keys.list():
-        return None
-    if await store.workspaces.get(workspace_id) is None:
-        await store.workspaces.put(
-            Workspace(id=workspace_id, name=workspace_id, messaging_tier=None)
-        )
-    new = auth.issue(
-        workspace_id=workspace_id,
-        scopes=frozenset(SCOPES),
-        now=clock.now(),
-        pepper=pepper,
-        label="first admin key",
-    )
-    await store.api_keys.add(new.record)
-    return new.secret
-
-
 async def _listen(runner: web.AppRunner, settings: Settings) -> str:
     """Bind the gateway's address; its URL (with the port the system chose for port 0)."""
     site = web.TCPSite(runner, settings.host, settings.port)
@@ -231,7 +213,7 @@ async def serve(
     settings = loaded.settings
     say = out or (lambda line: print(line, flush=True))
     async with open_gateway(loaded, registry=registry) as running:
-        admin = await ensure_admin_key(running.store, running.messenger.clock, settings.key_pepper)
+        admin = await keys.ensure_admin_key(running.messenger.core, settings.key_pepper)
         if admin is not None:
             workspace = await running.store.workspaces.get(DEFAULT_WORKSPACE)
             say("waport: first start - an admin API key was created. It is shown only this once:")

@@ -9,7 +9,7 @@ from waport.domain.records import ApiKey, Direction, MessageRecord
 from waport.domain.status import ErrorDetail, MessageStatus
 from waport.domain.templates import TemplateSpec
 from waport.domain.window import WindowStatus
-from waport.service import BroadcastResult
+from waport.service.core import BroadcastResult
 
 
 def error_view(error: ErrorDetail | None) -> dict[str, Any] | None:
@@ -106,7 +106,22 @@ def broadcast_view(result: BroadcastResult) -> dict[str, Any]:
 def _row_status(status: MessageStatus) -> str:
     if status.terminal:
         return "failed"
+    if status is MessageStatus.SCHEDULED:
+        return "scheduled"
     return "sent" if status.final else "pending"
+
+
+def broadcast_envelope(result: BroadcastResult) -> tuple[int, dict[str, Any]]:
+    """207 ``partial`` when a row failed, 202 ``pending`` while no row has gone out yet
+    (queued, scheduled or paced), 200 ``ok`` otherwise. The rows decide, so a replay
+    answered from the stored rows has the first answer's status."""
+    summary = result.summary
+    view = broadcast_view(result)
+    if summary.failed:
+        return 207, {"status": "partial", "data": view}
+    if not summary.sent:
+        return 202, {"status": "pending", "data": view}
+    return 200, {"status": "ok", "data": view}
 
 
 def window_view(answer: WindowStatus) -> dict[str, Any]:

@@ -262,7 +262,7 @@ class SandboxProvider:
             and not window_open
         ):
             error = ErrorDetail(
-                code=ErrorCode.WINDOW_CLOSED.value,
+                code=ErrorCode.WINDOW_CLOSED,
                 message="more than 24 hours since the customer last replied",
                 provider="sandbox",
                 provider_code="131047",
@@ -338,7 +338,13 @@ class SandboxProvider:
     # ------------------------------------------------------------------ SandboxControl
 
     def inbound(
-        self, *, contact: Recipient, sender_id: str, text: str, at: datetime
+        self,
+        *,
+        contact: Recipient,
+        sender_id: str,
+        text: str,
+        at: datetime,
+        reply_to: str | None = None,
     ) -> InboundMessage:
         if sender_id not in self.sender_ids:
             raise WaportError(
@@ -353,6 +359,7 @@ class SandboxProvider:
             received_at=at,
             kind="text",
             text=text,
+            reply_to=reply_to,
         )
 
     def script(

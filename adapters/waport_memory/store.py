@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 import attrs
 
 from waport import storekit
+from waport.domain import lifecycle
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.lifecycle import PatchAction
 from waport.domain.recipients import Recipient
 from waport.domain.records import (
     ApiKey,
@@ -160,27 +162,16 @@ class _Messages:
         results = []
         for patch in patches:
             record = self._s.messages.get(patch.message_id) if patch.message_id else None
-            if record is None and patch.provider and patch.provider_message_id:
-                mid = self._s.outbound_pid.get((patch.provider, patch.provider_message_id))
+            key = patch.provider_key
+            if record is None and key is not None:
+                mid = self._s.outbound_pid.get(key)
                 record = self._s.messages.get(mid) if mid else None
-            if record is None:
-                if patch.provider and patch.provider_message_id:
-                    self._s.stash.setdefault(
-                        (patch.provider, patch.provider_message_id), []
-                    ).append(patch.change)
-                    results.append(StatusResult(record=None, changed=False, stashed=True))
-                else:
-                    results.append(StatusResult(record=None, changed=False))
-                continue
-            if record.provider_message_id is None and patch.provider and patch.provider_message_id:
-                patched = attrs.evolve(
-                    record, provider=patch.provider, provider_message_id=patch.provider_message_id
-                )
-                record = _save(self._s, patched, [])
-            updated = storekit.apply_change(record, patch.change)
-            if updated is not None:
-                _save(self._s, updated, [patch.change])
-            results.append(StatusResult(record=updated or record, changed=updated is not None))
+            decision = storekit.decide_patch(record, patch)
+            if decision.action is PatchAction.STASH and key is not None:
+                self._s.stash.setdefault(key, []).append(patch.change)
+            elif decision.action is PatchAction.WRITE and decision.record is not None:
+                _save(self._s, decision.record, list(decision.changes))
+            results.append(decision.result)
         return results
 
     async def claim(self, message_id: str, *, now: datetime) -> MessageRecord | None:
@@ -230,12 +221,7 @@ class _Messages:
         gone = [
             m
             for m in s.messages.values()
-            if m.created_at < before
-            and m.id not in owed
-            and (
-                m.direction == Direction.INBOUND
-                or (m.status not in UNSENT and m.attempting_since is None)
-            )
+            if lifecycle.purgeable(m, before, webhook_owed=m.id in owed)
         ][:limit]
         for m in gone:
             del s.messages[m.id]
@@ -507,12 +493,10 @@ class MemoryStore:
         s = self._state
         for claim in tx.claims:
             existing = s.idempotency.get((claim.scope, claim.key))
-            if existing is not None and existing.expires_at > claim.created_at:
-                raise WaportError(
-                    ErrorCode.IDEMPOTENCY_IN_PROGRESS,
-                    "this Idempotency-Key is already in use",
-                    "Idempotency-Key",
-                )
+            if not lifecycle.may_take_key(
+                existing.expires_at if existing else None, claim.created_at
+            ):
+                raise lifecycle.key_in_use()
         ids = [r.id for r in tx.messages]
         if len(set(ids)) != len(ids) or any(i in s.messages for i in ids):
             raise WaportError(ErrorCode.INTERNAL, "duplicate message id")

@@ -140,7 +140,7 @@ def detail_from_graph_error(error: Mapping[str, Any]) -> ErrorDetail:
     """A failed status webhook's error, as stored with the message."""
     err = from_graph_error(error)
     return ErrorDetail(
-        code=err.code.value,
+        code=err.code,
         message=err.message,
         provider=err.provider,
         provider_code=err.provider_code,

@@ -36,7 +36,9 @@ import asyncpg
 import attrs
 
 from waport import codec, storekit
+from waport.domain import lifecycle
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.lifecycle import PatchAction
 from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import (
@@ -55,6 +57,7 @@ from waport.domain.templates import TemplateSpec
 from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
 from waport_postgres.schema import LATEST, MIGRATION_LOCK, MIGRATIONS
 
+_PURGEABLE: Final = lifecycle.PURGEABLE_SQL.format(before="$1")
 us = storekit.to_us
 from_us = storekit.from_us
 Conn = Any  # an asyncpg connection (asyncpg ships no type stubs)
@@ -353,44 +356,28 @@ class _Messages(_Part):
         return await self._run(write)
 
     async def _apply(self, c: Conn, patch: StatusPatch) -> StatusResult:
-        by_pid = bool(patch.provider and patch.provider_message_id)
-        if by_pid:
-            await _provider_lock(c, str(patch.provider), str(patch.provider_message_id))
+        key = patch.provider_key
+        if key is not None:
+            await _provider_lock(c, *key)
         record = (
             await _get_message(c, self._docs, patch.message_id, lock=True)
             if patch.message_id
             else None
         )
-        if record is None and by_pid:
-            record = await _by_provider(
-                c,
-                self._docs,
-                str(patch.provider),
-                str(patch.provider_message_id),
-                "outbound",
-                lock=True,
-            )
-        if record is None:
-            if not by_pid:
-                return StatusResult(record=None, changed=False)
+        if record is None and key is not None:
+            record = await _by_provider(c, self._docs, *key, "outbound", lock=True)
+        decision = storekit.decide_patch(record, patch)
+        if decision.action is PatchAction.STASH and key is not None:
             await c.execute(
                 "INSERT INTO status_stash (provider, provider_message_id, status, doc)"
                 " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                patch.provider,
-                patch.provider_message_id,
+                *key,
                 patch.change.status.value,
                 codec.dumps(patch.change),
             )
-            return StatusResult(record=None, changed=False, stashed=True)
-        if record.provider_message_id is None and by_pid:
-            record = attrs.evolve(
-                record, provider=patch.provider, provider_message_id=patch.provider_message_id
-            )
-            await _write_message(c, self._docs, record)
-        updated = storekit.apply_change(record, patch.change)
-        if updated is not None:
-            await _save(c, self._docs, updated, [patch.change])
-        return StatusResult(record=updated or record, changed=updated is not None)
+        elif decision.action is PatchAction.WRITE and decision.record is not None:
+            await _save(c, self._docs, decision.record, decision.changes)
+        return decision.result
 
     async def claim(self, message_id: str, *, now: datetime) -> MessageRecord | None:
         async with self._tx() as c:
@@ -455,13 +442,11 @@ class _Messages(_Part):
         cutoff = us(before)
         async with self._tx() as c:
             gone = await c.fetch(
-                "SELECT id, contact FROM messages m WHERE created_us < $1"
-                " AND (direction = 'inbound' OR (status <> ALL($2::text[]) AND attempting_us IS NULL))"
+                f"SELECT id, contact FROM messages m WHERE {_PURGEABLE}"
                 " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id"
                 "  AND o.state = 'pending')"
-                " ORDER BY created_us LIMIT $3 FOR UPDATE SKIP LOCKED",
+                " ORDER BY created_us LIMIT $2 FOR UPDATE SKIP LOCKED",
                 cutoff,
-                list(UNSENT),
                 limit,
             )
             ids = [row["id"] for row in gone]
@@ -822,12 +807,8 @@ class _Transaction(storekit.PendingWrites):
                 codec.dumps(claim),
                 us(claim.created_at),
             )
-            if not taken:
-                raise WaportError(
-                    ErrorCode.IDEMPOTENCY_IN_PROGRESS,
-                    "this Idempotency-Key is already in use",
-                    "Idempotency-Key",
-                )
+            if not taken:  # the statement's WHERE is lifecycle.may_take_key
+                raise lifecycle.key_in_use()
         for record in self.messages:
             if not await _write_message(c, self._docs, record, insert=True):
                 raise WaportError(ErrorCode.INTERNAL, f"message {record.id} could not be stored")

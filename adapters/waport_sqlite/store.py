@@ -52,7 +52,9 @@ import attrs
 from anyio.abc import TaskStatus
 
 from waport import codec, storekit
+from waport.domain import lifecycle
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.lifecycle import PatchAction
 from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import (
     ApiKey,
@@ -508,6 +510,7 @@ def migrate(conn: Conn) -> int:
 
 
 _Docs = storekit.DocCache
+_PURGEABLE: Final = lifecycle.PURGEABLE_SQL.format(before="?")
 
 
 _INSERT_MESSAGE: Final = (
@@ -728,41 +731,19 @@ class _Messages(_Part):
             results = []
             for patch in patches:
                 record = _get_message(c, self._docs, patch.message_id) if patch.message_id else None
-                if record is None and patch.provider and patch.provider_message_id:
-                    record = _by_provider(
-                        c, self._docs, patch.provider, patch.provider_message_id, "outbound"
+                key = patch.provider_key
+                if record is None and key is not None:
+                    record = _by_provider(c, self._docs, *key, "outbound")
+                decision = storekit.decide_patch(record, patch)
+                if decision.action is PatchAction.STASH and key is not None:
+                    self._w.known.stash_empty = False  # at once: for this batch too
+                    c.execute(
+                        "INSERT OR IGNORE INTO status_stash (provider, provider_message_id, status, doc) VALUES (?, ?, ?, ?)",
+                        (*key, patch.change.status.value, codec.dumps(patch.change)),
                     )
-                if record is None:
-                    if patch.provider and patch.provider_message_id:
-                        self._w.known.stash_empty = False  # at once: for this batch too
-                        c.execute(
-                            "INSERT OR IGNORE INTO status_stash (provider, provider_message_id, status, doc) VALUES (?, ?, ?, ?)",
-                            (
-                                patch.provider,
-                                patch.provider_message_id,
-                                patch.change.status.value,
-                                codec.dumps(patch.change),
-                            ),
-                        )
-                        results.append(StatusResult(record=None, changed=False, stashed=True))
-                    else:
-                        results.append(StatusResult(record=None, changed=False))
-                    continue
-                if (
-                    record.provider_message_id is None
-                    and patch.provider
-                    and patch.provider_message_id
-                ):
-                    record = attrs.evolve(
-                        record,
-                        provider=patch.provider,
-                        provider_message_id=patch.provider_message_id,
-                    )
-                    _write_message(c, self._docs, record)
-                updated = storekit.apply_change(record, patch.change)
-                if updated is not None:
-                    _save(c, self._w, self._docs, updated, [patch.change])
-                results.append(StatusResult(record=updated or record, changed=updated is not None))
+                elif decision.action is PatchAction.WRITE and decision.record is not None:
+                    _save(c, self._w, self._docs, decision.record, decision.changes)
+                results.append(decision.result)
             return results
 
         return await self._w.call(write)
@@ -830,13 +811,10 @@ class _Messages(_Part):
 
         def write(c: Conn) -> int:
             gone = c.execute(
-                """SELECT id, workspace_id, contact FROM messages m
-                   WHERE created_us < ?
-                     AND (direction = 'inbound'
-                          OR (status NOT IN ('scheduled', 'pending') AND attempting_us IS NULL))
-                     AND NOT EXISTS (SELECT 1 FROM outbox o
-                                     WHERE o.message_id = m.id AND o.state = 'pending')
-                   ORDER BY created_us LIMIT ?""",
+                f"SELECT id, workspace_id, contact FROM messages m WHERE {_PURGEABLE}"
+                " AND NOT EXISTS (SELECT 1 FROM outbox o"
+                "  WHERE o.message_id = m.id AND o.state = 'pending')"
+                " ORDER BY created_us LIMIT ?",
                 (cutoff, limit),
             ).fetchall()
             ids = [(row[0],) for row in gone]
@@ -1205,12 +1183,8 @@ class _Transaction(storekit.PendingWrites):
                 "SELECT expires_us FROM idempotency WHERE scope = ? AND key = ?",
                 (claim.scope, claim.key),
             ).fetchone()
-            if row is not None and row[0] > (us(claim.created_at) or 0):
-                raise WaportError(
-                    ErrorCode.IDEMPOTENCY_IN_PROGRESS,
-                    "this Idempotency-Key is already in use",
-                    "Idempotency-Key",
-                )
+            if not lifecycle.may_take_key(from_us(row[0]) if row else None, claim.created_at):
+                raise lifecycle.key_in_use()
             c.execute(
                 "INSERT OR REPLACE INTO idempotency (scope, key, expires_us, doc) VALUES (?, ?, ?, ?)",
                 (claim.scope, claim.key, us(claim.expires_at), codec.dumps(claim)),

@@ -396,7 +396,7 @@ def _ack(payload: Mapping[str, Any], stamp: Any) -> StatusUpdate | None:
     error = None
     if status == MessageStatus.FAILED:
         error = ErrorDetail(
-            code=ErrorCode.PROVIDER_REJECTED.value,
+            code=ErrorCode.PROVIDER_REJECTED,
             message="WhatsApp-Web reported a delivery error",
             provider=PROVIDER,
             provider_code=str(payload.get("ackName") or "ERROR"),

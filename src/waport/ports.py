@@ -17,6 +17,15 @@ import attrs
 
 from waport.domain.errors import ErrorCode
 from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate
+from waport.domain.lifecycle import (
+    AttemptOutcome,
+    Failed,
+    Release,
+    Retry,
+    Sent,
+    StatusPatch,
+    StatusResult,
+)
 from waport.domain.limits import MediaKind
 from waport.domain.messages import MODES, MediaData, OutboundMessage
 from waport.domain.ratelimit import RateDecision, RateLimit
@@ -31,7 +40,6 @@ from waport.domain.records import (
     StoredResponse,
     Workspace,
 )
-from waport.domain.status import ErrorDetail, MessageStatus, StatusChange
 from waport.domain.templates import BoundTemplate, TemplateSpec
 
 # ----------------------------------------------------------------------------- time and ids
@@ -106,9 +114,16 @@ class SandboxControl(Protocol):
     """The remote control of a simulated provider (see ``waport_memory.SandboxProvider``)."""
 
     def inbound(
-        self, *, contact: Recipient, sender_id: str, text: str, at: datetime
+        self,
+        *,
+        contact: Recipient,
+        sender_id: str,
+        text: str,
+        at: datetime,
+        reply_to: str | None = None,
     ) -> InboundMessage:
-        """A contact writes to a sender; returns the event to ingest."""
+        """A contact writes to a sender (answering the provider's message ``reply_to``);
+        returns the event to ingest."""
         ...
 
     def script(
@@ -185,62 +200,6 @@ class Provider(Protocol):
 
 
 # ----------------------------------------------------------------------------- stores
-
-
-@attrs.frozen(kw_only=True)
-class Sent:
-    provider: str
-    provider_message_id: str
-    at: datetime
-
-
-@attrs.frozen(kw_only=True)
-class Retry:
-    at: datetime
-    due_at: datetime
-    error: ErrorDetail
-
-
-@attrs.frozen(kw_only=True)
-class Failed:
-    at: datetime
-    error: ErrorDetail
-    status: MessageStatus = MessageStatus.FAILED
-    claimed_at: datetime | None = None
-    """Set by crash recovery: apply only if the message is still claimed since this
-    moment, so a stale claim's recovery never touches a newer claim of another process."""
-
-
-@attrs.frozen(kw_only=True)
-class Release:
-    """Give a claimed message back without attempting it (paced, or recovered after a crash)."""
-
-    due_at: datetime
-    count_attempt: bool = False
-    claimed_at: datetime | None = None
-    """As for ``Failed``: recovery applies only to the claim it found."""
-
-
-AttemptOutcome = Sent | Retry | Failed | Release
-
-
-@attrs.frozen(kw_only=True)
-class StatusPatch:
-    """A status to apply to one outbound message, found by our id or by the provider's."""
-
-    change: StatusChange
-    message_id: str | None = None
-    provider: str | None = None
-    provider_message_id: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class StatusResult:
-    record: MessageRecord | None
-    """The message after the change; ``None`` when no message matched."""
-    changed: bool
-    stashed: bool = False
-    """No message has this provider id yet: the status is kept and applied when one does."""
 
 
 class MessageStore(Protocol):

@@ -1,39 +1,45 @@
-"""Pure record transitions shared by every store adapter.
+"""What store adapters share beside the lifecycle: SQL row helpers, a decoded-document
+cache, the unit-of-work's pending writes and an in-process rate-limit store.
 
-A store persists; these functions decide. Each takes a record and returns the new
-record plus what changed, so the memory, SQLite and PostgreSQL stores (and yours)
-apply exactly the same rules: statuses merge forward only, a claim is taken only
-on an unsent, unclaimed outbound message, an attempt's outcome releases the claim.
+A store persists; ``waport.domain.lifecycle`` decides (claim, finish, status patches,
+recovery, retention, idempotency). Its functions are re-exported here for store
+authors who import them from the kit.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
 import attrs
 
 from waport import codec
+from waport.domain.lifecycle import (
+    apply_change,
+    claim,
+    decide_patch,
+    events_for,
+    finish,
+    merge_contact,
+    opens_template_window,
+)
 from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.domain.records import (
     Contact,
-    Direction,
     IdempotencyRecord,
     MessageRecord,
-    OutboxEvent,
     inbound_event,
     status_event,
 )
-from waport.domain.status import UNSENT, MessageStatus, StatusChange, advance
-from waport.ports import AttemptOutcome, Failed, Release, Retry, Sent
 
 __all__ = [
     "EPOCH",
     "DocCache",
     "apply_change",
     "claim",
+    "decide_patch",
     "events_for",
     "finish",
     "from_us",
@@ -49,133 +55,6 @@ __all__ = [
     "status_event",
     "to_us",
 ]
-
-
-def apply_change(record: MessageRecord, change: StatusChange, **also: Any) -> MessageRecord | None:
-    """The record after ``change`` (and the fields in ``also``, in the same rebuild);
-    ``None`` when the change does not move it forward."""
-    result = advance(record.history, change)
-    if result is None:
-        return None
-    status, history = result
-    fields = {"status": status, "history": history, "error": change.error or record.error}
-    if status.final and record.attempting_since is not None:
-        # the provider has spoken about a message whose attempt never recorded its outcome
-        fields["attempting_since"] = None
-    return attrs.evolve(record, **(fields | also))
-
-
-def claim(record: MessageRecord, now: datetime) -> MessageRecord | None:
-    """Mark an unsent, unclaimed outbound message as being attempted at ``now``."""
-    if (
-        record.direction != Direction.OUTBOUND
-        or record.status not in UNSENT
-        or record.attempting_since is not None
-    ):
-        return None
-    history = record.history
-    status = record.status
-    if status == MessageStatus.SCHEDULED:
-        status = MessageStatus.PENDING
-        history = (*history, StatusChange(status=status, at=now))
-    return attrs.evolve(
-        record, status=status, history=history, attempting_since=now, attempts=record.attempts + 1
-    )
-
-
-def finish(
-    record: MessageRecord, outcome: AttemptOutcome, stashed: Iterable[StatusChange] = ()
-) -> tuple[MessageRecord, list[StatusChange]]:
-    """Apply an attempt's outcome (and, after a send, any statuses that arrived early).
-
-    Returns the final record and the changes that moved it forward, in order: the
-    store enqueues ``events_for`` them and notes template windows. A recovery outcome
-    (``claimed_at`` set) for a claim that is no longer the current one changes nothing.
-    """
-    guard = outcome.claimed_at if isinstance(outcome, Failed | Release) else None
-    if guard is not None and record.attempting_since != guard:
-        return record, []
-    changes: list[StatusChange] = []
-
-    def step(change: StatusChange) -> None:
-        nonlocal record
-        updated = apply_change(record, change)
-        if updated is not None:
-            record = updated
-            changes.append(change)
-
-    # the outcome's fields and its status change in one rebuild (this runs on every send)
-    if isinstance(outcome, Sent):
-        record = _outcome_step(
-            record,
-            StatusChange(status=MessageStatus.SENT, at=outcome.at),
-            changes,
-            attempting_since=None,
-            provider=outcome.provider,
-            provider_message_id=outcome.provider_message_id,
-            due_at=None,
-        )
-        for change in sorted(stashed, key=lambda c: c.status.rank):
-            step(change)
-    elif isinstance(outcome, Retry):
-        record = attrs.evolve(
-            record, attempting_since=None, due_at=outcome.due_at, error=outcome.error
-        )
-    elif isinstance(outcome, Failed):
-        record = _outcome_step(
-            record,
-            StatusChange(status=outcome.status, at=outcome.at, error=outcome.error),
-            changes,
-            attempting_since=None,
-            due_at=None,
-            error=outcome.error,
-        )
-    elif isinstance(outcome, Release):
-        attempts = record.attempts if outcome.count_attempt else max(0, record.attempts - 1)
-        record = attrs.evolve(
-            record, attempting_since=None, due_at=outcome.due_at, attempts=attempts
-        )
-    return record, changes
-
-
-def _outcome_step(
-    record: MessageRecord, change: StatusChange, changes: list[StatusChange], **fields: Any
-) -> MessageRecord:
-    """``record`` with an outcome's ``fields`` and its status ``change`` (noted in
-    ``changes`` if it moved the status: a webhook may have got further first)."""
-    updated = apply_change(record, change, **fields)
-    if updated is None:
-        return attrs.evolve(record, **fields)
-    changes.append(change)
-    return updated
-
-
-def events_for(record: MessageRecord, changes: Sequence[StatusChange]) -> list[OutboxEvent]:
-    """The outbound webhook events owed for ``changes`` of ``record``."""
-    return [event for change in changes if (event := status_event(record, change)) is not None]
-
-
-def opens_template_window(record: MessageRecord, change: StatusChange) -> bool:
-    """True when ``change`` is a template reaching ``sent`` (the window policy may count it)."""
-    return (
-        change.status == MessageStatus.SENT
-        and record.direction == Direction.OUTBOUND
-        and record.category not in (None, "SERVICE")
-    )
-
-
-def merge_contact(old: Contact | None, new: Contact) -> Contact:
-    """Upsert rule: labels are merged, metadata keys overwritten, a missing name kept."""
-    if old is None:
-        return attrs.evolve(new, labels=tuple(sorted(set(new.labels))))
-    return Contact(
-        workspace_id=new.workspace_id,
-        recipient=new.recipient,
-        name=new.name if new.name is not None else old.name,
-        labels=tuple(sorted(set(old.labels) | set(new.labels))),
-        metadata={**old.metadata, **new.metadata},
-        updated_at=new.updated_at,
-    )
 
 
 @attrs.define

@@ -609,14 +609,14 @@ def test_event_payloads() -> None:
         to=parse_recipient(TO),
         sender_id="s",
         provider_message_id="w",
-        error=ErrorDetail(code="X", message="y"),
+        error=ErrorDetail(code="INTERNAL", message="y"),
         broadcast_id="b",
         metadata={"k": 1},
     )
     assert (status["broadcast_id"], status["metadata"], status["error"]) == (
         "b",
         {"k": 1},
-        {"code": "X", "message": "y"},
+        {"code": "INTERNAL", "message": "y"},
     )
 
 

@@ -178,7 +178,7 @@ async def test_callers_urls_never_reach_the_canary_but_the_operators_url_does() 
         async def public_first(host: str, port: int) -> list[str]:
             return ["93.184.215.14"]
 
-        gw.running.messenger.url_guard = CallerUrls(resolver=public_first)
+        gw.running.messenger.core.url_guard = CallerUrls(resolver=public_first)
         relay = gw.running.relay
         assert relay.guarded_http is not None
         await relay.guarded_http.close()

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from waport import codec
+from waport.domain.errors import ErrorCode
 from waport.domain.events import InboundMessage
 from waport.domain.records import Direction, MessageRecord
 from waport.domain.status import ErrorDetail, MessageStatus, StatusChange
@@ -52,7 +53,10 @@ def test_integers_beyond_64_bits_keep_every_digit() -> None:
 def _records() -> st.SearchStrategy[MessageRecord]:
     optional_text = st.none() | strategies.ids()
     errors = st.none() | st.builds(
-        ErrorDetail, code=strategies.ids(), message=strategies.words(), provider=optional_text
+        ErrorDetail,
+        code=st.sampled_from(list(ErrorCode)),
+        message=strategies.words(),
+        provider=optional_text,
     )
     changes = st.builds(
         StatusChange, status=strategies.statuses(), at=strategies.aware_datetimes(), error=errors

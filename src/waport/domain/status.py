@@ -22,6 +22,8 @@ from typing import Final
 
 import attrs
 
+from waport.domain.errors import ErrorCode
+
 
 class MessageStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
@@ -73,7 +75,7 @@ def merge_status(current: MessageStatus, incoming: MessageStatus) -> MessageStat
 class ErrorDetail:
     """A failure as stored with a message: our code plus the provider's raw values."""
 
-    code: str
+    code: ErrorCode = attrs.field(converter=ErrorCode)
     message: str
     provider: str | None = None
     provider_code: str | None = None

@@ -1,31 +1,35 @@
-"""Use cases over the ports: the Messenger, billing adapters, the system clock, and
-``tune_gc`` for long-running processes."""
+"""Use cases over the ports (one module each), the Messenger facade over them, billing
+adapters, the system clock, and ``tune_gc`` for long-running processes."""
 
 from waport.service.billing import PrepaidBilling, UnlimitedBilling
 from waport.service.clock import RandomIds, SystemClock
-from waport.service.lifetime import tune_gc
-from waport.service.messenger import (
+from waport.service.core import (
     DEFAULT_WORKSPACE,
     BroadcastResult,
+    Core,
     DispatchReport,
     IdempotencyClaim,
     IngestReport,
-    Messenger,
     Policy,
+    Scope,
     SendResult,
 )
+from waport.service.lifetime import tune_gc
+from waport.service.messenger import Messenger
 
 __all__ = [
     "DEFAULT_WORKSPACE",
     "BroadcastResult",
+    "Core",
     "DispatchReport",
     "IdempotencyClaim",
     "IngestReport",
     "Messenger",
     "Policy",
+    "Scope",
+    "SendResult",
     "PrepaidBilling",
     "RandomIds",
-    "SendResult",
     "SystemClock",
     "UnlimitedBilling",
     "tune_gc",

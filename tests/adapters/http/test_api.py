@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 
 from waport import ErrorCode, WaportError
-from waport_http import app
 from waport_http.logs import redact
+from waport_http.routes import operations
 
 from .conftest import Harness, open_harness
 
@@ -516,9 +516,12 @@ async def test_openapi_health_metrics(gw: Harness) -> None:
 
 
 def test_a_health_check_that_timed_out_says_so() -> None:
-    assert app._failing(TimeoutError()) == "failing: no answer within 5 s"
+    assert operations.failing(TimeoutError()) == "failing: no answer within 5 s"
     refused = WaportError(ErrorCode.PROVIDER_UNAVAILABLE, "cannot reach Meta: ClientError")
-    assert app._failing(refused) == "failing: PROVIDER_UNAVAILABLE: cannot reach Meta: ClientError"
+    assert (
+        operations.failing(refused)
+        == "failing: PROVIDER_UNAVAILABLE: cannot reach Meta: ClientError"
+    )
 
 
 async def test_window_status_endpoint(gw: Harness) -> None:

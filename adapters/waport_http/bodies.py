@@ -1,0 +1,225 @@
+"""Reading requests: JSON bodies (bounded in size and depth), objects of known fields,
+query parameters, multipart sends, and the headers a route reads (Idempotency-Key,
+Prefer). Every refusal is a coded ``WaportError`` naming what was wrong."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, Final
+
+import aiohttp
+from aiohttp import web
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.limits import MEDIA_LIMITS, MediaKind
+from waport.domain.media import kind_from_mime
+
+MAX_DEPTH: Final = 32
+READ_CHUNK: Final = 64 * 1024
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON (RFC 8259), though Python's parser takes them."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+_JSON: Final = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def _depth_ok(value: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return True
+
+
+def only_known(names: Iterable[Any], known: Collection[str], what: str) -> None:
+    for name in names:
+        if name not in known:
+            raise WaportError(ErrorCode.VALIDATION_FAILED, f"unknown {what} {name!r}", str(name))
+
+
+def query(request: web.Request, *known: str) -> dict[str, str]:
+    """The query parameters, as the body's fields are read: each known and given once."""
+    only_known(request.query, known, "query parameter")
+    for name in request.query:
+        if len(request.query.getall(name)) > 1:
+            raise WaportError(ErrorCode.VALIDATION_FAILED, f"give {name} once", name)
+    return dict(request.query)
+
+
+async def read(request: web.Request, limit: int) -> bytes:
+    """The whole body, refused with ``PAYLOAD_TOO_LARGE`` as soon as it passes ``limit``."""
+    if request.content_length is not None and request.content_length > limit:
+        raise WaportError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body may be at most {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise WaportError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body may be at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: web.Request, limit: int, *, optional: bool = False) -> Any:
+    if optional and not request.body_exists:
+        return {}
+    if request.content_type != "application/json":
+        raise WaportError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
+    raw = await read(request, limit)
+    if optional and not raw.strip():
+        return {}
+    try:
+        value = _JSON.decode(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise WaportError(ErrorCode.VALIDATION_FAILED, "the body is not valid UTF-8") from None
+    except (ValueError, RecursionError):
+        raise WaportError(ErrorCode.VALIDATION_FAILED, "the body is not valid JSON") from None
+    if not _depth_ok(value):
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED, f"the body nests deeper than {MAX_DEPTH} levels"
+        )
+    return value
+
+
+async def read_object(
+    request: web.Request, limit: int, *fields: str, optional: bool = False
+) -> dict[str, Any]:
+    """A JSON object body holding only ``fields``."""
+    body = await read_json(request, limit, optional=optional)
+    if not isinstance(body, dict):
+        raise WaportError(ErrorCode.VALIDATION_FAILED, "the body must be a JSON object")
+    only_known(body, fields, "field")
+    return body
+
+
+async def read_multipart(
+    request: web.Request, *, max_upload: int, max_field: int
+) -> dict[str, Any]:
+    """A send as multipart/form-data: fields as in the JSON body (``metadata``,
+    ``contact``, ``template`` as JSON strings), plus ``file`` (direct media) or
+    ``header_file`` (a template's header media). Each file is refused as soon as it
+    passes its kind's size limit, before the rest of the body is read."""
+    if request.content_length is not None and request.content_length > max_upload:
+        raise WaportError(
+            ErrorCode.PAYLOAD_TOO_LARGE, f"the body may be at most {max_upload} bytes"
+        )
+    reader = await request.multipart()
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, str | None, bytes]] = {}
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, aiohttp.BodyPartReader) or not part.name:
+            raise WaportError(ErrorCode.VALIDATION_FAILED, "every part needs a name")
+        if part.name in ("file", "header_file"):
+            mime = part.headers.get(aiohttp.hdrs.CONTENT_TYPE, "application/octet-stream")
+            kind_text = fields.get("type") if part.name == "file" else None
+            kind = MediaKind(kind_text) if kind_text in set(MediaKind) else kind_from_mime(mime)
+            limit = MEDIA_LIMITS[kind].max_bytes_animated or MEDIA_LIMITS[kind].max_bytes
+            data = bytearray()
+            while chunk := await part.read_chunk(READ_CHUNK):
+                data.extend(chunk)
+                if len(data) > limit:
+                    raise WaportError(
+                        ErrorCode.MEDIA_TOO_LARGE,
+                        f"{kind} media may be at most {limit} bytes",
+                        part.name,
+                    )
+            files[part.name] = (mime, part.filename, bytes(data))
+        else:
+            value = await part.read(decode=True)
+            if len(value) > max_field:
+                raise WaportError(
+                    ErrorCode.PAYLOAD_TOO_LARGE, "a form field is too large", part.name
+                )
+            try:
+                fields[part.name] = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise WaportError(
+                    ErrorCode.VALIDATION_FAILED, "form fields are UTF-8 text", part.name
+                ) from None
+    return _form_to_body(fields, files)
+
+
+def idempotency_key(raw: str) -> str:
+    value = raw.strip()
+    if len(value) >= 2 and value.startswith('"') and value.endswith('"'):  # noqa: PLR2004 - a quoted sf-string
+        value = value[1:-1]
+    if not 1 <= len(value) <= 255 or not all(" " <= ch <= "~" for ch in value):  # noqa: PLR2004
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED,
+            "Idempotency-Key is 1-255 printable ASCII characters",
+            "Idempotency-Key",
+        )
+    return value
+
+
+def prefers_async(request: web.Request) -> bool:
+    """Whether the client sent ``Prefer: respond-async`` (RFC 7240: preferences are
+    comma-separated, may carry ``=value`` and ``;`` parameters, names ignore case)."""
+    for header in request.headers.getall("Prefer", ()):
+        for preference in header.split(","):
+            name = preference.split(";", 1)[0].split("=", 1)[0].strip().lower()
+            if name == "respond-async":
+                return True
+    return False
+
+
+_JSON_FIELDS: Final = frozenset(
+    {"metadata", "contact", "template", "interactive", "location", "contacts", "reaction"}
+)
+
+
+def _form_to_body(
+    fields: Mapping[str, str], files: Mapping[str, tuple[str, str | None, bytes]]
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name in ("type", "caption", "filename", "voice"):
+            continue
+        if name in _JSON_FIELDS:
+            try:
+                body[name] = json.loads(value)
+            except ValueError:
+                raise WaportError(
+                    ErrorCode.VALIDATION_FAILED, f"{name} must be JSON", name
+                ) from None
+        elif name == "check_window":
+            body[name] = value.strip().lower() not in ("false", "0", "no")
+        else:
+            body[name] = value
+    if "file" in files:
+        mime, filename, data = files["file"]
+        media: dict[str, Any] = {
+            "data": f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        }
+        if fields.get("type"):
+            media["type"] = fields["type"]
+        if fields.get("caption"):
+            media["caption"] = fields["caption"]
+        file_name = fields.get("filename") or filename
+        if file_name and (
+            fields.get("type") == "document"
+            or (media.get("type") is None and kind_from_mime(mime) == MediaKind.DOCUMENT)
+        ):
+            media["filename"] = file_name
+        body["media"] = media
+    if "header_file" in files:
+        mime, _, data = files["header_file"]
+        template = body.get("template")
+        if not isinstance(template, dict):
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED, "a header_file needs a template field", "header_file"
+            )
+        template["header"] = {
+            "data": f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        }
+    return body

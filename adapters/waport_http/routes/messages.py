@@ -1,0 +1,116 @@
+"""``/v1/messages`` and ``/v1/window-status``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from aiohttp import web
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.recipients import parse_recipient
+from waport.service import IdempotencyClaim, read, replay, send
+from waport.service.core import BroadcastResult
+from waport_http import bodies
+from waport_http.app import note_preference
+from waport_http.middleware import RID_ATTR, error_payload, ok
+from waport_http.views import broadcast_envelope, message_view, send_envelope, window_view
+
+if TYPE_CHECKING:
+    from waport_http.app import Gateway
+
+
+def resumed(earlier: replay.Earlier) -> tuple[int, dict[str, Any]]:
+    """The answer of a first request that died after storing its rows, from the rows:
+    the same shape as the answer it would have given."""
+    rows = earlier.rows
+    if rows and rows[0].broadcast_id is not None:
+        return broadcast_envelope(
+            BroadcastResult(broadcast_id=rows[0].broadcast_id, rows=tuple(rows))
+        )
+    if len(rows) == 1:
+        return send_envelope(rows[0])
+    return 202, {"status": "pending", "data": {"message_ids": [row.id for row in rows]}}
+
+
+@attrs.frozen
+class Routes:
+    gw: Gateway
+
+    def table(self) -> list[web.RouteDef]:
+        return [
+            web.post("/v1/messages", self.post),
+            web.get("/v1/messages/{message_id}", self.get),
+            web.post("/v1/messages/{message_id}/read", self.mark_read),
+            web.get("/v1/window-status", self.window),
+        ]
+
+    async def _body(self, request: web.Request) -> Any:
+        gw = self.gw
+        if request.content_type == "multipart/form-data":
+            try:
+                return await bodies.read_multipart(
+                    request, max_upload=gw.max_upload_bytes, max_field=gw.max_body_bytes
+                )
+            except ValueError as exc:  # aiohttp's multipart parser refusing the body
+                raise WaportError(
+                    ErrorCode.VALIDATION_FAILED, f"the multipart body is malformed: {exc}"
+                ) from None
+        return await bodies.read_json(request, gw.max_message_bytes)
+
+    async def post(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        key = await gw.authenticate(request, "messages:send")
+        body = await self._body(request)
+        queue_only = bodies.prefers_async(request)
+
+        async def run(claim: IdempotencyClaim | None) -> tuple[int, dict[str, Any]]:
+            result = await send.send(
+                gw.core, body, gw.scope(key, claim), attempt=False if queue_only else None
+            )
+            record = result.message
+            gw.metrics.inc(
+                "waport_messages_accepted_total",
+                "Messages accepted",
+                mode=record.message.mode if record.message else "?",
+            )
+            if record.status.terminal and record.error is not None:
+                err = WaportError(record.error.code, record.error.message)
+                return err.http_status, error_payload(err, request[RID_ATTR], message_view(record))
+            return send_envelope(record)
+
+        response = await gw.idempotent(
+            request, key, "POST /v1/messages", body, run=run, resume=resumed
+        )
+        note_preference(response, queue_only)
+        return response
+
+    async def get(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        key = await gw.authenticate(request, "messages:read")
+        record = await read.get_message(gw.core, request.match_info["message_id"], gw.scope(key))
+        return ok({"status": "ok", "data": message_view(record, history=True)})
+
+    async def mark_read(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        key = await gw.authenticate(request, "messages:send")
+        body = await bodies.read_json(request, gw.max_body_bytes, optional=True)
+        typing = isinstance(body, dict) and body.get("typing") is True
+        record = await read.mark_read(
+            gw.core, request.match_info["message_id"], gw.scope(key), typing=typing
+        )
+        return ok({"status": "ok", "data": message_view(record)})
+
+    async def window(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        key = await gw.authenticate(request, "messages:read")
+        query = bodies.query(request, "to", "from")
+        to = query.get("to")
+        if not to:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED, "the to query parameter is required", "to"
+            )
+        answer = await read.get_window(
+            gw.core, parse_recipient(to), gw.scope(key), sender_id=query.get("from") or None
+        )
+        return ok({"status": "ok", "data": window_view(answer)})

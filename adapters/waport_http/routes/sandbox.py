@@ -1,0 +1,97 @@
+"""``/v1/sandbox``: play the customer (a contact writes) and script the next outcomes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import attrs
+from aiohttp import web
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.limits import TEXT
+from waport.domain.recipients import parse_recipient
+from waport.service import sandbox
+from waport_http.middleware import ok
+from waport_http.views import message_view
+
+if TYPE_CHECKING:
+    from waport_http.app import Gateway
+
+NUMBERS: Final = (
+    ("delay_ms", 0, 600_000, (int, float)),
+    ("retry_after", 0, 86_400, (int, float)),
+    ("times", 1, 10_000, (int,)),
+)
+
+
+@attrs.frozen
+class Routes:
+    gw: Gateway
+
+    def table(self) -> list[web.RouteDef]:
+        return [
+            web.post("/v1/sandbox/inbound", self.inbound),
+            web.post("/v1/sandbox/script", self.script),
+        ]
+
+    async def inbound(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        key = await gw.authenticate(request, "messages:send")
+        sandbox.controls(gw.core)
+        body = await gw.read_object(request, "from", "to_sender", "text", "reply_to")
+        named = body.get("to_sender")
+        if named is not None and not isinstance(named, str):
+            raise WaportError(ErrorCode.VALIDATION_FAILED, "to_sender is a sender id", "to_sender")
+        text = body.get("text", "")
+        if not isinstance(text, str) or not 1 <= len(text) <= TEXT.body:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED, f"text is 1-{TEXT.body} characters", "text"
+            )
+        reply_to = body.get("reply_to")
+        if reply_to is not None and not isinstance(reply_to, str):
+            raise WaportError(ErrorCode.VALIDATION_FAILED, "reply_to is a message id", "reply_to")
+        record, _ = await sandbox.inbound(
+            gw.core,
+            gw.scope(key),
+            contact=body.get("from"),
+            text=text,
+            to_sender=named,
+            reply_to=reply_to,
+        )
+        gw.ingested()
+        return ok({"status": "ok", "data": message_view(record) if record else {}})
+
+    async def script(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        await gw.authenticate(request, "messages:send")
+        control = sandbox.controls(gw.core)
+        body = await gw.read_object(request, "to", "fail_with", "delay_ms", "retry_after", "times")
+        to = parse_recipient(body["to"]) if body.get("to") is not None else None
+        fail_with = body.get("fail_with")
+        if fail_with is not None and fail_with not in ErrorCode.__members__:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED,
+                "fail_with is an error code from the catalogue",
+                "fail_with",
+            )
+        numbers = {}
+        for name, low, top, kinds in NUMBERS:
+            value = body.get(name, low)
+            if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= top:
+                what = "an integer" if kinds == (int,) else "a number"
+                raise WaportError(
+                    ErrorCode.VALIDATION_FAILED, f"{name} is {what} from {low} to {top}", name
+                )
+            numbers[name] = value
+        if fail_with is None and not numbers["delay_ms"]:
+            raise WaportError(
+                ErrorCode.VALIDATION_FAILED, "script a failure (fail_with) or a delay (delay_ms)"
+            )
+        control.script(
+            to=to,
+            fail_with=ErrorCode(fail_with) if fail_with else None,
+            delay_ms=int(numbers["delay_ms"]),
+            retry_after=float(numbers["retry_after"]) or None,
+            times=int(numbers["times"]),
+        )
+        return ok({"status": "ok", "data": {"scripted": True}})

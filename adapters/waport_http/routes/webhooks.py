@@ -1,0 +1,59 @@
+"""``/webhooks/{provider}``: the provider's subscription handshake and its signed events.
+
+The provider named in the path must be the gateway's, and must receive webhooks (its
+``capabilities.webhooks``); the signature check runs inside ``parse_webhook``, which a
+route cannot skip."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+from aiohttp import web
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.ports import Provider
+from waport.service.ingest import ingest
+from waport_http import bodies
+from waport_http.middleware import ok
+
+if TYPE_CHECKING:
+    from waport_http.app import Gateway
+
+
+@attrs.frozen
+class Routes:
+    gw: Gateway
+
+    def table(self) -> list[web.RouteDef]:
+        return [
+            web.get("/webhooks/{provider}", self.handshake),
+            web.post("/webhooks/{provider}", self.events),
+        ]
+
+    def _provider(self, request: web.Request) -> Provider:
+        provider = self.gw.core.provider
+        if request.match_info["provider"] != provider.name:
+            raise WaportError(
+                ErrorCode.NOT_FOUND, f"this gateway runs the {provider.name} provider"
+            )
+        return provider
+
+    async def handshake(self, request: web.Request) -> web.Response:
+        challenge = self._provider(request).verify_subscription(dict(request.query))
+        return web.Response(text=challenge, content_type="text/plain")
+
+    async def events(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        provider = self._provider(request)
+        raw = await bodies.read(request, gw.max_webhook_bytes)
+        events = provider.parse_webhook(dict(request.headers), raw)
+        report = await ingest(gw.core, events)
+        gw.ingested()
+        gw.metrics.inc(
+            "waport_webhook_events_total",
+            "Provider events received",
+            provider=provider.name,
+            amount=len(events),
+        )
+        return ok({"status": "ok", "data": attrs.asdict(report)})

@@ -1,0 +1,118 @@
+"""The dispatcher: provider events, crash recovery, expiry and due sends, and the
+housekeeping (expired idempotency records, idle rate buckets, retention).
+
+Loops are thin, decisions are pure: ``dispatch_once`` is the loop body tests call
+with a fake clock; what a stale claim becomes is ``lifecycle.recover``'s answer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+from anyio.abc import TaskStatus
+
+from waport.domain import lifecycle
+from waport.domain.lifecycle import Release
+from waport.domain.schedule import is_expired
+from waport.domain.status import UNSENT
+from waport.service.attempt import attempt
+from waport.service.core import Core, DispatchReport
+from waport.service.ingest import ingest
+
+log = logging.getLogger("waport.service")
+
+
+async def dispatch_once(core: Core) -> DispatchReport:
+    """One pass: provider events, crash recovery, expiry, due sends."""
+    now = core.clock.now()
+    policy = core.policy
+    events = await core.provider.poll_events(now)
+    if events:
+        await ingest(core, events)
+    recovered = unknown = 0
+    recovery = lifecycle.Recovery(
+        lease=policy.attempt_lease,
+        outcome_window=policy.outcome_window,
+        dedupes=core.provider.capabilities.client_message_ids,
+        provider=core.provider.name,
+    )
+    messages = core.store.messages
+    for record in await messages.in_flight(
+        started_before=now - policy.attempt_lease, limit=policy.dispatch_batch
+    ):
+        outcome = lifecycle.recover(record, now, recovery)
+        if outcome is None:
+            continue
+        await messages.finish(record.id, outcome)
+        if isinstance(outcome, Release):
+            recovered += 1
+        else:
+            unknown += 1
+    due = await messages.due(now, limit=policy.dispatch_batch)
+    attempted = expired = 0
+    limiter = anyio.CapacityLimiter(policy.broadcast_concurrency)
+
+    async def attempt_one(record_id: str) -> None:
+        async with limiter:
+            await attempt(core, record_id)
+
+    async with anyio.create_task_group() as tg:
+        for record in due:
+            if record.status not in UNSENT or record.id in core.reserved:
+                continue
+            if is_expired(record.expires_at, now):
+                expired += 1
+            else:
+                attempted += 1
+            tg.start_soon(attempt_one, record.id)
+    return DispatchReport(
+        attempted=attempted,
+        expired=expired,
+        recovered=recovered,
+        unknown_outcomes=unknown,
+        events=len(events),
+    )
+
+
+async def housekeeping(core: Core) -> int:
+    """Purge expired idempotency records and idle rate buckets, and apply the retention
+    policy. Returns how many messages retention deleted."""
+    now = core.clock.now()
+    store = core.store
+    await store.idempotency.purge(now)
+    await store.rate_limits.purge(now)  # a bucket whose TAT has passed is full again
+    purged = 0
+    retention = core.policy.retention
+    if retention is not None:
+        batch = core.policy.retention_batch
+        while True:
+            gone = await store.messages.purge_before(now - retention, limit=batch)
+            purged += gone
+            if gone < batch:
+                break
+    return purged
+
+
+async def run_dispatcher(
+    core: Core, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """``dispatch_once`` then sleep until woken or the interval passes; housekeeping
+    every ``housekeeping_interval``."""
+    task_status.started()
+    policy = core.policy
+    housekeeping_at = core.clock.now() + policy.housekeeping_interval
+    while True:
+        try:
+            report = await dispatch_once(core)
+            if core.clock.now() >= housekeeping_at:
+                await housekeeping(core)
+                housekeeping_at = core.clock.now() + policy.housekeeping_interval
+        except Exception:
+            log.exception("dispatcher pass failed")
+            report = DispatchReport()
+        if report.attempted >= policy.dispatch_batch:
+            continue
+        with anyio.move_on_after(policy.dispatch_interval):
+            await core.wakeup.wait()
+        core.wakeup = anyio.Event()

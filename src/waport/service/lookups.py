@@ -1,0 +1,125 @@
+"""The lookup cache: workspaces, senders, templates and API keys, read on every request
+and changed rarely, remembered for ``Policy.lookup_cache_ttl`` (off by default).
+
+One object with one job: answer a lookup from memory while it is fresh, and forget
+everything when anything it holds changes (``invalidate``). Whoever changes a
+workspace, sender, template or key calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import attrs
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.records import ApiKey, Sender, Workspace
+from waport.domain.templates import TemplateSpec
+from waport.ports import Clock, Store
+
+_CACHE_MAX: Final = 10_000
+
+
+@attrs.define(kw_only=True)
+class Lookups:
+    store: Store
+    clock: Clock
+    ttl: Callable[[], timedelta]
+    """Read at each lookup, so a policy changed at run time takes effect at once."""
+    _cache: dict[tuple[str, str], tuple[datetime, Any]] = attrs.field(factory=dict, init=False)
+
+    async def cached(self, kind: str, key: str, load: Callable[[], Awaitable[Any]]) -> Any:
+        """``load()``, remembered under ``(kind, key)`` while the TTL lasts."""
+        ttl = self.ttl()
+        if not ttl:
+            return await load()
+        now = self.clock.now()
+        hit = self._cache.get((kind, key))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = await load()
+        if len(self._cache) > _CACHE_MAX:
+            self._cache.clear()
+        self._cache[(kind, key)] = (now + ttl, value)
+        return value
+
+    def invalidate(self) -> None:
+        """Forget every cached lookup (after changing a workspace, sender, template or key)."""
+        self._cache.clear()
+
+    async def find_workspace(self, workspace_id: str) -> Workspace | None:
+        found: Workspace | None = await self.cached(
+            "workspace", workspace_id, lambda: self.store.workspaces.get(workspace_id)
+        )
+        return found
+
+    async def find_sender(self, sender_id: str) -> Sender | None:
+        found: Sender | None = await self.cached(
+            "sender", sender_id, lambda: self.store.workspaces.get_sender(sender_id)
+        )
+        return found
+
+    async def senders(self, workspace_id: str) -> Sequence[Sender]:
+        found: Sequence[Sender] = await self.cached(
+            "senders", workspace_id, lambda: self.store.workspaces.senders(workspace_id)
+        )
+        return found
+
+    async def api_key(self, key_id: str) -> ApiKey | None:
+        found: ApiKey | None = await self.cached(
+            "api_key", key_id, lambda: self.store.api_keys.get(key_id)
+        )
+        return found
+
+    async def template(self, sender_id: str, name: str, language: str) -> TemplateSpec | None:
+        found: TemplateSpec | None = await self.cached(
+            "template",
+            f"{sender_id}\x1f{name}\x1f{language}",
+            lambda: self.store.templates.get(sender_id, name, language),
+        )
+        return found
+
+    async def workspace(self, workspace_id: str) -> Workspace:
+        workspace = await self.find_workspace(workspace_id)
+        if workspace is None:
+            raise WaportError(ErrorCode.FORBIDDEN, "unknown workspace")
+        return workspace
+
+    async def sender(
+        self, workspace: Workspace, sender_id: str | None, allowed: frozenset[str] | None
+    ) -> Sender:
+        """The sender a send goes from: the one named (active, of the workspace, allowed to
+        the caller), or the workspace's first active sender the caller may use."""
+        if sender_id is None:
+            senders = [
+                s
+                for s in await self.senders(workspace.id)
+                if s.active and (allowed is None or s.id in allowed)
+            ]
+            if not senders:
+                raise WaportError(
+                    ErrorCode.SENDER_NOT_FOUND, "the workspace has no active sender", "sender_id"
+                )
+            return senders[0]
+        sender = await self.find_sender(sender_id)
+        if sender is None or sender.workspace_id != workspace.id or not sender.active:
+            raise WaportError(
+                ErrorCode.SENDER_NOT_FOUND,
+                "no active sender with this id in the workspace",
+                "sender_id",
+            )
+        if allowed is not None and sender_id not in allowed:
+            raise WaportError(
+                ErrorCode.FORBIDDEN, "this API key may not send from this sender", "sender_id"
+            )
+        return sender
+
+    async def sender_of(self, workspace_id: str, sender_id: str, param: str) -> Sender:
+        """A sender of the workspace, active or not (reads, syncs); SENDER_NOT_FOUND naming
+        ``param`` otherwise."""
+        sender = await self.store.workspaces.get_sender(sender_id)
+        if sender is None or sender.workspace_id != workspace_id:
+            raise WaportError(ErrorCode.SENDER_NOT_FOUND, "no such sender in the workspace", param)
+        return sender

@@ -1,0 +1,87 @@
+"""Reads and read receipts: a message, the window with a contact, marking inbound read."""
+
+from __future__ import annotations
+
+import anyio
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.lifecycle import StatusPatch
+from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.records import Direction, MessageRecord
+from waport.domain.status import MessageStatus, StatusChange
+from waport.domain.window import WindowStatus, window_status
+from waport.service.core import Core, Scope
+
+
+async def get_message(core: Core, message_id: str, scope: Scope) -> MessageRecord:
+    """A message of the caller's workspace (and, for a sender-limited key, of its senders)."""
+    record = await core.store.messages.get(message_id)
+    if (
+        record is None
+        or record.workspace_id != core.workspace_of(scope)
+        or (scope.senders is not None and record.sender_id not in scope.senders)
+    ):
+        raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, "no such message", "message_id")
+    return record
+
+
+async def get_window(
+    core: Core, to: Recipient | str, scope: Scope, *, sender_id: str | None = None
+) -> WindowStatus:
+    """The window with ``to``: with one sender, or with any sender the caller may use."""
+    workspace = await core.lookups.workspace(core.workspace_of(scope))
+    contact = to if isinstance(to, Recipient) else parse_recipient(to)
+    messages = core.store.messages
+    include = workspace.template_opens_window
+    if sender_id is not None:
+        if scope.senders is not None and sender_id not in scope.senders:
+            raise WaportError(ErrorCode.FORBIDDEN, "this API key may not use this sender", "from")
+        await core.lookups.sender_of(workspace.id, sender_id, "from")
+        last = await messages.last_inbound(
+            workspace.id, contact, sender_id, include_templates=include
+        )
+    elif scope.senders is None:
+        last = await messages.last_inbound(workspace.id, contact, None, include_templates=include)
+    else:
+        times = [
+            await messages.last_inbound(workspace.id, contact, s, include_templates=include)
+            for s in sorted(scope.senders)
+        ]
+        last = max((t for t in times if t is not None), default=None)
+    return window_status(last, core.clock.now())
+
+
+async def mark_read(
+    core: Core, message_id: str, scope: Scope, *, typing: bool = False
+) -> MessageRecord:
+    """Mark an inbound message read (blue ticks). Another workspace's message is FORBIDDEN;
+    an unknown or outbound one is INVALID_MESSAGE."""
+    record = await core.store.messages.get(message_id)
+    if record is None:
+        raise WaportError(
+            ErrorCode.INVALID_MESSAGE, "no inbound message with this id", "message_id"
+        )
+    if record.workspace_id != core.workspace_of(scope):
+        raise WaportError(
+            ErrorCode.FORBIDDEN, "the message belongs to another workspace", "message_id"
+        )
+    if scope.senders is not None and record.sender_id not in scope.senders:
+        raise WaportError(
+            ErrorCode.FORBIDDEN, "this API key may not act for this message's sender", "message_id"
+        )
+    if record.direction != Direction.INBOUND or record.provider_message_id is None:
+        raise WaportError(
+            ErrorCode.INVALID_MESSAGE, "only an inbound message can be marked read", "message_id"
+        )
+    with anyio.fail_after(core.policy.provider_timeout):
+        await core.provider.mark_read(
+            record.provider_message_id,
+            sender=record.sender_id,
+            contact=record.contact,
+            typing=typing,
+        )
+    change = StatusChange(status=MessageStatus.READ, at=core.clock.now())
+    results = await core.store.messages.apply_statuses(
+        [StatusPatch(message_id=record.id, change=change)]
+    )
+    return results[0].record or record

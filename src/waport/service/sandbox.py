@@ -1,0 +1,61 @@
+"""Playing the customer on the sandbox: a contact writes to a sender, or the next
+outcomes are scripted. Only a provider with sandbox controls offers these."""
+
+from __future__ import annotations
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.recipients import parse_recipient
+from waport.domain.records import MessageRecord
+from waport.ports import SandboxControl
+from waport.service.core import Core, IngestReport, Scope
+from waport.service.ingest import ingest
+from waport.service.templates import sender_ids
+
+
+def controls(core: Core) -> SandboxControl:
+    control = core.provider.sandbox
+    if control is None:
+        raise WaportError(
+            ErrorCode.NOT_FOUND, "the sandbox endpoints exist only when the provider is the sandbox"
+        )
+    return control
+
+
+async def inbound(
+    core: Core,
+    scope: Scope,
+    *,
+    contact: object,
+    text: str,
+    to_sender: str | None = None,
+    reply_to: str | None = None,
+) -> tuple[MessageRecord | None, IngestReport]:
+    """A contact (a phone number) writes ``text`` to one of the scope's senders (the
+    first it may use when none is named), answering ``reply_to`` (our message id or the
+    provider's): the window opens and ``message.received`` (or ``message.reply``)
+    follows, as for a real provider's webhook."""
+    control = controls(core)
+    who = parse_recipient(contact, param="from")
+    if to_sender is not None and scope.senders is not None and to_sender not in scope.senders:
+        raise WaportError(ErrorCode.FORBIDDEN, "this API key may not use this sender", "to_sender")
+    senders = await sender_ids(core, scope)
+    sender = to_sender or (senders[0] if senders else None)
+    if sender is None or sender not in senders:
+        raise WaportError(
+            ErrorCode.SENDER_NOT_FOUND, "no such sender in the workspace", "to_sender"
+        )
+    answered = None
+    if reply_to is not None:
+        target = await core.store.messages.get(reply_to)
+        if target is not None and target.workspace_id == core.workspace_of(scope):
+            answered = target.provider_message_id or reply_to
+        else:
+            answered = reply_to
+    event = control.inbound(
+        contact=who, sender_id=sender, text=text, at=core.clock.now(), reply_to=answered
+    )
+    report = await ingest(core, [event])
+    record = await core.store.messages.find_by_provider_id(
+        event.provider, event.provider_message_id
+    )
+    return record, report

@@ -1,0 +1,205 @@
+"""Send one message: parse -> capabilities -> sender -> template -> window -> limits ->
+billing -> persist -> attempt.
+
+Refusals before anything is stored raise ``WaportError``; an accepted message is stored
+(with its Idempotency-Key and contact, in one transaction) before it is attempted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import anyio
+import attrs
+
+from waport.domain import lifecycle
+from waport.domain.convert import parse_send_request
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.limits import MESSAGING_LIMIT_PERIOD
+from waport.domain.messages import OutboundMessage, TemplateMessage
+from waport.domain.records import (
+    Contact,
+    Direction,
+    IdempotencyRecord,
+    MessageRecord,
+    Sender,
+    Workspace,
+)
+from waport.domain.status import MessageStatus, StatusChange
+from waport.domain.window import is_gated, window_status
+from waport.service.attempt import bound_template, pace, run_claimed
+from waport.service.core import SERVICE_CATEGORY, Core, IdempotencyClaim, Scope, SendResult
+from waport.service.rules import check_capabilities
+
+log = logging.getLogger("waport.service")
+
+
+async def check_limits(
+    core: Core, workspace: Workspace, rows: Sequence[MessageRecord], now: datetime
+) -> None:
+    """Billing suspension and the messaging tier (unique contacts reached outside a
+    window in a moving 24 h)."""
+    if workspace.billing_suspended:
+        raise WaportError(ErrorCode.BILLING_SUSPENDED, "the workspace's billing is suspended")
+    tier = workspace.messaging_tier
+    initiated = {r.contact for r in rows if r.initiated}
+    if tier is None or not initiated:
+        return
+    since = now - MESSAGING_LIMIT_PERIOD
+    messages = core.store.messages
+    already = await messages.initiated_contacts(workspace.id, since, initiated)
+    new = len(initiated - already)
+    if new and await messages.count_initiated(workspace.id, since) + new > tier:
+        raise WaportError(
+            ErrorCode.MESSAGING_LIMIT_REACHED,
+            f"the workspace may reach {tier} new contacts outside a window per 24 h",
+        )
+
+
+async def check_reply_to(core: Core, message: OutboundMessage, workspace_id: str) -> None:
+    """A ``reply_to`` that names one of our messages must be of the caller's workspace
+    (a provider's id is passed through as it is)."""
+    if message.reply_to is None:
+        return
+    target = await core.store.messages.get(message.reply_to)
+    if target is not None and target.workspace_id != workspace_id:
+        raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, "no such message", "reply_to")
+
+
+async def prepare(
+    core: Core,
+    message: OutboundMessage,
+    *,
+    workspace: Workspace,
+    sender: Sender,
+    now: datetime,
+    broadcast_id: str | None = None,
+) -> MessageRecord:
+    """Check one message (URLs, templates, window) and build its record. Raises on refusal."""
+    if core.url_guard is not None:
+        if message.webhook_url is not None:
+            await core.url_guard.check(message.webhook_url, param="webhook_url", kind="webhook")
+        for param, url in message.fetched_urls():
+            await core.url_guard.check(url, param=param, kind="media")
+    category = SERVICE_CATEGORY
+    initiated = False
+    caps = core.provider.capabilities
+    messages = core.store.messages
+    if isinstance(message.content, TemplateMessage):
+        spec, _ = await bound_template(core, message, sender.id)
+        category = spec.category.value
+        if caps.window_applies:
+            last = await messages.last_inbound(workspace.id, message.to, sender.id)
+            initiated = not window_status(last, now).within_window
+    elif (
+        caps.window_applies
+        and message.check_window
+        and is_gated(message.content)
+        and message.to.kind == "phone"
+    ):
+        last = await messages.last_inbound(
+            workspace.id, message.to, sender.id, include_templates=workspace.template_opens_window
+        )
+        if not window_status(last, now).within_window:
+            raise WaportError(
+                ErrorCode.WINDOW_CLOSED,
+                "the 24-hour customer-service window with this contact is closed; send an approved template",
+                "to",
+            )
+    scheduled = message.scheduled_at is not None and message.scheduled_at > now
+    status = MessageStatus.SCHEDULED if scheduled else MessageStatus.PENDING
+    return MessageRecord(
+        id=core.ids.new_id("msg"),
+        workspace_id=workspace.id,
+        sender_id=sender.id,
+        contact=message.to,
+        direction=Direction.OUTBOUND,
+        status=status,
+        history=(StatusChange(status=status, at=now),),
+        created_at=now,
+        message=message
+        if message.sender_id == sender.id
+        else attrs.evolve(message, sender_id=sender.id),
+        broadcast_id=broadcast_id,
+        category=category,
+        initiated=initiated,
+        due_at=message.scheduled_at if scheduled else now,
+        webhook_url=message.webhook_url or workspace.webhook_url,
+        metadata=message.metadata,
+    )
+
+
+def idempotency_record(
+    core: Core, claim: IdempotencyClaim, ids: tuple[str, ...], now: datetime
+) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        scope=claim.scope,
+        key=claim.key,
+        fingerprint=claim.fingerprint,
+        created_at=now,
+        expires_at=now + core.policy.idempotency_ttl,
+        locked_until=now + core.policy.idempotency_lease,
+        message_ids=ids,
+    )
+
+
+async def send(
+    core: Core,
+    request: OutboundMessage | Mapping[str, Any],
+    scope: Scope,
+    *,
+    attempt: bool | None = None,
+) -> SendResult:
+    """Send one message. Refusals before anything is stored raise ``WaportError``;
+    an accepted message comes back with its status (sent, pending, scheduled or failed).
+    ``attempt=False`` only stores it (pending) for the dispatcher; ``None`` follows
+    ``Policy.inline_attempt``."""
+    inline = core.inline(attempt)
+    message = request if isinstance(request, OutboundMessage) else parse_send_request(request)
+    workspace = await core.lookups.workspace(core.workspace_of(scope))
+    check_capabilities(core.provider.capabilities, message)
+    sender = await core.lookups.sender(workspace, message.sender_id, scope.senders)
+    await check_reply_to(core, message, workspace.id)
+    now = core.clock.now()
+    record = await prepare(core, message, workspace=workspace, sender=sender, now=now)
+    await check_limits(core, workspace, [record], now)
+    category = record.category or SERVICE_CATEGORY
+    await core.billing.reserve(workspace.id, category=category, count=1)
+    claimed = False
+    try:
+        if record.status == MessageStatus.PENDING and inline:
+            # pace first; a message that may go now is stored already claimed, so its
+            # acceptance and its "attempting" mark land in one commit
+            not_before = await pace(core, record, now)
+            if not_before is not None:
+                record = attrs.evolve(record, due_at=not_before)
+            else:
+                record = lifecycle.claim(record, now) or record
+                claimed = True
+        async with core.store.transaction() as tx:
+            tx.add_messages([record])
+            if scope.idempotency is not None:
+                tx.claim_idempotency(idempotency_record(core, scope.idempotency, (record.id,), now))
+            if message.contact is not None:
+                tx.upsert_contact(
+                    Contact(
+                        workspace_id=workspace.id,
+                        recipient=message.to,
+                        name=message.contact.name,
+                        labels=message.contact.labels,
+                        metadata=message.contact.metadata,
+                        updated_at=now,
+                    )
+                )
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await core.billing.refund(workspace.id, category=category, count=1)
+        raise
+    log.debug("message %s to %s accepted (%s)", record.id, record.contact, record.status)
+    if not claimed:
+        core.wake()  # queued for later: the dispatcher takes it from here
+        return SendResult(message=record)
+    return SendResult(message=await run_claimed(core, record, now))
