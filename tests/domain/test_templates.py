@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from waport import (
@@ -163,3 +163,19 @@ def test_spec_from_text() -> None:
     assert sp.body_params == ("1", "2")
     assert sp.positional
     check_template_params(sp, send({"1": "Ana", "2": "#123"}))
+
+
+@given(
+    st.from_regex(r"[a-z]{2,3}(_[A-Za-z0-9]{2,8}){0,2}", fullmatch=True),
+)
+@example("sr_Latn_RS")  # a script and a region: 10 characters
+@example("abc_ABCDEFGH_AB")  # 15: the limit on the limits page
+@example("abc_ABCDEFGH_ABC")  # 16
+def test_a_template_language_is_refused_exactly_past_fifteen_characters(language: str) -> None:
+    """One limit: the validator and the limits page agree (15 characters)."""
+    if len(language) <= 15:
+        assert TemplateMessage(name="t", language=language).language == language
+    else:
+        with pytest.raises(WaportError) as err:
+            TemplateMessage(name="t", language=language)
+        assert (err.value.code, err.value.param) == (ErrorCode.VALIDATION_FAILED, "language")

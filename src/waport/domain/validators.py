@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.limits import URL_MAX
+from waport.domain.limits import TEMPLATE, URL_MAX
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
@@ -215,13 +215,19 @@ def emoji_or_empty(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         )
 
 
-_LANGUAGE: Final = re.compile(r"[a-z]{2,3}(?:_[A-Za-z0-9]{2,8})?")
+_LANGUAGE: Final = re.compile(r"[a-z]{2,3}(?:_[A-Za-z0-9]{2,8})*")
 
 
 def language_code(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, str) or not _LANGUAGE.fullmatch(value):
+    """A language (and optional region or script subtags, ``_``-separated) of at most
+    ``TEMPLATE.language`` characters: ``en``, ``en_US``, ``sr_Latn_RS``."""
+    if (
+        not isinstance(value, str)
+        or len(value) > TEMPLATE.language
+        or not _LANGUAGE.fullmatch(value)
+    ):
         raise WaportError(
             ErrorCode.VALIDATION_FAILED,
-            "must be a language code such as en or en_US",
+            f"must be a language code such as en or en_US (at most {TEMPLATE.language} characters)",
             attribute.name,
         )

@@ -62,12 +62,15 @@ class Harness:
 
 
 @asynccontextmanager
-async def open_harness(env: dict[str, str] | None = None) -> AsyncIterator[Harness]:
+async def open_harness(
+    env: dict[str, str] | None = None, *, background: bool = False
+) -> AsyncIterator[Harness]:
+    """``background``: run the dispatcher and the webhook relay too, as ``waport serve`` does."""
     clock = FakeClock()
     loaded = config.load(
         None, {"WAPORT_DATABASE": "memory:", "WAPORT_PROVIDER": "sandbox", **(env or {})}
     )
-    async with open_gateway(loaded, clock=clock, background=False) as running:
+    async with open_gateway(loaded, clock=clock, background=background) as running:
         server = TestServer(running.app, host="127.0.0.1")
         await server.start_server()
         try:
