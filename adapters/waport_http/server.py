@@ -56,10 +56,6 @@ class Running:
     config: LoadedConfig
 
 
-OUTSIDE_FETCHERS = frozenset({"meta", "sandbox"})
-"""Providers that fetch media URLs from outside your network (or not at all)."""
-
-
 @asynccontextmanager
 async def open_components(
     loaded: LoadedConfig,
@@ -106,9 +102,9 @@ async def open_components(
             policy=policy,
             url_guard=CallerUrls(
                 allow_private=settings.allow_private_urls,
-                # Meta fetches media from its own servers and the sandbox fetches nothing;
-                # any other provider (WAHA) may fetch from inside your network.
-                guard_media=settings.provider not in OUTSIDE_FETCHERS,
+                # by capability: Meta fetches media from its own servers and the sandbox
+                # fetches nothing; a WhatsApp-Web server fetches from inside your network
+                guard_media=provider.capabilities.fetches_urls_locally,
             ),
         )
         workspace = await messenger.bootstrap()

@@ -38,7 +38,15 @@ from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.status import ErrorDetail, MessageStatus
 from waport.domain.templates import BoundTemplate, TemplateCategory, TemplateSpec, spec_from_text
 from waport.domain.window import is_gated
-from waport.ports import Capabilities, Clock, SandboxControl, SendReceipt
+from waport.ports import (
+    Capabilities,
+    Clock,
+    EventSource,
+    SandboxControl,
+    SendReceipt,
+    SubscriptionHandshake,
+    WebhookReceiver,
+)
 
 SANDBOX_SENDER: Final = "sandbox-sender"
 SIGNATURE_HEADER: Final = "X-Sandbox-Signature"
@@ -159,6 +167,18 @@ class SandboxProvider:
     @property
     def senders(self) -> Sequence[str]:
         return self.sender_ids
+
+    @property
+    def receiver(self) -> WebhookReceiver:
+        return self
+
+    @property
+    def handshake(self) -> SubscriptionHandshake | None:
+        return None
+
+    @property
+    def events(self) -> EventSource:
+        return self
 
     @property
     def sandbox(self) -> SandboxControl:
@@ -306,11 +326,6 @@ class SandboxProvider:
 
     async def ping(self) -> None:
         return None
-
-    def verify_subscription(self, query: Mapping[str, str]) -> str:
-        raise WaportError(
-            ErrorCode.FEATURE_NOT_SUPPORTED, "the sandbox has no subscription handshake"
-        )
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[ProviderEvent]:
         signature = next(

@@ -17,7 +17,7 @@ import hmac
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -41,7 +41,15 @@ from waport.domain.ratelimit import RateLimit
 from waport.domain.recipients import Recipient
 from waport.domain.schedule import parse_retry_after
 from waport.domain.templates import BoundTemplate, TemplateSpec
-from waport.ports import Capabilities, Clock, SandboxControl, SendReceipt
+from waport.ports import (
+    Capabilities,
+    Clock,
+    EventSource,
+    SandboxControl,
+    SendReceipt,
+    SubscriptionHandshake,
+    WebhookReceiver,
+)
 from waport_meta import errors, wire
 
 log = logging.getLogger("waport.meta")
@@ -111,6 +119,18 @@ class MetaCloudProvider:
     @property
     def senders(self) -> Sequence[str]:
         return self.phone_number_ids
+
+    @property
+    def receiver(self) -> WebhookReceiver:
+        return self
+
+    @property
+    def handshake(self) -> SubscriptionHandshake:
+        return self
+
+    @property
+    def events(self) -> EventSource | None:
+        return None
 
     @property
     def sandbox(self) -> SandboxControl | None:
@@ -351,9 +371,6 @@ class MetaCloudProvider:
         except (ValueError, RecursionError):
             raise WaportError(ErrorCode.VALIDATION_FAILED, "the webhook body is not JSON") from None
         return wire.parse_events(data, errors.detail_from_graph_error)
-
-    async def poll_events(self, now: datetime) -> Sequence[ProviderEvent]:
-        return ()
 
 
 def _no_answer() -> WaportError:

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any, Final
 
 import aiohttp
@@ -25,7 +24,15 @@ from waport.domain.limits import MediaKind
 from waport.domain.messages import MODES, MediaData, OutboundMessage
 from waport.domain.recipients import Recipient
 from waport.domain.templates import BoundTemplate, TemplateSpec
-from waport.ports import Capabilities, Clock, SandboxControl, SendReceipt
+from waport.ports import (
+    Capabilities,
+    Clock,
+    EventSource,
+    SandboxControl,
+    SendReceipt,
+    SubscriptionHandshake,
+    WebhookReceiver,
+)
 from waport_web import errors, wire
 
 HMAC_HEADER: Final = "X-Webhook-Hmac"
@@ -53,6 +60,7 @@ def default_capabilities(
         ),
         groups=True,
         channels=True,
+        fetches_urls_locally=True,
         base64_media=base64_media,
         templates=False,
         window_applies=False,
@@ -105,6 +113,18 @@ class WahaProvider:
     @property
     def senders(self) -> Sequence[str]:
         return (self.session,)
+
+    @property
+    def receiver(self) -> WebhookReceiver:
+        return self
+
+    @property
+    def handshake(self) -> SubscriptionHandshake | None:
+        return None
+
+    @property
+    def events(self) -> EventSource | None:
+        return None
 
     @property
     def sandbox(self) -> SandboxControl | None:
@@ -239,9 +259,6 @@ class WahaProvider:
                 provider="web",
             )
 
-    def verify_subscription(self, query: Mapping[str, str]) -> str:
-        raise WaportError(ErrorCode.FEATURE_NOT_SUPPORTED, "WAHA has no subscription handshake")
-
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[ProviderEvent]:
         given = next((v for k, v in headers.items() if k.lower() == HMAC_HEADER.lower()), "")
         if not self.hmac_key:
@@ -257,6 +274,3 @@ class WahaProvider:
         except (ValueError, RecursionError):
             raise WaportError(ErrorCode.VALIDATION_FAILED, "the webhook body is not JSON") from None
         return wire.parse_envelope(envelope)
-
-    async def poll_events(self, now: datetime) -> Sequence[ProviderEvent]:
-        return ()

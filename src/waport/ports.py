@@ -100,6 +100,10 @@ class Capabilities:
     mark_read: bool = True
     typing: bool = False
     reply: bool = True
+    fetches_urls_locally: bool = False
+    """The provider fetches media URLs from inside your network (a WhatsApp-Web server
+    beside the gateway), so the gateway refuses private addresses in them; Meta fetches
+    from its own servers and the sandbox fetches nothing."""
 
 
 @attrs.frozen(kw_only=True)
@@ -139,6 +143,28 @@ class SandboxControl(Protocol):
         ...
 
 
+class WebhookReceiver(Protocol):
+    """A provider's receiving role: deliveries pushed to ``/webhooks/{name}``."""
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[ProviderEvent]:
+        """Verify and parse one webhook delivery; raise INVALID_SIGNATURE or VALIDATION_FAILED."""
+        ...
+
+
+class SubscriptionHandshake(Protocol):
+    """A provider's subscription handshake (``GET /webhooks/{name}``)."""
+
+    def verify_subscription(self, query: Mapping[str, str]) -> str:
+        """Answer the handshake (Meta's hub.challenge); raise FORBIDDEN."""
+        ...
+
+
+class EventSource(Protocol):
+    """A provider's polling role: events it produced in process."""
+
+    async def poll_events(self, now: datetime) -> Sequence[ProviderEvent]: ...
+
+
 class Provider(Protocol):
     """One WhatsApp channel. Methods raise ``WaportError`` only; never transport errors."""
 
@@ -151,6 +177,21 @@ class Provider(Protocol):
     @property
     def senders(self) -> Sequence[str]:
         """The sender ids this provider is configured for (phone number ids, sessions)."""
+        ...
+
+    @property
+    def receiver(self) -> WebhookReceiver | None:
+        """Its webhook receiver role (verify and parse deliveries), if it pushes events."""
+        ...
+
+    @property
+    def handshake(self) -> SubscriptionHandshake | None:
+        """Its subscription handshake role (Meta's ``hub.challenge``), if it has one."""
+        ...
+
+    @property
+    def events(self) -> EventSource | None:
+        """Its polling role (events produced in process, the sandbox's statuses), if any."""
         ...
 
     @property
@@ -184,18 +225,6 @@ class Provider(Protocol):
 
     async def ping(self) -> None:
         """Raise ``PROVIDER_UNAVAILABLE`` when the provider cannot be reached."""
-        ...
-
-    def verify_subscription(self, query: Mapping[str, str]) -> str:
-        """Answer a webhook subscription handshake (Meta's hub.challenge); raise FORBIDDEN."""
-        ...
-
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[ProviderEvent]:
-        """Verify and parse one webhook delivery; raise INVALID_SIGNATURE or VALIDATION_FAILED."""
-        ...
-
-    async def poll_events(self, now: datetime) -> Sequence[ProviderEvent]:
-        """Events the provider produced in process (the sandbox's statuses); others return []."""
         ...
 
 
@@ -426,6 +455,7 @@ __all__ = [
     "Capabilities",
     "Clock",
     "ContactStore",
+    "EventSource",
     "Failed",
     "IdSource",
     "IdempotencyStore",
@@ -443,8 +473,10 @@ __all__ = [
     "StatusPatch",
     "StatusResult",
     "StatusUpdate",
+    "SubscriptionHandshake",
     "Store",
     "TemplateStore",
     "Transaction",
+    "WebhookReceiver",
     "WorkspaceStore",
 ]

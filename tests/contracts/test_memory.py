@@ -19,6 +19,8 @@ async def _memory() -> AsyncIterator[Store]:
 
 
 class TestMemoryStore(StoreContract):
+    plugin_name = "memory"
+
     @pytest.fixture(scope="class")
     @classmethod
     def open_store(cls) -> Callable[[], AbstractAsyncContextManager[Store]]:
@@ -26,6 +28,8 @@ class TestMemoryStore(StoreContract):
 
 
 class TestSandboxProvider(ProviderContract):
+    plugin_name = "sandbox"
+
     @pytest.fixture(scope="class")
     @classmethod
     def open_harness(cls) -> Callable[[], AbstractAsyncContextManager[ProviderHarness]]:

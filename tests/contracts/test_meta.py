@@ -12,6 +12,8 @@ from waport_meta.fake import meta_harness
 
 
 class TestMetaCloudProvider(ProviderContract):
+    plugin_name = "meta"
+
     @pytest.fixture(scope="class")
     @classmethod
     def open_harness(cls) -> Callable[[], AbstractAsyncContextManager[ProviderHarness]]:

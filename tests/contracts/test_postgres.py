@@ -43,6 +43,8 @@ def fresh_postgres(url: str) -> Callable[[], AbstractAsyncContextManager[Store]]
 
 
 class TestPostgresStore(StoreContract):
+    plugin_name = "postgres"
+
     @pytest.fixture(scope="class")
     @classmethod
     def open_store(cls, postgres_url: str) -> Callable[[], AbstractAsyncContextManager[Store]]:

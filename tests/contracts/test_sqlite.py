@@ -25,6 +25,8 @@ async def fresh_sqlite() -> AsyncIterator[Store]:
 
 
 class TestSqliteStore(StoreContract):
+    plugin_name = "sqlite"
+
     @pytest.fixture(scope="class")
     @classmethod
     def open_store(cls) -> Callable[[], AbstractAsyncContextManager[Store]]:

@@ -12,6 +12,8 @@ from waport_web.fake import web_harness
 
 
 class TestWahaProvider(ProviderContract):
+    plugin_name = "web"
+
     @pytest.fixture(scope="class")
     @classmethod
     def open_harness(cls) -> Callable[[], AbstractAsyncContextManager[ProviderHarness]]:

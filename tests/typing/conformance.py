@@ -7,7 +7,10 @@ from waport.service import PrepaidBilling, RandomIds, SystemClock, UnlimitedBill
 from waport.testing import FakeClock, SequentialIds
 from waport.testing.stateful import SimulatedProvider
 from waport_memory import MemoryStore, SandboxProvider
+from waport_meta import MetaCloudProvider
+from waport_postgres.store import PostgresStore
 from waport_sqlite import SqliteStore
+from waport_web import WahaProvider
 
 
 def memory_store(s: MemoryStore) -> Store:
@@ -36,3 +39,15 @@ def ids(a: RandomIds, b: SequentialIds) -> tuple[IdSource, IdSource]:
 
 def billing(a: UnlimitedBilling, b: PrepaidBilling) -> tuple[Billing, Billing]:
     return a, b
+
+
+def postgres_store(s: PostgresStore) -> Store:
+    return s
+
+
+def meta(p: MetaCloudProvider) -> Provider:
+    return p
+
+
+def web(p: WahaProvider) -> Provider:
+    return p

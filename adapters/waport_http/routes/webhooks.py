@@ -1,8 +1,8 @@
 """``/webhooks/{provider}``: the provider's subscription handshake and its signed events.
 
-The provider named in the path must be the gateway's, and must receive webhooks (its
-``capabilities.webhooks``); the signature check runs inside ``parse_webhook``, which a
-route cannot skip."""
+The provider named in the path must be the gateway's and have the role asked for (a
+webhook receiver, a subscription handshake); the signature check runs inside
+``parse_webhook``, which a route cannot skip."""
 
 from __future__ import annotations
 
@@ -40,14 +40,24 @@ class Routes:
         return provider
 
     async def handshake(self, request: web.Request) -> web.Response:
-        challenge = self._provider(request).verify_subscription(dict(request.query))
+        handshake = self._provider(request).handshake
+        if handshake is None:
+            raise WaportError(
+                ErrorCode.FEATURE_NOT_SUPPORTED, "this provider has no subscription handshake"
+            )
+        challenge = handshake.verify_subscription(dict(request.query))
         return web.Response(text=challenge, content_type="text/plain")
 
     async def events(self, request: web.Request) -> web.Response:
         gw = self.gw
         provider = self._provider(request)
+        receiver = provider.receiver
+        if receiver is None:
+            raise WaportError(
+                ErrorCode.NOT_FOUND, f"the {provider.name} provider receives no webhooks"
+            )
         raw = await bodies.read(request, gw.max_webhook_bytes)
-        events = provider.parse_webhook(dict(request.headers), raw)
+        events = receiver.parse_webhook(dict(request.headers), raw)
         report = await ingest(gw.core, events)
         gw.ingested()
         gw.metrics.inc(

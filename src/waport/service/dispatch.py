@@ -27,7 +27,8 @@ async def dispatch_once(core: Core) -> DispatchReport:
     """One pass: provider events, crash recovery, expiry, due sends."""
     now = core.clock.now()
     policy = core.policy
-    events = await core.provider.poll_events(now)
+    source = core.provider.events
+    events = await source.poll_events(now) if source is not None else ()
     if events:
         await ingest(core, events)
     recovered = unknown = 0

@@ -29,7 +29,15 @@ from waport.domain.messages import MediaData
 from waport.domain.recipients import Recipient
 from waport.domain.status import MessageStatus
 from waport.domain.templates import BoundTemplate, TemplateSpec
-from waport.ports import Capabilities, ProviderEvent, SandboxControl, SendReceipt
+from waport.ports import (
+    Capabilities,
+    EventSource,
+    ProviderEvent,
+    SandboxControl,
+    SendReceipt,
+    SubscriptionHandshake,
+    WebhookReceiver,
+)
 
 
 @attrs.define
@@ -72,6 +80,18 @@ class EchoProvider:
         return (self.sender,)
 
     @property
+    def receiver(self) -> WebhookReceiver:
+        return self
+
+    @property
+    def handshake(self) -> SubscriptionHandshake | None:
+        return None
+
+    @property
+    def events(self) -> EventSource | None:
+        return None
+
+    @property
     def sandbox(self) -> SandboxControl | None:
         return None
 
@@ -112,9 +132,6 @@ class EchoProvider:
     async def ping(self) -> None:
         return None
 
-    def verify_subscription(self, query: Mapping[str, str]) -> str:
-        raise WaportError(ErrorCode.FEATURE_NOT_SUPPORTED, "echo has no handshake")
-
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[ProviderEvent]:
         given = next((v for k, v in headers.items() if k.lower() == "x-echo-signature"), "")
         expected = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
@@ -145,6 +162,3 @@ class EchoProvider:
             ]
         except (KeyError, ValueError, TypeError) as exc:
             raise WaportError(ErrorCode.VALIDATION_FAILED, "malformed echo webhook") from exc
-
-    async def poll_events(self, now: datetime) -> Sequence[ProviderEvent]:
-        return ()

@@ -17,7 +17,7 @@ import enum
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import pytest
 
@@ -44,7 +44,7 @@ from waport.domain.messages import (
 from waport.domain.recipients import Recipient
 from waport.domain.status import MessageStatus
 from waport.domain.templates import BoundTemplate, TemplateSpec, check_template_params
-from waport.ports import Provider, SendReceipt
+from waport.ports import Provider, SendReceipt, WebhookReceiver
 
 
 class RemoteFailure(enum.Enum):
@@ -156,10 +156,19 @@ def sample_content(mode: str, template: TemplateSpec | None) -> Content:
     return samples[mode]
 
 
+def _receiver(harness: ProviderHarness) -> WebhookReceiver:
+    receiver = harness.provider.receiver
+    assert receiver is not None, "a harness that makes webhooks tests a provider that receives them"
+    return receiver
+
+
 class ProviderContract:
     """Every provider port method, including failure paths. See the module docstring."""
 
     pytestmark = pytest.mark.anyio
+    plugin_name: ClassVar[str | None] = None
+    """The entry-point name of the plugin under test (a guard test checks that every
+    bundled plugin has a contract subclass)."""
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -254,7 +263,7 @@ class ProviderContract:
         receipt = await self._send(harness, "text")
         for status in (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ):
             headers, body = harness.status_webhook(receipt.provider_message_id, status, at=AT)
-            events = harness.provider.parse_webhook(headers, body)
+            events = _receiver(harness).parse_webhook(headers, body)
             updates = [e for e in events if isinstance(e, StatusUpdate)]
             assert len(updates) == 1
             assert updates[0].provider_message_id == receipt.provider_message_id
@@ -267,7 +276,7 @@ class ProviderContract:
         headers, body = harness.inbound_webhook(
             contact=TO, text="hi there", provider_message_id="in.contract.1", at=AT
         )
-        events = harness.provider.parse_webhook(headers, body)
+        events = _receiver(harness).parse_webhook(headers, body)
         inbound = [e for e in events if isinstance(e, InboundMessage)]
         assert len(inbound) == 1
         assert inbound[0].contact == TO
@@ -282,10 +291,10 @@ class ProviderContract:
         )
         tampered = body.replace(b"hi there", b"hi thera")
         with pytest.raises(WaportError) as info:
-            harness.provider.parse_webhook(headers, tampered)
+            _receiver(harness).parse_webhook(headers, tampered)
         assert info.value.code == ErrorCode.INVALID_SIGNATURE
         with pytest.raises(WaportError) as info:
-            harness.provider.parse_webhook({}, body)
+            _receiver(harness).parse_webhook({}, body)
         assert info.value.code == ErrorCode.INVALID_SIGNATURE
 
     async def test_templates_are_listed_as_domain_specs(self, harness: ProviderHarness) -> None:

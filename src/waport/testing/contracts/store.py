@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from functools import reduce
+from typing import ClassVar
 
 import anyio
 import pytest
@@ -134,6 +135,9 @@ class StoreContract:
     """Every store port method, including failure paths. See the module docstring."""
 
     pytestmark = pytest.mark.anyio
+    plugin_name: ClassVar[str | None] = None
+    """The entry-point name of the plugin under test (a guard test checks that every
+    bundled plugin has a contract subclass)."""
 
     @pytest.fixture(scope="class")
     @classmethod
