@@ -1,11 +1,16 @@
 """The storage shape of waport's records: JSON with a fixed, versioned layout.
 
 Store adapters (SQLite, PostgreSQL, yours) keep records as JSON documents beside
-the columns they index. Outbound messages are kept in the documented request
-shape (``to_request_dict``), so a stored message reads like the request that made
-it. Never pickle.
+the columns they index. Never pickle.
 
-    CODEC_VERSION = 1
+An outbound message is stored in a shape of its own (version 2: the domain's classes
+field by field, each union member tagged ``_t``, marked ``"_v": 2``), not the REST
+request: a REST field renamed is never a storage migration. Documents written before
+(version 1, the request shape) still read, through the request parser. Media bytes
+are never inside a record: the service moves them to the media store first, and a
+record keeps a ``MediaStored`` reference (id, digest, size, type).
+
+    CODEC_VERSION = 2
 """
 
 from __future__ import annotations
@@ -14,17 +19,29 @@ import base64
 import json
 import types
 import typing
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 import cattrs
 import orjson
 from cattrs.fns import identity
-from cattrs.gen import make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.strategies import configure_tagged_union
 
-from waport.domain.convert import parse_send_request, to_request_dict
+from waport.domain.convert import parse_send_request
 from waport.domain.events import InboundMessage
-from waport.domain.messages import OutboundMessage
+from waport.domain.messages import (
+    Button,
+    Content,
+    Currency,
+    DateTime,
+    InteractiveHeader,
+    MediaSource,
+    OutboundMessage,
+    ParamValue,
+    TemplateHeader,
+)
 from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import (
     ApiKey,
@@ -39,7 +56,7 @@ from waport.domain.records import (
 from waport.domain.status import ErrorDetail, StatusChange
 from waport.domain.templates import TemplateSpec
 
-CODEC_VERSION: Final = 1
+CODEC_VERSION: Final = 2
 T = TypeVar("T")
 
 
@@ -59,14 +76,13 @@ def make_storage_converter(
     c.register_structure_hook(datetime, lambda v, _: datetime.fromisoformat(v))
     c.register_unstructure_hook(Recipient, str)
     c.register_structure_hook(Recipient, lambda v, _: parse_recipient(v))
-    c.register_unstructure_hook(OutboundMessage, to_request_dict)
-    c.register_structure_hook(OutboundMessage, lambda v, _: parse_send_request(v))
     c.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))
     c.register_structure_hook(bytes, lambda v, _: base64.b64decode(v))
     c.register_unstructure_hook_func(
         lambda t: t is frozenset or getattr(t, "__origin__", None) is frozenset, sorted
     )
     c.register_structure_hook(str | int | float | bool | None, lambda v, _: v)
+    _message_hooks(c, omit_defaults=omit_defaults)
     c.register_unstructure_hook(
         InboundMessage,
         make_dict_unstructure_fn(
@@ -79,6 +95,46 @@ def make_storage_converter(
     return c
 
 
+_PARAM_TYPES: Final = {"Currency": Currency, "DateTime": DateTime}
+
+
+def _message_hooks(c: cattrs.Converter, *, omit_defaults: bool) -> None:
+    """Version 2 of a stored outbound message: field by field, unions tagged ``_t``."""
+
+    def unstructure_param(value: ParamValue) -> Any:
+        if isinstance(value, str):
+            return value
+        return {"_t": type(value).__name__, **c.unstructure(value)}
+
+    def structure_param(value: Any, _: object) -> ParamValue:
+        if isinstance(value, str):
+            return value
+        fields = dict(value)
+        return c.structure(fields, _PARAM_TYPES[fields.pop("_t")])
+
+    # before the unions: their members' hooks are generated when they are configured
+    c.register_unstructure_hook_func(lambda t: t == ParamValue, unstructure_param)
+    c.register_structure_hook_func(lambda t: t == ParamValue, structure_param)
+    for union in (MediaSource, TemplateHeader, InteractiveHeader, Button, Content):
+        configure_tagged_union(union, c, tag_generator=lambda cls: cls.__name__, tag_name="_t")
+    unstructure = make_dict_unstructure_fn(
+        OutboundMessage, c, _cattrs_omit_if_default=omit_defaults
+    )
+    structure = make_dict_structure_fn(OutboundMessage, c)
+
+    def write(message: OutboundMessage) -> dict[str, Any]:
+        return {"_v": MESSAGE_VERSION, **unstructure(message)}
+
+    def read(value: Mapping[str, Any], _: object) -> OutboundMessage:
+        if value.get("_v") != MESSAGE_VERSION:  # version 1: the REST request's shape
+            return parse_send_request(value)
+        return structure({k: v for k, v in value.items() if k != "_v"}, OutboundMessage)
+
+    c.register_unstructure_hook(OutboundMessage, write)
+    c.register_structure_hook(OutboundMessage, read)
+
+
+MESSAGE_VERSION: Final = 2
 _PLAIN: Final = (str, int, float, bool, type(None))
 
 

@@ -82,7 +82,18 @@ class MediaId:
     id: str = attrs.field(validator=required_chars(PROVIDER_MESSAGE_ID_MAX))
 
 
-MediaSource = MediaUrl | MediaData | MediaId
+@attrs.frozen(kw_only=True)
+class MediaStored:
+    """Bytes kept in waport's media store: a record references them by id and digest and
+    never holds them. Made by the service from inline bytes; never parsed from a request."""
+
+    media_id: str
+    sha256: str
+    size: int
+    mime: str
+
+
+MediaSource = MediaUrl | MediaData | MediaId | MediaStored
 
 
 @attrs.frozen(kw_only=True)
@@ -121,12 +132,14 @@ class Media:
         if isinstance(self.source, MediaData):
             mime = self.source.mime
             size = len(self.source.data)
+        elif isinstance(self.source, MediaStored):
+            mime, size = self.source.mime, self.source.size
         check_media(self.kind, mime, size, animated=self.animated)
 
     @property
     def mime(self) -> str | None:
-        """The declared MIME type, or the data's own."""
-        if isinstance(self.source, MediaData):
+        """The declared MIME type, or the bytes' own."""
+        if isinstance(self.source, MediaData | MediaStored):
             return self.source.mime
         return self.mime_type
 

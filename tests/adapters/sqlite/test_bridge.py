@@ -15,7 +15,7 @@ import pytest
 
 from waport import ErrorCode, WaportError
 from waport_sqlite import open_sqlite
-from waport_sqlite import store as store_module
+from waport_sqlite import engine as store_module
 
 pytestmark = pytest.mark.anyio
 

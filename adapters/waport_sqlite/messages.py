@@ -1,0 +1,273 @@
+"""The message store on SQLite: it loads and persists what ``waport.domain.lifecycle`` decides."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+
+import attrs
+
+from waport import codec, storekit
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.lifecycle import PatchAction
+from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.records import (
+    MessageRecord,
+)
+from waport.domain.status import StatusChange
+from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
+from waport_sqlite.engine import (
+    UNSENT_SQL,
+    Conn,
+    _Reader,
+    _Writer,
+    from_us,
+    us,
+)
+from waport_sqlite.known import WINDOW_KINDS
+from waport_sqlite.rows import (
+    _PURGEABLE,
+    _by_provider,
+    _Docs,
+    _enqueue,
+    _get_message,
+    _note_window,
+    _save,
+    _write_message,
+)
+
+# ----------------------------------------------------------------------------- sub-stores
+
+
+@attrs.define
+class _Part:
+    _r: _Reader
+    _w: _Writer
+    _docs: _Docs
+
+
+class _Messages(_Part):
+    async def get(self, message_id: str) -> MessageRecord | None:
+        return await self._r.point(lambda c: _get_message(c, self._docs, message_id))
+
+    async def find_by_provider_id(
+        self, provider: str, provider_message_id: str
+    ) -> MessageRecord | None:
+        return await self._r.point(
+            lambda c: _by_provider(c, self._docs, provider, provider_message_id)
+        )
+
+    async def by_broadcast(self, broadcast_id: str) -> Sequence[MessageRecord]:
+        def read(c: Conn) -> list[MessageRecord]:
+            rows = c.execute(
+                "SELECT doc FROM messages WHERE broadcast_id = ? ORDER BY created_us, id",
+                (broadcast_id,),
+            )
+            return [self._docs.load(doc) for (doc,) in rows]
+
+        return await self._r.call(read)
+
+    async def last_inbound(
+        self,
+        workspace_id: str,
+        contact: Recipient,
+        sender_id: str | None,
+        *,
+        include_templates: bool = False,
+    ) -> datetime | None:
+        kinds = WINDOW_KINDS if include_templates else WINDOW_KINDS[:1]
+        if sender_id is None:  # any sender's: not kept in ``Known``
+
+            def read_any(c: Conn) -> int | None:
+                marks = ", ".join("?" * len(kinds))
+                row = c.execute(
+                    f"SELECT MAX(last_us) FROM windows WHERE workspace_id = ? AND contact = ? AND kind IN ({marks})",
+                    (workspace_id, str(contact), *kinds),
+                ).fetchone()
+                return row[0] if row else None
+
+            last = await self._r.point(read_any)
+            return None if last is None else from_us(last)
+        known = self._w.known_now()
+        key = (workspace_id, str(contact), sender_id)
+        hit, last = known.window(key, kinds)
+        if not hit:
+
+            def read(c: Conn) -> dict[str, int]:
+                rows = c.execute(
+                    "SELECT kind, last_us FROM windows WHERE workspace_id = ? AND contact = ? AND sender_id = ?",
+                    key,
+                )
+                return dict(rows.fetchall())
+
+            found = await self._r.point(read)
+            known.windows_read(key, found)
+            last = max((found[kind] for kind in kinds if kind in found), default=None)
+        return None if last is None else from_us(last)
+
+    async def count_initiated(self, workspace_id: str, since: datetime) -> int:
+        def read(c: Conn) -> int:
+            row = c.execute(
+                "SELECT COUNT(DISTINCT contact) FROM messages WHERE initiated = 1 AND workspace_id = ? AND created_us > ?",
+                (workspace_id, us(since)),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._r.call(read)
+
+    async def initiated_contacts(
+        self, workspace_id: str, since: datetime, contacts: Collection[Recipient]
+    ) -> set[Recipient]:
+        wanted = [str(c) for c in contacts]
+
+        def read(c: Conn) -> set[Recipient]:
+            found: set[Recipient] = set()
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = c.execute(
+                    f"SELECT DISTINCT contact FROM messages WHERE initiated = 1 AND workspace_id = ? AND created_us > ? AND contact IN ({marks})",
+                    (workspace_id, us(since), *chunk),
+                )
+                found.update(parse_recipient(value) for (value,) in rows)
+            return found
+
+        return await self._r.call(read)
+
+    async def record_inbound(self, records: Sequence[MessageRecord]) -> Sequence[bool]:
+        def write(c: Conn) -> list[bool]:
+            results = []
+            for r in records:
+                if r.inbound is None:
+                    raise WaportError(ErrorCode.INTERNAL, "record_inbound takes inbound messages")
+                try:
+                    _write_message(c, self._docs, r, insert=True)
+                except sqlite3.IntegrityError:
+                    results.append(False)
+                    continue
+                _note_window(c, self._w, r, r.created_at, "inbound")
+                _enqueue(c, storekit.inbound_event(r))
+                results.append(True)
+            return results
+
+        return await self._w.call(write)
+
+    async def apply_statuses(self, patches: Sequence[StatusPatch]) -> Sequence[StatusResult]:
+        def write(c: Conn) -> list[StatusResult]:
+            results = []
+            for patch in patches:
+                record = _get_message(c, self._docs, patch.message_id) if patch.message_id else None
+                key = patch.provider_key
+                if record is None and key is not None:
+                    record = _by_provider(c, self._docs, *key, "outbound")
+                decision = storekit.decide_patch(record, patch)
+                if decision.action is PatchAction.STASH and key is not None:
+                    self._w.known.stash_empty = False  # at once: for this batch too
+                    c.execute(
+                        "INSERT OR IGNORE INTO status_stash (provider, provider_message_id, status, doc) VALUES (?, ?, ?, ?)",
+                        (*key, patch.change.status.value, codec.dumps(patch.change)),
+                    )
+                elif decision.action is PatchAction.WRITE and decision.record is not None:
+                    _save(c, self._w, self._docs, decision.record, decision.changes)
+                results.append(decision.result)
+            return results
+
+        return await self._w.call(write)
+
+    async def claim(self, message_id: str, *, now: datetime) -> MessageRecord | None:
+        def write(c: Conn) -> MessageRecord | None:
+            row = c.execute(
+                f"SELECT doc FROM messages WHERE id = ? AND status IN {UNSENT_SQL} AND attempting_us IS NULL",
+                (message_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            claimed = storekit.claim(self._docs.load(row[0]), now)
+            if claimed is not None:
+                _write_message(c, self._docs, claimed)
+            return claimed
+
+        return await self._w.call(write)
+
+    async def finish(self, message_id: str, outcome: AttemptOutcome) -> MessageRecord:
+        def write(c: Conn) -> MessageRecord:
+            record = _get_message(c, self._docs, message_id)
+            if record is None:
+                raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {message_id}")
+            stashed: list[StatusChange] = []
+            if isinstance(outcome, Sent) and not self._w.known.stash_empty:
+                rows = c.execute(
+                    "DELETE FROM status_stash WHERE provider = ? AND provider_message_id = ? RETURNING doc",
+                    (outcome.provider, outcome.provider_message_id),
+                ).fetchall()
+                stashed = [codec.loads(doc, StatusChange) for (doc,) in rows]
+            record, changes = storekit.finish(record, outcome, stashed)
+            return _save(c, self._w, self._docs, record, changes)
+
+        return await self._w.call(write)
+
+    async def due(self, now: datetime, *, limit: int) -> Sequence[MessageRecord]:
+        def read(c: Conn) -> list[MessageRecord]:
+            rows = c.execute(
+                "SELECT doc FROM ("
+                f" SELECT id, due_us, doc FROM messages WHERE status IN {UNSENT_SQL} AND attempting_us IS NULL"
+                "  AND direction = 'outbound' AND due_us <= ?"
+                " UNION"
+                f" SELECT id, due_us, doc FROM messages WHERE status IN {UNSENT_SQL} AND attempting_us IS NULL"
+                "  AND expires_us IS NOT NULL AND expires_us <= ?"
+                ") ORDER BY due_us, id LIMIT ?",
+                (us(now), us(now), limit),
+            )
+            return [self._docs.load(doc) for (doc,) in rows]
+
+        return await self._r.call(read)
+
+    async def in_flight(self, *, started_before: datetime, limit: int) -> Sequence[MessageRecord]:
+        def read(c: Conn) -> list[MessageRecord]:
+            rows = c.execute(
+                "SELECT doc FROM messages WHERE attempting_us IS NOT NULL AND attempting_us < ? ORDER BY attempting_us, id LIMIT ?",
+                (us(started_before), limit),
+            )
+            return [self._docs.load(doc) for (doc,) in rows]
+
+        return await self._r.call(read)
+
+    async def purge_before(self, before: datetime, *, limit: int) -> int:
+        cutoff = us(before)
+
+        def write(c: Conn) -> int:
+            gone = c.execute(
+                f"SELECT id, workspace_id, contact FROM messages m WHERE {_PURGEABLE}"
+                " AND NOT EXISTS (SELECT 1 FROM outbox o"
+                "  WHERE o.message_id = m.id AND o.state = 'pending')"
+                " ORDER BY created_us LIMIT ?",
+                (cutoff, limit),
+            ).fetchall()
+            ids = [(row[0],) for row in gone]
+            c.executemany("DELETE FROM outbox WHERE message_id = ?", ids)
+            c.executemany("DELETE FROM messages WHERE id = ?", ids)
+            c.execute("DELETE FROM windows WHERE last_us < ?", (cutoff,))
+            self._w.after_commit(self._w.known.forget)
+            for contact in {row[2] for row in gone}:
+                c.execute(
+                    """DELETE FROM contacts WHERE recipient = ? AND NOT EXISTS
+                       (SELECT 1 FROM messages m WHERE m.contact = contacts.recipient
+                        AND m.workspace_id = contacts.workspace_id)""",
+                    (contact,),
+                )
+                if (
+                    c.execute("SELECT 1 FROM messages WHERE contact = ?", (contact,)).fetchone()
+                    is None
+                ):
+                    c.execute("DELETE FROM aliases WHERE recipient = ?", (contact,))
+            return len(gone)
+
+        return await self._w.call(write, slow=True)
+
+    async def counts(self) -> Mapping[str, int]:
+        return await self._r.call(
+            lambda c: dict(
+                c.execute("SELECT status, COUNT(*) FROM messages GROUP BY status").fetchall()
+            )
+        )
