@@ -1,0 +1,243 @@
+"""The message store on PostgreSQL: it loads and persists what ``waport.domain.lifecycle`` decides."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+
+from waport import codec, storekit
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.lifecycle import PatchAction
+from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.records import (
+    MessageRecord,
+)
+from waport.domain.status import StatusChange
+from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
+from waport_postgres.rows import (
+    _PURGEABLE,
+    UNSENT,
+    Conn,
+    _by_provider,
+    _enqueue,
+    _get_message,
+    _note_window,
+    _Part,
+    _provider_lock,
+    _save,
+    _write_message,
+    from_us,
+    us,
+)
+
+
+class _Messages(_Part):
+    async def get(self, message_id: str) -> MessageRecord | None:
+        rows = await self._fetch("SELECT doc FROM messages WHERE id = $1", message_id)
+        return self._docs.load(rows[0]["doc"]) if rows else None
+
+    async def find_by_provider_id(
+        self, provider: str, provider_message_id: str
+    ) -> MessageRecord | None:
+        async with self._pool.acquire() as c:
+            return await _by_provider(c, self._docs, provider, provider_message_id)
+
+    async def by_broadcast(self, broadcast_id: str) -> Sequence[MessageRecord]:
+        rows = await self._fetch(
+            "SELECT doc FROM messages WHERE broadcast_id = $1 ORDER BY created_us, id",
+            broadcast_id,
+        )
+        return [self._docs.load(row["doc"]) for row in rows]
+
+    async def last_inbound(
+        self,
+        workspace_id: str,
+        contact: Recipient,
+        sender_id: str | None,
+        *,
+        include_templates: bool = False,
+    ) -> datetime | None:
+        kinds = ["inbound", "template"] if include_templates else ["inbound"]
+        rows = await self._fetch(
+            "SELECT MAX(last_us) AS last FROM windows WHERE workspace_id = $1 AND contact = $2"
+            " AND ($3::text IS NULL OR sender_id = $3) AND kind = ANY($4::text[])",
+            workspace_id,
+            str(contact),
+            sender_id,
+            kinds,
+        )
+        last = rows[0]["last"] if rows else None
+        return from_us(last) if last is not None else None
+
+    async def count_initiated(self, workspace_id: str, since: datetime) -> int:
+        rows = await self._fetch(
+            "SELECT COUNT(DISTINCT contact) AS n FROM messages WHERE initiated"
+            " AND workspace_id = $1 AND created_us > $2",
+            workspace_id,
+            us(since),
+        )
+        return int(rows[0]["n"])
+
+    async def initiated_contacts(
+        self, workspace_id: str, since: datetime, contacts: Collection[Recipient]
+    ) -> set[Recipient]:
+        rows = await self._fetch(
+            "SELECT DISTINCT contact FROM messages WHERE initiated AND workspace_id = $1"
+            " AND created_us > $2 AND contact = ANY($3::text[])",
+            workspace_id,
+            us(since),
+            [str(c) for c in contacts],
+        )
+        return {parse_recipient(row["contact"]) for row in rows}
+
+    async def record_inbound(self, records: Sequence[MessageRecord]) -> Sequence[bool]:
+        if any(r.inbound is None for r in records):
+            raise WaportError(ErrorCode.INTERNAL, "record_inbound takes inbound messages")
+        # rows are locked in one order in every process: fewer deadlocks to retry
+        order = sorted(range(len(records)), key=lambda i: (str(records[i].contact), records[i].id))
+
+        async def write(c: Conn) -> list[bool]:
+            results = [False] * len(records)
+            for i in order:
+                r = records[i]
+                if await _write_message(c, self._docs, r, insert=True):
+                    await _note_window(c, r, r.created_at, "inbound")
+                    await _enqueue(c, storekit.inbound_event(r))
+                    results[i] = True
+            return results
+
+        return await self._run(write)
+
+    async def apply_statuses(self, patches: Sequence[StatusPatch]) -> Sequence[StatusResult]:
+        order = sorted(
+            range(len(patches)),
+            key=lambda i: (
+                patches[i].provider or "",
+                patches[i].provider_message_id or "",
+                patches[i].message_id or "",
+            ),
+        )
+
+        async def write(c: Conn) -> list[StatusResult]:
+            results: list[StatusResult | None] = [None] * len(patches)
+            for i in order:
+                results[i] = await self._apply(c, patches[i])
+            return [r for r in results if r is not None]
+
+        return await self._run(write)
+
+    async def _apply(self, c: Conn, patch: StatusPatch) -> StatusResult:
+        key = patch.provider_key
+        if key is not None:
+            await _provider_lock(c, *key)
+        record = (
+            await _get_message(c, self._docs, patch.message_id, lock=True)
+            if patch.message_id
+            else None
+        )
+        if record is None and key is not None:
+            record = await _by_provider(c, self._docs, *key, "outbound", lock=True)
+        decision = storekit.decide_patch(record, patch)
+        if decision.action is PatchAction.STASH and key is not None:
+            await c.execute(
+                "INSERT INTO status_stash (provider, provider_message_id, status, doc)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                *key,
+                patch.change.status.value,
+                codec.dumps(patch.change),
+            )
+        elif decision.action is PatchAction.WRITE and decision.record is not None:
+            await _save(c, self._docs, decision.record, decision.changes)
+        return decision.result
+
+    async def claim(self, message_id: str, *, now: datetime) -> MessageRecord | None:
+        async with self._tx() as c:
+            doc = await c.fetchval(
+                "SELECT doc FROM messages WHERE id = $1 AND status = ANY($2::text[])"
+                " AND attempting_us IS NULL FOR UPDATE SKIP LOCKED",
+                message_id,
+                list(UNSENT),
+            )
+            if doc is None:
+                return None
+            claimed = storekit.claim(self._docs.load(doc), now)
+            if claimed is not None:
+                await _write_message(c, self._docs, claimed)
+            return claimed
+
+    async def finish(self, message_id: str, outcome: AttemptOutcome) -> MessageRecord:
+        async with self._tx() as c:
+            stashed: list[StatusChange] = []
+            if isinstance(outcome, Sent):
+                await _provider_lock(c, outcome.provider, outcome.provider_message_id)
+            record = await _get_message(c, self._docs, message_id, lock=True)
+            if record is None:
+                raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {message_id}")
+            if isinstance(outcome, Sent):
+                rows = await c.fetch(
+                    "DELETE FROM status_stash WHERE provider = $1 AND provider_message_id = $2"
+                    " RETURNING doc",
+                    outcome.provider,
+                    outcome.provider_message_id,
+                )
+                stashed = [codec.loads(row["doc"], StatusChange) for row in rows]
+            record, changes = storekit.finish(record, outcome, stashed)
+            return await _save(c, self._docs, record, changes)
+
+    async def due(self, now: datetime, *, limit: int) -> Sequence[MessageRecord]:
+        at = us(now)
+        rows = await self._fetch(
+            "SELECT doc FROM ("
+            " SELECT id, due_us, doc FROM messages WHERE status = ANY($1::text[])"
+            "  AND attempting_us IS NULL AND direction = 'outbound' AND due_us <= $2"
+            " UNION"
+            " SELECT id, due_us, doc FROM messages WHERE status = ANY($1::text[])"
+            "  AND attempting_us IS NULL AND expires_us IS NOT NULL AND expires_us <= $2"
+            ") AS d ORDER BY due_us, id LIMIT $3",
+            list(UNSENT),
+            at,
+            limit,
+        )
+        return [self._docs.load(row["doc"]) for row in rows]
+
+    async def in_flight(self, *, started_before: datetime, limit: int) -> Sequence[MessageRecord]:
+        rows = await self._fetch(
+            "SELECT doc FROM messages WHERE attempting_us IS NOT NULL AND attempting_us < $1"
+            " ORDER BY attempting_us, id LIMIT $2",
+            us(started_before),
+            limit,
+        )
+        return [self._docs.load(row["doc"]) for row in rows]
+
+    async def purge_before(self, before: datetime, *, limit: int) -> int:
+        cutoff = us(before)
+        async with self._tx() as c:
+            gone = await c.fetch(
+                f"SELECT id, contact FROM messages m WHERE {_PURGEABLE}"
+                " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id"
+                "  AND o.state = 'pending')"
+                " ORDER BY created_us LIMIT $2 FOR UPDATE SKIP LOCKED",
+                cutoff,
+                limit,
+            )
+            ids = [row["id"] for row in gone]
+            await c.execute("DELETE FROM outbox WHERE message_id = ANY($1::text[])", ids)
+            await c.execute("DELETE FROM messages WHERE id = ANY($1::text[])", ids)
+            await c.execute("DELETE FROM windows WHERE last_us < $1", cutoff)
+            contacts = sorted({row["contact"] for row in gone})
+            await c.execute(
+                "DELETE FROM contacts WHERE recipient = ANY($1::text[]) AND NOT EXISTS"
+                " (SELECT 1 FROM messages m WHERE m.contact = contacts.recipient"
+                "  AND m.workspace_id = contacts.workspace_id)",
+                contacts,
+            )
+            await c.execute(
+                "DELETE FROM aliases WHERE recipient = ANY($1::text[]) AND NOT EXISTS"
+                " (SELECT 1 FROM messages m WHERE m.contact = aliases.recipient)",
+                contacts,
+            )
+            return len(gone)
+
+    async def counts(self) -> Mapping[str, int]:
+        rows = await self._fetch("SELECT status, COUNT(*) AS n FROM messages GROUP BY status")
+        return {row["status"]: int(row["n"]) for row in rows}

@@ -1,0 +1,348 @@
+"""The other sub-stores on PostgreSQL: idempotency, rate limits, API keys, workspaces, contacts, templates, outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from waport import codec, storekit
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.ratelimit import RateDecision, RateLimit, gcra
+from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.records import (
+    ApiKey,
+    Contact,
+    IdempotencyRecord,
+    OutboxEvent,
+    Sender,
+    StoredResponse,
+    Workspace,
+)
+from waport.domain.templates import TemplateSpec
+from waport_postgres.rows import (
+    _EVENT_COLUMNS,
+    RETRIES,
+    Conn,
+    _load_event,
+    _Part,
+    from_us,
+    us,
+)
+
+
+class _Idempotency(_Part):
+    async def get(self, scope: str, key: str, *, now: datetime) -> IdempotencyRecord | None:
+        rows = await self._fetch(
+            "SELECT doc FROM idempotency WHERE scope = $1 AND key = $2 AND expires_us > $3",
+            scope,
+            key,
+            us(now),
+        )
+        return codec.loads(rows[0]["doc"], IdempotencyRecord) if rows else None
+
+    async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+        async with self._tx() as c:
+            doc = await c.fetchval(
+                "SELECT doc FROM idempotency WHERE scope = $1 AND key = $2 FOR UPDATE", scope, key
+            )
+            if doc is not None:
+                record = attrs.evolve(codec.loads(doc, IdempotencyRecord), response=response)
+                await c.execute(
+                    "UPDATE idempotency SET doc = $1 WHERE scope = $2 AND key = $3",
+                    codec.dumps(record),
+                    scope,
+                    key,
+                )
+
+    async def purge(self, now: datetime) -> int:
+        status = await self._exec("DELETE FROM idempotency WHERE expires_us <= $1", us(now))
+        return int(status.split()[-1])
+
+
+class _RateLimits(_Part):
+    """GCRA buckets in a table, so every process enforces the same limit. One bucket is
+    one timestamp (TAT); a hit is one atomic upsert that moves it only when the request
+    fits, so concurrent processes never over-admit. The decision itself is the domain's
+    ``gcra``, computed from the TAT the database saw."""
+
+    async def hit(self, key: str, rate: RateLimit, *, now: datetime, cost: int = 1) -> RateDecision:
+        step = rate.interval * cost
+        if step > rate.interval * rate.capacity:  # never fits, whatever the bucket holds
+            return gcra(None, now, rate, cost=cost)
+        at, step_us = us(now), step // timedelta(microseconds=1)
+        tolerance_us = (rate.interval * rate.capacity) // timedelta(microseconds=1)
+        for _ in range(RETRIES):
+            rows = await self._fetch(
+                "INSERT INTO rate_limits AS r (key, tat_us) VALUES ($1, $2::bigint + $3::bigint)"
+                " ON CONFLICT (key) DO UPDATE SET tat_us = GREATEST(r.tat_us, $2) + $3"
+                " WHERE GREATEST(r.tat_us, $2) + $3 <= $2 + $4::bigint RETURNING tat_us",
+                key,
+                at,
+                step_us,
+                tolerance_us,
+            )
+            if rows:  # admitted: the TAT before this hit was the new one less its step
+                return gcra(from_us(rows[0]["tat_us"] - step_us), now, rate, cost=cost)
+            tat = await self._fetch("SELECT tat_us FROM rate_limits WHERE key = $1", key)
+            if tat:
+                decision = gcra(from_us(tat[0]["tat_us"]), now, rate, cost=cost)
+                if not decision.allowed:
+                    return decision
+            # the bucket drained or vanished between the two statements: try again
+        return gcra(from_us(at + tolerance_us), now, rate, cost=cost)  # pragma: no cover
+
+    async def purge(self, now: datetime) -> int:
+        status = await self._exec("DELETE FROM rate_limits WHERE tat_us <= $1", us(now))
+        return int(status.split()[-1])
+
+
+class _ApiKeys(_Part):
+    async def add(self, key: ApiKey) -> None:
+        inserted = await self._one(
+            "INSERT INTO api_keys (id, workspace_id, created_us, doc) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT DO NOTHING RETURNING TRUE",
+            key.id,
+            key.workspace_id,
+            us(key.created_at),
+            codec.dumps(key),
+        )
+        if not inserted:
+            raise WaportError(ErrorCode.VALIDATION_FAILED, "an API key with this id exists", "id")
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        rows = await self._fetch("SELECT doc FROM api_keys WHERE id = $1", key_id)
+        return codec.loads(rows[0]["doc"], ApiKey) if rows else None
+
+    async def list(self, workspace_id: str | None = None) -> Sequence[ApiKey]:
+        rows = await self._fetch(
+            "SELECT doc FROM api_keys WHERE $1::text IS NULL OR workspace_id = $1"
+            " ORDER BY created_us, id",
+            workspace_id,
+        )
+        return [codec.loads(row["doc"], ApiKey) for row in rows]
+
+    async def revoke(self, key_id: str, *, at: datetime) -> bool:
+        async with self._tx() as c:
+            doc = await c.fetchval("SELECT doc FROM api_keys WHERE id = $1 FOR UPDATE", key_id)
+            if doc is None:
+                return False
+            key = codec.loads(doc, ApiKey)
+            if key.revoked_at is not None:
+                return False
+            await c.execute(
+                "UPDATE api_keys SET doc = $1 WHERE id = $2",
+                codec.dumps(attrs.evolve(key, revoked_at=at)),
+                key_id,
+            )
+            return True
+
+
+class _Workspaces(_Part):
+    async def put(self, workspace: Workspace) -> None:
+        await self._exec(
+            "INSERT INTO workspaces (id, balance, doc) VALUES ($1, $2, $3)"
+            " ON CONFLICT (id) DO UPDATE SET balance = excluded.balance, doc = excluded.doc",
+            workspace.id,
+            workspace.balance,
+            codec.dumps(workspace),
+        )
+
+    async def get(self, workspace_id: str) -> Workspace | None:
+        rows = await self._fetch("SELECT doc, balance FROM workspaces WHERE id = $1", workspace_id)
+        if not rows:
+            return None
+        return attrs.evolve(codec.loads(rows[0]["doc"], Workspace), balance=rows[0]["balance"])
+
+    async def list(self) -> Sequence[Workspace]:
+        rows = await self._fetch("SELECT doc, balance FROM workspaces ORDER BY id")
+        return [
+            attrs.evolve(codec.loads(row["doc"], Workspace), balance=row["balance"]) for row in rows
+        ]
+
+    async def put_sender(self, sender: Sender) -> None:
+        await self._exec(
+            "INSERT INTO senders (id, workspace_id, doc) VALUES ($1, $2, $3)"
+            " ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id,"
+            " doc = excluded.doc",
+            sender.id,
+            sender.workspace_id,
+            codec.dumps(sender),
+        )
+
+    async def get_sender(self, sender_id: str) -> Sender | None:
+        rows = await self._fetch("SELECT doc FROM senders WHERE id = $1", sender_id)
+        return codec.loads(rows[0]["doc"], Sender) if rows else None
+
+    async def senders(self, workspace_id: str) -> Sequence[Sender]:
+        rows = await self._fetch(
+            "SELECT doc FROM senders WHERE workspace_id = $1 ORDER BY id", workspace_id
+        )
+        return [codec.loads(row["doc"], Sender) for row in rows]
+
+    async def adjust_balance(self, workspace_id: str, delta: int) -> int | None:
+        balance = await self._one(
+            "UPDATE workspaces SET balance = balance + $1 WHERE id = $2"
+            " AND balance IS NOT NULL AND balance + $1 >= 0 RETURNING balance",
+            delta,
+            workspace_id,
+        )
+        return int(balance) if balance is not None else None
+
+
+async def _upsert_contact(c: Conn, contact: Contact) -> Contact:
+    await c.execute(
+        "INSERT INTO contacts (workspace_id, recipient, doc) VALUES ($1, $2, '')"
+        " ON CONFLICT DO NOTHING",
+        contact.workspace_id,
+        str(contact.recipient),
+    )
+    doc = await c.fetchval(
+        "SELECT doc FROM contacts WHERE workspace_id = $1 AND recipient = $2 FOR UPDATE",
+        contact.workspace_id,
+        str(contact.recipient),
+    )
+    merged = storekit.merge_contact(codec.loads(doc, Contact) if doc else None, contact)
+    await c.execute(
+        "UPDATE contacts SET doc = $1 WHERE workspace_id = $2 AND recipient = $3",
+        codec.dumps(merged),
+        merged.workspace_id,
+        str(merged.recipient),
+    )
+    return merged
+
+
+class _Contacts(_Part):
+    async def upsert(self, contact: Contact) -> Contact:
+        async with self._tx() as c:
+            return await _upsert_contact(c, contact)
+
+    async def get(self, workspace_id: str, recipient: Recipient) -> Contact | None:
+        rows = await self._fetch(
+            "SELECT doc FROM contacts WHERE workspace_id = $1 AND recipient = $2",
+            workspace_id,
+            str(recipient),
+        )
+        return codec.loads(rows[0]["doc"], Contact) if rows and rows[0]["doc"] else None
+
+    async def link_alias(self, alias: str, recipient: Recipient) -> None:
+        await self._exec(
+            "INSERT INTO aliases (alias, recipient) VALUES ($1, $2)"
+            " ON CONFLICT (alias) DO UPDATE SET recipient = excluded.recipient",
+            alias,
+            str(recipient),
+        )
+
+    async def resolve_alias(self, alias: str) -> Recipient | None:
+        rows = await self._fetch("SELECT recipient FROM aliases WHERE alias = $1", alias)
+        return parse_recipient(rows[0]["recipient"]) if rows else None
+
+
+class _Templates(_Part):
+    async def _put(self, c: Conn, spec: TemplateSpec) -> None:
+        await c.execute(
+            "INSERT INTO templates (sender_id, name, language, doc) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (sender_id, name, language) DO UPDATE SET doc = excluded.doc",
+            spec.sender_id,
+            spec.name,
+            spec.language,
+            codec.dumps(spec),
+        )
+
+    async def replace(self, sender_id: str, specs: Sequence[TemplateSpec]) -> None:
+        async with self._tx() as c:
+            await c.execute("DELETE FROM templates WHERE sender_id = $1", sender_id)
+            for spec in specs:
+                await self._put(c, attrs.evolve(spec, sender_id=sender_id))
+
+    async def put(self, spec: TemplateSpec) -> None:
+        async with self._tx() as c:
+            await self._put(c, spec)
+
+    async def get(self, sender_id: str, name: str, language: str) -> TemplateSpec | None:
+        rows = await self._fetch(
+            "SELECT doc FROM templates WHERE sender_id = $1 AND name = $2 AND language = $3",
+            sender_id,
+            name,
+            language,
+        )
+        return codec.loads(rows[0]["doc"], TemplateSpec) if rows else None
+
+    async def list(self, sender_ids: Collection[str]) -> Sequence[TemplateSpec]:
+        rows = await self._fetch(
+            "SELECT doc FROM templates WHERE sender_id = ANY($1::text[])"
+            " ORDER BY sender_id, name, language",
+            sorted(set(sender_ids)),
+        )
+        return [codec.loads(row["doc"], TemplateSpec) for row in rows]
+
+
+class _Outbox(_Part):
+    async def claim(self, now: datetime, *, limit: int, lease: timedelta) -> Sequence[OutboxEvent]:
+        at = us(now)
+        leased_until = now + lease
+        rows = await self._fetch(
+            f"UPDATE outbox SET leased_us = $1 WHERE id IN ("
+            " SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.due_us <= $2"
+            "  AND (o.leased_us IS NULL OR o.leased_us <= $2)"
+            "  AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.message_id = o.message_id"
+            "   AND p.state = 'pending' AND (p.seq, p.created_us, p.id) < (o.seq, o.created_us, o.id))"
+            "  ORDER BY o.due_us, o.id LIMIT $3 FOR UPDATE SKIP LOCKED"
+            f") RETURNING {_EVENT_COLUMNS}",
+            us(leased_until),
+            at,
+            limit,
+        )
+        events = [_load_event(row) for row in rows]
+        return sorted(events, key=lambda e: (e.due_at, e.id))
+
+    async def delivered(self, event_id: str, *, at: datetime) -> None:
+        await self._exec(
+            "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, leased_us = NULL"
+            " WHERE id = $1",
+            event_id,
+        )
+
+    async def failed(
+        self, event_id: str, *, at: datetime, due_at: datetime | None, error: str
+    ) -> None:
+        if due_at is None:
+            await self._exec(
+                "UPDATE outbox SET state = 'dead', attempts = attempts + 1, leased_us = NULL,"
+                " last_error = $1 WHERE id = $2",
+                error,
+                event_id,
+            )
+        else:
+            await self._exec(
+                "UPDATE outbox SET attempts = attempts + 1, leased_us = NULL, last_error = $1,"
+                " due_us = $2 WHERE id = $3",
+                error,
+                us(due_at),
+                event_id,
+            )
+
+    async def kill_url(self, url: str, *, error: str) -> int:
+        status = await self._exec(
+            "UPDATE outbox SET state = 'dead', last_error = $1, leased_us = NULL"
+            " WHERE url = $2 AND state = 'pending'",
+            error,
+            url,
+        )
+        return int(status.split()[-1])
+
+    async def get(self, event_id: str) -> OutboxEvent | None:
+        rows = await self._fetch(f"SELECT {_EVENT_COLUMNS} FROM outbox WHERE id = $1", event_id)
+        return _load_event(rows[0]) if rows else None
+
+    async def for_message(self, message_id: str) -> Sequence[OutboxEvent]:
+        rows = await self._fetch(
+            f"SELECT {_EVENT_COLUMNS} FROM outbox WHERE message_id = $1 ORDER BY seq, id",
+            message_id,
+        )
+        return [_load_event(row) for row in rows]
+
+    async def pending_count(self) -> int:
+        rows = await self._fetch("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
+        return int(rows[0]["n"])
