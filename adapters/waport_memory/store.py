@@ -34,6 +34,7 @@ from waport.domain.records import (
 from waport.domain.status import UNSENT, StatusChange
 from waport.domain.templates import TemplateSpec
 from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
+from waport_memory.media import MemoryMediaStore
 
 
 @attrs.define
@@ -472,6 +473,7 @@ class MemoryStore:
     contacts: _Contacts = attrs.field(init=False)
     templates: _Templates = attrs.field(init=False)
     outbox: _Outbox = attrs.field(init=False)
+    media: MemoryMediaStore = attrs.field(factory=MemoryMediaStore, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.messages = _Messages(self._state)

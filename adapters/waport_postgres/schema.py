@@ -99,6 +99,29 @@ V2: Final = """
 ALTER TABLE rate_limits SET UNLOGGED;
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1, V2)
+V3: Final = """
+-- media: the ids that refer to bytes, and the bytes themselves by sha256 in chunks (so
+-- neither a write nor a read holds a whole file); the migration also moves inline media
+-- out of stored messages
+CREATE TABLE media (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    mime_type TEXT NOT NULL,
+    filename TEXT,
+    created_us BIGINT NOT NULL
+);
+CREATE INDEX media_by_sha ON media (sha256);
+CREATE TABLE media_chunks (
+    blob TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (blob, seq)
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3)
+MEDIA_MOVED: Final = 3
 LATEST: Final = len(MIGRATIONS)
 MIGRATION_LOCK: Final = 7_203_315_001  # pg_advisory_lock key: "waport schema"

@@ -37,6 +37,7 @@ import attrs
 from waport import codec, storekit
 from waport.domain import lifecycle
 from waport.domain.errors import ErrorCode, WaportError
+from waport_postgres.media import PostgresMediaStore, move_inline_media
 from waport_postgres.messages import _Messages
 from waport_postgres.parts import (
     _ApiKeys,
@@ -54,7 +55,7 @@ from waport_postgres.rows import (
     _write_message,
     us,
 )
-from waport_postgres.schema import LATEST, MIGRATION_LOCK, MIGRATIONS
+from waport_postgres.schema import LATEST, MEDIA_MOVED, MIGRATION_LOCK, MIGRATIONS
 
 # ----------------------------------------------------------------------------- transaction
 
@@ -101,6 +102,7 @@ class PostgresStore:
     contacts: _Contacts = attrs.field(init=False)
     templates: _Templates = attrs.field(init=False)
     outbox: _Outbox = attrs.field(init=False)
+    media: PostgresMediaStore = attrs.field(init=False)
     _docs: storekit.DocCache = attrs.field(init=False, factory=storekit.DocCache)
 
     def __attrs_post_init__(self) -> None:
@@ -113,6 +115,7 @@ class PostgresStore:
         self.contacts = _Contacts(*parts)
         self.templates = _Templates(*parts)
         self.outbox = _Outbox(*parts)
+        self.media = PostgresMediaStore(self.pool)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_Transaction]:
@@ -140,6 +143,8 @@ async def migrate(c: Conn) -> int:
         for version in range(found, LATEST):
             async with c.transaction():
                 await c.execute(MIGRATIONS[version])
+                if version + 1 == MEDIA_MOVED:
+                    await move_inline_media(c)
                 await c.execute("INSERT INTO waport_schema (version) VALUES ($1)", version + 1)
         return int(found)
     finally:

@@ -9,7 +9,7 @@ import logging
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -433,8 +433,9 @@ def connect(path: str, *, synchronous: str = "FULL", readonly: bool = False) -> 
     return conn
 
 
-def migrate(conn: Conn) -> int:
-    """Bring the schema to the latest version; returns the version found."""
+def migrate(conn: Conn, steps: Mapping[int, Callable[[Conn], object]] | None = None) -> int:
+    """Bring the schema to the latest version; returns the version found. ``steps[v]``
+    runs after the SQL of version ``v``, in its transaction (data moved, not only DDL)."""
     found: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if found > LATEST:
         raise WaportError(
@@ -447,6 +448,9 @@ def migrate(conn: Conn) -> int:
             for statement in MIGRATIONS[version].split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            step = (steps or {}).get(version + 1)
+            if step is not None:
+                step(conn)
             conn.execute(f"PRAGMA user_version={version + 1}")
             conn.execute("COMMIT")
         except BaseException:

@@ -119,5 +119,22 @@ CREATE INDEX messages_by_created ON messages(created_us);
 CREATE INDEX messages_by_contact ON messages(contact, workspace_id);
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1, V2)
+V3: Final = """
+-- media bytes live in a folder beside the database, and this table holds the ids that
+-- refer to them (the migration also moves inline media out of stored messages)
+CREATE TABLE media (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mime_type TEXT NOT NULL,
+    filename TEXT,
+    created_us INTEGER NOT NULL
+);
+CREATE INDEX media_by_sha ON media(sha256);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3)
+MEDIA_MOVED: Final = 3
+"""The version after which no stored message holds media bytes."""
 LATEST: Final = len(MIGRATIONS)

@@ -36,8 +36,10 @@ foreign keys on, a busy timeout, and forward-only migrations at open.
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import attrs
@@ -55,6 +57,7 @@ from waport_sqlite.engine import (
     migrate,
     us,
 )
+from waport_sqlite.media import SqliteMediaStore, media_folder, move_inline_media
 from waport_sqlite.messages import _Messages
 from waport_sqlite.parts import (
     _ApiKeys,
@@ -69,6 +72,7 @@ from waport_sqlite.rows import (
     _Docs,
     _write_message,
 )
+from waport_sqlite.schema import MEDIA_MOVED
 
 # ----------------------------------------------------------------------------- transaction
 
@@ -110,6 +114,8 @@ class SqliteStore:
     path: str
     writer: _Writer
     reader: _Reader
+    folder: Path
+    """Where the media files are (``<path>.media``)."""
     messages: _Messages = attrs.field(init=False)
     idempotency: _Idempotency = attrs.field(init=False)
     rate_limits: storekit.LocalRateLimits = attrs.field(init=False)
@@ -118,6 +124,7 @@ class SqliteStore:
     contacts: _Contacts = attrs.field(init=False)
     templates: _Templates = attrs.field(init=False)
     outbox: _Outbox = attrs.field(init=False)
+    media: SqliteMediaStore = attrs.field(init=False)
 
     _docs: _Docs = attrs.field(init=False, factory=_Docs)
 
@@ -131,6 +138,7 @@ class SqliteStore:
         self.contacts = _Contacts(*parts)
         self.templates = _Templates(*parts)
         self.outbox = _Outbox(*parts)
+        self.media = SqliteMediaStore(self.folder, self.reader, self.writer)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_Transaction]:
@@ -148,13 +156,16 @@ class SqliteStore:
 async def open_sqlite(
     path: str, *, synchronous: str = "FULL", max_batch: int = 512
 ) -> AsyncIterator[SqliteStore]:
-    """Open (creating and migrating if needed) the database at ``path``."""
+    """Open (creating and migrating if needed) the database at ``path``; its media live
+    in the folder ``<path>.media`` (a temporary one for an in-memory database)."""
+    scratch = None if media_folder(path) else tempfile.TemporaryDirectory(prefix="waport-media-")
+    folder = media_folder(path) or Path(scratch.name if scratch else "")
 
     def setup() -> tuple[Conn, Conn, Conn]:
         writer = connect(path, synchronous=synchronous)
         readers: list[Conn] = []
         try:
-            migrate(writer)
+            migrate(writer, {MEDIA_MOVED: lambda c: move_inline_media(c, folder)})
             readers.extend(connect(path, synchronous=synchronous, readonly=True) for _ in range(2))
         except BaseException:
             for conn in (writer, *readers):
@@ -173,13 +184,15 @@ async def open_sqlite(
             await tg.start(writer.run)
             await tg.start(reader.run)
             try:
-                yield SqliteStore(path=path, writer=writer, reader=reader)
+                yield SqliteStore(path=path, writer=writer, reader=reader, folder=folder)
             finally:
                 writer.close()
                 reader.close()
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_close, write_conn, read_conn, point_conn)
+        if scratch is not None:
+            scratch.cleanup()
 
 
 def _close(write_conn: Conn, *readers: Conn) -> None:

@@ -8,7 +8,7 @@ passes the same contract suite from ``waport.testing.contracts``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -34,6 +34,7 @@ from waport.domain.records import (
     ApiKey,
     Contact,
     IdempotencyRecord,
+    MediaObject,
     MessageRecord,
     OutboxEvent,
     Sender,
@@ -399,6 +400,36 @@ class OutboxStore(Protocol):
     async def pending_count(self) -> int: ...
 
 
+class MediaStore(Protocol):
+    """Blobs by id and sha256, streamed in and out: never held whole in memory, never
+    inside a record. Identical bytes are kept once (content-addressed)."""
+
+    async def put(
+        self,
+        chunks: AsyncIterable[bytes],
+        *,
+        media_id: str,
+        workspace_id: str,
+        mime_type: str,
+        created_at: datetime,
+        max_size: int,
+        filename: str | None = None,
+    ) -> MediaObject:
+        """Store the bytes ``chunks`` yields; ``MEDIA_TOO_LARGE`` as soon as they pass
+        ``max_size`` (nothing is kept then)."""
+        ...
+
+    async def get(self, media_id: str) -> MediaObject | None: ...
+
+    def read(self, media_id: str, *, chunk_size: int = 65_536) -> AsyncIterator[bytes]:
+        """The bytes in chunks of at most ``chunk_size``; ``NOT_FOUND`` for an unknown id."""
+        ...
+
+    async def delete(self, media_id: str) -> bool:
+        """Forget ``media_id`` (the bytes go when no other id holds them)."""
+        ...
+
+
 class Transaction(Protocol):
     """Writes collected in a unit of work; applied atomically when the block exits cleanly."""
 
@@ -430,6 +461,8 @@ class Store(Protocol):
     def templates(self) -> TemplateStore: ...
     @property
     def outbox(self) -> OutboxStore: ...
+    @property
+    def media(self) -> MediaStore: ...
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """Collect writes; commit them atomically on a clean exit, drop them on an exception."""
@@ -460,6 +493,7 @@ __all__ = [
     "IdSource",
     "IdempotencyStore",
     "InboundMessage",
+    "MediaStore",
     "MessageStore",
     "OutboxStore",
     "Provider",

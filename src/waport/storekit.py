@@ -8,6 +8,7 @@ authors who import them from the kit.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any, overload
 import attrs
 
 from waport import codec
+from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import (
     apply_change,
     claim,
@@ -48,7 +50,9 @@ __all__ = [
     "MESSAGE_COLUMNS",
     "message_changes",
     "message_row",
+    "Intake",
     "PendingWrites",
+    "media_not_found",
     "inbound_event",
     "merge_contact",
     "opens_template_window",
@@ -195,3 +199,32 @@ class PendingWrites:
 
     def upsert_contact(self, contact: Contact) -> None:
         self.contacts.append(contact)
+
+
+# ----------------------------------------------------------------------------- media stores
+
+
+@attrs.define
+class Intake:
+    """What a media store's ``put`` counts while bytes stream in: the size (refused with
+    ``MEDIA_TOO_LARGE`` as soon as it passes ``max_size``) and the sha256."""
+
+    max_size: int
+    size: int = 0
+    _sha: Any = attrs.field(factory=hashlib.sha256, init=False)
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.max_size:
+            raise WaportError(
+                ErrorCode.MEDIA_TOO_LARGE, f"the media may be at most {self.max_size} bytes"
+            )
+        self._sha.update(chunk)
+
+    @property
+    def sha256(self) -> str:
+        return str(self._sha.hexdigest())
+
+
+def media_not_found() -> WaportError:
+    return WaportError(ErrorCode.NOT_FOUND, "no such media", "media_id")

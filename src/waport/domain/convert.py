@@ -54,6 +54,7 @@ from waport.domain.messages import (
     Media,
     MediaData,
     MediaId,
+    MediaStored,
     MediaUrl,
     OutboundMessage,
     ParamValue,
@@ -624,6 +625,13 @@ def _media_dict(media: Media) -> dict[str, Any]:
         out["url"] = source.url
     elif isinstance(source, MediaData):
         out["data"] = f"data:{source.mime};base64,{base64.b64encode(source.data).decode('ascii')}"
+    elif isinstance(source, MediaStored):  # a reference to waport's media store, never bytes
+        out |= {
+            "id": source.media_id,
+            "mime_type": source.mime,
+            "size": source.size,
+            "sha256": source.sha256,
+        }
     else:
         out["id"] = source.id
     for key in ("caption", "filename", "mime_type"):

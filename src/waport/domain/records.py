@@ -146,6 +146,19 @@ class Contact:
 
 
 @attrs.frozen(kw_only=True)
+class MediaObject:
+    """Bytes in the media store: what a record references instead of holding them."""
+
+    id: str
+    workspace_id: str
+    sha256: str
+    size: int
+    mime_type: str
+    filename: str | None = None
+    created_at: datetime
+
+
+@attrs.frozen(kw_only=True)
 class StoredResponse:
     """An HTTP answer kept for idempotent replay."""
 

@@ -24,6 +24,7 @@ from waport.domain.messages import OutboundMessage, Reaction, TemplateMessage
 from waport.domain.ratelimit import RateLimit
 from waport.domain.records import MessageRecord
 from waport.domain.templates import BoundTemplate, TemplateSpec, check_template_params
+from waport.service import media
 from waport.service.core import SERVICE_CATEGORY, Core
 
 log = logging.getLogger("waport.service")
@@ -93,6 +94,7 @@ async def _outcome(core: Core, record: MessageRecord, now: datetime) -> AttemptO
     provider = core.provider
     bound: BoundTemplate | None = None
     try:
+        message = await media.resolve(core, message)
         if isinstance(message.content, TemplateMessage):
             _, bound = await bound_template(core, message, record.sender_id)
         reply_to = await _provider_id(core, message.reply_to) if message.reply_to else None

@@ -20,13 +20,13 @@ from waport.domain.broadcast import BroadcastRequest, plan_broadcast
 from waport.domain.convert import parse_broadcast_request
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import Failed
-from waport.domain.messages import OutboundMessage
+from waport.domain.messages import MediaStored, OutboundMessage
 from waport.domain.records import Direction, MessageRecord, Sender, Workspace
 from waport.domain.status import MessageStatus, StatusChange
 from waport.service.attempt import attempt
 from waport.service.core import SERVICE_CATEGORY, BroadcastResult, Core, Scope
 from waport.service.rules import check_capabilities
-from waport.service.send import check_limits, idempotency_record, prepare
+from waport.service.send import check_limits, idempotency_record, prepare, with_stored_media
 
 
 def _bare_row(
@@ -99,6 +99,9 @@ async def broadcast(
             refused[row.id] = err
     live = [r for r in rows if r.id not in refused]
     await check_limits(core, workspace, live, now)
+    memo: dict[tuple[str, bytes], MediaStored] = {}  # the rows share one stored copy
+    rows = [await with_stored_media(core, row, memo) for row in rows]
+    live = [r for r in rows if r.id not in refused]
     category = (live[0].category if live else None) or SERVICE_CATEGORY
     if live:
         await core.billing.reserve(workspace.id, category=category, count=len(live))

@@ -19,7 +19,7 @@ from waport.domain import lifecycle
 from waport.domain.convert import parse_send_request
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import MESSAGING_LIMIT_PERIOD
-from waport.domain.messages import OutboundMessage, TemplateMessage
+from waport.domain.messages import MediaStored, OutboundMessage, TemplateMessage
 from waport.domain.records import (
     Contact,
     Direction,
@@ -30,6 +30,7 @@ from waport.domain.records import (
 )
 from waport.domain.status import MessageStatus, StatusChange
 from waport.domain.window import is_gated, window_status
+from waport.service import media
 from waport.service.attempt import bound_template, pace, run_claimed
 from waport.service.core import SERVICE_CATEGORY, Core, IdempotencyClaim, Scope, SendResult
 from waport.service.rules import check_capabilities
@@ -132,6 +133,16 @@ async def prepare(
     )
 
 
+async def with_stored_media(
+    core: Core, record: MessageRecord, memo: dict[tuple[str, bytes], MediaStored] | None = None
+) -> MessageRecord:
+    """The record with its message's inline bytes moved to the media store."""
+    if record.message is None:
+        return record
+    message = await media.externalize(core, record.message, record.workspace_id, memo)
+    return record if message is record.message else attrs.evolve(record, message=message)
+
+
 def idempotency_record(
     core: Core, claim: IdempotencyClaim, ids: tuple[str, ...], now: datetime
 ) -> IdempotencyRecord:
@@ -166,6 +177,7 @@ async def send(
     now = core.clock.now()
     record = await prepare(core, message, workspace=workspace, sender=sender, now=now)
     await check_limits(core, workspace, [record], now)
+    record = await with_stored_media(core, record)
     category = record.category or SERVICE_CATEGORY
     await core.billing.reserve(workspace.id, category=category, count=1)
     claimed = False

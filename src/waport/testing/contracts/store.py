@@ -43,6 +43,7 @@ from waport.domain.status import ErrorDetail, MessageStatus, StatusChange, merge
 from waport.domain.templates import TemplateSpec, TemplateStatus
 from waport.ports import Failed, Release, Retry, Sent, StatusPatch, Store
 from waport.testing import builders
+from waport.testing.contracts.media import MediaContract
 
 StoreFactory = Callable[[], AbstractAsyncContextManager[Store]]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -131,7 +132,7 @@ async def windows_agree_with_a_model(store: Store, steps: list[WindowStep]) -> N
         latest[key] = max(latest.get(key, at), at)
 
 
-class StoreContract:
+class StoreContract(MediaContract):
     """Every store port method, including failure paths. See the module docstring."""
 
     pytestmark = pytest.mark.anyio
