@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import itertools
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 import pytest
 from hypothesis import HealthCheck, settings
 
-from waport import WaportError
-from waport.domain.records import Workspace
+from waport import WaportError, codec
+from waport.domain.messages import Media, MediaStored
+from waport.domain.records import MessageRecord, Workspace
 from waport.ports import Store
 from waport.testing.contracts import StoreContract
 from waport.testing.stateful import messenger_machine
@@ -128,3 +131,49 @@ def test_without_asyncpg_other_stores_work_and_postgres_says_what_to_install() -
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert 'pip install "waport[postgres]"' in result.stdout
+
+
+@pytest.mark.anyio
+async def test_messages_stored_with_inline_media_get_a_reference_when_migrated(
+    postgres_url: str,
+) -> None:
+    """Schema 2 kept a message's media bytes in its document (the rows below are the
+    SQLite fixture's, written by the previous waport: the columns are the same)."""
+    fixture = Path(__file__).parents[1] / "adapters/sqlite/fixtures/v2_with_inline_media.db"
+    with sqlite3.connect(fixture) as old:
+        columns = [c[1] for c in old.execute("PRAGMA table_info(messages)")]
+        names = ", ".join(columns)  # the fixture's own column names, not input
+        rows = old.execute(f"SELECT {names} FROM messages").fetchall()  # noqa: S608
+    schema = f"media{os.getpid()}"
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        await conn.execute(f'SET search_path TO "{schema}"')
+        await conn.execute("CREATE TABLE waport_schema (version INTEGER NOT NULL)")
+        for number, migration in enumerate(MIGRATIONS[:2], 1):
+            await conn.execute(migration)
+            await conn.execute("INSERT INTO waport_schema (version) VALUES ($1)", number)
+        marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        for row in rows:
+            values = [
+                bool(v) if name == "initiated" else v for name, v in zip(columns, row, strict=True)
+            ]
+            await conn.execute(
+                f"INSERT INTO messages ({', '.join(columns)}) VALUES ({marks})", *values
+            )
+        async with open_postgres(postgres_url, schema=schema, min_size=1, max_size=2) as store:
+            record = await store.messages.get("msg_000003")
+            assert record is not None
+            assert record.message is not None
+            media = record.message.content
+            assert isinstance(media, Media)
+            assert isinstance(media.source, MediaStored)
+            data = b"".join([c async for c in store.media.read(media.source.media_id)])
+            assert data == b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 400
+        docs = [r["doc"] for r in await conn.fetch("SELECT doc FROM messages")]
+        assert all("base64" not in doc for doc in docs)
+        assert all(codec.loads(doc, MessageRecord) for doc in docs)
+        assert await conn.fetchval("SELECT COUNT(DISTINCT blob) FROM media_chunks") == 1
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()

@@ -14,8 +14,8 @@ import anyio
 import pytest
 
 from waport import ErrorCode, WaportError
-from waport_sqlite import open_sqlite
 from waport_sqlite import engine as store_module
+from waport_sqlite import open_sqlite
 
 pytestmark = pytest.mark.anyio
 

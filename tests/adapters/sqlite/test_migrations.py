@@ -11,8 +11,8 @@ import pytest
 from waport import ErrorCode, WaportError, codec
 from waport.testing import builders
 from waport_sqlite import open_sqlite
-from waport_sqlite.schema import LATEST, MIGRATIONS
 from waport_sqlite.engine import us
+from waport_sqlite.schema import LATEST, MIGRATIONS
 
 pytestmark = pytest.mark.anyio
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
