@@ -159,7 +159,8 @@ async def test_messages_stored_with_inline_media_get_a_reference_when_migrated(
                 bool(v) if name == "initiated" else v for name, v in zip(columns, row, strict=True)
             ]
             await conn.execute(
-                f"INSERT INTO messages ({', '.join(columns)}) VALUES ({marks})", *values
+                f"INSERT INTO messages ({names}) VALUES ({marks})",  # noqa: S608
+                *values,
             )
         async with open_postgres(postgres_url, schema=schema, min_size=1, max_size=2) as store:
             record = await store.messages.get("msg_000003")
