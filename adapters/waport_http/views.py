@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from waport.domain.convert import content_dict
 from waport.domain.records import ApiKey, Direction, MessageRecord
+from waport.domain.render import content_dict
 from waport.domain.status import ErrorDetail, MessageStatus
 from waport.domain.templates import TemplateSpec
 from waport.domain.window import WindowStatus

@@ -5,7 +5,7 @@ The stable public API (DESIGN §6) is importable from here; ``waport.ports``,
 """
 
 from waport.domain.broadcast import BroadcastRequest, BroadcastSummary, plan_broadcast
-from waport.domain.convert import parse_broadcast_request, parse_send_request, to_request_dict
+from waport.domain.convert import parse_broadcast_request, parse_send_request
 from waport.domain.errors import ConfigError, ErrorCode, WaportError
 from waport.domain.events import InboundMessage, StatusUpdate
 from waport.domain.limits import MediaKind
@@ -13,6 +13,7 @@ from waport.domain.media import check_media
 from waport.domain.messages import OutboundMessage
 from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.render import to_request_dict
 from waport.domain.status import MessageStatus, merge_status
 from waport.domain.templates import (
     TemplateCategory,

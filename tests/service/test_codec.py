@@ -10,13 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from waport import codec
-from waport.domain.convert import to_request_dict
 from waport.domain.errors import ErrorCode
 from waport.domain.events import InboundMessage
 from waport.domain.limits import MediaKind
 from waport.domain.messages import Media, MediaStored, OutboundMessage
 from waport.domain.recipients import parse_recipient
 from waport.domain.records import Direction, MessageRecord
+from waport.domain.render import to_request_dict
 from waport.domain.status import ErrorDetail, MessageStatus, StatusChange
 from waport.testing import strategies
 

@@ -15,10 +15,38 @@ from typing import Any, ClassVar, Final, cast
 
 import attrs
 
+from waport.domain.attachments import (
+    Media,
+    MediaData,
+    MediaId,
+    MediaSource,
+    MediaStored,
+    MediaUrl,
+)
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.interactive import (
+    INTERACTIVE_TYPES,
+    Button,
+    ButtonsMessage,
+    CallButton,
+    CatalogMessage,
+    CopyButton,
+    CtaUrlMessage,
+    Interactive,
+    InteractiveHeader,
+    InteractiveHeaderMedia,
+    InteractiveHeaderText,
+    ListMessage,
+    ListRow,
+    ListSection,
+    ProductListMessage,
+    ProductMessage,
+    ProductSection,
+    ReplyButton,
+    UrlButton,
+)
 from waport.domain.limits import (
     CONTACT_NAME_MAX,
-    INTERACTIVE,
     LABEL_MAX,
     LABELS_MAX,
     METADATA_KEY_MAX,
@@ -30,7 +58,6 @@ from waport.domain.limits import (
     TEXT,
     MediaKind,
 )
-from waport.domain.media import caption_allowed, check_media, check_mime_syntax
 from waport.domain.recipients import Recipient
 from waport.domain.validators import (
     Validator,
@@ -57,91 +84,6 @@ class Text:
 
     body: str = attrs.field(validator=chars(TEXT.body, minimum=1, blank=False))
     preview_url: bool = attrs.field(default=False, validator=is_bool)
-
-
-# ----------------------------------------------------------------------------- media
-
-
-@attrs.frozen
-class MediaUrl:
-    url: str = attrs.field(validator=http_url)
-
-
-@attrs.frozen
-class MediaData:
-    """Inline bytes (from a base64 data URI or a multipart upload)."""
-
-    mime: str
-    data: bytes = attrs.field(repr=lambda d: f"<{len(d)} bytes>")
-
-
-@attrs.frozen
-class MediaId:
-    """A media id the provider already holds (an upload, or an inbound media id)."""
-
-    id: str = attrs.field(validator=required_chars(PROVIDER_MESSAGE_ID_MAX))
-
-
-@attrs.frozen(kw_only=True)
-class MediaStored:
-    """Bytes kept in waport's media store: a record references them by id and digest and
-    never holds them. Made by the service from inline bytes; never parsed from a request."""
-
-    media_id: str
-    sha256: str
-    size: int
-    mime: str
-
-
-MediaSource = MediaUrl | MediaData | MediaId | MediaStored
-
-
-@attrs.frozen(kw_only=True)
-class Media:
-    mode: ClassVar[str] = "media"
-
-    kind: MediaKind = attrs.field(converter=MediaKind)
-    source: MediaSource
-    caption: str | None = attrs.field(default=None, validator=chars(TEXT.caption))
-    filename: str | None = attrs.field(default=None, validator=chars(TEXT.filename, minimum=1))
-    mime_type: str | None = None
-    voice: bool = attrs.field(default=False, validator=is_bool)
-    animated: bool = attrs.field(default=False, validator=is_bool)
-
-    def __attrs_post_init__(self) -> None:
-        if self.caption is not None and not caption_allowed(self.kind):
-            raise WaportError(
-                ErrorCode.CAPTION_NOT_ALLOWED, f"{self.kind} cannot carry a caption", "caption"
-            )
-        if self.filename is not None and self.kind != MediaKind.DOCUMENT:
-            raise WaportError(
-                ErrorCode.VALIDATION_FAILED, "only a document has a filename", "filename"
-            )
-        if self.voice and self.kind != MediaKind.AUDIO:
-            raise WaportError(
-                ErrorCode.VALIDATION_FAILED, "only audio can be a voice note", "voice"
-            )
-        if self.animated and self.kind != MediaKind.STICKER:
-            raise WaportError(
-                ErrorCode.VALIDATION_FAILED, "only a sticker can be animated", "animated"
-            )
-        if self.mime_type is not None:
-            check_mime_syntax(self.mime_type, "mime_type")
-        mime = self.mime_type
-        size = None
-        if isinstance(self.source, MediaData):
-            mime = self.source.mime
-            size = len(self.source.data)
-        elif isinstance(self.source, MediaStored):
-            mime, size = self.source.mime, self.source.size
-        check_media(self.kind, mime, size, animated=self.animated)
-
-    @property
-    def mime(self) -> str | None:
-        """The declared MIME type, or the bytes' own."""
-        if isinstance(self.source, MediaData | MediaStored):
-            return self.source.mime
-        return self.mime_type
 
 
 # ----------------------------------------------------------------------------- templates
@@ -261,228 +203,6 @@ class TemplateMessage:
                 )
             seen.add(button.index)
 
-
-# ----------------------------------------------------------------------------- interactive
-
-
-@attrs.frozen
-class InteractiveHeaderText:
-    text: str = attrs.field(validator=required_chars(INTERACTIVE.header_text))
-
-
-@attrs.frozen
-class InteractiveHeaderMedia:
-    media: Media
-
-    def __attrs_post_init__(self) -> None:
-        if self.media.kind not in (MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.DOCUMENT):
-            raise WaportError(
-                ErrorCode.VALIDATION_FAILED,
-                "an interactive header is text, an image, a video or a document",
-                "type",
-            )
-        if self.media.caption is not None:
-            raise WaportError(ErrorCode.CAPTION_NOT_ALLOWED, "a header takes no caption", "caption")
-
-
-InteractiveHeader = InteractiveHeaderText | InteractiveHeaderMedia
-
-
-@attrs.frozen(kw_only=True)
-class ReplyButton:
-    kind: ClassVar[str] = "reply"
-    id: str = attrs.field(validator=required_chars(INTERACTIVE.button_id))
-    title: str = attrs.field(validator=required_chars(INTERACTIVE.button_title))
-
-
-@attrs.frozen(kw_only=True)
-class UrlButton:
-    kind: ClassVar[str] = "url"
-    title: str = attrs.field(validator=required_chars(INTERACTIVE.button_title))
-    url: str = attrs.field(validator=http_url)
-
-
-@attrs.frozen(kw_only=True)
-class CallButton:
-    kind: ClassVar[str] = "call"
-    title: str = attrs.field(validator=required_chars(INTERACTIVE.button_title))
-    phone: str = attrs.field(validator=required_chars(32))
-
-
-@attrs.frozen(kw_only=True)
-class CopyButton:
-    kind: ClassVar[str] = "copy"
-    title: str = attrs.field(validator=required_chars(INTERACTIVE.button_title))
-    code: str = attrs.field(validator=required_chars(INTERACTIVE.button_id))
-
-
-Button = ReplyButton | UrlButton | CallButton | CopyButton
-
-
-@attrs.frozen(kw_only=True)
-class ButtonsMessage:
-    mode: ClassVar[str] = "interactive"
-    type: ClassVar[str] = "buttons"
-
-    body: str = attrs.field(validator=chars(INTERACTIVE.body_buttons, minimum=1, blank=False))
-    buttons: tuple[Button, ...] = attrs.field(validator=items(1, INTERACTIVE.buttons_max))
-    header: InteractiveHeader | None = None
-    footer: str | None = attrs.field(default=None, validator=chars(INTERACTIVE.footer, minimum=1))
-
-    def __attrs_post_init__(self) -> None:
-        ids: set[str] = set()
-        for i, button in enumerate(self.buttons):
-            if isinstance(button, ReplyButton):
-                if button.id in ids:
-                    raise WaportError(
-                        ErrorCode.VALIDATION_FAILED,
-                        "reply button ids must be unique",
-                        f"buttons[{i}].id",
-                    )
-                ids.add(button.id)
-
-
-@attrs.frozen(kw_only=True)
-class ListRow:
-    id: str = attrs.field(validator=required_chars(INTERACTIVE.row_id))
-    title: str = attrs.field(validator=required_chars(INTERACTIVE.row_title))
-    description: str | None = attrs.field(
-        default=None, validator=chars(INTERACTIVE.row_description)
-    )
-
-
-@attrs.frozen(kw_only=True)
-class ListSection:
-    title: str | None = attrs.field(
-        default=None, validator=chars(INTERACTIVE.section_title, minimum=1)
-    )
-    rows: tuple[ListRow, ...] = attrs.field(validator=items(1, INTERACTIVE.rows_total_max))
-
-
-@attrs.frozen(kw_only=True)
-class ListMessage:
-    mode: ClassVar[str] = "interactive"
-    type: ClassVar[str] = "list"
-
-    body: str = attrs.field(validator=chars(INTERACTIVE.body_list, minimum=1, blank=False))
-    button: str = attrs.field(validator=required_chars(INTERACTIVE.list_button))
-    sections: tuple[ListSection, ...] = attrs.field(validator=items(1, INTERACTIVE.sections_max))
-    header: InteractiveHeaderText | None = None
-    footer: str | None = attrs.field(default=None, validator=chars(INTERACTIVE.footer, minimum=1))
-
-    def __attrs_post_init__(self) -> None:
-        total = sum(len(s.rows) for s in self.sections)
-        if total > INTERACTIVE.rows_total_max:
-            raise WaportError(
-                ErrorCode.VALIDATION_FAILED,
-                f"a list has at most {INTERACTIVE.rows_total_max} rows in all, got {total}",
-                "sections",
-            )
-        ids: set[str] = set()
-        for i, section in enumerate(self.sections):
-            if len(self.sections) > 1 and section.title is None:
-                raise WaportError(
-                    ErrorCode.VALIDATION_FAILED,
-                    "each section needs a title when there is more than one",
-                    f"sections[{i}].title",
-                )
-            for j, row in enumerate(section.rows):
-                if row.id in ids:
-                    raise WaportError(
-                        ErrorCode.VALIDATION_FAILED,
-                        "row ids must be unique",
-                        f"sections[{i}].rows[{j}].id",
-                    )
-                ids.add(row.id)
-
-
-@attrs.frozen(kw_only=True)
-class CtaUrlMessage:
-    mode: ClassVar[str] = "interactive"
-    type: ClassVar[str] = "cta_url"
-
-    body: str = attrs.field(validator=chars(INTERACTIVE.body_buttons, minimum=1, blank=False))
-    display_text: str = attrs.field(validator=required_chars(INTERACTIVE.cta_display_text))
-    url: str = attrs.field(validator=http_url)
-    header: InteractiveHeader | None = None
-    footer: str | None = attrs.field(default=None, validator=chars(INTERACTIVE.footer, minimum=1))
-
-
-@attrs.frozen(kw_only=True)
-class CatalogMessage:
-    mode: ClassVar[str] = "interactive"
-    type: ClassVar[str] = "catalog"
-
-    body: str = attrs.field(validator=chars(INTERACTIVE.body_buttons, minimum=1, blank=False))
-    thumbnail_product_retailer_id: str | None = attrs.field(
-        default=None, validator=chars(256, minimum=1)
-    )
-    footer: str | None = attrs.field(default=None, validator=chars(INTERACTIVE.footer, minimum=1))
-
-
-@attrs.frozen(kw_only=True)
-class ProductMessage:
-    mode: ClassVar[str] = "interactive"
-    type: ClassVar[str] = "product"
-
-    catalog_id: str = attrs.field(validator=required_chars(256))
-    product_retailer_id: str = attrs.field(validator=required_chars(256))
-    body: str | None = attrs.field(
-        default=None, validator=chars(INTERACTIVE.body_buttons, minimum=1, blank=False)
-    )
-    footer: str | None = attrs.field(default=None, validator=chars(INTERACTIVE.footer, minimum=1))
-
-
-@attrs.frozen(kw_only=True)
-class ProductSection:
-    title: str = attrs.field(validator=required_chars(INTERACTIVE.section_title))
-    product_retailer_ids: tuple[str, ...] = attrs.field(
-        validator=items(1, INTERACTIVE.product_items_max)
-    )
-
-
-@attrs.frozen(kw_only=True)
-class ProductListMessage:
-    mode: ClassVar[str] = "interactive"
-    type: ClassVar[str] = "product_list"
-
-    catalog_id: str = attrs.field(validator=required_chars(256))
-    header: InteractiveHeaderText
-    body: str = attrs.field(validator=chars(INTERACTIVE.body_buttons, minimum=1, blank=False))
-    sections: tuple[ProductSection, ...] = attrs.field(
-        validator=items(1, INTERACTIVE.product_sections_max)
-    )
-    footer: str | None = attrs.field(default=None, validator=chars(INTERACTIVE.footer, minimum=1))
-
-    def __attrs_post_init__(self) -> None:
-        total = sum(len(s.product_retailer_ids) for s in self.sections)
-        if total > INTERACTIVE.product_items_max:
-            raise WaportError(
-                ErrorCode.VALIDATION_FAILED,
-                f"a product list has at most {INTERACTIVE.product_items_max} products",
-                "sections",
-            )
-
-
-Interactive = (
-    ButtonsMessage
-    | ListMessage
-    | CtaUrlMessage
-    | CatalogMessage
-    | ProductMessage
-    | ProductListMessage
-)
-INTERACTIVE_TYPES: Final[Mapping[str, type[Interactive]]] = {
-    cls.type: cls
-    for cls in (
-        ButtonsMessage,
-        ListMessage,
-        CtaUrlMessage,
-        CatalogMessage,
-        ProductMessage,
-        ProductListMessage,
-    )
-}
 
 # ----------------------------------------------------------------------------- location, contacts, reaction
 
@@ -688,3 +408,56 @@ class OutboundMessage:
 
         walk(self.content, self.content.mode)
         return tuple((path.replace(".header.media.", ".header."), url) for path, url in found)
+
+
+__all__ = [
+    "Button",
+    "ButtonParam",
+    "ButtonsMessage",
+    "CallButton",
+    "CatalogMessage",
+    "ContactAddress",
+    "ContactCard",
+    "ContactCards",
+    "ContactDetails",
+    "ContactEmail",
+    "ContactName",
+    "ContactOrg",
+    "ContactPhone",
+    "ContactUrl",
+    "Content",
+    "CopyButton",
+    "CtaUrlMessage",
+    "Currency",
+    "DateTime",
+    "HeaderMedia",
+    "HeaderText",
+    "INTERACTIVE_TYPES",
+    "Interactive",
+    "InteractiveHeader",
+    "InteractiveHeaderMedia",
+    "InteractiveHeaderText",
+    "JsonScalar",
+    "ListMessage",
+    "ListRow",
+    "ListSection",
+    "Location",
+    "MODES",
+    "Media",
+    "MediaData",
+    "MediaId",
+    "MediaSource",
+    "MediaStored",
+    "MediaUrl",
+    "OutboundMessage",
+    "ParamValue",
+    "ProductListMessage",
+    "ProductMessage",
+    "ProductSection",
+    "Reaction",
+    "ReplyButton",
+    "TemplateHeader",
+    "TemplateMessage",
+    "Text",
+    "UrlButton",
+]

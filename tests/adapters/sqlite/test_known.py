@@ -19,7 +19,7 @@ from waport.domain.status import MessageStatus, StatusChange
 from waport.ports import Sent, StatusPatch
 from waport.storekit import to_us
 from waport.testing import builders
-from waport.testing.contracts.store import (
+from waport.testing.contracts.support import (
     MODEL_SETTINGS,
     T0,
     WindowStep,

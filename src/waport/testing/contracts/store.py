@@ -16,123 +16,42 @@ gets a fresh, empty store.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from functools import reduce
 from typing import ClassVar
 
 import anyio
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.ratelimit import RateLimit, gcra
 from waport.domain.recipients import Recipient
 from waport.domain.records import (
-    ApiKey,
     Contact,
-    MessageRecord,
-    OutboxState,
-    Sender,
-    StoredResponse,
-    Workspace,
 )
 from waport.domain.status import ErrorDetail, MessageStatus, StatusChange, merge_status
-from waport.domain.templates import TemplateSpec, TemplateStatus
 from waport.ports import Failed, Release, Retry, Sent, StatusPatch, Store
 from waport.testing import builders
 from waport.testing.contracts.media import MediaContract
-
-StoreFactory = Callable[[], AbstractAsyncContextManager[Store]]
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-PHONE = Recipient("phone", "255712345678")
-
-
-def _sec(n: float) -> timedelta:
-    return timedelta(seconds=n)
-
-
-def _assert_read_after_sent(record: MessageRecord | None) -> None:
-    """The stored record went pending, sent, read, in that order, and is read now."""
-    assert record is not None
-    assert record.status == MessageStatus.READ
-    assert [c.status for c in record.history] == [
-        MessageStatus.PENDING,
-        MessageStatus.SENT,
-        MessageStatus.READ,
-    ]
-
-
-# the model-based properties: each example opens a fresh store, so few and no deadline
-MODEL_SETTINGS = settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+from waport.testing.contracts.outbox import OutboxContract
+from waport.testing.contracts.records import RecordsContract
+from waport.testing.contracts.support import (
+    MODEL_SETTINGS,
+    PHONE,
+    T0,
+    StoreFactory,
+    WindowStep,
+    _assert_read_after_sent,
+    _sec,
+    add_messages,
+    window_steps,
+    windows_agree_with_a_model,
 )
 
-# a window step: ("inbound" | "template" | "read" | "read-all", contact, sender, second)
-WindowStep = tuple[str, int, int, int]
 
-
-def window_steps() -> st.SearchStrategy[list[WindowStep]]:
-    step = st.tuples(
-        st.sampled_from(["inbound", "template", "read", "read-all"]),
-        st.integers(0, 2),
-        st.integers(0, 1),
-        st.integers(0, 100),
-    )
-    return st.lists(step, max_size=30)
-
-
-async def windows_agree_with_a_model(store: Store, steps: list[WindowStep]) -> None:
-    """Replay ``steps`` on ``store`` and on a dictionary; ``last_inbound`` agrees at every
-    read, with and without template sends counted."""
-    latest: dict[tuple[str, str, str], datetime] = {}  # (contact, sender, kind) -> time
-    for n, (action, c, s, second) in enumerate(steps):
-        contact, sender, at = f"2557000000{c:02d}", f"s{s}", T0 + _sec(second)
-        if action == "inbound":
-            record = builders.inbound(
-                f"in{n}", at=at, provider_message_id=f"w{n}", contact=contact, sender_id=sender
-            )
-            await store.messages.record_inbound([record])
-        elif action == "template":
-            record = builders.outbound(
-                f"t{n}", at=at, to=contact, sender_id=sender, category="UTILITY"
-            )
-            async with store.transaction() as tx:
-                tx.add_messages([record])
-            await store.messages.claim(record.id, now=at)
-            await store.messages.finish(
-                record.id, Sent(provider="p", provider_message_id=f"p{n}", at=at)
-            )
-        else:
-            for templates in (False, True):
-                kinds = ("inbound", "template") if templates else ("inbound",)
-                senders = {sender} if action == "read" else {"s0", "s1"}
-                expected = max(
-                    (
-                        t
-                        for (k, sd, kind), t in latest.items()
-                        if k == contact and sd in senders and kind in kinds
-                    ),
-                    default=None,
-                )
-                found = await store.messages.last_inbound(
-                    "ws1",
-                    Recipient("phone", contact),
-                    sender if action == "read" else None,
-                    include_templates=templates,
-                )
-                assert found == expected, (action, contact, sender, templates)
-            continue
-        kind = "inbound" if action == "inbound" else "template"
-        key = (contact, sender, kind)
-        latest[key] = max(latest.get(key, at), at)
-
-
-class StoreContract(MediaContract):
+class StoreContract(RecordsContract, OutboxContract, MediaContract):
     """Every store port method, including failure paths. See the module docstring."""
 
     pytestmark = pytest.mark.anyio
@@ -152,221 +71,10 @@ class StoreContract(MediaContract):
         async with open_store() as store:
             yield store
 
-    # ------------------------------------------------------------------ workspaces, keys, contacts, templates
-
-    async def test_workspaces_and_senders_round_trip(self, store: Store) -> None:
-        ws = Workspace(
-            id="ws1",
-            name="Acme",
-            webhook_url="https://h.example.com",
-            webhook_secret="whsec_x",
-            balance=100,
-        )
-        await store.workspaces.put(ws)
-        assert await store.workspaces.get("ws1") == ws
-        assert await store.workspaces.get("nope") is None
-        await store.workspaces.put_sender(Sender(id="s2", workspace_id="ws1", phone="255700000002"))
-        await store.workspaces.put_sender(Sender(id="s1", workspace_id="ws1"))
-        assert [s.id for s in await store.workspaces.senders("ws1")] == ["s1", "s2"]
-        assert (await store.workspaces.get_sender("s2")) == Sender(
-            id="s2", workspace_id="ws1", phone="255700000002"
-        )
-        assert [w.id for w in await store.workspaces.list()] == ["ws1"]
-
-    async def test_prepaid_balance_never_goes_negative(self, store: Store) -> None:
-        await store.workspaces.put(Workspace(id="ws1", balance=10))
-        assert await store.workspaces.adjust_balance("ws1", -7) == 3
-        assert await store.workspaces.adjust_balance("ws1", -4) is None
-        assert await store.workspaces.adjust_balance("ws1", 5) == 8
-        await store.workspaces.put(Workspace(id="ws2"))
-        assert await store.workspaces.adjust_balance("ws2", -1) is None
-
-    async def test_api_keys(self, store: Store) -> None:
-        key = ApiKey(
-            id="k1",
-            workspace_id="ws1",
-            digest="d",
-            scopes=frozenset({"messages:send"}),
-            senders=frozenset({"s1"}),
-            created_at=T0,
-        )
-        await store.api_keys.add(key)
-        assert await store.api_keys.get("k1") == key
-        with pytest.raises(WaportError):
-            await store.api_keys.add(key)
-        assert [k.id for k in await store.api_keys.list("ws1")] == ["k1"]
-        assert await store.api_keys.list("other") == []
-        assert await store.api_keys.revoke("k1", at=T0 + _sec(1))
-        assert not await store.api_keys.revoke("k1", at=T0 + _sec(2))
-        revoked = await store.api_keys.get("k1")
-        assert revoked is not None
-        assert revoked.revoked_at == T0 + _sec(1)
-
-    async def test_contacts_merge_labels_and_aliases(self, store: Store) -> None:
-        await store.contacts.upsert(
-            Contact(
-                workspace_id="ws1",
-                recipient=PHONE,
-                name="Ana",
-                labels=("vip",),
-                metadata={"a": 1},
-                updated_at=T0,
-            )
-        )
-        merged = await store.contacts.upsert(
-            Contact(
-                workspace_id="ws1",
-                recipient=PHONE,
-                labels=("new", "vip"),
-                metadata={"b": 2},
-                updated_at=T0,
-            )
-        )
-        assert merged.name == "Ana"
-        assert merged.labels == ("new", "vip")
-        assert dict(merged.metadata) == {"a": 1, "b": 2}
-        assert await store.contacts.get("ws1", PHONE) == merged
-        assert await store.contacts.get("ws2", PHONE) is None
-        await store.contacts.link_alias("123@lid", PHONE)
-        assert await store.contacts.resolve_alias("123@lid") == PHONE
-        assert await store.contacts.resolve_alias("999@lid") is None
-
-    async def test_templates(self, store: Store) -> None:
-        a = TemplateSpec(sender_id="s1", name="a", language="en", body_params=("1",))
-        b = TemplateSpec(sender_id="s1", name="b", language="en", status=TemplateStatus.PENDING)
-        await store.templates.replace("s1", [a, b])
-        assert await store.templates.get("s1", "a", "en") == a
-        assert await store.templates.get("s1", "a", "pt") is None
-        await store.templates.replace("s1", [b])
-        assert await store.templates.get("s1", "a", "en") is None
-        await store.templates.put(TemplateSpec(sender_id="s2", name="c", language="en"))
-        assert [t.name for t in await store.templates.list(["s1", "s2"])] == ["b", "c"]
-
-    # ------------------------------------------------------------------ transactions and idempotency
-
-    async def test_transaction_commits_on_clean_exit(self, store: Store) -> None:
-        async with store.transaction() as tx:
-            tx.add_messages([builders.outbound("m1", at=T0), builders.outbound("m2", at=T0)])
-            tx.claim_idempotency(builders.idempotency("k", "key1", at=T0))
-            tx.upsert_contact(
-                Contact(workspace_id="ws1", recipient=PHONE, labels=("a",), updated_at=T0)
-            )
-        assert (await store.messages.get("m1")) == builders.outbound("m1", at=T0)
-        assert await store.messages.get("m2") is not None
-        assert await store.idempotency.get("k", "key1", now=T0) is not None
-        assert await store.contacts.get("ws1", PHONE) is not None
-
-    async def test_an_exception_inside_a_transaction_persists_nothing(self, store: Store) -> None:
-        with pytest.raises(RuntimeError):
-            async with store.transaction() as tx:
-                tx.add_messages([builders.outbound("m1", at=T0)])
-                tx.claim_idempotency(builders.idempotency("k", "key1", at=T0))
-                tx.upsert_contact(Contact(workspace_id="ws1", recipient=PHONE, updated_at=T0))
-                raise RuntimeError("boom")
-        assert await store.messages.get("m1") is None
-        assert await store.idempotency.get("k", "key1", now=T0) is None
-        assert await store.contacts.get("ws1", PHONE) is None
-
-    async def test_a_taken_idempotency_key_fails_the_whole_transaction(self, store: Store) -> None:
-        async with store.transaction() as tx:
-            tx.claim_idempotency(builders.idempotency("k", "key1", at=T0))
-        with pytest.raises(WaportError) as info:
-            async with store.transaction() as tx:
-                tx.add_messages([builders.outbound("m1", at=T0)])
-                tx.claim_idempotency(builders.idempotency("k", "key1", at=T0 + _sec(1)))
-        assert info.value.code == ErrorCode.IDEMPOTENCY_IN_PROGRESS
-        assert await store.messages.get("m1") is None
-        # another scope may use the same key
-        async with store.transaction() as tx:
-            tx.claim_idempotency(builders.idempotency("other", "key1", at=T0))
-
-    async def test_concurrent_claims_of_one_key_have_one_winner(self, store: Store) -> None:
-        outcomes: list[str] = []
-
-        async def claim(i: int) -> None:
-            try:
-                async with store.transaction() as tx:
-                    tx.add_messages([builders.outbound(f"m{i}", at=T0)])
-                    tx.claim_idempotency(builders.idempotency("k", "race", at=T0))
-                outcomes.append("won")
-            except WaportError as err:
-                assert err.code == ErrorCode.IDEMPOTENCY_IN_PROGRESS
-                outcomes.append("lost")
-
-        async with anyio.create_task_group() as tg:
-            for i in range(8):
-                tg.start_soon(claim, i)
-        assert outcomes.count("won") == 1
-        present = [i for i in range(8) if await store.messages.get(f"m{i}") is not None]
-        assert len(present) == 1
-
-    async def test_idempotency_records_complete_and_expire_by_the_given_clock(
-        self, store: Store
-    ) -> None:
-        async with store.transaction() as tx:
-            tx.claim_idempotency(builders.idempotency("k", "key1", at=T0, ttl=timedelta(hours=24)))
-        response = StoredResponse(status=202, body=b'{"status":"pending"}')
-        await store.idempotency.complete("k", "key1", response)
-        record = await store.idempotency.get("k", "key1", now=T0 + timedelta(hours=23, minutes=59))
-        assert record is not None
-        assert record.response == response
-        assert (
-            await store.idempotency.get("k", "key1", now=T0 + timedelta(hours=24, seconds=1))
-            is None
-        )
-        assert await store.idempotency.purge(T0 + timedelta(hours=25)) == 1
-        # an expired key may be claimed again
-        async with store.transaction() as tx:
-            tx.claim_idempotency(builders.idempotency("k", "key1", at=T0 + timedelta(hours=25)))
-
-    async def test_expired_but_unpurged_key_can_be_claimed(self, store: Store) -> None:
-        async with store.transaction() as tx:
-            tx.claim_idempotency(builders.idempotency("k", "key1", at=T0, ttl=_sec(10)))
-        async with store.transaction() as tx:
-            tx.claim_idempotency(
-                builders.idempotency("k", "key1", at=T0 + _sec(11), fingerprint="g")
-            )
-        record = await store.idempotency.get("k", "key1", now=T0 + _sec(12))
-        assert record is not None
-        assert record.fingerprint == "g"
-
-    # ------------------------------------------------------------------ rate limits
-
-    async def test_rate_limit_buckets_follow_gcra_and_expire(self, store: Store) -> None:
-        rate = RateLimit(3, timedelta(seconds=3))
-        tat = None
-        for step in [0, 0, 0, 0, 0.5, 1, 1, 1.2, 5]:
-            now = T0 + _sec(step)
-            expected = gcra(tat, now, rate)
-            got = await store.rate_limits.hit("key", rate, now=now)
-            assert (got.allowed, got.remaining) == (expected.allowed, expected.remaining)
-            if expected.allowed:
-                tat = expected.tat
-        fresh = await store.rate_limits.hit("other", rate, now=T0 + _sec(5))
-        assert fresh.allowed
-        assert fresh.remaining == 2
-        assert await store.rate_limits.purge(T0 + timedelta(hours=1)) >= 1
-
-    async def test_concurrent_hits_never_over_admit(self, store: Store) -> None:
-        rate = RateLimit(5, timedelta(minutes=1))
-        allowed: list[bool] = []
-
-        async def hit() -> None:
-            allowed.append((await store.rate_limits.hit("shared", rate, now=T0)).allowed)
-
-        async with anyio.create_task_group() as tg:
-            for _ in range(20):
-                tg.start_soon(hit)
-        assert allowed.count(True) == 5
-
     # ------------------------------------------------------------------ messages
 
-    async def _add(self, store: Store, *records: object) -> None:
-        async with store.transaction() as tx:
-            tx.add_messages(list(records))  # type: ignore[arg-type]
-
     async def test_claim_has_exactly_one_winner(self, store: Store) -> None:
-        await self._add(store, builders.outbound("m1", at=T0))
+        await add_messages(store, builders.outbound("m1", at=T0))
         results = []
 
         async def claim() -> None:
@@ -382,7 +90,7 @@ class StoreContract(MediaContract):
         assert await store.messages.claim("missing", now=T0) is None
 
     async def test_claim_moves_scheduled_to_pending(self, store: Store) -> None:
-        await self._add(
+        await add_messages(
             store,
             builders.outbound("m1", at=T0, status=MessageStatus.SCHEDULED, due_at=T0 + _sec(60)),
         )
@@ -395,7 +103,7 @@ class StoreContract(MediaContract):
         ]
 
     async def test_sent_outcome_records_provider_id_history_and_event(self, store: Store) -> None:
-        await self._add(store, builders.outbound("m1", at=T0))
+        await add_messages(store, builders.outbound("m1", at=T0))
         await store.messages.claim("m1", now=T0)
         record = await store.messages.finish(
             "m1", Sent(provider="p", provider_message_id="pid1", at=T0 + _sec(1))
@@ -412,13 +120,13 @@ class StoreContract(MediaContract):
         assert events[0].payload["data"]["message_id"] == "m1"
 
     async def test_no_event_without_a_webhook_url(self, store: Store) -> None:
-        await self._add(store, builders.outbound("m1", at=T0, webhook_url=None))
+        await add_messages(store, builders.outbound("m1", at=T0, webhook_url=None))
         await store.messages.claim("m1", now=T0)
         await store.messages.finish("m1", Sent(provider="p", provider_message_id="pid1", at=T0))
         assert await store.outbox.for_message("m1") == []
 
     async def test_retry_failed_and_release_outcomes(self, store: Store) -> None:
-        await self._add(
+        await add_messages(
             store,
             builders.outbound("m1", at=T0),
             builders.outbound("m2", at=T0),
@@ -451,7 +159,7 @@ class StoreContract(MediaContract):
         assert await store.messages.claim("m2", now=T0 + _sec(2)) is None  # final: not claimable
 
     async def test_recovery_of_a_stale_claim_never_touches_a_newer_one(self, store: Store) -> None:
-        await self._add(store, builders.outbound("m1", at=T0))
+        await add_messages(store, builders.outbound("m1", at=T0))
         first = await store.messages.claim("m1", now=T0)
         assert first is not None
         assert first.attempting_since is not None
@@ -468,7 +176,7 @@ class StoreContract(MediaContract):
         assert kept.attempting_since == again.attempting_since
 
     async def test_due_and_in_flight(self, store: Store) -> None:
-        await self._add(
+        await add_messages(
             store,
             builders.outbound("now", at=T0),
             builders.outbound(
@@ -501,7 +209,7 @@ class StoreContract(MediaContract):
         assert await store.messages.in_flight(started_before=T0, limit=10) == []
 
     async def test_statuses_only_move_forward_and_duplicates_are_no_ops(self, store: Store) -> None:
-        await self._add(store, builders.outbound("m1", at=T0))
+        await add_messages(store, builders.outbound("m1", at=T0))
         await store.messages.claim("m1", now=T0)
         await store.messages.finish("m1", Sent(provider="p", provider_message_id="pid1", at=T0))
 
@@ -527,7 +235,7 @@ class StoreContract(MediaContract):
         ]
 
     async def test_status_by_our_id_sets_the_provider_id(self, store: Store) -> None:
-        await self._add(store, builders.outbound("m1", at=T0))
+        await add_messages(store, builders.outbound("m1", at=T0))
         await store.messages.claim("m1", now=T0)
         result = (
             await store.messages.apply_statuses(
@@ -548,7 +256,7 @@ class StoreContract(MediaContract):
         assert (await store.messages.find_by_provider_id("p", "pid9")) is not None
 
     async def test_early_statuses_are_kept_until_the_send_is_recorded(self, store: Store) -> None:
-        await self._add(store, builders.outbound("m1", at=T0))
+        await add_messages(store, builders.outbound("m1", at=T0))
         await store.messages.claim("m1", now=T0)
         early = await store.messages.apply_statuses(
             [
@@ -575,7 +283,7 @@ class StoreContract(MediaContract):
     ) -> None:
         """Written together (one batch, for a store that batches; in either order, for one
         that runs them concurrently), the early status and the send's outcome still meet."""
-        await self._add(store, builders.outbound("m1", at=T0))
+        await add_messages(store, builders.outbound("m1", at=T0))
         await store.messages.claim("m1", now=T0)
         early = StatusPatch(
             provider="p",
@@ -614,7 +322,7 @@ class StoreContract(MediaContract):
         await store.messages.record_inbound(
             [builders.inbound("in_old", at=T0, provider_message_id="w1", contact=old)]
         )
-        await self._add(store, builders.outbound("sent_old", at=T0, to=old, webhook_url=None))
+        await add_messages(store, builders.outbound("sent_old", at=T0, to=old, webhook_url=None))
         await store.messages.claim("sent_old", now=T0)
         await store.messages.finish("sent_old", Sent(provider="p", provider_message_id="p1", at=T0))
         await store.contacts.upsert(
@@ -624,8 +332,8 @@ class StoreContract(MediaContract):
         for event in await store.outbox.claim(T0, limit=10, lease=_sec(30)):
             await store.outbox.delivered(event.id, at=T0)
         # old but unfinished: queued, in flight, or owing a webhook
-        await self._add(store, builders.outbound("queued_old", at=T0, to=recent))
-        await self._add(store, builders.outbound("flying_old", at=T0, to=recent))
+        await add_messages(store, builders.outbound("queued_old", at=T0, to=recent))
+        await add_messages(store, builders.outbound("flying_old", at=T0, to=recent))
         await store.messages.claim("flying_old", now=T0)
         await store.messages.record_inbound(
             [builders.inbound("owed_old", at=T0, provider_message_id="w2", contact=recent)]
@@ -661,7 +369,7 @@ class StoreContract(MediaContract):
         ) == [True]
 
     async def test_template_sends_count_for_the_window_only_when_asked(self, store: Store) -> None:
-        await self._add(store, builders.outbound("t1", at=T0, category="UTILITY"))
+        await add_messages(store, builders.outbound("t1", at=T0, category="UTILITY"))
         await store.messages.claim("t1", now=T0)
         await store.messages.finish(
             "t1", Sent(provider="p", provider_message_id="pid", at=T0 + _sec(5))
@@ -672,7 +380,7 @@ class StoreContract(MediaContract):
         ) == T0 + _sec(5)
 
     async def test_initiated_contacts_are_counted_once(self, store: Store) -> None:
-        await self._add(
+        await add_messages(
             store,
             builders.outbound("a", at=T0, to="255700000001", initiated=True),
             builders.outbound("b", at=T0 + _sec(1), to="255700000001", initiated=True),
@@ -691,7 +399,7 @@ class StoreContract(MediaContract):
         ) == {Recipient("phone", "255700000001")}
 
     async def test_broadcast_rows(self, store: Store) -> None:
-        await self._add(
+        await add_messages(
             store,
             *(
                 builders.outbound(f"m{i}", at=T0, to=f"25570000000{i}", broadcast_id="bc1")
@@ -702,70 +410,6 @@ class StoreContract(MediaContract):
         assert await store.messages.by_broadcast("bc2") == []
         counts = await store.messages.counts()
         assert counts["pending"] == 3
-
-    # ------------------------------------------------------------------ outbox
-
-    async def _sent_with_statuses(self, store: Store, mid: str, *statuses: MessageStatus) -> None:
-        await self._add(store, builders.outbound(mid, at=T0))
-        await store.messages.claim(mid, now=T0)
-        await store.messages.finish(
-            mid, Sent(provider="p", provider_message_id=f"pid-{mid}", at=T0)
-        )
-        await store.messages.apply_statuses(
-            [StatusPatch(message_id=mid, change=StatusChange(status=s, at=T0)) for s in statuses]
-        )
-
-    async def test_outbox_delivers_in_order_per_message(self, store: Store) -> None:
-        await self._sent_with_statuses(store, "m1", MessageStatus.DELIVERED, MessageStatus.READ)
-        await self._sent_with_statuses(store, "m2")
-        first = await store.outbox.claim(T0, limit=10, lease=_sec(30))
-        assert sorted((e.message_id, e.type) for e in first) == [
-            ("m1", "message.sent"),
-            ("m2", "message.sent"),
-        ]
-        assert (
-            await store.outbox.claim(T0, limit=10, lease=_sec(30)) == []
-        )  # leased, and m1's later events wait
-        m1_sent = next(e for e in first if e.message_id == "m1")
-        await store.outbox.delivered(m1_sent.id, at=T0)
-        second = await store.outbox.claim(T0, limit=10, lease=_sec(30))
-        assert [e.type for e in second] == ["message.delivered"]
-        await store.outbox.failed(second[0].id, at=T0, due_at=T0 + _sec(5), error="503")
-        assert await store.outbox.claim(T0 + _sec(1), limit=10, lease=_sec(30)) == []
-        retried = await store.outbox.claim(T0 + _sec(5), limit=10, lease=_sec(30))
-        assert [(e.type, e.attempts) for e in retried] == [("message.delivered", 1)]
-        await store.outbox.failed(retried[0].id, at=T0, due_at=None, error="gave up")
-        dead = await store.outbox.get(retried[0].id)
-        assert dead is not None
-        assert dead.state == OutboxState.DEAD
-        after = await store.outbox.claim(T0 + _sec(6), limit=10, lease=_sec(30))
-        assert [e.type for e in after] == ["message.read"]
-
-    async def test_an_expired_lease_makes_an_event_claimable_again(self, store: Store) -> None:
-        await self._sent_with_statuses(store, "m1")
-        assert len(await store.outbox.claim(T0, limit=10, lease=_sec(30))) == 1
-        assert await store.outbox.claim(T0 + _sec(29), limit=10, lease=_sec(30)) == []
-        assert len(await store.outbox.claim(T0 + _sec(30), limit=10, lease=_sec(30))) == 1
-
-    async def test_concurrent_outbox_claims_never_share_an_event(self, store: Store) -> None:
-        for i in range(20):
-            await self._sent_with_statuses(store, f"m{i}")
-        claimed: list[str] = []
-
-        async def claim() -> None:
-            claimed.extend(e.id for e in await store.outbox.claim(T0, limit=3, lease=_sec(30)))
-
-        async with anyio.create_task_group() as tg:
-            for _ in range(10):
-                tg.start_soon(claim)
-        assert len(claimed) == len(set(claimed)) == 20
-
-    async def test_a_gone_url_kills_its_pending_events(self, store: Store) -> None:
-        await self._sent_with_statuses(store, "m1", MessageStatus.DELIVERED)
-        assert await store.outbox.pending_count() == 2
-        assert await store.outbox.kill_url("https://hooks.example.com/wa", error="410 Gone") == 2
-        assert await store.outbox.pending_count() == 0
-        assert await store.outbox.claim(T0, limit=10, lease=_sec(1)) == []
 
     # ------------------------------------------------------------------ model-based property
 
@@ -800,7 +444,7 @@ class StoreContract(MediaContract):
         """Random status updates and idempotency claims, replayed on the store and on a
         small model: final statuses, histories and live keys agree."""
         async with open_store() as store:
-            await self._add(store, *(builders.outbound(f"m{i}", at=T0) for i in range(3)))
+            await add_messages(store, *(builders.outbound(f"m{i}", at=T0) for i in range(3)))
             model = {f"m{i}": [MessageStatus.PENDING] for i in range(3)}
             for mid, status, s in updates:
                 await store.messages.apply_statuses(

@@ -1,0 +1,277 @@
+"""The OpenAPI document's component schemas (bodies, answers, errors), built from the
+tables the code uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from waport.domain.errors import ErrorCode
+from waport.domain.limits import TEMPLATE, TEXT, URL_MAX, MediaKind
+from waport.domain.records import SCOPES
+from waport.domain.status import MessageStatus
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def component_schemas() -> dict[str, Any]:
+    statuses = [s.value for s in MessageStatus]
+    nullable_string = {"type": ["string", "null"]}
+    param = {
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": TEMPLATE.body_param},
+            {"type": "number"},
+            {
+                "type": "object",
+                "required": ["type"],
+                "description": "a typed parameter: currency or date_time",
+                "properties": {"type": {"enum": ["currency", "date_time"]}},
+            },
+        ]
+    }
+    schemas: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "required": ["status", "error", "correlation_id"],
+            "properties": {
+                "status": {"const": "error"},
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message", "param"],
+                    "properties": {
+                        "code": {"enum": [c.value for c in ErrorCode]},
+                        "message": {"type": "string"},
+                        "param": nullable_string,
+                        "details": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "correlation_id": {"type": "string"},
+                "data": {"type": "object"},
+            },
+        },
+        "Message": {
+            "type": "object",
+            "required": ["message_id", "direction", "status", "sender_id", "created_at"],
+            "properties": {
+                "message_id": {"type": "string"},
+                "direction": {"enum": ["outbound", "inbound"]},
+                "status": {"enum": statuses},
+                "sender_id": {"type": "string"},
+                "to": {"type": "string"},
+                "from": {"type": "string"},
+                "mode": {"type": "string"},
+                "provider_message_id": nullable_string,
+                "created_at": {"type": "string", "format": "date-time"},
+                "scheduled_at": {"type": "string", "format": "date-time"},
+                "expires_at": {"type": "string", "format": "date-time"},
+                "broadcast_id": {"type": "string"},
+                "metadata": {"type": "object"},
+                "error": {"type": ["object", "null"]},
+                "history": {"type": "array", "items": {"type": "object"}},
+                "attempts": {"type": "integer"},
+                "content": {},
+            },
+        },
+        "SendRequest": {
+            "type": "object",
+            "description": (
+                "Exactly one of text, template, media, interactive, location, contacts, reaction. "
+                "The rules each field follows (lengths, the 24-hour window, templates) are on "
+                "the documentation's rules page; an error names the field it refuses."
+            ),
+            "required": ["to"],
+            "properties": {
+                "to": {
+                    "type": "string",
+                    "description": "E.164 phone (+ and separators allowed), group JID or channel JID",
+                },
+                "sender_id": {"type": "string"},
+                "text": {
+                    "oneOf": [
+                        {"type": "string", "minLength": 1, "maxLength": TEXT.body},
+                        {
+                            "type": "object",
+                            "required": ["body"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "body": {"type": "string", "minLength": 1, "maxLength": TEXT.body},
+                                "preview_url": {"type": "boolean"},
+                            },
+                        },
+                    ]
+                },
+                "template": ref("Template"),
+                "media": ref("Media"),
+                "interactive": {
+                    "type": "object",
+                    "required": ["type"],
+                    "description": "Reply buttons, a list, a call-to-action URL or a catalog.",
+                    "properties": {
+                        "type": {
+                            "enum": [
+                                "buttons",
+                                "list",
+                                "cta_url",
+                                "catalog",
+                                "product",
+                                "product_list",
+                            ]
+                        }
+                    },
+                },
+                "location": {
+                    "type": "object",
+                    "required": ["latitude", "longitude"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+                        "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+                        "name": {"type": "string", "minLength": 1, "maxLength": 1000},
+                        "address": {"type": "string", "minLength": 1, "maxLength": 1000},
+                    },
+                },
+                "contacts": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+                "reaction": {
+                    "type": "object",
+                    "required": ["message_id"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "message_id": {"type": "string", "minLength": 1},
+                        "emoji": {"type": "string", "description": "one emoji; empty removes"},
+                    },
+                },
+                "reply_to": {"type": "string"},
+                "check_window": {"type": "boolean"},
+                "scheduled_at": {"type": "string", "format": "date-time"},
+                "expires_at": {"type": "string", "format": "date-time"},
+                "webhook_url": {"type": "string"},
+                "metadata": {"type": "object"},
+                "contact": {"type": "object"},
+            },
+        },
+        "Media": {
+            "type": "object",
+            "description": "Exactly one of url, data (a base64 data URI) or id.",
+            "additionalProperties": False,
+            "properties": {
+                "type": {"enum": [k.value for k in MediaKind]},
+                "url": {"type": "string", "maxLength": URL_MAX},
+                "data": {"type": "string", "description": "data:<mime>;base64,<bytes>"},
+                "id": {"type": "string", "description": "a media id of the provider"},
+                "caption": {"type": "string", "maxLength": TEXT.caption},
+                "filename": {"type": "string", "minLength": 1, "maxLength": TEXT.filename},
+                "mime_type": {"type": "string"},
+                "voice": {"type": "boolean"},
+                "animated": {"type": "boolean"},
+            },
+        },
+        "Template": {
+            "type": "object",
+            "required": ["name", "language"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": TEMPLATE.name},
+                "language": {"type": "string", "description": "en_US, pt_BR, ..."},
+                "params": {
+                    "description": "Positional (a list: 1, 2, ...) or keyed (an object)",
+                    "oneOf": [
+                        {"type": "array", "items": param},
+                        {"type": "object", "additionalProperties": param},
+                    ],
+                },
+                "header": {
+                    "type": "object",
+                    "description": 'Text ({"type": "text", "params": [...]}) or media (as Media)',
+                },
+                "buttons": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["index", "param"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "index": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": TEMPLATE.button_index_max,
+                            },
+                            "param": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": TEMPLATE.button_param,
+                            },
+                        },
+                    },
+                },
+                "otp": {"type": "string", "minLength": 1, "maxLength": TEMPLATE.otp},
+            },
+        },
+        "BroadcastRequest": {
+            "type": "object",
+            "required": ["template", "sender_id", "recipients"],
+            "properties": {
+                "template": ref("Template"),
+                "sender_id": {"type": "string"},
+                "recipients": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["to"],
+                        "properties": {
+                            "to": {"type": "string"},
+                            "template_params": {},
+                            "metadata": {"type": "object"},
+                        },
+                    },
+                },
+                "scheduled_at": {"type": "string", "format": "date-time"},
+                "expires_at": {"type": "string", "format": "date-time"},
+                "webhook_url": {"type": "string"},
+                "metadata": {"type": "object"},
+            },
+        },
+        "Broadcast": {
+            "type": "object",
+            "required": ["broadcast_id", "summary", "results"],
+            "properties": {
+                "broadcast_id": {"type": "string"},
+                "summary": {
+                    "type": "object",
+                    "required": ["total", "sent", "pending", "failed"],
+                    "properties": {
+                        k: {"type": "integer"} for k in ("total", "sent", "pending", "failed")
+                    },
+                },
+                "results": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+        "Window": {
+            "type": "object",
+            "required": [
+                "within_window",
+                "reason",
+                "last_inbound_at",
+                "hours_since_last_inbound",
+                "expires_at",
+            ],
+            "properties": {
+                "within_window": {"type": "boolean"},
+                "reason": {"enum": ["within_window", "window_expired", "no_inbound_history"]},
+                "last_inbound_at": nullable_string,
+                "hours_since_last_inbound": {"type": ["number", "null"]},
+                "expires_at": nullable_string,
+            },
+        },
+        "Key": {
+            "type": "object",
+            "required": ["id", "scopes"],
+            "properties": {
+                "id": {"type": "string"},
+                "key": {"type": "string", "description": "Shown once, at creation"},
+                "scopes": {"type": "array", "items": {"enum": sorted(SCOPES)}},
+                "senders": {"type": ["array", "null"], "items": {"type": "string"}},
+            },
+        },
+    }
+    return schemas

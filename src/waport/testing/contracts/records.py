@@ -1,0 +1,234 @@
+"""The store contract's part for workspaces, keys, contacts, templates, transactions,
+idempotency records and rate limits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import anyio
+import pytest
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.ratelimit import RateLimit, gcra
+from waport.domain.records import (
+    ApiKey,
+    Contact,
+    Sender,
+    StoredResponse,
+    Workspace,
+)
+from waport.domain.templates import TemplateSpec, TemplateStatus
+from waport.ports import Store
+from waport.testing import builders
+from waport.testing.contracts.support import PHONE, T0, _sec
+
+
+class RecordsContract:
+    """Part of ``StoreContract``: everything but messages, the outbox and media."""
+
+    # ------------------------------------------------------------------ workspaces, keys, contacts, templates
+
+    async def test_workspaces_and_senders_round_trip(self, store: Store) -> None:
+        ws = Workspace(
+            id="ws1",
+            name="Acme",
+            webhook_url="https://h.example.com",
+            webhook_secret="whsec_x",
+            balance=100,
+        )
+        await store.workspaces.put(ws)
+        assert await store.workspaces.get("ws1") == ws
+        assert await store.workspaces.get("nope") is None
+        await store.workspaces.put_sender(Sender(id="s2", workspace_id="ws1", phone="255700000002"))
+        await store.workspaces.put_sender(Sender(id="s1", workspace_id="ws1"))
+        assert [s.id for s in await store.workspaces.senders("ws1")] == ["s1", "s2"]
+        assert (await store.workspaces.get_sender("s2")) == Sender(
+            id="s2", workspace_id="ws1", phone="255700000002"
+        )
+        assert [w.id for w in await store.workspaces.list()] == ["ws1"]
+
+    async def test_prepaid_balance_never_goes_negative(self, store: Store) -> None:
+        await store.workspaces.put(Workspace(id="ws1", balance=10))
+        assert await store.workspaces.adjust_balance("ws1", -7) == 3
+        assert await store.workspaces.adjust_balance("ws1", -4) is None
+        assert await store.workspaces.adjust_balance("ws1", 5) == 8
+        await store.workspaces.put(Workspace(id="ws2"))
+        assert await store.workspaces.adjust_balance("ws2", -1) is None
+
+    async def test_api_keys(self, store: Store) -> None:
+        key = ApiKey(
+            id="k1",
+            workspace_id="ws1",
+            digest="d",
+            scopes=frozenset({"messages:send"}),
+            senders=frozenset({"s1"}),
+            created_at=T0,
+        )
+        await store.api_keys.add(key)
+        assert await store.api_keys.get("k1") == key
+        with pytest.raises(WaportError):
+            await store.api_keys.add(key)
+        assert [k.id for k in await store.api_keys.list("ws1")] == ["k1"]
+        assert await store.api_keys.list("other") == []
+        assert await store.api_keys.revoke("k1", at=T0 + _sec(1))
+        assert not await store.api_keys.revoke("k1", at=T0 + _sec(2))
+        revoked = await store.api_keys.get("k1")
+        assert revoked is not None
+        assert revoked.revoked_at == T0 + _sec(1)
+
+    async def test_contacts_merge_labels_and_aliases(self, store: Store) -> None:
+        await store.contacts.upsert(
+            Contact(
+                workspace_id="ws1",
+                recipient=PHONE,
+                name="Ana",
+                labels=("vip",),
+                metadata={"a": 1},
+                updated_at=T0,
+            )
+        )
+        merged = await store.contacts.upsert(
+            Contact(
+                workspace_id="ws1",
+                recipient=PHONE,
+                labels=("new", "vip"),
+                metadata={"b": 2},
+                updated_at=T0,
+            )
+        )
+        assert merged.name == "Ana"
+        assert merged.labels == ("new", "vip")
+        assert dict(merged.metadata) == {"a": 1, "b": 2}
+        assert await store.contacts.get("ws1", PHONE) == merged
+        assert await store.contacts.get("ws2", PHONE) is None
+        await store.contacts.link_alias("123@lid", PHONE)
+        assert await store.contacts.resolve_alias("123@lid") == PHONE
+        assert await store.contacts.resolve_alias("999@lid") is None
+
+    async def test_templates(self, store: Store) -> None:
+        a = TemplateSpec(sender_id="s1", name="a", language="en", body_params=("1",))
+        b = TemplateSpec(sender_id="s1", name="b", language="en", status=TemplateStatus.PENDING)
+        await store.templates.replace("s1", [a, b])
+        assert await store.templates.get("s1", "a", "en") == a
+        assert await store.templates.get("s1", "a", "pt") is None
+        await store.templates.replace("s1", [b])
+        assert await store.templates.get("s1", "a", "en") is None
+        await store.templates.put(TemplateSpec(sender_id="s2", name="c", language="en"))
+        assert [t.name for t in await store.templates.list(["s1", "s2"])] == ["b", "c"]
+
+    # ------------------------------------------------------------------ transactions and idempotency
+
+    async def test_transaction_commits_on_clean_exit(self, store: Store) -> None:
+        async with store.transaction() as tx:
+            tx.add_messages([builders.outbound("m1", at=T0), builders.outbound("m2", at=T0)])
+            tx.claim_idempotency(builders.idempotency("k", "key1", at=T0))
+            tx.upsert_contact(
+                Contact(workspace_id="ws1", recipient=PHONE, labels=("a",), updated_at=T0)
+            )
+        assert (await store.messages.get("m1")) == builders.outbound("m1", at=T0)
+        assert await store.messages.get("m2") is not None
+        assert await store.idempotency.get("k", "key1", now=T0) is not None
+        assert await store.contacts.get("ws1", PHONE) is not None
+
+    async def test_an_exception_inside_a_transaction_persists_nothing(self, store: Store) -> None:
+        with pytest.raises(RuntimeError):
+            async with store.transaction() as tx:
+                tx.add_messages([builders.outbound("m1", at=T0)])
+                tx.claim_idempotency(builders.idempotency("k", "key1", at=T0))
+                tx.upsert_contact(Contact(workspace_id="ws1", recipient=PHONE, updated_at=T0))
+                raise RuntimeError("boom")
+        assert await store.messages.get("m1") is None
+        assert await store.idempotency.get("k", "key1", now=T0) is None
+        assert await store.contacts.get("ws1", PHONE) is None
+
+    async def test_a_taken_idempotency_key_fails_the_whole_transaction(self, store: Store) -> None:
+        async with store.transaction() as tx:
+            tx.claim_idempotency(builders.idempotency("k", "key1", at=T0))
+        with pytest.raises(WaportError) as info:
+            async with store.transaction() as tx:
+                tx.add_messages([builders.outbound("m1", at=T0)])
+                tx.claim_idempotency(builders.idempotency("k", "key1", at=T0 + _sec(1)))
+        assert info.value.code == ErrorCode.IDEMPOTENCY_IN_PROGRESS
+        assert await store.messages.get("m1") is None
+        # another scope may use the same key
+        async with store.transaction() as tx:
+            tx.claim_idempotency(builders.idempotency("other", "key1", at=T0))
+
+    async def test_concurrent_claims_of_one_key_have_one_winner(self, store: Store) -> None:
+        outcomes: list[str] = []
+
+        async def claim(i: int) -> None:
+            try:
+                async with store.transaction() as tx:
+                    tx.add_messages([builders.outbound(f"m{i}", at=T0)])
+                    tx.claim_idempotency(builders.idempotency("k", "race", at=T0))
+                outcomes.append("won")
+            except WaportError as err:
+                assert err.code == ErrorCode.IDEMPOTENCY_IN_PROGRESS
+                outcomes.append("lost")
+
+        async with anyio.create_task_group() as tg:
+            for i in range(8):
+                tg.start_soon(claim, i)
+        assert outcomes.count("won") == 1
+        present = [i for i in range(8) if await store.messages.get(f"m{i}") is not None]
+        assert len(present) == 1
+
+    async def test_idempotency_records_complete_and_expire_by_the_given_clock(
+        self, store: Store
+    ) -> None:
+        async with store.transaction() as tx:
+            tx.claim_idempotency(builders.idempotency("k", "key1", at=T0, ttl=timedelta(hours=24)))
+        response = StoredResponse(status=202, body=b'{"status":"pending"}')
+        await store.idempotency.complete("k", "key1", response)
+        record = await store.idempotency.get("k", "key1", now=T0 + timedelta(hours=23, minutes=59))
+        assert record is not None
+        assert record.response == response
+        assert (
+            await store.idempotency.get("k", "key1", now=T0 + timedelta(hours=24, seconds=1))
+            is None
+        )
+        assert await store.idempotency.purge(T0 + timedelta(hours=25)) == 1
+        # an expired key may be claimed again
+        async with store.transaction() as tx:
+            tx.claim_idempotency(builders.idempotency("k", "key1", at=T0 + timedelta(hours=25)))
+
+    async def test_expired_but_unpurged_key_can_be_claimed(self, store: Store) -> None:
+        async with store.transaction() as tx:
+            tx.claim_idempotency(builders.idempotency("k", "key1", at=T0, ttl=_sec(10)))
+        async with store.transaction() as tx:
+            tx.claim_idempotency(
+                builders.idempotency("k", "key1", at=T0 + _sec(11), fingerprint="g")
+            )
+        record = await store.idempotency.get("k", "key1", now=T0 + _sec(12))
+        assert record is not None
+        assert record.fingerprint == "g"
+
+    # ------------------------------------------------------------------ rate limits
+
+    async def test_rate_limit_buckets_follow_gcra_and_expire(self, store: Store) -> None:
+        rate = RateLimit(3, timedelta(seconds=3))
+        tat = None
+        for step in [0, 0, 0, 0, 0.5, 1, 1, 1.2, 5]:
+            now = T0 + _sec(step)
+            expected = gcra(tat, now, rate)
+            got = await store.rate_limits.hit("key", rate, now=now)
+            assert (got.allowed, got.remaining) == (expected.allowed, expected.remaining)
+            if expected.allowed:
+                tat = expected.tat
+        fresh = await store.rate_limits.hit("other", rate, now=T0 + _sec(5))
+        assert fresh.allowed
+        assert fresh.remaining == 2
+        assert await store.rate_limits.purge(T0 + timedelta(hours=1)) >= 1
+
+    async def test_concurrent_hits_never_over_admit(self, store: Store) -> None:
+        rate = RateLimit(5, timedelta(minutes=1))
+        allowed: list[bool] = []
+
+        async def hit() -> None:
+            allowed.append((await store.rate_limits.hit("shared", rate, now=T0)).allowed)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(20):
+                tg.start_soon(hit)
+        assert allowed.count(True) == 5
