@@ -158,10 +158,14 @@ def openapi_document() -> dict[str, Any]:
                 "One approved template to 1-256 recipients",
                 "broadcasts:send",
                 {
-                    "200": _ok(_envelope(ref("Broadcast"), ["ok"]), "Every recipient accepted"),
+                    "200": _ok(
+                        _envelope(ref("Broadcast"), ["ok"]),
+                        "No row failed, and at least one has gone out",
+                    ),
                     "202": _ok(
                         _envelope(ref("Broadcast"), ["pending"]),
-                        "Stored, to be attempted (Prefer: respond-async)",
+                        "No row failed and none has gone out yet: queued (Prefer: respond-async),"
+                        " scheduled or paced",
                     ),
                     "207": _ok(
                         _envelope(ref("Broadcast"), ["partial"]), "At least one recipient failed"
@@ -291,6 +295,12 @@ def openapi_document() -> dict[str, Any]:
                             "to_sender": {
                                 "type": "string",
                                 "description": "the sender written to (the key's first)",
+                            },
+                            "reply_to": {
+                                "type": "string",
+                                "description": "the message answered (waport's id or the"
+                                " provider's): the event is message.reply, sent to that"
+                                " message's webhook_url",
                             },
                         },
                     }

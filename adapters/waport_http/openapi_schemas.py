@@ -243,7 +243,19 @@ def component_schemas() -> dict[str, Any]:
                         k: {"type": "integer"} for k in ("total", "sent", "pending", "failed")
                     },
                 },
-                "results": {"type": "array", "items": {"type": "object"}},
+                "results": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["message_id", "to", "status", "error"],
+                        "properties": {
+                            "message_id": {"type": "string"},
+                            "to": {"type": "string"},
+                            "status": {"enum": ["scheduled", "pending", "sent", "failed"]},
+                            "error": {"type": ["object", "null"]},
+                        },
+                    },
+                },
             },
         },
         "Window": {

@@ -103,6 +103,8 @@ async def echo_harness() -> AsyncIterator[ProviderHarness]:
 
 
 class TestEchoProvider(ProviderContract):
+    plugin_name = "echo"
+
     @pytest.fixture(scope="class")
     @classmethod
     def open_harness(cls) -> Callable[[], AbstractAsyncContextManager[ProviderHarness]]:
