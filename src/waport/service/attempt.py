@@ -94,7 +94,8 @@ async def _outcome(core: Core, record: MessageRecord, now: datetime) -> AttemptO
     provider = core.provider
     bound: BoundTemplate | None = None
     try:
-        message = await media.resolve(core, message)
+        if media.stored_bytes(message):
+            message = await media.resolve(core, message)
         if isinstance(message.content, TemplateMessage):
             _, bound = await bound_template(core, message, record.sender_id)
         reply_to = await _provider_id(core, message.reply_to) if message.reply_to else None

@@ -23,6 +23,7 @@ from waport.domain.lifecycle import Failed
 from waport.domain.messages import MediaStored, OutboundMessage
 from waport.domain.records import Direction, MessageRecord, Sender, Workspace
 from waport.domain.status import MessageStatus, StatusChange
+from waport.service import media
 from waport.service.attempt import attempt
 from waport.service.core import SERVICE_CATEGORY, BroadcastResult, Core, Scope
 from waport.service.rules import check_capabilities
@@ -100,7 +101,12 @@ async def broadcast(
     live = [r for r in rows if r.id not in refused]
     await check_limits(core, workspace, live, now)
     memo: dict[tuple[str, bytes], MediaStored] = {}  # the rows share one stored copy
-    rows = [await with_stored_media(core, row, memo) for row in rows]
+    rows = [
+        await with_stored_media(core, row, memo)
+        if row.message is not None and media.inline_bytes(row.message)
+        else row
+        for row in rows
+    ]
     live = [r for r in rows if r.id not in refused]
     category = (live[0].category if live else None) or SERVICE_CATEGORY
     if live:

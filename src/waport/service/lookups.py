@@ -82,7 +82,9 @@ class Lookups:
         return found
 
     async def workspace(self, workspace_id: str) -> Workspace:
-        workspace = await self.find_workspace(workspace_id)
+        workspace: Workspace | None = await self.cached(
+            "workspace", workspace_id, lambda: self.store.workspaces.get(workspace_id)
+        )
         if workspace is None:
             raise WaportError(ErrorCode.FORBIDDEN, "unknown workspace")
         return workspace

@@ -20,6 +20,18 @@ async def _chunks(data: bytes) -> AsyncIterator[bytes]:
         yield data[start : start + CHUNK]
 
 
+def inline_bytes(message: OutboundMessage) -> bool:
+    """Whether the message carries media bytes inline (to be stored first)."""
+    found = media_of(message)
+    return found is not None and isinstance(found.source, MediaData)
+
+
+def stored_bytes(message: OutboundMessage) -> bool:
+    """Whether the message's media is in the media store (to be read for the provider)."""
+    found = media_of(message)
+    return found is not None and isinstance(found.source, MediaStored)
+
+
 async def externalize(
     core: Core,
     message: OutboundMessage,

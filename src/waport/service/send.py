@@ -173,11 +173,13 @@ async def send(
     workspace = await core.lookups.workspace(core.workspace_of(scope))
     check_capabilities(core.provider.capabilities, message)
     sender = await core.lookups.sender(workspace, message.sender_id, scope.senders)
-    await check_reply_to(core, message, workspace.id)
+    if message.reply_to is not None:
+        await check_reply_to(core, message, workspace.id)
     now = core.clock.now()
     record = await prepare(core, message, workspace=workspace, sender=sender, now=now)
     await check_limits(core, workspace, [record], now)
-    record = await with_stored_media(core, record)
+    if media.inline_bytes(message):
+        record = await with_stored_media(core, record)
     category = record.category or SERVICE_CATEGORY
     await core.billing.reserve(workspace.id, category=category, count=1)
     claimed = False
