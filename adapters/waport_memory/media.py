@@ -33,14 +33,12 @@ class MemoryMediaStore:
             intake.add(chunk)
             parts.append(chunk)
         self._blobs.setdefault(intake.sha256, b"".join(parts))
-        media = MediaObject(
-            id=media_id,
+        media = intake.media(
+            media_id=media_id,
             workspace_id=workspace_id,
-            sha256=intake.sha256,
-            size=intake.size,
             mime_type=mime_type,
-            filename=filename,
             created_at=created_at,
+            filename=filename,
         )
         self._objects[media_id] = media
         return media

@@ -97,14 +97,12 @@ class PostgresMediaStore:
                         seq,
                         bytes(part),
                     )
-                media = MediaObject(
-                    id=media_id,
+                media = intake.media(
+                    media_id=media_id,
                     workspace_id=workspace_id,
-                    sha256=intake.sha256,
-                    size=intake.size,
                     mime_type=mime_type,
-                    filename=filename,
                     created_at=created_at,
+                    filename=filename,
                 )
                 await _keep(c, media, provisional)
             except BaseException:

@@ -141,14 +141,12 @@ class SqliteMediaStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
             raise
-        media = MediaObject(
-            id=media_id,
+        media = intake.media(
+            media_id=media_id,
             workspace_id=workspace_id,
-            sha256=intake.sha256,
-            size=intake.size,
             mime_type=mime_type,
-            filename=filename,
             created_at=created_at,
+            filename=filename,
         )
         await self._writer.call(lambda c: insert_row(c, media))
         return media

@@ -31,6 +31,7 @@ from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.domain.records import (
     Contact,
     IdempotencyRecord,
+    MediaObject,
     MessageRecord,
     inbound_event,
     status_event,
@@ -224,6 +225,26 @@ class Intake:
     @property
     def sha256(self) -> str:
         return str(self._sha.hexdigest())
+
+    def media(
+        self,
+        *,
+        media_id: str,
+        workspace_id: str,
+        mime_type: str,
+        created_at: datetime,
+        filename: str | None,
+    ) -> MediaObject:
+        """The media object of the bytes taken in."""
+        return MediaObject(
+            id=media_id,
+            workspace_id=workspace_id,
+            sha256=self.sha256,
+            size=self.size,
+            mime_type=mime_type,
+            filename=filename,
+            created_at=created_at,
+        )
 
 
 def media_not_found() -> WaportError:
