@@ -131,6 +131,7 @@ class SandboxProvider:
         for sender in self.sender_ids:
             self.templates.setdefault(sender, list(default_templates(sender)))
         if self.journal is not None and os.path.exists(self.journal):
+            _drop_torn_tail(self.journal)
             with open(self.journal, encoding="utf-8") as lines:
                 for line in lines:
                     parts = line.rstrip("\n").split("\t")
@@ -428,3 +429,13 @@ def _event_from_json(item: Mapping[str, Any]) -> ProviderEvent:
             text=str(item.get("text", "")),
         )
     raise WaportError(ErrorCode.VALIDATION_FAILED, "unknown sandbox event kind")
+
+
+def _drop_torn_tail(path: str) -> None:
+    """Cut a journal's last line if a kill tore it (no newline): that send was never
+    answered, so it was never accepted, and the next line must not be glued to it."""
+    with open(path, "rb+") as journal:
+        data = journal.read()
+        if data and not data.endswith(b"\n"):
+            journal.truncate(data.rfind(b"\n") + 1)
+            os.fsync(journal.fileno())

@@ -15,17 +15,17 @@ from waport.domain.records import (
 from waport.domain.status import StatusChange
 from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
 from waport_postgres.rows import (
-    _PURGEABLE,
-    UNSENT,
+    SQL,
     Conn,
     _by_provider,
     _enqueue,
     _get_message,
+    _insert_message,
     _note_window,
     _Part,
     _provider_lock,
     _save,
-    _write_message,
+    _update_message,
     from_us,
     us,
 )
@@ -33,8 +33,8 @@ from waport_postgres.rows import (
 
 class _Messages(_Part):
     async def get(self, message_id: str) -> MessageRecord | None:
-        rows = await self._fetch("SELECT doc FROM messages WHERE id = $1", message_id)
-        return self._docs.load(rows[0]["doc"]) if rows else None
+        rows = await self._fetch(SQL.get_message, message_id)
+        return self._docs.load(rows[0]) if rows else None
 
     async def find_by_provider_id(
         self, provider: str, provider_message_id: str
@@ -43,11 +43,8 @@ class _Messages(_Part):
             return await _by_provider(c, self._docs, provider, provider_message_id)
 
     async def by_broadcast(self, broadcast_id: str) -> Sequence[MessageRecord]:
-        rows = await self._fetch(
-            "SELECT doc FROM messages WHERE broadcast_id = $1 ORDER BY created_us, id",
-            broadcast_id,
-        )
-        return [self._docs.load(row["doc"]) for row in rows]
+        rows = await self._fetch(SQL.by_broadcast, broadcast_id)
+        return [self._docs.load(row) for row in rows]
 
     async def last_inbound(
         self,
@@ -100,7 +97,7 @@ class _Messages(_Part):
             results = [False] * len(records)
             for i in order:
                 r = records[i]
-                if await _write_message(c, self._docs, r, insert=True):
+                if await _insert_message(c, self._docs, r):
                     await _note_window(c, r, r.created_at, "inbound")
                     await _enqueue(c, storekit.inbound_event(r))
                     results[i] = True
@@ -139,30 +136,26 @@ class _Messages(_Part):
             record = await _by_provider(c, self._docs, *key, "outbound", lock=True)
         decision = storekit.decide_patch(record, patch)
         if decision.action is PatchAction.STASH and key is not None:
-            await c.execute(
-                "INSERT INTO status_stash (provider, provider_message_id, status, doc)"
-                " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                *key,
-                patch.change.status.value,
-                codec.dumps(patch.change),
+            await c.execute(SQL.stash, *key, patch.change.status.value, codec.dumps(patch.change))
+        elif (
+            decision.action is PatchAction.WRITE
+            and decision.record is not None
+            and record is not None
+        ):
+            await _save(
+                c, self._docs, before=record, after=decision.record, changes=decision.changes
             )
-        elif decision.action is PatchAction.WRITE and decision.record is not None:
-            await _save(c, self._docs, decision.record, decision.changes)
         return decision.result
 
     async def claim(self, message_id: str, *, now: datetime) -> MessageRecord | None:
         async with self._tx() as c:
-            doc = await c.fetchval(
-                "SELECT doc FROM messages WHERE id = $1 AND status = ANY($2::text[])"
-                " AND attempting_us IS NULL FOR UPDATE SKIP LOCKED",
-                message_id,
-                list(UNSENT),
-            )
-            if doc is None:
+            row = await c.fetchrow(SQL.claimable + " FOR UPDATE SKIP LOCKED", message_id)
+            if row is None:
                 return None
-            claimed = storekit.claim(self._docs.load(doc), now)
+            record = self._docs.load(row)
+            claimed = storekit.claim(record, now)
             if claimed is not None:
-                await _write_message(c, self._docs, claimed)
+                await _update_message(c, self._docs, record, claimed)
             return claimed
 
     async def finish(self, message_id: str, outcome: AttemptOutcome) -> MessageRecord:
@@ -174,52 +167,23 @@ class _Messages(_Part):
             if record is None:
                 raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {message_id}")
             if isinstance(outcome, Sent):
-                rows = await c.fetch(
-                    "DELETE FROM status_stash WHERE provider = $1 AND provider_message_id = $2"
-                    " RETURNING doc",
-                    outcome.provider,
-                    outcome.provider_message_id,
-                )
+                rows = await c.fetch(SQL.take_stash, outcome.provider, outcome.provider_message_id)
                 stashed = [codec.loads(row["doc"], StatusChange) for row in rows]
-            record, changes = storekit.finish(record, outcome, stashed)
-            return await _save(c, self._docs, record, changes)
+            after, changes = storekit.finish(record, outcome, stashed)
+            return await _save(c, self._docs, before=record, after=after, changes=changes)
 
     async def due(self, now: datetime, *, limit: int) -> Sequence[MessageRecord]:
-        at = us(now)
-        rows = await self._fetch(
-            "SELECT doc FROM ("
-            " SELECT id, due_us, doc FROM messages WHERE status = ANY($1::text[])"
-            "  AND attempting_us IS NULL AND direction = 'outbound' AND due_us <= $2"
-            " UNION"
-            " SELECT id, due_us, doc FROM messages WHERE status = ANY($1::text[])"
-            "  AND attempting_us IS NULL AND expires_us IS NOT NULL AND expires_us <= $2"
-            ") AS d ORDER BY due_us, id LIMIT $3",
-            list(UNSENT),
-            at,
-            limit,
-        )
-        return [self._docs.load(row["doc"]) for row in rows]
+        rows = await self._fetch(SQL.due, us(now), us(now), limit)
+        return [self._docs.load(row) for row in rows]
 
     async def in_flight(self, *, started_before: datetime, limit: int) -> Sequence[MessageRecord]:
-        rows = await self._fetch(
-            "SELECT doc FROM messages WHERE attempting_us IS NOT NULL AND attempting_us < $1"
-            " ORDER BY attempting_us, id LIMIT $2",
-            us(started_before),
-            limit,
-        )
-        return [self._docs.load(row["doc"]) for row in rows]
+        rows = await self._fetch(SQL.in_flight, us(started_before), limit)
+        return [self._docs.load(row) for row in rows]
 
     async def purge_before(self, before: datetime, *, limit: int) -> int:
         cutoff = us(before)
         async with self._tx() as c:
-            gone = await c.fetch(
-                f"SELECT id, contact FROM messages m WHERE {_PURGEABLE}"
-                " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id"
-                "  AND o.state = 'pending')"
-                " ORDER BY created_us LIMIT $2 FOR UPDATE SKIP LOCKED",
-                cutoff,
-                limit,
-            )
+            gone = await c.fetch(SQL.purgeable + " FOR UPDATE SKIP LOCKED", cutoff, limit)
             ids = [row["id"] for row in gone]
             await c.execute("DELETE FROM outbox WHERE message_id = ANY($1::text[])", ids)
             await c.execute("DELETE FROM messages WHERE id = ANY($1::text[])", ids)
@@ -239,5 +203,5 @@ class _Messages(_Part):
             return len(gone)
 
     async def counts(self) -> Mapping[str, int]:
-        rows = await self._fetch("SELECT status, COUNT(*) AS n FROM messages GROUP BY status")
-        return {row["status"]: int(row["n"]) for row in rows}
+        rows = await self._fetch(SQL.counts)
+        return {row[0]: int(row[1]) for row in rows}

@@ -10,8 +10,7 @@ from typing import Any, Final, TypeVar
 import asyncpg
 import attrs
 
-from waport import codec, storekit
-from waport.domain import lifecycle
+from waport import codec, sqlkit, storekit
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.records import (
     MessageRecord,
@@ -20,7 +19,6 @@ from waport.domain.records import (
 )
 from waport.domain.status import StatusChange
 
-_PURGEABLE: Final = lifecycle.PURGEABLE_SQL.format(before="$1")
 us = storekit.to_us
 from_us = storekit.from_us
 Conn = Any  # an asyncpg connection (asyncpg ships no type stubs)
@@ -33,42 +31,36 @@ RETRIES = 5
 # ----------------------------------------------------------------------------- rows
 
 
-_INSERT_MESSAGE: Final = (
-    f"INSERT INTO messages ({', '.join(storekit.MESSAGE_COLUMNS)})"
-    f" VALUES ({', '.join(f'${n}' for n in range(1, len(storekit.MESSAGE_COLUMNS) + 1))})"
-    " ON CONFLICT DO NOTHING RETURNING TRUE"
-)
-_UPDATE_MESSAGE: Final = (
-    "UPDATE messages SET "
-    + ", ".join(f"{c} = ${n}" for n, c in enumerate(storekit.MESSAGE_CHANGES, 1))
-    + f" WHERE id = ${len(storekit.MESSAGE_CHANGES) + 1}"
-)
+SQL: Final = sqlkit.Statements.for_postgres()
+_Docs = sqlkit.RowCache
 
 
-async def _write_message(
-    c: Conn, docs: storekit.DocCache, r: MessageRecord, *, insert: bool = False
-) -> bool:
-    """Insert (False when the row exists: a duplicate) or update one message."""
-    doc = codec.dumps(r)
-    docs.remember(doc, r)
-    if insert:
-        return bool(await c.fetchval(_INSERT_MESSAGE, *storekit.message_row(r, doc)))
-    await c.execute(_UPDATE_MESSAGE, *storekit.message_changes(r, doc))
+async def _insert_message(c: Conn, docs: _Docs, r: MessageRecord) -> bool:
+    """Insert a new message; False when its row exists already (a duplicate)."""
+    args = sqlkit.insert_args(r)
+    if await c.fetchval(SQL.insert_message, *args) is None:
+        return False
+    docs.inserted(args, r)
     return True
 
 
+async def _update_message(c: Conn, docs: _Docs, before: MessageRecord, r: MessageRecord) -> None:
+    """Write ``r``, a change of ``before`` as read: hot columns and appended history."""
+    args = sqlkit.update_args(before, r)
+    await c.execute(SQL.update_message, *args)
+    docs.updated(args, r)
+
+
 async def _get_message(
-    c: Conn, docs: storekit.DocCache, message_id: str, *, lock: bool = False
+    c: Conn, docs: _Docs, message_id: str, *, lock: bool = False
 ) -> MessageRecord | None:
-    doc = await c.fetchval(
-        "SELECT doc FROM messages WHERE id = $1" + (" FOR UPDATE" if lock else ""), message_id
-    )
-    return docs.load(doc) if doc is not None else None
+    row = await c.fetchrow(SQL.get_message + (" FOR UPDATE" if lock else ""), message_id)
+    return docs.load(row) if row is not None else None
 
 
 async def _by_provider(
     c: Conn,
-    docs: storekit.DocCache,
+    docs: _Docs,
     provider: str,
     pid: str,
     direction: str | None = None,
@@ -76,64 +68,52 @@ async def _by_provider(
     lock: bool = False,
 ) -> MessageRecord | None:
     if direction is None:
-        doc = await c.fetchval(
-            "SELECT doc FROM messages WHERE provider = $1 AND provider_message_id = $2"
-            " ORDER BY direction DESC LIMIT 1",
-            provider,
-            pid,
-        )
+        row = await c.fetchrow(SQL.by_provider_any, provider, pid)
     else:
-        doc = await c.fetchval(
-            "SELECT doc FROM messages WHERE provider = $1 AND provider_message_id = $2"
-            " AND direction = $3" + (" FOR UPDATE" if lock else ""),
-            provider,
-            pid,
-            direction,
+        row = await c.fetchrow(
+            SQL.by_provider + (" FOR UPDATE" if lock else ""), provider, pid, direction
         )
-    return docs.load(doc) if doc is not None else None
+    return docs.load(row) if row is not None else None
 
 
 async def _note_window(c: Conn, r: MessageRecord, at: datetime, kind: str) -> None:
-    await c.execute(
-        "INSERT INTO windows (workspace_id, contact, sender_id, kind, last_us)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workspace_id, contact, sender_id, kind)"
-        " DO UPDATE SET last_us = GREATEST(windows.last_us, excluded.last_us)",
-        r.workspace_id,
-        str(r.contact),
-        r.sender_id,
-        kind,
-        us(at),
-    )
+    await c.execute(SQL.note_window, r.workspace_id, str(r.contact), r.sender_id, kind, us(at))
 
 
 async def _enqueue(c: Conn, event: OutboxEvent | None) -> None:
-    if event is None:
-        return
-    await c.execute(
-        "INSERT INTO outbox (id, message_id, seq, state, due_us, leased_us, attempts,"
-        " last_error, url, created_us, doc) VALUES ($1, $2, $3, $4, $5, NULL, 0, NULL, $6, $7, $8)"
-        " ON CONFLICT (id) DO NOTHING",
-        event.id,
-        event.message_id,
-        event.seq,
-        event.state.value,
-        us(event.due_at),
-        event.url,
-        us(event.created_at),
-        codec.dumps(event),
-    )
+    if event is not None:
+        await c.execute(SQL.enqueue, *sqlkit.event_args(event))
 
 
 async def _save(
-    c: Conn, docs: storekit.DocCache, r: MessageRecord, changes: Sequence[StatusChange]
+    c: Conn,
+    docs: _Docs,
+    *,
+    before: MessageRecord,
+    after: MessageRecord,
+    changes: Sequence[StatusChange],
 ) -> MessageRecord:
-    await _write_message(c, docs, r)
+    await _update_message(c, docs, before, after)
     for change in changes:
-        if storekit.opens_template_window(r, change):
-            await _note_window(c, r, change.at, "template")
-    for event in storekit.events_for(r, changes):
+        if storekit.opens_template_window(after, change):
+            await _note_window(c, after, change.at, "template")
+    for event in storekit.events_for(after, changes):
         await _enqueue(c, event)
-    return r
+    return after
+
+
+async def split_documents(c: Conn) -> int:
+    """Migration to ``HOT_COLUMNS``: each message written whole gets its hot fields
+    and history into their columns and its document without them. Returns how many."""
+    done, last = 0, ""
+    while batch := await c.fetch(SQL.split_batch, last):
+        await c.executemany(
+            SQL.split_row,
+            [(*sqlkit.split_document(row["doc"]), row["id"]) for row in batch],
+        )
+        done += len(batch)
+        last = batch[-1]["id"]
+    return done
 
 
 async def _provider_lock(c: Conn, provider: str, pid: str) -> None:
@@ -167,7 +147,7 @@ def _unique_violation(exc: BaseException) -> bool:
 @attrs.define
 class _Part:
     _pool: Any
-    _docs: storekit.DocCache
+    _docs: _Docs
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Conn]:

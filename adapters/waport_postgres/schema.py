@@ -121,7 +121,15 @@ CREATE TABLE media_chunks (
 );
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3)
+V4: Final = """
+-- hot columns: a status change sets them and appends to the history, and the document
+-- (the rest of the message) is written once (the migration splits existing documents)
+ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0,
+    ADD COLUMN error TEXT, ADD COLUMN history TEXT NOT NULL DEFAULT '';
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4)
 MEDIA_MOVED: Final = 3
+HOT_COLUMNS: Final = 4
 LATEST: Final = len(MIGRATIONS)
 MIGRATION_LOCK: Final = 7_203_315_001  # pg_advisory_lock key: "waport schema"

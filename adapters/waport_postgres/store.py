@@ -52,17 +52,19 @@ from waport_postgres.parts import (
 from waport_postgres.rows import (
     Conn,
     _as_store_error,
-    _write_message,
+    _Docs,
+    _insert_message,
+    split_documents,
     us,
 )
-from waport_postgres.schema import LATEST, MEDIA_MOVED, MIGRATION_LOCK, MIGRATIONS
+from waport_postgres.schema import HOT_COLUMNS, LATEST, MEDIA_MOVED, MIGRATION_LOCK, MIGRATIONS
 
 # ----------------------------------------------------------------------------- transaction
 
 
 @attrs.define
 class _Transaction(storekit.PendingWrites):
-    _docs: storekit.DocCache = attrs.field(kw_only=True)
+    _docs: _Docs = attrs.field(kw_only=True)
 
     async def apply(self, c: Conn) -> None:
         for claim in self.claims:
@@ -79,7 +81,7 @@ class _Transaction(storekit.PendingWrites):
             if not taken:  # the statement's WHERE is lifecycle.may_take_key
                 raise lifecycle.key_in_use()
         for record in self.messages:
-            if not await _write_message(c, self._docs, record, insert=True):
+            if not await _insert_message(c, self._docs, record):
                 raise WaportError(ErrorCode.INTERNAL, f"message {record.id} could not be stored")
         for contact in self.contacts:
             await _upsert_contact(c, contact)
@@ -103,7 +105,7 @@ class PostgresStore:
     templates: _Templates = attrs.field(init=False)
     outbox: _Outbox = attrs.field(init=False)
     media: PostgresMediaStore = attrs.field(init=False)
-    _docs: storekit.DocCache = attrs.field(init=False, factory=storekit.DocCache)
+    _docs: _Docs = attrs.field(init=False, factory=_Docs)
 
     def __attrs_post_init__(self) -> None:
         parts = (self.pool, self._docs)
@@ -145,6 +147,8 @@ async def migrate(c: Conn) -> int:
                 await c.execute(MIGRATIONS[version])
                 if version + 1 == MEDIA_MOVED:
                     await move_inline_media(c)
+                if version + 1 == HOT_COLUMNS:
+                    await split_documents(c)
                 await c.execute("INSERT INTO waport_schema (version) VALUES ($1)", version + 1)
         return int(found)
     finally:

@@ -26,7 +26,6 @@ from waport_sqlite.schema import LATEST, MIGRATIONS
 T = TypeVar("T")
 Conn = sqlite3.Connection
 log = logging.getLogger("waport.sqlite")
-UNSENT_SQL = "('scheduled', 'pending')"
 us = storekit.to_us
 from_us = storekit.from_us
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
@@ -18,7 +17,6 @@ from waport.domain.records import (
 from waport.domain.status import StatusChange
 from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
 from waport_sqlite.engine import (
-    UNSENT_SQL,
     Conn,
     _Reader,
     _Writer,
@@ -27,14 +25,15 @@ from waport_sqlite.engine import (
 )
 from waport_sqlite.known import WINDOW_KINDS
 from waport_sqlite.rows import (
-    _PURGEABLE,
+    SQL,
     _by_provider,
     _Docs,
     _enqueue,
     _get_message,
+    _insert_message,
     _note_window,
     _save,
-    _write_message,
+    _update_message,
 )
 
 # ----------------------------------------------------------------------------- sub-stores
@@ -60,11 +59,7 @@ class _Messages(_Part):
 
     async def by_broadcast(self, broadcast_id: str) -> Sequence[MessageRecord]:
         def read(c: Conn) -> list[MessageRecord]:
-            rows = c.execute(
-                "SELECT doc FROM messages WHERE broadcast_id = ? ORDER BY created_us, id",
-                (broadcast_id,),
-            )
-            return [self._docs.load(doc) for (doc,) in rows]
+            return [self._docs.load(row) for row in c.execute(SQL.by_broadcast, (broadcast_id,))]
 
         return await self._r.call(read)
 
@@ -141,9 +136,7 @@ class _Messages(_Part):
             for r in records:
                 if r.inbound is None:
                     raise WaportError(ErrorCode.INTERNAL, "record_inbound takes inbound messages")
-                try:
-                    _write_message(c, self._docs, r, insert=True)
-                except sqlite3.IntegrityError:
+                if not _insert_message(c, self._docs, r):
                     results.append(False)
                     continue
                 _note_window(c, self._w, r, r.created_at, "inbound")
@@ -165,11 +158,21 @@ class _Messages(_Part):
                 if decision.action is PatchAction.STASH and key is not None:
                     self._w.known.stash_empty = False  # at once: for this batch too
                     c.execute(
-                        "INSERT OR IGNORE INTO status_stash (provider, provider_message_id, status, doc) VALUES (?, ?, ?, ?)",
-                        (*key, patch.change.status.value, codec.dumps(patch.change)),
+                        SQL.stash, (*key, patch.change.status.value, codec.dumps(patch.change))
                     )
-                elif decision.action is PatchAction.WRITE and decision.record is not None:
-                    _save(c, self._w, self._docs, decision.record, decision.changes)
+                elif (
+                    decision.action is PatchAction.WRITE
+                    and decision.record is not None
+                    and record is not None
+                ):
+                    _save(
+                        c,
+                        self._w,
+                        self._docs,
+                        before=record,
+                        after=decision.record,
+                        changes=decision.changes,
+                    )
                 results.append(decision.result)
             return results
 
@@ -177,15 +180,13 @@ class _Messages(_Part):
 
     async def claim(self, message_id: str, *, now: datetime) -> MessageRecord | None:
         def write(c: Conn) -> MessageRecord | None:
-            row = c.execute(
-                f"SELECT doc FROM messages WHERE id = ? AND status IN {UNSENT_SQL} AND attempting_us IS NULL",
-                (message_id,),
-            ).fetchone()
+            row = c.execute(SQL.claimable, (message_id,)).fetchone()
             if row is None:
                 return None
-            claimed = storekit.claim(self._docs.load(row[0]), now)
+            record = self._docs.load(row)
+            claimed = storekit.claim(record, now)
             if claimed is not None:
-                _write_message(c, self._docs, claimed)
+                _update_message(c, self._docs, record, claimed)
             return claimed
 
         return await self._w.call(write)
@@ -198,38 +199,25 @@ class _Messages(_Part):
             stashed: list[StatusChange] = []
             if isinstance(outcome, Sent) and not self._w.known.stash_empty:
                 rows = c.execute(
-                    "DELETE FROM status_stash WHERE provider = ? AND provider_message_id = ? RETURNING doc",
-                    (outcome.provider, outcome.provider_message_id),
+                    SQL.take_stash, (outcome.provider, outcome.provider_message_id)
                 ).fetchall()
                 stashed = [codec.loads(doc, StatusChange) for (doc,) in rows]
-            record, changes = storekit.finish(record, outcome, stashed)
-            return _save(c, self._w, self._docs, record, changes)
+            after, changes = storekit.finish(record, outcome, stashed)
+            return _save(c, self._w, self._docs, before=record, after=after, changes=changes)
 
         return await self._w.call(write)
 
     async def due(self, now: datetime, *, limit: int) -> Sequence[MessageRecord]:
         def read(c: Conn) -> list[MessageRecord]:
-            rows = c.execute(
-                "SELECT doc FROM ("
-                f" SELECT id, due_us, doc FROM messages WHERE status IN {UNSENT_SQL} AND attempting_us IS NULL"
-                "  AND direction = 'outbound' AND due_us <= ?"
-                " UNION"
-                f" SELECT id, due_us, doc FROM messages WHERE status IN {UNSENT_SQL} AND attempting_us IS NULL"
-                "  AND expires_us IS NOT NULL AND expires_us <= ?"
-                ") ORDER BY due_us, id LIMIT ?",
-                (us(now), us(now), limit),
-            )
-            return [self._docs.load(doc) for (doc,) in rows]
+            rows = c.execute(SQL.due, (us(now), us(now), limit))
+            return [self._docs.load(row) for row in rows]
 
         return await self._r.call(read)
 
     async def in_flight(self, *, started_before: datetime, limit: int) -> Sequence[MessageRecord]:
         def read(c: Conn) -> list[MessageRecord]:
-            rows = c.execute(
-                "SELECT doc FROM messages WHERE attempting_us IS NOT NULL AND attempting_us < ? ORDER BY attempting_us, id LIMIT ?",
-                (us(started_before), limit),
-            )
-            return [self._docs.load(doc) for (doc,) in rows]
+            rows = c.execute(SQL.in_flight, (us(started_before), limit))
+            return [self._docs.load(row) for row in rows]
 
         return await self._r.call(read)
 
@@ -237,13 +225,7 @@ class _Messages(_Part):
         cutoff = us(before)
 
         def write(c: Conn) -> int:
-            gone = c.execute(
-                f"SELECT id, workspace_id, contact FROM messages m WHERE {_PURGEABLE}"
-                " AND NOT EXISTS (SELECT 1 FROM outbox o"
-                "  WHERE o.message_id = m.id AND o.state = 'pending')"
-                " ORDER BY created_us LIMIT ?",
-                (cutoff, limit),
-            ).fetchall()
+            gone = c.execute(SQL.purgeable, (cutoff, limit)).fetchall()
             ids = [(row[0],) for row in gone]
             c.executemany("DELETE FROM outbox WHERE message_id = ?", ids)
             c.executemany("DELETE FROM messages WHERE id = ?", ids)
@@ -266,8 +248,4 @@ class _Messages(_Part):
         return await self._w.call(write, slow=True)
 
     async def counts(self) -> Mapping[str, int]:
-        return await self._r.call(
-            lambda c: dict(
-                c.execute("SELECT status, COUNT(*) FROM messages GROUP BY status").fetchall()
-            )
-        )
+        return await self._r.call(lambda c: dict(c.execute(SQL.counts).fetchall()))

@@ -9,8 +9,7 @@ from typing import Any, Final
 
 import attrs
 
-from waport import codec, storekit
-from waport.domain import lifecycle
+from waport import codec, sqlkit, storekit
 from waport.domain.records import (
     MessageRecord,
     OutboxEvent,
@@ -27,83 +26,76 @@ from waport_sqlite.engine import (
 # ----------------------------------------------------------------------------- row helpers
 
 
-_Docs = storekit.DocCache
-_PURGEABLE: Final = lifecycle.PURGEABLE_SQL.format(before="?")
+_Docs = sqlkit.RowCache
+SQL: Final = sqlkit.Statements.for_sqlite()
 
 
-_INSERT_MESSAGE: Final = (
-    f"INSERT INTO messages ({', '.join(storekit.MESSAGE_COLUMNS)})"
-    f" VALUES ({', '.join('?' for _ in storekit.MESSAGE_COLUMNS)})"
-)
-_UPDATE_MESSAGE: Final = (
-    f"UPDATE messages SET {', '.join(f'{c} = ?' for c in storekit.MESSAGE_CHANGES)} WHERE id = ?"
-)
+def _insert_message(conn: Conn, docs: _Docs, r: MessageRecord) -> bool:
+    """Insert a new message; False when its row exists already (a duplicate)."""
+    args = sqlkit.insert_args(r)
+    if conn.execute(SQL.insert_message, args).fetchone() is None:
+        return False
+    docs.inserted(args, r)
+    return True
 
 
-def _write_message(conn: Conn, docs: _Docs, r: MessageRecord, *, insert: bool = False) -> None:
-    doc = codec.dumps(r)
-    docs.remember(doc, r)
-    if insert:
-        conn.execute(_INSERT_MESSAGE, storekit.message_row(r, doc))
-    else:
-        conn.execute(_UPDATE_MESSAGE, storekit.message_changes(r, doc))
+def _update_message(conn: Conn, docs: _Docs, before: MessageRecord, r: MessageRecord) -> None:
+    """Write ``r``, a change of ``before`` as read: hot columns and appended history."""
+    args = sqlkit.update_args(before, r)
+    conn.execute(SQL.update_message, args)
+    docs.updated(args, r)
 
 
 def _get_message(conn: Conn, docs: _Docs, message_id: str) -> MessageRecord | None:
-    row = conn.execute("SELECT doc FROM messages WHERE id = ?", (message_id,)).fetchone()
-    return docs.load(row[0]) if row else None
+    row = conn.execute(SQL.get_message, (message_id,)).fetchone()
+    return docs.load(row) if row else None
 
 
 def _by_provider(
     conn: Conn, docs: _Docs, provider: str, pid: str, direction: str | None = None
 ) -> MessageRecord | None:
     if direction is None:
-        row = conn.execute(
-            "SELECT doc FROM messages WHERE provider = ? AND provider_message_id = ? ORDER BY direction DESC LIMIT 1",
-            (provider, pid),
-        ).fetchone()
+        row = conn.execute(SQL.by_provider_any, (provider, pid)).fetchone()
     else:
-        row = conn.execute(
-            "SELECT doc FROM messages WHERE provider = ? AND provider_message_id = ? AND direction = ?",
-            (provider, pid, direction),
-        ).fetchone()
-    return docs.load(row[0]) if row else None
+        row = conn.execute(SQL.by_provider, (provider, pid, direction)).fetchone()
+    return docs.load(row) if row else None
+
+
+def split_documents(conn: Conn) -> int:
+    """Migration to ``HOT_COLUMNS``: each message written whole gets its hot fields
+    and history into their columns and its document without them. Returns how many."""
+    done, last = 0, ""
+    while batch := conn.execute(SQL.split_batch, (last,)).fetchall():
+        for message_id, doc in batch:
+            conn.execute(SQL.split_row, (*sqlkit.split_document(doc), message_id))
+        done += len(batch)
+        last = batch[-1][0]
+    return done
 
 
 def _note_window(conn: Conn, w: _Writer, r: MessageRecord, at: datetime, kind: str) -> None:
     key = (r.workspace_id, str(r.contact), r.sender_id)
-    (last,) = conn.execute(
-        "INSERT INTO windows (workspace_id, contact, sender_id, kind, last_us) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT (workspace_id, contact, sender_id, kind) DO UPDATE SET last_us = MAX(last_us, excluded.last_us)"
-        " RETURNING last_us",
-        (*key, kind, us(at)),
-    ).fetchone()
+    (last,) = conn.execute(SQL.note_window, (*key, kind, us(at))).fetchone()
     w.after_commit(partial(w.known.window_written, key, kind, last))
 
 
 def _enqueue(conn: Conn, event: OutboxEvent | None) -> None:
     if event is None:
         return
-    conn.execute(
-        "INSERT OR IGNORE INTO outbox (id, message_id, seq, state, due_us, leased_us, attempts, last_error, url,"
-        " created_us, doc) VALUES (?, ?, ?, ?, ?, NULL, 0, NULL, ?, ?, ?)",
-        (
-            event.id,
-            event.message_id,
-            event.seq,
-            event.state.value,
-            us(event.due_at),
-            event.url,
-            us(event.created_at),
-            codec.dumps(event),
-        ),
-    )
+    conn.execute(SQL.enqueue, sqlkit.event_args(event))
 
 
 def _save(
-    conn: Conn, w: _Writer, docs: _Docs, r: MessageRecord, changes: Sequence[StatusChange]
+    conn: Conn,
+    w: _Writer,
+    docs: _Docs,
+    *,
+    before: MessageRecord,
+    after: MessageRecord,
+    changes: Sequence[StatusChange],
 ) -> MessageRecord:
-    _write_message(conn, docs, r)
+    r = after
+    _update_message(conn, docs, before, r)
     for change in changes:
         if storekit.opens_template_window(r, change):
             _note_window(conn, w, r, change.at, "template")

@@ -134,7 +134,17 @@ CREATE TABLE media (
 CREATE INDEX media_by_sha ON media(sha256);
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3)
+V4: Final = """
+-- hot columns: a status change sets them and appends to the history, and the document
+-- (the rest of the message) is written once (the migration splits existing documents)
+ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN error TEXT;
+ALTER TABLE messages ADD COLUMN history TEXT NOT NULL DEFAULT '';
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4)
 MEDIA_MOVED: Final = 3
 """The version after which no stored message holds media bytes."""
+HOT_COLUMNS: Final = 4
+"""The version after which a stored message's document leaves out its hot fields."""
 LATEST: Final = len(MIGRATIONS)

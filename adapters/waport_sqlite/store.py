@@ -70,9 +70,10 @@ from waport_sqlite.parts import (
 )
 from waport_sqlite.rows import (
     _Docs,
-    _write_message,
+    _insert_message,
+    split_documents,
 )
-from waport_sqlite.schema import MEDIA_MOVED
+from waport_sqlite.schema import HOT_COLUMNS, MEDIA_MOVED
 
 # ----------------------------------------------------------------------------- transaction
 
@@ -94,12 +95,8 @@ class _Transaction(storekit.PendingWrites):
                 (claim.scope, claim.key, us(claim.expires_at), codec.dumps(claim)),
             )
         for record in self.messages:
-            try:
-                _write_message(c, self._docs, record, insert=True)
-            except sqlite3.IntegrityError as exc:
-                raise WaportError(
-                    ErrorCode.INTERNAL, f"a message could not be stored: {exc}"
-                ) from None
+            if not _insert_message(c, self._docs, record):
+                raise WaportError(ErrorCode.INTERNAL, f"message {record.id} could not be stored")
         for contact in self.contacts:
             _upsert_contact(c, contact)
 
@@ -165,7 +162,11 @@ async def open_sqlite(
         writer = connect(path, synchronous=synchronous)
         readers: list[Conn] = []
         try:
-            migrate(writer, {MEDIA_MOVED: lambda c: move_inline_media(c, folder)})
+            steps = {
+                MEDIA_MOVED: lambda c: move_inline_media(c, folder),
+                HOT_COLUMNS: split_documents,
+            }
+            migrate(writer, steps)
             readers.extend(connect(path, synchronous=synchronous, readonly=True) for _ in range(2))
         except BaseException:
             for conn in (writer, *readers):

@@ -19,7 +19,7 @@ import base64
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
@@ -73,7 +73,7 @@ def make_storage_converter(
     """
     c = cattrs.Converter(omit_if_default=omit_defaults)
     c.register_unstructure_hook(datetime, _utc_as_is if for_orjson else datetime.isoformat)
-    c.register_structure_hook(datetime, lambda v, _: datetime.fromisoformat(v))
+    c.register_structure_hook(datetime, _read_datetime)
     c.register_unstructure_hook(Recipient, str)
     c.register_structure_hook(Recipient, lambda v, _: parse_recipient(v))
     c.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))
@@ -145,6 +145,10 @@ def _utc_as_is(when: datetime) -> datetime | str:
     return when if when.tzinfo is UTC else when.isoformat()
 
 
+def _read_datetime(value: Any, _: object) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
 def _iso(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -194,6 +198,64 @@ def loads(text: str | bytes, kind: type[T]) -> T:
     return _C.structure(json.loads(text), kind)
 
 
+# ----------------------------------------------------------------------------- message rows
+
+MESSAGE_HOT: Final = (
+    "status",
+    "history",
+    "provider",
+    "provider_message_id",
+    "due_at",
+    "attempting_since",
+    "attempts",
+    "error",
+)
+"""The fields of a stored message that change after it is written. The SQL stores keep
+them in columns (the history as text appended to, see :func:`dumps_history`); the
+document (:func:`dumps_message_body`) holds the rest and is written once."""
+
+
+def dumps_message_body(record: MessageRecord) -> str:
+    """A message's document without its ``MESSAGE_HOT`` fields."""
+    data = _WRITE.unstructure(record)
+    for name in MESSAGE_HOT:
+        data.pop(name, None)
+    return json_bytes(data).decode()
+
+
+def dumps_history(changes: Iterable[StatusChange]) -> str:
+    """Status changes as the text appended to a stored history: each a JSON object and a
+    comma, so appending is concatenation and the whole reads as ``[text[:-1]]``."""
+    return "".join(f"{json_bytes(_WRITE.unstructure(c)).decode()}," for c in changes)
+
+
+def load_message(
+    body: str,
+    *,
+    status: str,
+    history: str,
+    provider: str | None,
+    provider_message_id: str | None,
+    due_at: datetime | None,
+    attempting_since: datetime | None,
+    attempts: int,
+    error: str | None,
+) -> MessageRecord:
+    """A message from its document and its hot columns."""
+    data = json.loads(body)
+    data.update(
+        status=status,
+        history=orjson.loads(f"[{history[:-1]}]"),
+        provider=provider,
+        provider_message_id=provider_message_id,
+        due_at=due_at,
+        attempting_since=attempting_since,
+        attempts=attempts,
+        error=None if error is None else orjson.loads(error),
+    )
+    return _C.structure(data, MessageRecord)
+
+
 def unstructure(value: Any) -> Any:
     return _C.unstructure(value)
 
@@ -216,7 +278,11 @@ __all__ = [
     "StoredResponse",
     "TemplateSpec",
     "Workspace",
+    "MESSAGE_HOT",
     "dumps",
+    "dumps_history",
+    "dumps_message_body",
+    "load_message",
     "loads",
     "make_storage_converter",
     "structure",

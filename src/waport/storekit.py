@@ -1,5 +1,6 @@
-"""What store adapters share beside the lifecycle: SQL row helpers, a decoded-document
-cache, the unit-of-work's pending writes and an in-process rate-limit store.
+"""What store adapters share beside the lifecycle: time as integer microseconds, the
+unit-of-work's pending writes, an in-process rate-limit store and the media intake.
+The SQL both SQL stores run is in ``waport.sqlkit``.
 
 A store persists; ``waport.domain.lifecycle`` decides (claim, finish, status patches,
 recovery, retention, idempotency). Its functions are re-exported here for store
@@ -9,14 +10,12 @@ authors who import them from the kit.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
 import attrs
 
-from waport import codec
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import (
     apply_change,
@@ -39,7 +38,6 @@ from waport.domain.records import (
 
 __all__ = [
     "EPOCH",
-    "DocCache",
     "apply_change",
     "claim",
     "decide_patch",
@@ -47,10 +45,6 @@ __all__ = [
     "finish",
     "from_us",
     "LocalRateLimits",
-    "MESSAGE_CHANGES",
-    "MESSAGE_COLUMNS",
-    "message_changes",
-    "message_row",
     "Intake",
     "PendingWrites",
     "media_not_found",
@@ -103,84 +97,6 @@ def to_us(when: datetime | None) -> int | None:
 
 def from_us(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
-
-
-MESSAGE_COLUMNS = (
-    "id",
-    "workspace_id",
-    "sender_id",
-    "contact",
-    "direction",
-    "status",
-    "created_us",
-    "due_us",
-    "expires_us",
-    "attempting_us",
-    "provider",
-    "provider_message_id",
-    "broadcast_id",
-    "initiated",
-    "doc",
-)
-"""The columns of a new ``messages`` row, in the order of ``message_row``."""
-
-MESSAGE_CHANGES = ("status", "due_us", "attempting_us", "provider", "provider_message_id", "doc")
-"""The columns a later write of a message sets, in the order of ``message_changes``."""
-
-
-def message_row(r: MessageRecord, doc: str) -> tuple[Any, ...]:
-    """A new ``messages`` row: the indexed fields beside the whole document ``doc``."""
-    return (
-        r.id,
-        r.workspace_id,
-        r.sender_id,
-        str(r.contact),
-        r.direction.value,
-        r.status.value,
-        to_us(r.created_at),
-        to_us(r.due_at),
-        to_us(r.expires_at),
-        to_us(r.attempting_since),
-        r.provider,
-        r.provider_message_id,
-        r.broadcast_id,
-        r.initiated,
-        doc,
-    )
-
-
-def message_changes(r: MessageRecord, doc: str) -> tuple[Any, ...]:
-    """The values of ``MESSAGE_CHANGES`` for a stored message, then its id (for the WHERE)."""
-    return (
-        r.status.value,
-        to_us(r.due_at),
-        to_us(r.attempting_since),
-        r.provider,
-        r.provider_message_id,
-        doc,
-        r.id,
-    )
-
-
-@attrs.define
-class DocCache:
-    """Decoded message documents, keyed by the document text itself, so a changed row can
-    never be answered with a stale record. Owned by one store."""
-
-    limit: int = 4096
-    _decoded: OrderedDict[str, MessageRecord] = attrs.Factory(OrderedDict)
-
-    def load(self, doc: str) -> MessageRecord:
-        record = self._decoded.get(doc)
-        if record is None:
-            record = codec.loads(doc, MessageRecord)
-            self.remember(doc, record)
-        return record
-
-    def remember(self, doc: str, record: MessageRecord) -> None:
-        self._decoded[doc] = record
-        if len(self._decoded) > self.limit:
-            self._decoded.popitem(last=False)
 
 
 @attrs.define

@@ -15,9 +15,9 @@ import asyncpg
 import pytest
 from hypothesis import HealthCheck, settings
 
-from waport import WaportError, codec
+from waport import WaportError
 from waport.domain.messages import Media, MediaStored
-from waport.domain.records import MessageRecord, Workspace
+from waport.domain.records import Workspace
 from waport.ports import Store
 from waport.testing.contracts import StoreContract
 from waport.testing.stateful import messenger_machine
@@ -171,9 +171,14 @@ async def test_messages_stored_with_inline_media_get_a_reference_when_migrated(
             assert isinstance(media.source, MediaStored)
             data = b"".join([c async for c in store.media.read(media.source.media_id)])
             assert data == b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 400
-        docs = [r["doc"] for r in await conn.fetch("SELECT doc FROM messages")]
-        assert all("base64" not in doc for doc in docs)
-        assert all(codec.loads(doc, MessageRecord) for doc in docs)
+            sent = await store.messages.get("msg_000002")
+            assert sent is not None
+            assert sent.status.value == "sent"
+            assert [c.status.value for c in sent.history] == ["pending", "sent"]
+        rows = await conn.fetch("SELECT doc, history FROM messages")
+        assert all("base64" not in r["doc"] for r in rows)
+        # schema 4 split the documents: the history is a column, the document the rest
+        assert all('"history"' not in r["doc"] and r["history"] for r in rows)
         assert await conn.fetchval("SELECT COUNT(DISTINCT blob) FROM media_chunks") == 1
     finally:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -192,7 +192,7 @@ async def test_crash_campaign(tmp_path: Path, request: pytest.FixtureRequest) ->
         outbox = list(c.execute("SELECT id, state FROM outbox"))
         integrity = c.execute("PRAGMA integrity_check").fetchone()[0]
         unknown = c.execute(
-            "SELECT COUNT(*) FROM messages WHERE status = 'failed' AND doc LIKE '%OUTCOME_UNKNOWN%'"
+            "SELECT COUNT(*) FROM messages WHERE status = 'failed' AND error LIKE '%OUTCOME_UNKNOWN%'"
         ).fetchone()[0]
     told = [mid for ids in (*ledger.sends.values(), *ledger.broadcasts.values()) for mid in ids]
     outbound = [mid for mid, (_, direction) in rows.items() if direction == "outbound"]

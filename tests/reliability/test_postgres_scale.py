@@ -119,8 +119,8 @@ async def test_four_gateways_one_database_no_double_sends(
 
             await wait_for(settled, limit=120, interval=0.25)
             rows = {
-                r["id"]: (r["status"], r["doc"])
-                for r in await conn.fetch("SELECT id, status, doc FROM messages")
+                r["id"]: (r["status"], r["error"] or "")
+                for r in await conn.fetch("SELECT id, status, error FROM messages")
             }
         finally:
             await conn.close()
@@ -138,8 +138,8 @@ async def test_four_gateways_one_database_no_double_sends(
     # webhook later replaced counts as reconciled: only a final failure is unknown)
     unknown = {
         mid
-        for mid, (status, doc) in rows.items()
-        if status == "failed" and "OUTCOME_UNKNOWN" in doc
+        for mid, (status, error) in rows.items()
+        if status == "failed" and "OUTCOME_UNKNOWN" in error
     }
     print(
         "four gateways:",

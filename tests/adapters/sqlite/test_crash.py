@@ -128,3 +128,14 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path, mod
         totals.update(check(db, journal, acks))
     print(f"\n{mode}: {RUNS} kills, seed {SEED}: {dict(totals)}")
     assert totals["rows"] > 0
+
+
+def test_a_journal_line_torn_by_a_kill_is_dropped_on_reopen(tmp_path: Path) -> None:
+    """A SIGKILL can tear the sandbox journal's last line; reopening must cut it, or the
+    next accepted send is glued to it (a send the provider never accepted)."""
+    journal = tmp_path / "sends.journal"
+    journal.write_text("msg_a\tsbx.msg_a\t255700000001\nmsg_01M938F5T9AT")
+    SandboxProvider(clock=FakeClock(), journal=str(journal))
+    assert journal.read_text() == "msg_a\tsbx.msg_a\t255700000001\n"
+    SandboxProvider(clock=FakeClock(), journal=str(journal))  # a whole journal is left as it is
+    assert journal.read_text() == "msg_a\tsbx.msg_a\t255700000001\n"

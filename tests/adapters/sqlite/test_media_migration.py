@@ -47,9 +47,11 @@ async def test_a_previous_database_migrates_its_media_out_and_serves_it(tmp_path
             assert isinstance(content.source, MediaData)
             assert content.source.data == IMAGE  # the provider gets the bytes back
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 3
-        docs = [doc for (doc,) in conn.execute("SELECT doc FROM messages")]
-        assert all("base64" not in doc and len(doc) < 2_000 for doc in docs)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 4
+        stored = conn.execute("SELECT doc, history FROM messages").fetchall()
+        assert all("base64" not in doc and len(doc) < 2_000 for doc, _ in stored)
+        # schema 4 split the documents: the history is a column, the document the rest
+        assert all('"history"' not in doc and history for doc, history in stored)
         rows = conn.execute("SELECT id, sha256, size FROM media ORDER BY id").fetchall()
         assert [r[0] for r in rows] == ["med_msg_000002", "med_msg_000003"]
         assert len({r[1] for r in rows}) == 1  # the same bytes, kept once

@@ -1,0 +1,272 @@
+"""The SQL the SQLite and PostgreSQL stores share: the ``messages`` row and the
+statements over it, written once.
+
+A message row is its indexed identity (written once), its hot columns (status, due
+time, claim, attempts, provider id, last error: set by each change), its status
+history (text that each change appends to) and its document (the rest of the record,
+written once: ``codec.dumps_message_body``). So a status change updates a few columns
+and appends one history entry; it never rewrites the document.
+
+Statements are written with ``?`` placeholders; ``Statements.for_postgres()`` numbers
+them (``$1``, ``$2`` ...) as asyncpg wants. Where the dialects differ (``MAX`` of two
+values) the statement names the difference.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import attrs
+
+from waport import codec
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.lifecycle import PURGEABLE_SQL
+from waport.domain.records import MessageRecord, OutboxEvent
+from waport.storekit import from_us, to_us
+
+__all__ = [
+    "INSERT_COLUMNS",
+    "LOAD_COLUMNS",
+    "RowCache",
+    "Statements",
+    "event_args",
+    "insert_args",
+    "split_document",
+    "update_args",
+]
+
+INSERT_COLUMNS: Final = (
+    "id",
+    "workspace_id",
+    "sender_id",
+    "contact",
+    "direction",
+    "created_us",
+    "expires_us",
+    "broadcast_id",
+    "initiated",
+    "status",
+    "due_us",
+    "attempting_us",
+    "attempts",
+    "provider",
+    "provider_message_id",
+    "error",
+    "history",
+    "doc",
+)
+"""The columns of a new ``messages`` row, in the order of :func:`insert_args`."""
+
+LOAD_COLUMNS: Final = (
+    "status",
+    "due_us",
+    "attempting_us",
+    "attempts",
+    "provider",
+    "provider_message_id",
+    "error",
+    "history",
+    "doc",
+)
+"""What a message is read back from, in the order :class:`RowCache` takes."""
+
+UNSENT: Final = "('scheduled', 'pending')"
+_SELECT: Final = f"SELECT {', '.join(LOAD_COLUMNS)} FROM messages"
+
+
+def _hot(r: MessageRecord) -> tuple[Any, ...]:
+    return (
+        r.status.value,
+        to_us(r.due_at),
+        to_us(r.attempting_since),
+        r.attempts,
+        r.provider,
+        r.provider_message_id,
+        None if r.error is None else codec.dumps(r.error),
+    )
+
+
+def insert_args(r: MessageRecord) -> tuple[Any, ...]:
+    """The values of ``INSERT_COLUMNS`` for a new message."""
+    return (
+        r.id,
+        r.workspace_id,
+        r.sender_id,
+        str(r.contact),
+        r.direction.value,
+        to_us(r.created_at),
+        to_us(r.expires_at),
+        r.broadcast_id,
+        r.initiated,
+        *_hot(r),
+        codec.dumps_history(r.history),
+        codec.dumps_message_body(r),
+    )
+
+
+def update_args(before: MessageRecord, after: MessageRecord) -> tuple[Any, ...]:
+    """The values of ``Statements.update_message`` for ``after``, a change of ``before``
+    (as read): its hot columns, the history entries it appends, then the id."""
+    known = len(before.history)
+    if after.history[:known] != before.history:
+        raise WaportError(ErrorCode.INTERNAL, f"the history of {after.id} was rewritten")
+    return (*_hot(after), codec.dumps_history(after.history[known:]), after.id)
+
+
+def split_document(doc: str) -> tuple[Any, ...]:
+    """Migration: a document written whole (schema 3 and before) as the values of
+    ``status, due_us, attempting_us, attempts, provider, provider_message_id, error,
+    history, doc``."""
+    r = codec.loads(doc, MessageRecord)
+    return (*_hot(r), codec.dumps_history(r.history), codec.dumps_message_body(r))
+
+
+def event_args(event: OutboxEvent) -> tuple[Any, ...]:
+    """The values of ``Statements.enqueue`` for an outbox event."""
+    return (
+        event.id,
+        event.message_id,
+        event.seq,
+        event.state.value,
+        to_us(event.due_at),
+        event.url,
+        to_us(event.created_at),
+        codec.dumps(event),
+    )
+
+
+@attrs.define
+class RowCache:
+    """Messages decoded from their rows (``LOAD_COLUMNS``), keyed by the row itself, so
+    a changed row is never answered with a stale record. A store tells it what it
+    writes (``inserted``, ``updated``), so reading back its own writes decodes nothing.
+    Owned by one store."""
+
+    limit: int = 4096
+    _decoded: OrderedDict[tuple[Any, ...], MessageRecord] = attrs.Factory(OrderedDict)
+    _rows: dict[str, tuple[Any, ...]] = attrs.Factory(dict)
+    """The latest row seen of each message in ``_decoded``."""
+
+    def load(self, row: Sequence[Any]) -> MessageRecord:
+        key = tuple(row)
+        record = self._decoded.get(key)
+        if record is None:
+            status, due, attempting, attempts, provider, pid, error, history, doc = key
+            record = codec.load_message(
+                doc,
+                status=status,
+                history=history,
+                provider=provider,
+                provider_message_id=pid,
+                due_at=None if due is None else from_us(due),
+                attempting_since=None if attempting is None else from_us(attempting),
+                attempts=attempts,
+                error=error,
+            )
+            self._remember(key, record)
+        return record
+
+    def inserted(self, args: tuple[Any, ...], record: MessageRecord) -> None:
+        """Remember a record just written with ``insert_args``."""
+        self._remember(args[9:], record)
+
+    def updated(self, args: tuple[Any, ...], record: MessageRecord) -> None:
+        """Remember a record just written with ``update_args``."""
+        row = self._rows.get(record.id)
+        if row is not None:
+            self._remember((*args[:7], row[7] + args[7], row[8]), record)
+
+    def _remember(self, key: tuple[Any, ...], record: MessageRecord) -> None:
+        self._decoded[key] = record
+        self._rows[record.id] = key
+        if len(self._decoded) > self.limit:
+            old_key, old = self._decoded.popitem(last=False)
+            if self._rows.get(old.id) == old_key:
+                del self._rows[old.id]
+
+
+def _numbered(sql: str) -> str:
+    count = iter(range(1, 1000))
+    return re.sub(r"\?", lambda _: f"${next(count)}", sql)
+
+
+@attrs.frozen
+class Statements:
+    """Every statement on ``messages``, ``windows``, ``status_stash`` and ``outbox`` that
+    both stores run, in one dialect."""
+
+    insert_message: str = (
+        f"INSERT INTO messages ({', '.join(INSERT_COLUMNS)})"
+        f" VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
+        " ON CONFLICT DO NOTHING RETURNING 1"
+    )
+    update_message: str = (
+        "UPDATE messages SET status = ?, due_us = ?, attempting_us = ?, attempts = ?,"
+        " provider = ?, provider_message_id = ?, error = ?, history = history || ?"
+        " WHERE id = ?"
+    )
+    get_message: str = f"{_SELECT} WHERE id = ?"
+    by_provider_any: str = (
+        f"{_SELECT} WHERE provider = ? AND provider_message_id = ? ORDER BY direction DESC LIMIT 1"
+    )
+    by_provider: str = f"{_SELECT} WHERE provider = ? AND provider_message_id = ? AND direction = ?"
+    by_broadcast: str = f"{_SELECT} WHERE broadcast_id = ? ORDER BY created_us, id"
+    claimable: str = f"{_SELECT} WHERE id = ? AND status IN {UNSENT} AND attempting_us IS NULL"
+    due: str = (
+        f"{_SELECT} WHERE id IN ("
+        f" SELECT id FROM messages WHERE status IN {UNSENT} AND attempting_us IS NULL"
+        "  AND direction = 'outbound' AND due_us <= ?"
+        " UNION"
+        f" SELECT id FROM messages WHERE status IN {UNSENT} AND attempting_us IS NULL"
+        "  AND expires_us IS NOT NULL AND expires_us <= ?"
+        ") ORDER BY due_us, id LIMIT ?"
+    )
+    in_flight: str = (
+        f"{_SELECT} WHERE attempting_us IS NOT NULL AND attempting_us < ?"
+        " ORDER BY attempting_us, id LIMIT ?"
+    )
+    purgeable: str = (
+        f"SELECT id, workspace_id, contact FROM messages m WHERE {PURGEABLE_SQL.format(before='?')}"
+        " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id AND o.state = 'pending')"
+        " ORDER BY created_us LIMIT ?"
+    )
+    counts: str = "SELECT status, COUNT(*) FROM messages GROUP BY status"
+    note_window: str = (
+        "INSERT INTO windows (workspace_id, contact, sender_id, kind, last_us) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (workspace_id, contact, sender_id, kind)"
+        " DO UPDATE SET last_us = {greatest}(windows.last_us, excluded.last_us) RETURNING last_us"
+    )
+    stash: str = (
+        "INSERT INTO status_stash (provider, provider_message_id, status, doc) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING"
+    )
+    take_stash: str = (
+        "DELETE FROM status_stash WHERE provider = ? AND provider_message_id = ? RETURNING doc"
+    )
+    enqueue: str = (
+        "INSERT INTO outbox (id, message_id, seq, state, due_us, leased_us, attempts, last_error,"
+        " url, created_us, doc) VALUES (?, ?, ?, ?, ?, NULL, 0, NULL, ?, ?, ?)"
+        " ON CONFLICT (id) DO NOTHING"
+    )
+
+    split_batch: str = "SELECT id, doc FROM messages WHERE id > ? ORDER BY id LIMIT 500"
+    split_row: str = (
+        "UPDATE messages SET status = ?, due_us = ?, attempting_us = ?, attempts = ?,"
+        " provider = ?, provider_message_id = ?, error = ?, history = ?, doc = ? WHERE id = ?"
+    )
+
+    @classmethod
+    def for_sqlite(cls) -> Statements:
+        return cls._build(lambda sql: sql.replace("{greatest}", "MAX"))
+
+    @classmethod
+    def for_postgres(cls) -> Statements:
+        return cls._build(lambda sql: _numbered(sql.replace("{greatest}", "GREATEST")))
+
+    @classmethod
+    def _build(cls, dialect: Callable[[str], str]) -> Statements:
+        plain = cls()
+        return cls(**{a.name: dialect(getattr(plain, a.name)) for a in attrs.fields(cls)})
