@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import logging
 import random
-import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -31,15 +30,14 @@ from waport import codec
 from waport.domain.records import OutboxEvent
 from waport.domain.schedule import parse_retry_after, webhook_retry_at
 from waport.ports import Clock, OutboxStore
+from waport.service.compose import WEBHOOK_SECRET_PREFIX, new_webhook_secret
 from waport_http.egress import BlockedAddressError, literal_refused
 
 log = logging.getLogger("waport.webhooks")
-SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
+SECRET_PREFIX = WEBHOOK_SECRET_PREFIX
 
 
-def new_secret() -> str:
-    """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+new_secret = new_webhook_secret
 
 
 def _secret_bytes(secret: str) -> bytes:

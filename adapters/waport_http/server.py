@@ -1,4 +1,5 @@
-"""The composition root: configuration -> store, provider, Messenger, relay, HTTP app.
+"""The gateway's composition: configuration -> ``waport.service.compose`` (store,
+provider, Messenger), then the webhook relay and the HTTP app.
 
 Every resource is opened in one ``AsyncExitStack`` and every background loop (the
 dispatcher, the webhook relay) runs in one task group that closes before the
@@ -23,22 +24,15 @@ import attrs
 from aiohttp import web
 
 from waport.domain.errors import ConfigError
-from waport.plugins import PluginContext, Registry
+from waport.plugins import Registry
 from waport.ports import Clock, IdSource, Provider, Store
-from waport.service import (
-    DEFAULT_WORKSPACE,
-    Messenger,
-    Policy,
-    RandomIds,
-    SystemClock,
-    keys,
-    tune_gc,
-)
+from waport.service import DEFAULT_WORKSPACE, Messenger, Policy, keys, tune_gc
+from waport.service.compose import Composition, open_messenger
 from waport.service.lifetime import task_group
 from waport_http.app import Gateway
 from waport_http.config import LoadedConfig, Settings, shown_database
 from waport_http.egress import CallerUrls, guarded_session
-from waport_http.relay import WebhookRelay, new_secret
+from waport_http.relay import WebhookRelay
 
 log = logging.getLogger("waport")
 
@@ -56,6 +50,28 @@ class Running:
     config: LoadedConfig
 
 
+def composition(loaded: LoadedConfig, *, sync_templates: bool = True) -> Composition:
+    """The gateway's settings as the service's composition root takes them."""
+    settings = loaded.settings
+    return Composition(
+        database=settings.database,
+        provider=settings.provider,
+        policy=Policy(
+            lookup_cache_ttl=timedelta(seconds=settings.lookup_cache_seconds),
+            dispatch_interval=settings.dispatch_interval_seconds,
+            provider_timeout=settings.provider_timeout_seconds,
+            attempt_lease=timedelta(seconds=settings.attempt_lease_seconds),
+            idempotency_lease=timedelta(seconds=settings.idempotency_lease_seconds),
+            outcome_window=timedelta(seconds=settings.outcome_window_seconds),
+            retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
+            sync_templates_on_start=sync_templates,
+        ),
+        webhook_url=settings.webhook_url,
+        webhook_secret=settings.webhook_secret,
+        plugin_settings=loaded.plugin_config,
+    )
+
+
 @asynccontextmanager
 async def open_components(
     loaded: LoadedConfig,
@@ -65,57 +81,23 @@ async def open_components(
     ids: IdSource | None = None,
     sync_templates: bool = True,
 ) -> AsyncIterator[tuple[Messenger, aiohttp.ClientSession]]:
-    """Store + provider + Messenger (no HTTP server, no background loops): what CLI commands
-    need. ``sync_templates``: fetch the templates of a sender that has none at start."""
-    settings = loaded.settings
-    registry = registry or Registry.from_entry_points()
-    clock = clock or SystemClock()
-    ids = ids or RandomIds()
-    async with AsyncExitStack() as stack:
-        http = await stack.enter_async_context(
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-        )
-        ctx = PluginContext(clock=clock, ids=ids, http=http)
-        store_plugin = registry.store_for(settings.database)
-        store_config = loaded.plugin_config(
-            store_plugin.name, store_plugin.config_type, url=settings.database
-        )
-        store = await stack.enter_async_context(store_plugin.open(store_config, ctx))
-        provider_plugin = registry.provider(settings.provider)
-        provider_config = loaded.plugin_config(provider_plugin.name, provider_plugin.config_type)
-        provider = await stack.enter_async_context(provider_plugin.open(provider_config, ctx))
-        policy = Policy(
-            lookup_cache_ttl=timedelta(seconds=settings.lookup_cache_seconds),
-            dispatch_interval=settings.dispatch_interval_seconds,
-            provider_timeout=settings.provider_timeout_seconds,
-            attempt_lease=timedelta(seconds=settings.attempt_lease_seconds),
-            idempotency_lease=timedelta(seconds=settings.idempotency_lease_seconds),
-            outcome_window=timedelta(seconds=settings.outcome_window_seconds),
-            retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
-            sync_templates_on_start=sync_templates,
-        )
-        messenger = Messenger(
-            store=store,
-            provider=provider,
+    """``open_messenger`` with the gateway's shared HTTP session and URL guard (no HTTP
+    server, no background loops): what CLI commands need. ``sync_templates``: fetch the
+    templates of a sender that has none at start."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        guard = CallerUrls(allow_private=loaded.settings.allow_private_urls)
+        async with open_messenger(
+            composition(loaded, sync_templates=sync_templates),
+            registry=registry,
             clock=clock,
             ids=ids,
-            policy=policy,
-            url_guard=CallerUrls(
-                allow_private=settings.allow_private_urls,
-                # by capability: Meta fetches media from its own servers and the sandbox
-                # fetches nothing; a WhatsApp-Web server fetches from inside your network
-                guard_media=provider.capabilities.fetches_urls_locally,
-            ),
-        )
-        workspace = await messenger.bootstrap()
-        webhook_url = workspace.webhook_url or settings.webhook_url
-        webhook_secret = settings.webhook_secret or workspace.webhook_secret or new_secret()
-        if (webhook_url, webhook_secret) != (workspace.webhook_url, workspace.webhook_secret):
-            await store.workspaces.put(
-                attrs.evolve(workspace, webhook_url=webhook_url, webhook_secret=webhook_secret)
-            )
-            messenger.invalidate()
-        yield messenger, http
+            http=http,
+            url_guard=guard,
+        ) as messenger:
+            # by capability: Meta fetches media from its own servers and the sandbox
+            # fetches nothing; a WhatsApp-Web server fetches from inside your network
+            guard.guard_media = messenger.provider.capabilities.fetches_urls_locally
+            yield messenger, http
 
 
 @asynccontextmanager

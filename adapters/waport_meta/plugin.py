@@ -47,7 +47,7 @@ async def open_meta(config: MetaConfig, ctx: PluginContext) -> AsyncIterator[Met
         pool = httpkit.ConnectionPool(config.graph_url, max_connections=config.max_connections)
     except ValueError as exc:
         raise ConfigError(f"meta: {exc}") from None
-    async with ctx.http_session() as http, pool as graph:
+    async with httpkit.session_for(ctx) as http, pool as graph:
         yield MetaCloudProvider(
             http=http,
             clock=ctx.clock,

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import attrs
 
+from waport import httpkit
 from waport.domain.errors import ConfigError
 from waport.plugins import PluginContext, ProviderPlugin
 from waport_web.provider import WahaProvider
@@ -38,7 +39,7 @@ class WebConfig:
 async def open_web(config: WebConfig, ctx: PluginContext) -> AsyncIterator[WahaProvider]:
     if not config.url:
         raise ConfigError("the web provider needs the WAHA server's URL (WAPORT_WEB_URL)")
-    async with ctx.http_session() as http:
+    async with httpkit.session_for(ctx) as http:
         yield WahaProvider(
             http=http,
             clock=ctx.clock,

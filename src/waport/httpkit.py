@@ -26,12 +26,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 import attrs
 import httptools
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from waport.plugins import PluginContext
 
 __all__ = ["ConnectionPool", "HttpAnswer", "TransportError"]
 
@@ -335,3 +341,16 @@ class ConnectionPool:
             turn = self._waiting.popleft()
             if not turn.done():
                 turn.set_exception(TransportError("the connection pool is closed"))
+
+
+@asynccontextmanager
+async def session_for(ctx: PluginContext) -> AsyncIterator[aiohttp.ClientSession]:
+    """The application's shared session (``ctx.http``), or where there is none (a plugin
+    used on its own) a session of the plugin's own, closed when the block ends."""
+    if ctx.http is not None:
+        yield ctx.http
+        return
+    import aiohttp  # here: only plugins that speak HTTP pay for the import
+
+    async with aiohttp.ClientSession() as own:
+        yield own

@@ -11,8 +11,8 @@ async context manager: the plugin owns the adapter's lifetime.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -37,20 +37,9 @@ class PluginContext:
     clock: Clock
     ids: IdSource
     http: aiohttp.ClientSession | None = None
-    """The application's shared HTTP session; a plugin given one never closes it."""
+    """The application's shared HTTP session; a plugin given one never closes it
+    (``waport.httpkit.session_for(ctx)`` gives it, or a session of the plugin's own)."""
     logger: logging.Logger = attrs.field(factory=lambda: logging.getLogger("waport"))
-
-    @asynccontextmanager
-    async def http_session(self) -> AsyncIterator[aiohttp.ClientSession]:
-        """``http``, or where there is none (a plugin used on its own) a session of the
-        plugin's own, closed when the block ends."""
-        if self.http is not None:
-            yield self.http
-            return
-        import aiohttp  # here: only plugins that speak HTTP pay for the import
-
-        async with aiohttp.ClientSession() as own:
-            yield own
 
 
 @attrs.frozen(kw_only=True)

@@ -8,7 +8,7 @@ import aiohttp
 import attrs
 import pytest
 
-from waport import ConfigError, ErrorCode, WaportError, parse_send_request
+from waport import ConfigError, ErrorCode, WaportError, httpkit, parse_send_request
 from waport.domain.limits import MediaKind
 from waport.plugins import PluginContext, ProviderPlugin, Registry, StorePlugin
 from waport.ports import Capabilities
@@ -149,12 +149,12 @@ def test_plugin_descriptors_are_plain_data() -> None:
 @pytest.mark.anyio
 async def test_a_plugin_uses_the_shared_session_or_owns_one() -> None:
     ctx = PluginContext(clock=FakeClock(), ids=SequentialIds())
-    async with ctx.http_session() as own:
+    async with httpkit.session_for(ctx) as own:
         assert not own.closed
     assert own.closed  # a session of its own is closed with the plugin
     async with aiohttp.ClientSession() as shared:
         with_shared = attrs.evolve(ctx, http=shared)
-        async with with_shared.http_session() as given:
+        async with httpkit.session_for(with_shared) as given:
             assert given is shared
         assert not shared.closed  # the application's session is never closed by a plugin
 
