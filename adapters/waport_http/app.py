@@ -45,8 +45,16 @@ class Gateway:
     max_upload_bytes: int = 100 * 1024 * 1024
     max_webhook_bytes: int = 4 * 1024 * 1024
     access_log: bool = False
+    body_timeout: float = bodies.DEFAULT_BODY_TIMEOUT
+    """Seconds a body may pause between chunks; a webhook's must arrive whole within it."""
+    max_webhook_reads: int = 8
+    """Webhook bodies read at once (before their signature is checked, so by anyone)."""
     metrics: Metrics = attrs.Factory(Metrics)
     on_ingest: Callable[[], None] | None = None
+    _webhook_reads: anyio.Semaphore = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._webhook_reads = anyio.Semaphore(self.max_webhook_reads)
 
     @property
     def core(self) -> Core:
@@ -70,6 +78,7 @@ class Gateway:
             ],
             client_max_size=self.max_upload_bytes + 1024 * 1024,
         )
+        application[bodies.BODY_TIMEOUT] = self.body_timeout
         application.router.add_routes(all_routes(self))
         return application
 
@@ -108,6 +117,20 @@ class Gateway:
         self, request: web.Request, *fields: str, optional: bool = False
     ) -> dict[str, Any]:
         return await bodies.read_object(request, self.max_body_bytes, *fields, optional=optional)
+
+    async def webhook_body(self, request: web.Request) -> bytes:
+        """A provider webhook's body: unauthenticated until its signature is checked, so
+        at most ``max_webhook_reads`` are read at once (each at most ``max_webhook_bytes``)
+        and each, waiting included, must arrive within ``body_timeout``."""
+        try:
+            with anyio.fail_after(self.body_timeout):
+                async with self._webhook_reads:
+                    return await bodies.read(request, self.max_webhook_bytes)
+        except TimeoutError:
+            raise WaportError(
+                ErrorCode.REQUEST_TIMEOUT,
+                f"the webhook's body did not arrive within {self.body_timeout:g} s",
+            ) from None
 
     def ingested(self) -> None:
         self.relay.wake()

@@ -4,8 +4,10 @@ Prefer). Every refusal is a coded ``WaportError`` naming what was wrong."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import re
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Final
 
@@ -17,6 +19,15 @@ from waport.domain.limits import MEDIA_LIMITS, MediaKind
 from waport.domain.media import kind_from_mime
 
 MAX_DEPTH: Final = 32
+BODY_TIMEOUT: Final = web.AppKey("waport_body_timeout", float)
+"""The longest a request body may pause between two chunks (setting ``body_timeout_seconds``)."""
+DEFAULT_BODY_TIMEOUT: Final = 30.0
+
+
+class ClientGone(Exception):
+    """The client hung up before its body arrived whole: nobody is left to answer."""
+
+
 READ_CHUNK: Final = 64 * 1024
 
 
@@ -41,6 +52,48 @@ def _depth_ok(value: Any) -> bool:
     return True
 
 
+_ESCAPED_SURROGATE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(value: Any, path: str = "") -> str | None:
+    """The path of the first string (or key) in ``value`` holding a lone surrogate
+    (``"\\ud800"`` unpaired: no UTF-8 can carry it), or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "body"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if _lone_surrogate(key) is not None:
+                return path or "body"
+            found = _lone_surrogate(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _lone_surrogate(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def check_text(value: Any, raw: bytes) -> None:
+    """Refuse decoded JSON holding a lone surrogate escape. Only an escape can make
+    one (``raw`` is valid UTF-8), so a body without one is not walked."""
+    if _ESCAPED_SURROGATE.search(raw) is None:
+        return
+    found = _lone_surrogate(value)
+    if found is not None:
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED,
+            "a string holds a lone surrogate escape (\\ud800-\\udfff without its pair)",
+            found.encode("utf-8", "backslashreplace").decode("ascii"),
+        )
+
+
 def only_known(names: Iterable[Any], known: Collection[str], what: str) -> None:
     for name in names:
         if name not in known:
@@ -57,16 +110,31 @@ def query(request: web.Request, *known: str) -> dict[str, str]:
 
 
 async def read(request: web.Request, limit: int) -> bytes:
-    """The whole body, refused with ``PAYLOAD_TOO_LARGE`` as soon as it passes ``limit``."""
+    """The whole body, refused with ``PAYLOAD_TOO_LARGE`` as soon as it passes ``limit``
+    and with ``REQUEST_TIMEOUT`` when it pauses longer than the app's ``BODY_TIMEOUT``
+    between two chunks; ``ClientGone`` when the client hangs up first."""
     if request.content_length is not None and request.content_length > limit:
         raise WaportError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body may be at most {limit} bytes")
+    idle = request.config_dict.get(BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT)
+    loop = asyncio.get_running_loop()
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(READ_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise WaportError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body may be at most {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(idle) as pause:
+            while chunk := await request.content.read(READ_CHUNK):
+                pause.reschedule(loop.time() + idle)
+                size += len(chunk)
+                if size > limit:
+                    raise WaportError(
+                        ErrorCode.PAYLOAD_TOO_LARGE, f"the body may be at most {limit} bytes"
+                    )
+                chunks.append(chunk)
+    except TimeoutError:
+        raise WaportError(
+            ErrorCode.REQUEST_TIMEOUT, f"the body paused for more than {idle:g} s"
+        ) from None
+    except (ConnectionError, aiohttp.ClientPayloadError) as exc:
+        raise ClientGone(str(exc)) from None
     return b"".join(chunks)
 
 
@@ -88,6 +156,7 @@ async def read_json(request: web.Request, limit: int, *, optional: bool = False)
         raise WaportError(
             ErrorCode.VALIDATION_FAILED, f"the body nests deeper than {MAX_DEPTH} levels"
         )
+    check_text(value, raw)
     return value
 
 
@@ -192,6 +261,7 @@ def _form_to_body(
                 raise WaportError(
                     ErrorCode.VALIDATION_FAILED, f"{name} must be JSON", name
                 ) from None
+            check_text(body[name], value.encode("utf-8", "surrogatepass"))
         elif name == "check_window":
             body[name] = value.strip().lower() not in ("false", "0", "no")
         else:

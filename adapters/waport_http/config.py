@@ -55,6 +55,17 @@ class Settings:
     """The largest multipart upload (documents may be 100 MB)."""
     max_webhook_bytes: int = 4 * 1024 * 1024
     """The largest inbound provider webhook."""
+    idle_timeout_seconds: float = 15.0
+    """How long a connection may wait for a request, or for the rest of a request's
+    headers, before it is closed (slow and idle clients hold no connection longer)."""
+    body_timeout_seconds: float = 30.0
+    """How long a request body may pause between two chunks before the request ends 408
+    ``REQUEST_TIMEOUT``; a provider webhook's body (read before its signature can be
+    checked) must arrive whole within it."""
+    max_webhook_reads: int = 8
+    """Provider webhook bodies read at once; more wait (within ``body_timeout_seconds``).
+    Bounds what unauthenticated clients can make the gateway hold: this times
+    ``max_webhook_bytes``."""
     lookup_cache_seconds: float = 1.0
     """How long workspace, sender, template and API-key lookups are cached in the process
     (a change made by another process, such as `waport keys revoke`, applies after this)."""
@@ -271,6 +282,11 @@ def load(path: str | Path | None, env: Mapping[str, str]) -> LoadedConfig:
         raise ConfigError("attempt_lease_seconds must be longer than provider_timeout_seconds")
     if settings.retention_days and settings.retention_days < 1:
         raise ConfigError("retention_days must be 0 (keep everything) or at least 1")
+    for name in ("idle_timeout_seconds", "body_timeout_seconds"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{name} must be more than 0")
+    if settings.max_webhook_reads < 1:
+        raise ConfigError("max_webhook_reads must be at least 1")
     if settings.gc_threshold < 0:
         raise ConfigError("gc_threshold must be 0 (Python's default) or more")
     if settings.event_loop not in EVENT_LOOPS:

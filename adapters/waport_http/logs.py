@@ -9,7 +9,9 @@ traceback alike), so a secret or a number reaches no handler it is installed on:
   masked too: logs stay useful for correlation, not for reading numbers;
 - ``wpk_`` API keys, ``whsec_`` webhook secrets, ``Bearer`` tokens, ``hub.verify_token``
   and ``access_token`` query values, and every configured secret value are replaced by
-  ``[redacted]``.
+  ``[redacted]``; so are a URL's credentials and its query string (``?token=...``);
+- control characters in a message (a CR/LF a client put in a path or a header) are
+  written escaped (``\\r\\n``), so no client can forge a log line.
 """
 
 from __future__ import annotations
@@ -30,6 +32,15 @@ TOKENS: Final = re.compile(
     r"(wpk_[A-Za-z0-9_]+|whsec_[A-Za-z0-9+/=]+|(?<=Bearer )[^\s'\"]+"
     r"|(?<=hub\.verify_token=)[^&\s'\"]+|(?<=access_token=)[^&\s'\"]+)"
 )
+URL_SECRETS: Final = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/\s@?#]+@)?(?P<rest>[^\s?#'\"]*)"
+    r"(?P<query>\?[^\s#'\"]*)?"
+)
+CONTROL: Final = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {
+    0x0A: "\\n",
+    0x0D: "\\r",
+    0x09: "\\t",
+}
 REDACTED: Final = "[redacted]"
 _MIN_SECRET: Final = 6  # shorter values would mask ordinary words
 
@@ -43,11 +54,18 @@ def mask_phone(match: re.Match[str]) -> str:
     return plus + "".join(digits[:3]) + "*" * (len(digits) - 5) + "".join(digits[-2:])
 
 
+def _url(match: re.Match[str]) -> str:
+    userinfo = f"{REDACTED}@" if match.group("userinfo") else ""
+    query = f"?{REDACTED}" if match.group("query") else ""
+    return f"{match.group('scheme')}{userinfo}{match.group('rest')}{query}"
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if len(secret) >= _MIN_SECRET:
             text = text.replace(secret, REDACTED)
     text = TOKENS.sub(REDACTED, text)
+    text = URL_SECRETS.sub(_url, text)
     return PHONE.sub(mask_phone, text)
 
 
@@ -61,7 +79,7 @@ class RedactingFormatter(logging.Formatter):
         self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        record.message = redact(record.message, self.secrets)
+        record.message = redact(record.message, self.secrets).translate(CONTROL)
         return super().formatMessage(record)
 
     def formatException(self, ei: Any) -> str:

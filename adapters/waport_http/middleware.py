@@ -20,6 +20,7 @@ from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.ratelimit import RateDecision
 from waport.domain.records import ApiKey
 from waport.ports import Clock, IdSource
+from waport_http.bodies import ClientGone
 from waport_http.metrics import Metrics
 
 log = logging.getLogger("waport.http")
@@ -108,12 +109,17 @@ def envelope(*, ids: IdSource, clock: Clock, metrics: Metrics, access_log: bool)
         request[RID_ATTR] = request_id
         started = time.perf_counter() if access_log else 0.0
         err: WaportError | None = None
+        gone = False
         try:
             response = await handler(request)
         except WaportError as exc:
             err = exc
         except web.HTTPException as exc:
             err = http_error(exc)
+        except ClientGone:
+            log.debug("the client left %s %s before its body arrived", request.method, request.path)
+            err = WaportError(ErrorCode.VALIDATION_FAILED, "the request body ended early")
+            gone = True
         except (HttpProcessingError, UnicodeDecodeError) as exc:
             # a malformed body that aiohttp's own parsers refused (headers, encodings)
             log.info(
@@ -125,6 +131,8 @@ def envelope(*, ids: IdSource, clock: Clock, metrics: Metrics, access_log: bool)
             err = WaportError(ErrorCode.INTERNAL, "an unexpected error; report the correlation id")
         if err is not None:
             response = error_response(request, err)
+            if gone or err.code is ErrorCode.REQUEST_TIMEOUT:
+                response.force_close()  # what is left of that body is not read
         response.headers["X-Request-Id"] = request_id
         rate = request.get(RATE_ATTR)
         if rate is not None:

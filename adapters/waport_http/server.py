@@ -147,6 +147,8 @@ async def open_gateway(
                 max_message_bytes=settings.max_message_bytes,
                 max_upload_bytes=settings.max_upload_bytes,
                 max_webhook_bytes=settings.max_webhook_bytes,
+                body_timeout=settings.body_timeout_seconds,
+                max_webhook_reads=settings.max_webhook_reads,
                 access_log=settings.access_log,
                 on_ingest=messenger.wake,
             )
@@ -201,7 +203,15 @@ async def serve(
                 # configuration is never echoed
                 say(f"  webhook signing secret: {workspace.webhook_secret}")
         runner = web.AppRunner(
-            running.app, access_log=None, shutdown_timeout=settings.shutdown_timeout_seconds
+            running.app,
+            access_log=None,
+            shutdown_timeout=settings.shutdown_timeout_seconds,
+            # aiohttp closes a connection whose (first or next) request has not arrived
+            # whole within this: the header timeout against slow clients, and the idle one
+            keepalive_timeout=settings.idle_timeout_seconds,
+            # what aiohttp buffers of a body nobody reads yet (a webhook waiting for a
+            # read slot) before it stops reading the socket
+            read_bufsize=2**14,
         )
         await runner.setup()
         try:

@@ -5,7 +5,9 @@ See ``waport_sqlite.store`` for why it is built this way."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import sqlite3
 import threading
 from collections import deque
@@ -416,7 +418,27 @@ def _as_store_error(error: BaseException) -> WaportError:
     return wrapped
 
 
+def _private_file(path: str) -> None:
+    """Create the database file owner-only (0600) before SQLite does: it holds message
+    bodies, numbers and the webhook signing secret, and SQLite gives its WAL and
+    shared-memory files the database file's permissions. A file created before by
+    another waport is narrowed to 0600 too."""
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path + suffix, 0o600)
+
+
 def connect(path: str, *, synchronous: str = "FULL", readonly: bool = False) -> Conn:
+    if not readonly:
+        _private_file(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA journal_mode=WAL")

@@ -113,3 +113,25 @@ def test_a_database_password_is_never_printed_or_logged() -> None:
     assert config.shown_database(url) == "postgresql://waport:***@db.internal:5432/waport"
     assert config.shown_database("./waport.db") == "./waport.db"
     assert "correct-horse-battery" not in redact(f"cannot open {url}", loaded.secrets())
+
+
+@given(st.text(max_size=40), st.text(max_size=40))
+def test_no_message_can_forge_a_log_line(before: str, after: str) -> None:
+    """Whatever a client put in a path or a header, a formatted record is one line."""
+    formatter = RedactingFormatter("%(levelname)s %(message)s")
+    record = logging.LogRecord(
+        "waport", logging.INFO, __file__, 1, "on %s", (before + after,), None
+    )
+    line = formatter.format(record)
+    assert "\n" not in line
+    assert "\r" not in line
+    assert not any(ord(c) < 0x20 or ord(c) == 0x7F for c in line)
+
+
+def test_url_credentials_and_query_strings_are_removed() -> None:
+    text = redact("webhook endpoint https://bob:pw@hooks.example/in?token=s3cr3t&x=1 answered 410")
+    assert "bob" not in text
+    assert "pw@" not in text
+    assert "s3cr3t" not in text
+    assert "https://[redacted]@hooks.example/in?[redacted]" in text
+    assert redact("GET http://hooks.example/a/b") == "GET http://hooks.example/a/b"

@@ -36,7 +36,9 @@ class ErrorCode(enum.StrEnum):
     BROADCAST_NOT_FOUND = "BROADCAST_NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
+    LAST_ADMIN_KEY = "LAST_ADMIN_KEY"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     URL_NOT_ALLOWED = "URL_NOT_ALLOWED"
     WINDOW_CLOSED = "WINDOW_CLOSED"
@@ -138,8 +140,18 @@ CATALOGUE: Final[Mapping[ErrorCode, ErrorInfo]] = {
         404, False, "No broadcast with this id in the caller's workspace."
     ),
     _E.METHOD_NOT_ALLOWED: ErrorInfo(405, False, "The endpoint does not accept this HTTP method."),
+    _E.LAST_ADMIN_KEY: ErrorInfo(
+        409,
+        False,
+        "The workspace's last admin key cannot be revoked; create another admin key first.",
+    ),
     _E.IDEMPOTENCY_IN_PROGRESS: ErrorInfo(
         409, True, "A request with this Idempotency-Key is still running; retry after Retry-After."
+    ),
+    _E.REQUEST_TIMEOUT: ErrorInfo(
+        408,
+        True,
+        "The request's body paused too long, or a webhook's body did not arrive in time.",
     ),
     _E.PAYLOAD_TOO_LARGE: ErrorInfo(
         413, False, "The request body is larger than this endpoint accepts."

@@ -26,6 +26,17 @@ def _split_mime(mime: str) -> tuple[str, dict[str, str]]:
     return base.lower(), parsed
 
 
+def _well_formed(mime: str) -> bool:
+    """``type/subtype[; params]`` in printable ASCII (a CR/LF in a parameter would reach
+    a provider's request headers)."""
+    return (
+        len(mime) <= _MIME_MAX
+        and mime.isascii()
+        and mime.isprintable()
+        and _MIME.fullmatch(_split_mime(mime)[0]) is not None
+    )
+
+
 def normalise_mime(mime: str) -> str:
     """The base MIME type, lower-cased, without parameters (``audio/ogg``)."""
     return _split_mime(mime)[0]
@@ -55,7 +66,7 @@ def check_media(
     limit = MEDIA_LIMITS[kind]
     if mime is not None:
         base, params = _split_mime(mime)
-        if not _MIME.fullmatch(base):
+        if not _well_formed(mime):
             raise WaportError(ErrorCode.MEDIA_TYPE_UNSUPPORTED, "not a MIME type", "mime_type")
         if limit.mimes and base not in limit.mimes:
             raise WaportError(
@@ -80,7 +91,7 @@ def check_media(
 
 def check_mime_syntax(mime: str, param: str | None) -> None:
     """Raise ``VALIDATION_FAILED`` unless ``mime`` looks like ``type/subtype[; params]``."""
-    if len(mime) > _MIME_MAX or not _MIME.fullmatch(_split_mime(mime)[0]):
+    if not _well_formed(mime):
         raise WaportError(
             ErrorCode.VALIDATION_FAILED, "must be a MIME type such as image/png", param
         )

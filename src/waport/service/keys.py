@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import string
@@ -34,6 +35,7 @@ from waport.domain.records import SCOPES, ApiKey, Workspace
 from waport.ports import Clock, Store
 from waport.service.core import Core
 
+log = logging.getLogger("waport.keys")
 _ALPHABET: Final = string.digits + string.ascii_letters
 _KEY: Final = re.compile(r"wpk_([0-9A-Za-z]{12})_([0-9A-Za-z]{32})([0-9A-Za-z]{6})")
 INVALID_MESSAGE: Final = "the API key is missing, malformed, unknown or revoked"
@@ -160,12 +162,25 @@ async def create_key(
     rate_per_minute: int | None = None,
     label: str = "",
 ) -> NewKey:
-    """A new key in the actor's workspace, never limited to more senders than the actor."""
+    """A new key in the actor's workspace that grants no more than the actor: no other
+    scopes, no other senders, no higher rate (without one, it gets the actor's)."""
     if not actor.covers(senders):
         raise WaportError(
             ErrorCode.FORBIDDEN,
             "a key limited to some senders may create keys only for those senders",
             "senders",
+        )
+    if "admin" not in actor.scopes and not scopes <= actor.scopes:
+        raise WaportError(
+            ErrorCode.FORBIDDEN, "a key may grant only scopes it has itself", "scopes"
+        )
+    if rate_per_minute is None:
+        rate_per_minute = actor.rate_per_minute
+    elif actor.rate_per_minute is not None and rate_per_minute > actor.rate_per_minute:
+        raise WaportError(
+            ErrorCode.FORBIDDEN,
+            f"a key may grant at most its own rate ({actor.rate_per_minute} per minute)",
+            "rate_per_minute",
         )
     new = issue(
         workspace_id=actor.workspace_id,
@@ -177,6 +192,14 @@ async def create_key(
         label=label,
     )
     await core.store.api_keys.add(new.record)
+    log.info(
+        "API key %s created by %s (scopes %s, senders %s, rate %s)",
+        new.record.id,
+        actor.id,
+        ",".join(sorted(scopes)),
+        "all" if senders is None else ",".join(sorted(senders)),
+        rate_per_minute or "default",
+    )
     return new
 
 
@@ -197,7 +220,16 @@ async def revoke_key(core: Core, actor: ApiKey, key_id: str) -> ApiKey:
             "a key limited to some senders may revoke keys only within those senders",
             "key_id",
         )
+    if "admin" in target.scopes and target.revoked_at is None:
+        others = [
+            k
+            for k in await core.store.api_keys.list(actor.workspace_id)
+            if "admin" in k.scopes and k.revoked_at is None and k.id != target.id
+        ]
+        if not others:
+            raise WaportError(ErrorCode.LAST_ADMIN_KEY, "this is the last admin key", "key_id")
     await core.store.api_keys.revoke(target.id, at=core.clock.now())
+    log.info("API key %s revoked by %s", target.id, actor.id)
     core.lookups.invalidate()
     revoked = await core.store.api_keys.get(target.id)
     return revoked or target
