@@ -425,7 +425,10 @@ def _private_file(path: str) -> None:
     another waport is narrowed to 0600 too."""
     if path in ("", ":memory:") or path.startswith("file:"):
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:  # no such folder, a directory, no permission: SQLite says which
+        return
     try:
         if os.fstat(fd).st_mode & 0o077:
             os.fchmod(fd, 0o600)
