@@ -22,7 +22,6 @@ from waport.domain.status import StatusChange
 us = storekit.to_us
 from_us = storekit.from_us
 Conn = Any  # an asyncpg connection (asyncpg ships no type stubs)
-UNSENT = ("scheduled", "pending")
 T = TypeVar("T")
 RETRIES = 5
 """How often a transaction that lost a deadlock or a serialisation race is retried."""

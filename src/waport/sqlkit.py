@@ -38,28 +38,6 @@ __all__ = [
     "update_args",
 ]
 
-INSERT_COLUMNS: Final = (
-    "id",
-    "workspace_id",
-    "sender_id",
-    "contact",
-    "direction",
-    "created_us",
-    "expires_us",
-    "broadcast_id",
-    "initiated",
-    "status",
-    "due_us",
-    "attempting_us",
-    "attempts",
-    "provider",
-    "provider_message_id",
-    "error",
-    "history",
-    "doc",
-)
-"""The columns of a new ``messages`` row, in the order of :func:`insert_args`."""
-
 LOAD_COLUMNS: Final = (
     "status",
     "due_us",
@@ -72,6 +50,21 @@ LOAD_COLUMNS: Final = (
     "doc",
 )
 """What a message is read back from, in the order :class:`RowCache` takes."""
+
+INSERT_COLUMNS: Final = (
+    "id",
+    "workspace_id",
+    "sender_id",
+    "contact",
+    "direction",
+    "created_us",
+    "expires_us",
+    "broadcast_id",
+    "initiated",
+    *LOAD_COLUMNS,
+)
+"""The columns of a new ``messages`` row, in the order of :func:`insert_args`: its
+identity (written once), then what it is read back from."""
 
 UNSENT: Final = "('scheduled', 'pending')"
 _SELECT: Final = f"SELECT {', '.join(LOAD_COLUMNS)} FROM messages"
