@@ -37,7 +37,7 @@ _Docs = sqlkit.RowCache
 async def _insert_message(c: Conn, docs: _Docs, r: MessageRecord) -> bool:
     """Insert a new message; False when its row exists already (a duplicate)."""
     args = sqlkit.insert_args(r)
-    if await c.fetchval(SQL.insert_message, *args) is None:
+    if await c.execute(SQL.insert_message, *args) != "INSERT 0 1":
         return False
     docs.inserted(args, r)
     return True

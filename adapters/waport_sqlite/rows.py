@@ -33,7 +33,7 @@ SQL: Final = sqlkit.Statements.for_sqlite()
 def _insert_message(conn: Conn, docs: _Docs, r: MessageRecord) -> bool:
     """Insert a new message; False when its row exists already (a duplicate)."""
     args = sqlkit.insert_args(r)
-    if conn.execute(SQL.insert_message, args).fetchone() is None:
+    if conn.execute(SQL.insert_message, args).rowcount != 1:
         return False
     docs.inserted(args, r)
     return True

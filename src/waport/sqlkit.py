@@ -194,7 +194,7 @@ class Statements:
     insert_message: str = (
         f"INSERT INTO messages ({', '.join(INSERT_COLUMNS)})"
         f" VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
-        " ON CONFLICT DO NOTHING RETURNING 1"
+        " ON CONFLICT DO NOTHING"  # no RETURNING: the row count says (10 µs less in SQLite)
     )
     update_message: str = (
         "UPDATE messages SET status = ?, due_us = ?, attempting_us = ?, attempts = ?,"

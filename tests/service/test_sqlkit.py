@@ -58,7 +58,7 @@ def test_a_message_reads_back_as_written_after_any_changes(
 ) -> None:
     with closing(_database()) as conn:
         cache = sqlkit.RowCache()
-        assert conn.execute(SQL.insert_message, sqlkit.insert_args(record)).fetchone()
+        assert conn.execute(SQL.insert_message, sqlkit.insert_args(record)).rowcount == 1
         cache.inserted(sqlkit.insert_args(record), record)
         assert _read(conn, record.id) == record
         doc = conn.execute("SELECT doc FROM messages").fetchone()[0]
@@ -75,7 +75,7 @@ def test_a_message_reads_back_as_written_after_any_changes(
         # the document was written once
         assert conn.execute("SELECT doc FROM messages").fetchone()[0] == doc
         # a second insert of the same id is refused, not an error
-        assert conn.execute(SQL.insert_message, sqlkit.insert_args(record)).fetchone() is None
+        assert conn.execute(SQL.insert_message, sqlkit.insert_args(record)).rowcount == 0
 
 
 @given(_records())
