@@ -8,7 +8,8 @@ wrapper, and the bounds on request bodies.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, Final
 
@@ -17,10 +18,11 @@ import attrs
 from aiohttp import web
 
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.records import ApiKey, StoredResponse
-from waport.service import IdempotencyClaim, Messenger, Scope, keys, replay
+from waport.domain.limits import MediaKind
+from waport.domain.records import ApiKey, MediaObject, StoredResponse
+from waport.service import IdempotencyClaim, Messenger, Scope, keys, media, replay
 from waport.service.core import Core
-from waport_http import auth, bodies
+from waport_http import auth, bodies, forms
 from waport_http.metrics import Metrics
 from waport_http.middleware import KEY_ATTR, RATE_ATTR, envelope, json_bytes
 from waport_http.relay import WebhookRelay
@@ -30,6 +32,16 @@ PROVIDER_CHECK_PERIOD: Final = timedelta(seconds=10)
 """How long ``/healthz`` reuses the provider's last answer (``routes.operations``)."""
 Run = Callable[[IdempotencyClaim | None], Awaitable[tuple[int, dict[str, Any]]]]
 Resume = Callable[[replay.Earlier], tuple[int, dict[str, Any]]]
+
+
+@attrs.define
+class Keep:
+    """Whether what a block stored is to be kept (see ``Gateway.uploads``)."""
+
+    value: bool = False
+
+    def set(self, value: bool) -> None:
+        self.value = value
 
 
 @attrs.define
@@ -45,6 +57,7 @@ class Gateway:
     max_upload_bytes: int = 100 * 1024 * 1024
     max_webhook_bytes: int = 4 * 1024 * 1024
     access_log: bool = False
+    metrics_token: str | None = attrs.field(default=None, repr=False)
     body_timeout: float = bodies.DEFAULT_BODY_TIMEOUT
     """Seconds a body may pause between chunks; a webhook's must arrive whole within it."""
     max_webhook_reads: int = 8
@@ -102,6 +115,36 @@ class Gateway:
         if not key.allows(scope):
             raise WaportError(ErrorCode.INSUFFICIENT_SCOPE, f"this API key lacks the {scope} scope")
         return key
+
+    @asynccontextmanager
+    async def uploads(
+        self, request: web.Request, key: ApiKey
+    ) -> AsyncIterator[tuple[forms.Form, Keep]]:
+        """A multipart send read with its files streamed into the media store: unless
+        the block sets its ``Keep`` (a message now references them), they are deleted
+        on the way out, as they are when reading the form fails half-way."""
+        scope = self.scope(key)
+        stored: list[str] = []
+
+        async def upload(
+            chunks: AsyncIterable[bytes], mime: str, filename: str | None, kind: MediaKind | None
+        ) -> MediaObject:
+            kept = await media.upload(
+                self.core, scope, chunks, mime_type=mime, filename=filename, kind=kind
+            )
+            stored.append(kept.id)
+            return kept
+
+        keep = Keep()
+        try:
+            form = await forms.read_send(
+                request, upload, max_upload=self.max_upload_bytes, max_field=self.max_body_bytes
+            )
+            yield form, keep
+        finally:
+            if not keep.value:
+                with anyio.CancelScope(shield=True):
+                    await media.discard(self.core, stored)
 
     @staticmethod
     def scope(key: ApiKey, idempotency: IdempotencyClaim | None = None) -> Scope:

@@ -1,22 +1,19 @@
 """Reading requests: JSON bodies (bounded in size and depth), objects of known fields,
-query parameters, multipart sends, and the headers a route reads (Idempotency-Key,
+query parameters, streamed bodies, and the headers a route reads (Idempotency-Key,
 Prefer). Every refusal is a coded ``WaportError`` naming what was wrong."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from typing import Any, Final
 
 import aiohttp
 from aiohttp import web
 
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.limits import MEDIA_LIMITS, MediaKind
-from waport.domain.media import kind_from_mime
 
 MAX_DEPTH: Final = 32
 BODY_TIMEOUT: Final = web.AppKey("waport_body_timeout", float)
@@ -115,7 +112,7 @@ async def read(request: web.Request, limit: int) -> bytes:
     between two chunks; ``ClientGone`` when the client hangs up first."""
     if request.content_length is not None and request.content_length > limit:
         raise WaportError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body may be at most {limit} bytes")
-    idle = request.config_dict.get(BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT)
+    idle = body_timeout(request)
     loop = asyncio.get_running_loop()
     chunks: list[bytes] = []
     size = 0
@@ -136,6 +133,28 @@ async def read(request: web.Request, limit: int) -> bytes:
     except (ConnectionError, aiohttp.ClientPayloadError) as exc:
         raise ClientGone(str(exc)) from None
     return b"".join(chunks)
+
+
+async def stream(read: Callable[[], Awaitable[bytes]], idle: float) -> AsyncIterator[bytes]:
+    """The chunks ``read()`` answers until an empty one, each within ``idle`` seconds
+    (``REQUEST_TIMEOUT`` otherwise); ``ClientGone`` when the client hangs up."""
+    while True:
+        try:
+            async with asyncio.timeout(idle):
+                chunk = await read()
+        except TimeoutError:
+            raise WaportError(
+                ErrorCode.REQUEST_TIMEOUT, f"the body paused for more than {idle:g} s"
+            ) from None
+        except (ConnectionError, aiohttp.ClientPayloadError) as exc:
+            raise ClientGone(str(exc)) from None
+        if not chunk:
+            return
+        yield chunk
+
+
+def body_timeout(request: web.Request) -> float:
+    return request.config_dict.get(BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT)
 
 
 async def read_json(request: web.Request, limit: int, *, optional: bool = False) -> Any:
@@ -171,53 +190,6 @@ async def read_object(
     return body
 
 
-async def read_multipart(
-    request: web.Request, *, max_upload: int, max_field: int
-) -> dict[str, Any]:
-    """A send as multipart/form-data: fields as in the JSON body (``metadata``,
-    ``contact``, ``template`` as JSON strings), plus ``file`` (direct media) or
-    ``header_file`` (a template's header media). Each file is refused as soon as it
-    passes its kind's size limit, before the rest of the body is read."""
-    if request.content_length is not None and request.content_length > max_upload:
-        raise WaportError(
-            ErrorCode.PAYLOAD_TOO_LARGE, f"the body may be at most {max_upload} bytes"
-        )
-    reader = await request.multipart()
-    fields: dict[str, str] = {}
-    files: dict[str, tuple[str, str | None, bytes]] = {}
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, aiohttp.BodyPartReader) or not part.name:
-            raise WaportError(ErrorCode.VALIDATION_FAILED, "every part needs a name")
-        if part.name in ("file", "header_file"):
-            mime = part.headers.get(aiohttp.hdrs.CONTENT_TYPE, "application/octet-stream")
-            kind_text = fields.get("type") if part.name == "file" else None
-            kind = MediaKind(kind_text) if kind_text in set(MediaKind) else kind_from_mime(mime)
-            limit = MEDIA_LIMITS[kind].max_bytes_animated or MEDIA_LIMITS[kind].max_bytes
-            data = bytearray()
-            while chunk := await part.read_chunk(READ_CHUNK):
-                data.extend(chunk)
-                if len(data) > limit:
-                    raise WaportError(
-                        ErrorCode.MEDIA_TOO_LARGE,
-                        f"{kind} media may be at most {limit} bytes",
-                        part.name,
-                    )
-            files[part.name] = (mime, part.filename, bytes(data))
-        else:
-            value = await part.read(decode=True)
-            if len(value) > max_field:
-                raise WaportError(
-                    ErrorCode.PAYLOAD_TOO_LARGE, "a form field is too large", part.name
-                )
-            try:
-                fields[part.name] = value.decode("utf-8")
-            except UnicodeDecodeError:
-                raise WaportError(
-                    ErrorCode.VALIDATION_FAILED, "form fields are UTF-8 text", part.name
-                ) from None
-    return _form_to_body(fields, files)
-
-
 def idempotency_key(raw: str) -> str:
     value = raw.strip()
     if len(value) >= 2 and value.startswith('"') and value.endswith('"'):  # noqa: PLR2004 - a quoted sf-string
@@ -240,56 +212,3 @@ def prefers_async(request: web.Request) -> bool:
             if name == "respond-async":
                 return True
     return False
-
-
-_JSON_FIELDS: Final = frozenset(
-    {"metadata", "contact", "template", "interactive", "location", "contacts", "reaction"}
-)
-
-
-def _form_to_body(
-    fields: Mapping[str, str], files: Mapping[str, tuple[str, str | None, bytes]]
-) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    for name, value in fields.items():
-        if name in ("type", "caption", "filename", "voice"):
-            continue
-        if name in _JSON_FIELDS:
-            try:
-                body[name] = json.loads(value)
-            except ValueError:
-                raise WaportError(
-                    ErrorCode.VALIDATION_FAILED, f"{name} must be JSON", name
-                ) from None
-            check_text(body[name], value.encode("utf-8", "surrogatepass"))
-        elif name == "check_window":
-            body[name] = value.strip().lower() not in ("false", "0", "no")
-        else:
-            body[name] = value
-    if "file" in files:
-        mime, filename, data = files["file"]
-        media: dict[str, Any] = {
-            "data": f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-        }
-        if fields.get("type"):
-            media["type"] = fields["type"]
-        if fields.get("caption"):
-            media["caption"] = fields["caption"]
-        file_name = fields.get("filename") or filename
-        if file_name and (
-            fields.get("type") == "document"
-            or (media.get("type") is None and kind_from_mime(mime) == MediaKind.DOCUMENT)
-        ):
-            media["filename"] = file_name
-        body["media"] = media
-    if "header_file" in files:
-        mime, _, data = files["header_file"]
-        template = body.get("template")
-        if not isinstance(template, dict):
-            raise WaportError(
-                ErrorCode.VALIDATION_FAILED, "a header_file needs a template field", "header_file"
-            )
-        template["header"] = {
-            "data": f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-        }
-    return body

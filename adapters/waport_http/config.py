@@ -102,6 +102,11 @@ class Settings:
     """The gateway's event loop: ``uvloop`` (5-10 % less CPU a request and a lower p99 on
     the performance page), ``asyncio`` (the standard library's), or ``auto``: uvloop
     where it is installed (it is a dependency on Linux and macOS), asyncio elsewhere."""
+    metrics_token: str | None = attrs.field(default=None, repr=False)
+    """The bearer token Prometheus presents for ``GET /metrics``
+    (``authorization: {credentials: ...}`` in its scrape config). ``/metrics`` also
+    answers an API key with the admin scope, and nobody else: message counts and the
+    backlog are not for the public."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING or ERROR. Logs go to stderr, with phone numbers masked and
     keys, tokens and configured secrets removed."""

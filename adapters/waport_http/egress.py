@@ -117,13 +117,15 @@ class CallerUrls:
             try:
                 addresses = await self.resolver(host, parsed.port or 443)
             except (OSError, TimeoutError):
-                raise _refused(param, f"the host {host!r} could not be resolved") from None
+                addresses = []
             public = bool(addresses) and all(is_public(a) for a in addresses)
             if len(self._verdicts) > 10_000:  # noqa: PLR2004 - a bound, not a tuning knob
                 self._verdicts.clear()
             self._verdicts[host] = (now + self.ttl, public)
         if not public:
-            raise _refused(param, f"the host {host!r} resolves to a private or reserved address")
+            # one answer whether the host is private or unknown: the refusal must not
+            # tell a caller which internal names exist (a DNS oracle)
+            raise _refused(param, f"the host {host!r} does not resolve to public addresses")
 
 
 class BlockedAddressError(OSError):

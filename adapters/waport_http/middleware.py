@@ -117,7 +117,7 @@ def envelope(*, ids: IdSource, clock: Clock, metrics: Metrics, access_log: bool)
         except web.HTTPException as exc:
             err = http_error(exc)
         except ClientGone:
-            log.debug("the client left %s %s before its body arrived", request.method, request.path)
+            log.debug("the client left %s %s early", request.method, request.path)
             err = WaportError(ErrorCode.VALIDATION_FAILED, "the request body ended early")
             gone = True
         except (HttpProcessingError, UnicodeDecodeError) as exc:

@@ -194,6 +194,81 @@ def openapi_document() -> dict[str, Any]:
                 parameters=[_path_param("broadcast_id")],
             )
         },
+        "/v1/media": {
+            "post": _op(
+                "Upload media once (streamed into the media store); send it by its id",
+                "messages:send",
+                {
+                    "201": _ok(_envelope(ref("StoredMedia"), ["ok"]), "Stored"),
+                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 408, 422),
+                },
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {
+                                    "type": {"type": "string"},
+                                    "filename": {"type": "string"},
+                                    "file": {"type": "string", "format": "binary"},
+                                },
+                            }
+                        },
+                        "*/*": {"schema": {"type": "string", "format": "binary"}},
+                    },
+                },
+                parameters=[
+                    {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+                    for name in ("filename", "type")
+                ],
+                description=(
+                    "The raw body with its Content-Type, or a multipart field `file`. The type "
+                    "and size are checked against the media kind's limits as the bytes arrive. "
+                    'A send then uses `"media": {"id": "med_..."}` (or a template header).'
+                ),
+            )
+        },
+        "/v1/media/{media_id}": {
+            "get": _op(
+                "Download media (ETag, Range, If-None-Match)",
+                "messages:read",
+                {
+                    "200": {
+                        "description": "The bytes, with Content-Type, ETag and Content-Disposition",
+                        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    "206": {
+                        "description": "The Range asked for, with Content-Range",
+                        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    "304": {"description": "If-None-Match named the ETag"},
+                    **_error_responses(*AUTH_ERRORS, 404, 416, 500),
+                },
+                parameters=[_path_param("media_id")],
+            ),
+            "delete": _op(
+                "Delete media",
+                "messages:send",
+                {
+                    "200": _ok(
+                        _envelope(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "media_id": {"type": "string"},
+                                    "deleted": {"const": True},
+                                },
+                            },
+                            ["ok"],
+                        )
+                    ),
+                    **_error_responses(*AUTH_ERRORS, 404, 500),
+                },
+                parameters=[_path_param("media_id")],
+            ),
+        },
         "/v1/templates": {
             "get": _op(
                 "The template catalogue of the workspace's senders",
@@ -376,7 +451,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "/metrics": {
             "get": _op(
-                "Prometheus metrics",
+                "Prometheus metrics (the metrics_token setting, or an admin key)",
                 None,
                 {
                     "200": {

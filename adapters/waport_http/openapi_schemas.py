@@ -158,7 +158,10 @@ def component_schemas() -> dict[str, Any]:
                 "type": {"enum": [k.value for k in MediaKind]},
                 "url": {"type": "string", "maxLength": URL_MAX},
                 "data": {"type": "string", "description": "data:<mime>;base64,<bytes>"},
-                "id": {"type": "string", "description": "a media id of the provider"},
+                "id": {
+                    "type": "string",
+                    "description": "an upload's id (med_..., POST /v1/media) or a media id of the provider",
+                },
                 "caption": {"type": "string", "maxLength": TEXT.caption},
                 "filename": {"type": "string", "minLength": 1, "maxLength": TEXT.filename},
                 "mime_type": {"type": "string"},
@@ -256,6 +259,18 @@ def component_schemas() -> dict[str, Any]:
                         },
                     },
                 },
+            },
+        },
+        "StoredMedia": {
+            "type": "object",
+            "required": ["media_id", "mime_type", "size", "sha256", "filename", "created_at"],
+            "properties": {
+                "media_id": {"type": "string", "pattern": "^med_"},
+                "mime_type": {"type": "string"},
+                "size": {"type": "integer", "minimum": 0},
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "filename": nullable_string,
+                "created_at": {"type": "string", "format": "date-time"},
             },
         },
         "Window": {

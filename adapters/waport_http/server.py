@@ -150,6 +150,7 @@ async def open_gateway(
                 body_timeout=settings.body_timeout_seconds,
                 max_webhook_reads=settings.max_webhook_reads,
                 access_log=settings.access_log,
+                metrics_token=settings.metrics_token,
                 on_ingest=messenger.wake,
             )
             running = Running(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from waport.domain.attachments import MediaStored
 from waport.domain.records import ApiKey, Direction, MessageRecord
 from waport.domain.render import content_dict
+from waport.domain.sources import media_of
 from waport.domain.status import ErrorDetail, MessageStatus
 from waport.domain.templates import TemplateSpec
 from waport.domain.window import WindowStatus
@@ -36,6 +38,15 @@ def message_view(record: MessageRecord, *, history: bool = False) -> dict[str, A
                 out["scheduled_at"] = record.message.scheduled_at.isoformat()
             if record.message.expires_at is not None:
                 out["expires_at"] = record.message.expires_at.isoformat()
+            media = media_of(record.message)
+            if media is not None and isinstance(media.source, MediaStored):
+                stored = media.source
+                out["media"] = {
+                    "id": stored.media_id,
+                    "mime_type": stored.mime,
+                    "size": stored.size,
+                    "sha256": stored.sha256,
+                }
     else:
         out["from"] = str(record.contact)
         if record.inbound is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -24,7 +25,9 @@ class SandboxConfig:
     max_rps: float = 1000.0
     delivered_after_ms: int = 1000
     read_after_ms: int | None = 2000
-    webhook_secret: str = attrs.field(default="sandbox-secret", repr=False)
+    webhook_secret: str | None = attrs.field(default=None, repr=False)
+    """Signs ``/webhooks/sandbox`` requests; unset, a random one per start (the route then
+    answers nobody outside the process)."""
     enforce_window: bool = True
     journal: str | None = None
     """A file where the sandbox records what it sent, to remember it across restarts."""
@@ -45,7 +48,7 @@ async def open_sandbox(config: SandboxConfig, ctx: PluginContext) -> AsyncIterat
         read_after=None
         if config.read_after_ms is None
         else timedelta(milliseconds=config.read_after_ms),
-        webhook_secret=config.webhook_secret,
+        webhook_secret=config.webhook_secret or secrets.token_hex(32),
         enforce_window=config.enforce_window,
         journal=config.journal,
     )

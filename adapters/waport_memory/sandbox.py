@@ -25,7 +25,7 @@ import os
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import anyio
 import attrs
@@ -33,8 +33,15 @@ import attrs
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate
 from waport.domain.limits import CUSTOMER_SERVICE_WINDOW, MediaKind
-from waport.domain.messages import MediaData, OutboundMessage, TemplateMessage
+from waport.domain.messages import (
+    MediaData,
+    MediaSource,
+    MediaStored,
+    OutboundMessage,
+    TemplateMessage,
+)
 from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.sources import with_source
 from waport.domain.status import ErrorDetail, MessageStatus
 from waport.domain.templates import BoundTemplate, TemplateCategory, TemplateSpec, spec_from_text
 from waport.domain.window import is_gated
@@ -51,6 +58,8 @@ from waport.ports import (
 SANDBOX_SENDER: Final = "sandbox-sender"
 SIGNATURE_HEADER: Final = "X-Sandbox-Signature"
 _JOURNAL_FIELDS: Final = 3
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def default_templates(sender_id: str = SANDBOX_SENDER) -> tuple[TemplateSpec, ...]:
@@ -94,6 +103,8 @@ class _Script:
     delay_ms: int
     retry_after: float | None
     times: int
+    senders: frozenset[str] | None
+    """Only sends from these senders take the script (None: any)."""
 
 
 @attrs.define(kw_only=True)
@@ -105,13 +116,26 @@ class SandboxProvider:
     max_rps: float = 1000.0
     delivered_after: timedelta = timedelta(seconds=1)
     read_after: timedelta | None = timedelta(seconds=2)
-    webhook_secret: str = attrs.field(default="sandbox-secret", repr=False)
+    webhook_secret: str = attrs.field(factory=lambda: secrets.token_hex(32), repr=False)
+    """Signs ``/webhooks/sandbox`` requests. Generated per instance unless given: a secret
+    everyone knows would let anyone who reaches the port open windows."""
     enforce_window: bool = True
     journal: str | None = None
     """A file where every accepted send is appended (and fsynced) before it is answered:
     the sandbox then remembers what it sent across restarts, like a real provider."""
     limited_to: Capabilities | None = None
     """Make the sandbox behave like a more limited provider (its capabilities are these)."""
+    keep_sent: int = 1_000
+    """How many sent messages ``sent`` (and ``marked_read``) keep for inspection; older
+    ones are dropped, so memory stays bounded however long the sandbox runs."""
+    remember: int = 50_000
+    """How many receipts (for re-sends), send counts and contact windows are remembered;
+    the oldest are forgotten first."""
+    keep_media_bytes: int = 1024 * 1024
+    """Media bytes larger than this are not kept in ``sent``: the message keeps a
+    reference with their digest and size instead (``MediaStored``, id ``sandbox``)."""
+    max_scripts: int = 1_000
+    """How many scripted outcomes may wait at once."""
     templates: dict[str, list[TemplateSpec]] = attrs.Factory(dict)
     sent: list[SentMessage] = attrs.Factory(list)
     remote_calls: int = 0
@@ -137,9 +161,8 @@ class SandboxProvider:
                     parts = line.rstrip("\n").split("\t")
                     if len(parts) == _JOURNAL_FIELDS:
                         client_id, pid, _ = parts
-                        self._by_client[client_id] = SendReceipt(
-                            provider_message_id=pid, accepted_at=self.clock.now()
-                        )
+                        receipt = SendReceipt(provider_message_id=pid, accepted_at=self.clock.now())
+                        _bounded_put(self._by_client, client_id, receipt, self.remember)
 
     # ------------------------------------------------------------------ Provider
 
@@ -202,7 +225,7 @@ class SandboxProvider:
                 "sender_id",
                 provider="sandbox",
             )
-        script = self._take_script(message.to)
+        script = self._take_script(message.to, sender)
         if script is not None:
             if script.delay_ms:
                 await anyio.sleep(script.delay_ms / 1000)
@@ -232,7 +255,7 @@ class SandboxProvider:
                     provider="sandbox",
                     provider_code="132001",
                 )
-        self.successes[client_id] = self.successes.get(client_id, 0) + 1
+        _bounded_put(self.successes, client_id, self.successes.get(client_id, 0) + 1, self.remember)
         previous = self._by_client.get(client_id)
         if previous is not None:
             return previous
@@ -243,13 +266,14 @@ class SandboxProvider:
             await anyio.to_thread.run_sync(
                 self._append_journal, self.journal, f"{client_id}\t{pid}\t{message.to}\n"
             )
-        self._by_client[client_id] = receipt
+        _bounded_put(self._by_client, client_id, receipt, self.remember)
+        _trim(self.sent, self.keep_sent)
         self.sent.append(
             SentMessage(
                 client_id=client_id,
                 provider_message_id=pid,
                 sender=sender,
-                message=message,
+                message=_summarised(message, self.keep_media_bytes),
                 template=template,
                 reply_to=reply_to,
                 at=now,
@@ -302,9 +326,11 @@ class SandboxProvider:
             out.flush()
             os.fsync(out.fileno())
 
-    def _take_script(self, to: Recipient) -> _Script | None:
+    def _take_script(self, to: Recipient, sender: str) -> _Script | None:
         for script in self._scripts:
-            if script.to is None or script.to == to:
+            if (script.to is None or script.to == to) and (
+                script.senders is None or sender in script.senders
+            ):
                 script.times -= 1
                 if script.times <= 0:
                     self._scripts.remove(script)
@@ -315,6 +341,7 @@ class SandboxProvider:
         self, provider_message_id: str, *, sender: str, contact: Recipient, typing: bool = False
     ) -> None:
         self.remote_calls += 1
+        _trim(self.marked_read, self.keep_sent)
         self.marked_read.append(provider_message_id)
 
     async def upload_media(self, media: MediaData, *, sender: str, kind: MediaKind) -> str:
@@ -366,7 +393,7 @@ class SandboxProvider:
             raise WaportError(
                 ErrorCode.SENDER_NOT_FOUND, f"the sandbox has no sender {sender_id!r}", "to_sender"
             )
-        self._inbound_at[(str(contact), sender_id)] = at
+        _bounded_put(self._inbound_at, (str(contact), sender_id), at, self.remember)
         return InboundMessage(
             provider="sandbox",
             provider_message_id=f"sbx.in.{self._nonce}.{next(self._seq):06d}",
@@ -386,10 +413,21 @@ class SandboxProvider:
         delay_ms: int = 0,
         retry_after: float | None = None,
         times: int = 1,
+        senders: frozenset[str] | None = None,
     ) -> None:
+        if len(self._scripts) >= self.max_scripts:
+            raise WaportError(
+                ErrorCode.RATE_LIMITED,
+                f"{self.max_scripts} scripted outcomes are waiting already; send to use them",
+            )
         self._scripts.append(
             _Script(
-                to=to, fail_with=fail_with, delay_ms=delay_ms, retry_after=retry_after, times=times
+                to=to,
+                fail_with=fail_with,
+                delay_ms=delay_ms,
+                retry_after=retry_after,
+                times=times,
+                senders=senders,
             )
         )
 
@@ -404,6 +442,38 @@ class SandboxProvider:
 
     def webhook_body(self, events: Sequence[Mapping[str, Any]]) -> bytes:
         return json.dumps({"events": list(events)}).encode()
+
+
+def _summarised(message: OutboundMessage, keep: int) -> OutboundMessage:
+    """``message`` with inline media bytes over ``keep`` replaced by their digest."""
+
+    def swap(source: MediaSource) -> MediaSource:
+        if isinstance(source, MediaData) and len(source.data) > keep:
+            return MediaStored(
+                media_id="sandbox",
+                sha256=hashlib.sha256(source.data).hexdigest(),
+                size=len(source.data),
+                mime=source.mime,
+            )
+        return source
+
+    return with_source(message, swap)
+
+
+def _bounded_put(table: dict[K, V], key: K, value: V, cap: int) -> None:
+    """Set ``table[key]``, forgetting the oldest entries beyond ``cap`` (dicts keep
+    insertion order, so the first key is the oldest)."""
+    table.pop(key, None)
+    table[key] = value
+    while len(table) > cap:
+        del table[next(iter(table))]
+
+
+def _trim(items: list[Any], keep: int) -> None:
+    """Before an append: past twice ``keep``, drop all but the newest ``keep`` (amortised
+    O(1) a call, and ``items`` stays a list)."""
+    if len(items) >= 2 * keep:
+        del items[: len(items) - keep + 1]
 
 
 def _event_from_json(item: Mapping[str, Any]) -> ProviderEvent:

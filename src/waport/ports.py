@@ -139,8 +139,10 @@ class SandboxControl(Protocol):
         delay_ms: int = 0,
         retry_after: float | None = None,
         times: int = 1,
+        senders: frozenset[str] | None = None,
     ) -> None:
-        """Script the next outcome(s): a failure for a recipient (or any), a delay."""
+        """Script the next outcome(s): a failure for a recipient (or any), a delay, taken
+        only by sends from ``senders`` (None: any sender)."""
         ...
 
 

@@ -32,6 +32,8 @@ SNAPSHOT = {
     "TEMPLATE_NOT_FOUND": (404, False),
     "MESSAGE_NOT_FOUND": (404, False),
     "BROADCAST_NOT_FOUND": (404, False),
+    "MEDIA_NOT_FOUND": (404, False),
+    "RANGE_NOT_SATISFIABLE": (416, False),
     "METHOD_NOT_ALLOWED": (405, False),
     "IDEMPOTENCY_IN_PROGRESS": (409, True),
     "LAST_ADMIN_KEY": (409, False),

@@ -4,6 +4,8 @@ never a 500 with a traceback, and no key can lock its workspace out or outgrow i
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -323,3 +325,141 @@ async def test_stalled_webhook_bodies_are_bounded_in_memory_and_dropped(tmp_path
     assert len(timed_out) + answers.count(b"") == 300, {a[:20] for a in answers}
     assert len(timed_out) > 0
     assert "Traceback" not in log
+
+
+async def test_sandbox_scripts_touch_only_the_scripting_keys_senders(tmp_path: Path) -> None:
+    """A key limited to one sender scripts failures for its own sends only: the other
+    sender's sends go out untouched."""
+    env = {"WAPORT_SANDBOX_SENDERS": "sandbox-sender,second-sender"}
+    with waport_serve(tmp_path, env) as server:
+        root = {"Authorization": f"Bearer {server.key}"}
+        async with aiohttp.ClientSession() as http:
+            body = {"scopes": ["messages:send", "messages:read"], "senders": ["second-sender"]}
+            async with http.post(server.base + "/v1/keys", headers=root, json=body) as r:
+                assert r.status == 201
+                limited = {"Authorization": f"Bearer {(await r.json())['data']['key']}"}
+            script = {"fail_with": "RECIPIENT_NOT_ON_WHATSAPP", "times": 10}
+            async with http.post(
+                server.base + "/v1/sandbox/script", headers=limited, json=script
+            ) as r:
+                assert r.status == 200, await r.json()
+
+            async def send(headers: dict[str, str], sender: str) -> dict[str, Any]:
+                body = {
+                    "to": CONTACT,
+                    "sender_id": sender,
+                    "template": {"name": "hello_world", "language": "en_US"},
+                }
+                async with http.post(server.base + "/v1/messages", headers=headers, json=body) as r:
+                    answer: dict[str, Any] = await r.json()
+                    return answer
+
+            other = await send(root, "sandbox-sender")
+            own = await send(limited, "second-sender")
+        server.stop()
+    assert other["data"]["status"] == "sent", other
+    assert own["error"]["code"] == "RECIPIENT_NOT_ON_WHATSAPP", own
+
+
+async def test_the_sandbox_webhook_refuses_the_old_well_known_secret(tmp_path: Path) -> None:
+    """Unconfigured, the sandbox signs webhooks with a secret of its own start: a body
+    signed with the secret every install used to share is refused."""
+    event = {
+        "kind": "inbound",
+        "provider_message_id": "forged.1",
+        "sender_id": "sandbox-sender",
+        "from": CONTACT,
+        "at": "2026-12-05T10:00:00+00:00",
+        "text": "open the window",
+    }
+    events = {"events": [event]}
+    body = json.dumps(events).encode()
+    forged = hmac.new(b"sandbox-secret", body, hashlib.sha256).hexdigest()
+    with waport_serve(tmp_path) as server:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                server.base + "/webhooks/sandbox",
+                data=body,
+                headers={"X-Sandbox-Signature": forged, "Content-Type": "application/json"},
+            ) as r,
+        ):
+            answer = await r.json()
+            status = r.status
+        server.stop()
+    assert status == 401, answer
+    assert answer["error"]["code"] == "INVALID_SIGNATURE"
+
+
+async def test_metrics_answer_only_the_metrics_token_or_an_admin_key(tmp_path: Path) -> None:
+    token = "prometheus-scrape-token-0123456789"
+    with waport_serve(tmp_path, {"WAPORT_METRICS_TOKEN": token}) as server:
+        root = {"Authorization": f"Bearer {server.key}"}
+        async with aiohttp.ClientSession() as http:
+            body = {"scopes": ["messages:send", "messages:read"]}
+            async with http.post(server.base + "/v1/keys", headers=root, json=body) as r:
+                sender = {"Authorization": f"Bearer {(await r.json())['data']['key']}"}
+            answers = {}
+            for name, headers in [
+                ("nobody", {}),
+                ("wrong token", {"Authorization": "Bearer not-the-token"}),
+                ("sending key", sender),
+                ("metrics token", {"Authorization": f"Bearer {token}"}),
+                ("admin key", root),
+            ]:
+                async with http.get(server.base + "/metrics", headers=headers) as r:
+                    answers[name] = (r.status, await r.text())
+        log = server.stop()
+    assert {name: status for name, (status, _) in answers.items()} == {
+        "nobody": 401,
+        "wrong token": 401,
+        "sending key": 403,
+        "metrics token": 200,
+        "admin key": 200,
+    }
+    assert "waport_http_requests_total" in answers["metrics token"][1]
+    assert token not in log
+
+
+async def test_an_oversized_form_field_is_refused_at_the_first_byte_over(tmp_path: Path) -> None:
+    """A 100 MB ``text`` field in a multipart send: 413 while the client is still
+    sending, after a few MB at most (the field limit is ``max_body_bytes``, 1 MiB)."""
+    with waport_serve(tmp_path) as server:
+        port = int(server.base.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        boundary = "b0undary"
+        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="text"\r\n\r\n').encode()
+        size = 100 * 1024 * 1024
+        writer.write(
+            b"POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
+            + f"Authorization: Bearer {server.key}\r\n".encode()
+            + f"Content-Type: multipart/form-data; boundary={boundary}\r\n".encode()
+            + f"Content-Length: {len(head) + size}\r\n\r\n".encode()
+            + head
+        )
+
+        async def response() -> bytes:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            return head + await reader.readexactly(length)
+
+        answer = asyncio.ensure_future(response())
+        sent = 0
+        chunk = b"x" * (1024 * 1024)
+        try:
+            while sent < size and not answer.done():
+                writer.write(chunk)
+                await asyncio.wait_for(writer.drain(), 10)
+                sent += len(chunk)
+        except (ConnectionError, TimeoutError):
+            pass
+        raw = await asyncio.wait_for(answer, 30)
+        writer.close()
+        server.stop()
+    assert raw.startswith(b"HTTP/1.1 413"), raw[:200]
+    assert b"PAYLOAD_TOO_LARGE" in raw
+    assert sent < 16 * 1024 * 1024, sent

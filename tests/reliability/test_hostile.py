@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -280,3 +281,80 @@ def test_oversized_bodies_are_413_before_being_read(gateway: tuple[str, str]) ->
         status, raw = post(base + route, b" " * (limit + 1), headers)
         assert status == 413, (route, status)
         assert json.loads(raw)["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+# --------------------------------------------------------------------- hostile headers
+
+HEADERS_READ = [
+    b"Authorization",
+    b"X-Api-Key",
+    b"Idempotency-Key",
+    b"Prefer",
+    b"X-Request-Id",
+    b"Content-Type",
+    b"X-Hub-Signature-256",
+    b"X-Sandbox-Signature",
+    b"X-Webhook-Hmac",
+    b"Host",
+]
+# any byte a header line can carry (CR and LF end it: they are the examples below)
+header_values = st.binary(max_size=120).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+
+
+def raw_post(base: str, route: str, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+    """One request written byte for byte: header values no client library would send."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    head = b"POST " + route.encode() + b" HTTP/1.1\r\n"
+    names = {name.lower() for name, _ in headers}
+    if b"host" not in names:
+        head += b"Host: 127.0.0.1\r\n"
+    for name, value in headers:
+        head += name + b": " + value + b"\r\n"
+    head += b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head + body)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+def _check_answer(answer: bytes) -> None:
+    status = int(answer.split(b" ", 2)[1])
+    assert status < 500, answer[:400]
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    if status >= 400 and b"application/json" in head.lower():
+        assert json.loads(payload)["error"]["code"] in CODES
+
+
+@given(
+    st.sampled_from(ROUTES),
+    st.lists(st.tuples(st.sampled_from(HEADERS_READ), header_values), min_size=1, max_size=4),
+    st.booleans(),
+)
+@settings(
+    max_examples=scaled(300, 10_000),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_arbitrary_bytes_in_any_header_the_gateway_reads_are_never_a_5xx(
+    gateway: tuple[str, str], route: str, headers: list[tuple[bytes, bytes]], authed: bool
+) -> None:
+    base, key = gateway
+    extra = [(b"Authorization", b"Bearer " + key.encode())] if authed else []
+    body = json.dumps({"to": "255712345678", "text": {"body": "hi"}}).encode()
+    _check_answer(raw_post(base, route, [*extra, *headers], body))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"a\rb", b"a\nb", b"x\r\n folded", b"\x00\x01\x7f", b"\xed\xa0\x80", b"\xff" * 8000],
+    ids=["bare-cr", "bare-lf", "obs-fold", "controls", "surrogate-utf8", "8k-of-0xff"],
+)
+@pytest.mark.parametrize("name", HEADERS_READ, ids=lambda n: n.decode())
+def test_line_breaking_and_oversized_header_values_are_never_a_5xx(
+    gateway: tuple[str, str], name: bytes, value: bytes
+) -> None:
+    base, _ = gateway
+    for route in ("/v1/messages", "/webhooks/meta"):
+        _check_answer(raw_post(base, route, [(name, value)], b"{}"))

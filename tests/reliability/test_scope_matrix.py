@@ -93,6 +93,10 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
         ("post", "/v1/sandbox/script"): lambda: fixed(
             "POST", "/v1/sandbox/script", {"to": "255700000999", "fail_with": "RATE_LIMITED"}
         ),
+        # the JSON body is the upload (a document of type application/json)
+        ("post", "/v1/media"): lambda: fixed("POST", "/v1/media", {"report": 1}),
+        ("get", "/v1/media/{media_id}"): lambda: fixed("GET", f"/v1/media/{ids['media']}"),
+        ("delete", "/v1/media/{media_id}"): ids["new_media_path"],  # type: ignore[dict-item]
     }
 
 
@@ -110,7 +114,10 @@ OTHER_SENDER: dict[tuple[str, str], tuple[int, str] | None] = {
     ("get", "/v1/keys"): None,  # lists only the keys within its senders
     ("delete", "/v1/keys/{key_id}"): (403, "FORBIDDEN"),
     ("post", "/v1/sandbox/inbound"): (403, "FORBIDDEN"),
-    ("post", "/v1/sandbox/script"): None,  # the sandbox's script is not a sender's
+    ("post", "/v1/sandbox/script"): None,  # scripts only the key's own senders' sends
+    ("post", "/v1/media"): None,  # media belongs to the workspace, not to a sender
+    ("get", "/v1/media/{media_id}"): None,
+    ("delete", "/v1/media/{media_id}"): None,
 }
 
 
@@ -133,7 +140,20 @@ async def test_scope_and_sender_matrix(gw: Harness) -> None:
         assert status == 201
         return "DELETE", f"/v1/keys/{body['data']['id']}", None
 
-    ids_with_key: dict[str, Any] = {**ids, "new_key_path": new_key_path}
+    async def upload() -> str:
+        status, body, _ = await gw.post("/v1/media", {"report": 1}, key=admin)
+        assert status == 201, body
+        return str(body["data"]["media_id"])
+
+    async def new_media_path() -> Request:
+        return "DELETE", f"/v1/media/{await upload()}", None
+
+    ids_with_key: dict[str, Any] = {
+        **ids,
+        "new_key_path": new_key_path,
+        "media": await upload(),
+        "new_media_path": new_media_path,
+    }
     requests = _requests(ids_with_key)
     assert set(operations) == set(requests) == set(OTHER_SENDER), "a new endpoint needs a row"
 

@@ -233,3 +233,26 @@ async def test_allowing_private_urls_lets_a_caller_use_loopback() -> None:
         assert gw.running.relay.guarded_http is None
         assert (await gw.running.relay.deliver_once()).delivered == 1
         assert connections == [1]
+
+
+@pytest.mark.anyio
+async def test_a_private_host_and_an_unknown_one_are_refused_alike() -> None:
+    """The refusal must not tell a caller which internal names exist (a DNS oracle)."""
+
+    async def private(host: str, port: int) -> list[str]:
+        return ["10.1.2.3"]
+
+    async def unknown(host: str, port: int) -> list[str]:
+        raise OSError("Name or service not known")
+
+    answers = []
+    async with open_harness() as gw:
+        body = {"to": "255712345678", "sender_id": "sandbox-sender", "template": HELLO}
+        for resolver in (private, unknown):
+            gw.running.messenger.core.url_guard = CallerUrls(resolver=resolver)
+            status, answer, _ = await gw.post(
+                "/v1/messages", {**body, "webhook_url": "http://intranet.corp/h"}
+            )
+            answers.append((status, answer["error"]["code"], answer["error"]["message"]))
+    assert answers[0] == answers[1]
+    assert answers[0][:2] == (400, "URL_NOT_ALLOWED")

@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from waport_http.routes import broadcasts, keys, messages, operations, sandbox, templates, webhooks
+from waport_http.routes import (
+    broadcasts,
+    keys,
+    media,
+    messages,
+    operations,
+    sandbox,
+    templates,
+    webhooks,
+)
 
 if TYPE_CHECKING:
     from waport_http.app import Gateway
@@ -16,6 +25,7 @@ def all_routes(gw: Gateway) -> list[web.RouteDef]:
     return [
         *messages.Routes(gw).table(),
         *broadcasts.Routes(gw).table(),
+        *media.Routes(gw).table(),
         *templates.Routes(gw).table(),
         *keys.Routes(gw).table(),
         *sandbox.Routes(gw).table(),

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.recipients import parse_recipient
+from waport.domain.records import ApiKey
 from waport.service import IdempotencyClaim, read, replay, send
 from waport.service.core import BroadcastResult
 from waport_http import bodies
@@ -45,23 +46,23 @@ class Routes:
             web.get("/v1/window-status", self.window),
         ]
 
-    async def _body(self, request: web.Request) -> Any:
-        gw = self.gw
-        if request.content_type == "multipart/form-data":
-            try:
-                return await bodies.read_multipart(
-                    request, max_upload=gw.max_upload_bytes, max_field=gw.max_body_bytes
-                )
-            except ValueError as exc:  # aiohttp's multipart parser refusing the body
-                raise WaportError(
-                    ErrorCode.VALIDATION_FAILED, f"the multipart body is malformed: {exc}"
-                ) from None
-        return await bodies.read_json(request, gw.max_message_bytes)
-
     async def post(self, request: web.Request) -> web.Response:
         gw = self.gw
         key = await gw.authenticate(request, "messages:send")
-        body = await self._body(request)
+        if request.content_type != "multipart/form-data":
+            body = await bodies.read_json(request, gw.max_message_bytes)
+            return await self._post(request, key, body, body)
+        # files stream into the media store as they arrive; if no message ends up
+        # referencing them (a refusal, a replayed retry), they are deleted again
+        async with gw.uploads(request, key) as (form, kept):
+            response = await self._post(request, key, form.body, form.fingerprint())
+            kept.set(response.headers.get("Idempotent-Replayed") != "true")
+            return response
+
+    async def _post(
+        self, request: web.Request, key: ApiKey, body: Any, fingerprint: Any
+    ) -> web.Response:
+        gw = self.gw
         queue_only = bodies.prefers_async(request)
 
         async def run(claim: IdempotencyClaim | None) -> tuple[int, dict[str, Any]]:
@@ -80,7 +81,7 @@ class Routes:
             return send_envelope(record)
 
         response = await gw.idempotent(
-            request, key, "POST /v1/messages", body, run=run, resume=resumed
+            request, key, "POST /v1/messages", fingerprint, run=run, resume=resumed
         )
         note_preference(response, queue_only)
         return response

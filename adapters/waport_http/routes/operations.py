@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from waport.domain.errors import WaportError
 from waport.service import health
+from waport_http import auth
 from waport_http.app import PROVIDER_CHECK_PERIOD
 from waport_http.middleware import ok
 from waport_http.openapi import openapi_document
@@ -88,7 +90,12 @@ class Routes:
             return answer
 
     async def metrics(self, request: web.Request) -> web.Response:
+        """For the ``metrics_token`` or an admin key only."""
         gw = self.gw
+        presented = auth.from_headers(request.headers.get("Authorization"), None)
+        token = gw.metrics_token
+        if not (token and presented and hmac.compare_digest(presented.encode(), token.encode())):
+            await gw.authenticate(request, "admin")
         backlog = await health.backlog(gw.core)
         gauges: dict[str, tuple[str, Mapping[tuple[tuple[str, str], ...], float]]] = {
             "waport_messages": (

@@ -63,8 +63,8 @@ class Routes:
 
     async def script(self, request: web.Request) -> web.Response:
         gw = self.gw
-        await gw.authenticate(request, "messages:send")
-        control = sandbox.controls(gw.core)
+        key = await gw.authenticate(request, "messages:send")
+        sandbox.controls(gw.core)
         body = await gw.read_object(request, "to", "fail_with", "delay_ms", "retry_after", "times")
         to = parse_recipient(body["to"]) if body.get("to") is not None else None
         fail_with = body.get("fail_with")
@@ -87,7 +87,9 @@ class Routes:
             raise WaportError(
                 ErrorCode.VALIDATION_FAILED, "script a failure (fail_with) or a delay (delay_ms)"
             )
-        control.script(
+        await sandbox.script(
+            gw.core,
+            gw.scope(key),
             to=to,
             fail_with=ErrorCode(fail_with) if fail_with else None,
             delay_ms=int(numbers["delay_ms"]),

@@ -3,7 +3,7 @@ waport's media store) and the media value that checks its kind, type, size and c
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Final
 
 import attrs
 
@@ -56,6 +56,15 @@ class MediaStored:
 
 
 MediaSource = MediaUrl | MediaData | MediaId | MediaStored
+
+STORED_MEDIA_PREFIX: Final = "med_"
+"""The prefix of waport's media ids (``POST /v1/media``): a ``MediaId`` with it names
+bytes in the media store, any other names the provider's media."""
+
+
+def names_stored_media(source: MediaSource) -> bool:
+    """Whether ``source`` is a media id of waport's media store (not the provider's)."""
+    return isinstance(source, MediaId) and source.id.startswith(STORED_MEDIA_PREFIX)
 
 
 @attrs.frozen(kw_only=True)

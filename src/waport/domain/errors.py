@@ -34,6 +34,8 @@ class ErrorCode(enum.StrEnum):
     TEMPLATE_NOT_FOUND = "TEMPLATE_NOT_FOUND"
     MESSAGE_NOT_FOUND = "MESSAGE_NOT_FOUND"
     BROADCAST_NOT_FOUND = "BROADCAST_NOT_FOUND"
+    MEDIA_NOT_FOUND = "MEDIA_NOT_FOUND"
+    RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
     LAST_ADMIN_KEY = "LAST_ADMIN_KEY"
@@ -138,6 +140,10 @@ CATALOGUE: Final[Mapping[ErrorCode, ErrorInfo]] = {
     ),
     _E.BROADCAST_NOT_FOUND: ErrorInfo(
         404, False, "No broadcast with this id in the caller's workspace."
+    ),
+    _E.MEDIA_NOT_FOUND: ErrorInfo(404, False, "No media with this id in the caller's workspace."),
+    _E.RANGE_NOT_SATISFIABLE: ErrorInfo(
+        416, False, "The Range header asks for bytes outside the media."
     ),
     _E.METHOD_NOT_ALLOWED: ErrorInfo(405, False, "The endpoint does not accept this HTTP method."),
     _E.LAST_ADMIN_KEY: ErrorInfo(

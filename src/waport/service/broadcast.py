@@ -66,9 +66,13 @@ async def broadcast(
 ) -> BroadcastResult:
     """``attempt_rows=False`` leaves the rows pending for the dispatcher; ``None``
     follows ``Policy.inline_attempt``."""
-    req = request if isinstance(request, BroadcastRequest) else parse_broadcast_request(request)
-    messages = plan_broadcast(req)
     workspace = await core.lookups.workspace(core.workspace_of(scope))
+    req = (
+        request
+        if isinstance(request, BroadcastRequest)
+        else parse_broadcast_request(await media.complete_request(core, request, workspace.id))
+    )
+    messages = plan_broadcast(req)
     check_capabilities(core.provider.capabilities, messages[0])
     sender = await core.lookups.sender(workspace, req.sender_id, scope.senders)
     now = core.clock.now()

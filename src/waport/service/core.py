@@ -111,6 +111,9 @@ class Core:
     reserved: set[str] = attrs.field(factory=set, init=False)
     """Messages a call is attempting inline: this process's dispatcher leaves them alone,
     so the call's answer is their outcome (a broadcast's rows past its concurrency)."""
+    key_changes: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
+    """Held while a revocation checks that an admin key remains and revokes: two
+    revocations at once cannot each leave the other as the last admin key."""
 
     def __attrs_post_init__(self) -> None:
         self.lookups = Lookups(

@@ -220,15 +220,16 @@ async def revoke_key(core: Core, actor: ApiKey, key_id: str) -> ApiKey:
             "a key limited to some senders may revoke keys only within those senders",
             "key_id",
         )
-    if "admin" in target.scopes and target.revoked_at is None:
-        others = [
-            k
-            for k in await core.store.api_keys.list(actor.workspace_id)
-            if "admin" in k.scopes and k.revoked_at is None and k.id != target.id
-        ]
-        if not others:
-            raise WaportError(ErrorCode.LAST_ADMIN_KEY, "this is the last admin key", "key_id")
-    await core.store.api_keys.revoke(target.id, at=core.clock.now())
+    async with core.key_changes:
+        if "admin" in target.scopes and target.revoked_at is None:
+            others = [
+                k
+                for k in await core.store.api_keys.list(actor.workspace_id)
+                if "admin" in k.scopes and k.revoked_at is None and k.id != target.id
+            ]
+            if not others:
+                raise WaportError(ErrorCode.LAST_ADMIN_KEY, "this is the last admin key", "key_id")
+        await core.store.api_keys.revoke(target.id, at=core.clock.now())
     log.info("API key %s revoked by %s", target.id, actor.id)
     core.lookups.invalidate()
     revoked = await core.store.api_keys.get(target.id)

@@ -1,16 +1,21 @@
 """Media bytes live in the media store, never in a record: inline bytes of a message
-(a base64 data URI, a multipart file) are stored before the message is, and read back
-when it is sent."""
+(a base64 data URI, a multipart file) are stored before the message is, an uploaded
+file is referenced by its ``med_`` id, and the bytes are read back when it is sent.
+Uploads, downloads and deletes of the media store itself are here too."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Final
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from typing import Any, Final, TypeGuard
 
-from waport.domain.limits import MEDIA_LIMITS
+from waport.domain.attachments import STORED_MEDIA_PREFIX, names_stored_media
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.limits import MEDIA_LIMITS, MediaKind
+from waport.domain.media import check_media, kind_from_mime
 from waport.domain.messages import MediaData, MediaSource, MediaStored, OutboundMessage
+from waport.domain.records import MediaObject
 from waport.domain.sources import media_of, with_source
-from waport.service.core import Core
+from waport.service.core import Core, Scope
 
 CHUNK: Final = 64 * 1024
 
@@ -21,9 +26,67 @@ async def _chunks(data: bytes) -> AsyncIterator[bytes]:
 
 
 def inline_bytes(message: OutboundMessage) -> bool:
-    """Whether the message carries media bytes inline (to be stored first)."""
+    """Whether the message carries media bytes inline (to be stored first) or names an
+    upload of the media store (to be checked and referenced)."""
     found = media_of(message)
-    return found is not None and isinstance(found.source, MediaData)
+    return found is not None and (
+        isinstance(found.source, MediaData) or names_stored_media(found.source)
+    )
+
+
+def max_bytes(kind: MediaKind) -> int:
+    limit = MEDIA_LIMITS[kind]
+    return limit.max_bytes_animated or limit.max_bytes
+
+
+async def upload(
+    core: Core,
+    scope: Scope,
+    chunks: AsyncIterable[bytes],
+    *,
+    mime_type: str,
+    filename: str | None = None,
+    kind: MediaKind | None = None,
+) -> MediaObject:
+    """Stream ``chunks`` into the media store for the caller's workspace. The type is
+    checked against its kind (``kind``, or the one ``mime_type`` implies) before a byte
+    is read, the size as the bytes arrive (``MEDIA_TOO_LARGE`` at the first byte over)."""
+    kind = kind or kind_from_mime(mime_type)
+    check_media(kind, mime_type, None)
+    return await core.store.media.put(
+        chunks,
+        media_id=core.ids.new_id("med"),
+        workspace_id=core.workspace_of(scope),
+        mime_type=mime_type,
+        created_at=core.clock.now(),
+        max_size=max_bytes(kind),
+        filename=filename,
+    )
+
+
+async def find(core: Core, scope: Scope, media_id: str, param: str = "media_id") -> MediaObject:
+    """The media object ``media_id`` of the caller's workspace; ``MEDIA_NOT_FOUND`` otherwise
+    (another workspace's media is not told apart from none)."""
+    found = await core.store.media.get(media_id)
+    if found is None or found.workspace_id != core.workspace_of(scope):
+        raise WaportError(ErrorCode.MEDIA_NOT_FOUND, "no media with this id", param)
+    return found
+
+
+def read(core: Core, media_id: str, *, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+    """The bytes of a media object found with :func:`find`, in chunks."""
+    return core.store.media.read(media_id, chunk_size=chunk_size)
+
+
+async def delete(core: Core, scope: Scope, media_id: str) -> None:
+    await find(core, scope, media_id)
+    await core.store.media.delete(media_id)
+
+
+async def discard(core: Core, media_ids: Iterable[str]) -> None:
+    """Forget uploads no message came to reference (a refused multipart send)."""
+    for media_id in media_ids:
+        await core.store.media.delete(media_id)
 
 
 def stored_bytes(message: OutboundMessage) -> bool:
@@ -41,7 +104,11 @@ async def externalize(
     """``message`` with its inline bytes moved to the media store (a broadcast passes one
     ``memo``, so its rows share one stored copy)."""
     media = media_of(message)
-    if media is None or not isinstance(media.source, MediaData):
+    if media is None:
+        return message
+    if names_stored_media(media.source):
+        return await _adopt(core, message, workspace_id)
+    if not isinstance(media.source, MediaData):
         return message
     data = media.source
     key = (data.mime, data.data)
@@ -64,6 +131,55 @@ async def externalize(
             memo[key] = stored
     found = stored
     return with_source(message, lambda _: found)
+
+
+async def complete_request(core: Core, request: object, workspace_id: str) -> object:
+    """A send request whose media names an upload (``{"id": "med_..."}``) without a
+    ``type``, given the kind its stored MIME type implies (the domain's parser cannot
+    look it up). Other requests come back as they are."""
+    if not isinstance(request, Mapping):
+        return request  # the parser refuses it, naming what is wrong
+    media = request.get("media")
+    template = request.get("template")
+    header = template.get("header") if isinstance(template, Mapping) else None
+    if _untyped_upload(media):
+        kind = await _stored_kind(core, media, workspace_id, "media.id")
+        return {**request, "media": {**media, "type": kind}}
+    if _untyped_upload(header) and isinstance(template, Mapping):
+        kind = await _stored_kind(core, header, workspace_id, "template.header.id")
+        return {**request, "template": {**template, "header": {**header, "type": kind}}}
+    return request
+
+
+def _untyped_upload(value: object) -> TypeGuard[Mapping[str, Any]]:
+    return (
+        isinstance(value, Mapping)
+        and value.get("type") is None
+        and isinstance(value.get("id"), str)
+        and value["id"].startswith(STORED_MEDIA_PREFIX)
+    )
+
+
+async def _stored_kind(core: Core, media: Mapping[str, Any], workspace_id: str, param: str) -> str:
+    found = await core.store.media.get(media["id"])
+    if found is None or found.workspace_id != workspace_id:
+        raise WaportError(ErrorCode.MEDIA_NOT_FOUND, "no media with this id", param)
+    return str(kind_from_mime(found.mime_type))
+
+
+async def _adopt(core: Core, message: OutboundMessage, workspace_id: str) -> OutboundMessage:
+    """``message`` with its ``med_`` id replaced by the media store's reference (its
+    kind's type and size limits are checked again against the stored bytes)."""
+    media = media_of(message)
+    assert media is not None  # noqa: S101 - the caller checked
+    media_id = getattr(media.source, "id", "")
+    found = await core.store.media.get(media_id)
+    if found is None or found.workspace_id != workspace_id:
+        raise WaportError(ErrorCode.MEDIA_NOT_FOUND, "no media with this id", "media.id")
+    stored = MediaStored(
+        media_id=found.id, sha256=found.sha256, size=found.size, mime=found.mime_type
+    )
+    return with_source(message, lambda _: stored)
 
 
 async def resolve(core: Core, message: OutboundMessage) -> OutboundMessage:

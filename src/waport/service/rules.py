@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from waport.domain.attachments import names_stored_media
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.messages import (
     ButtonsMessage,
@@ -77,4 +78,10 @@ def check_capabilities(caps: Capabilities, message: OutboundMessage) -> None:
                 ErrorCode.BASE64_NOT_SUPPORTED,
                 "this provider does not accept inline media; send a URL",
                 f"{where}.data",
+            )
+        if names_stored_media(media.source) and not caps.base64_media:
+            raise WaportError(
+                ErrorCode.BASE64_NOT_SUPPORTED,
+                "this provider does not accept uploaded bytes; send a URL",
+                f"{where}.id",
             )

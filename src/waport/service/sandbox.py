@@ -4,7 +4,7 @@ outcomes are scripted. Only a provider with sandbox controls offers these."""
 from __future__ import annotations
 
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.recipients import parse_recipient
+from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import MessageRecord
 from waport.ports import SandboxControl
 from waport.service.core import Core, IngestReport, Scope
@@ -19,6 +19,30 @@ def controls(core: Core) -> SandboxControl:
             ErrorCode.NOT_FOUND, "the sandbox endpoints exist only when the provider is the sandbox"
         )
     return control
+
+
+async def script(
+    core: Core,
+    scope: Scope,
+    *,
+    to: Recipient | None,
+    fail_with: ErrorCode | None,
+    delay_ms: int,
+    retry_after: float | None,
+    times: int,
+) -> None:
+    """Script the next outcome(s) of sends from the senders the caller may use: one key
+    cannot script failures for another sender's or another workspace's sends."""
+    control = controls(core)
+    senders = frozenset(await sender_ids(core, scope))
+    control.script(
+        to=to,
+        fail_with=fail_with,
+        delay_ms=delay_ms,
+        retry_after=retry_after,
+        times=times,
+        senders=senders,
+    )
 
 
 async def inbound(

@@ -19,7 +19,7 @@ from waport.domain import lifecycle
 from waport.domain.convert import parse_send_request
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import MESSAGING_LIMIT_PERIOD
-from waport.domain.messages import MediaStored, OutboundMessage, TemplateMessage
+from waport.domain.messages import MediaStored, OutboundMessage, Reaction, TemplateMessage
 from waport.domain.records import (
     Contact,
     Direction,
@@ -60,14 +60,17 @@ async def check_limits(
         )
 
 
-async def check_reply_to(core: Core, message: OutboundMessage, workspace_id: str) -> None:
-    """A ``reply_to`` that names one of our messages must be of the caller's workspace
-    (a provider's id is passed through as it is)."""
-    if message.reply_to is None:
-        return
-    target = await core.store.messages.get(message.reply_to)
-    if target is not None and target.workspace_id != workspace_id:
-        raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, "no such message", "reply_to")
+async def check_targets(core: Core, message: OutboundMessage, workspace_id: str) -> None:
+    """The messages a send names (``reply_to``, a reaction's ``message_id``), when they
+    are ours, must be of the caller's workspace: another workspace's message (and its
+    provider id) never reaches the provider. A provider's id passes as it is."""
+    targets = [(message.reply_to, "reply_to")] if message.reply_to is not None else []
+    if isinstance(message.content, Reaction):
+        targets.append((message.content.message_id, "reaction.message_id"))
+    for target_id, param in targets:
+        target = await core.store.messages.get(target_id)
+        if target is not None and target.workspace_id != workspace_id:
+            raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, "no such message", param)
 
 
 async def prepare(
@@ -169,12 +172,16 @@ async def send(
     ``attempt=False`` only stores it (pending) for the dispatcher; ``None`` follows
     ``Policy.inline_attempt``."""
     inline = core.inline(attempt)
-    message = request if isinstance(request, OutboundMessage) else parse_send_request(request)
     workspace = await core.lookups.workspace(core.workspace_of(scope))
+    message = (
+        request
+        if isinstance(request, OutboundMessage)
+        else parse_send_request(await media.complete_request(core, request, workspace.id))
+    )
     check_capabilities(core.provider.capabilities, message)
     sender = await core.lookups.sender(workspace, message.sender_id, scope.senders)
-    if message.reply_to is not None:
-        await check_reply_to(core, message, workspace.id)
+    if message.reply_to is not None or isinstance(message.content, Reaction):
+        await check_targets(core, message, workspace.id)
     now = core.clock.now()
     record = await prepare(core, message, workspace=workspace, sender=sender, now=now)
     await check_limits(core, workspace, [record], now)

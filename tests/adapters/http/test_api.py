@@ -510,6 +510,8 @@ async def test_openapi_health_metrics(gw: Harness) -> None:
         assert (r.status, (await r.json())["data"]) == (200, {"store": "ok", "provider": "ok"})
     await gw.post("/v1/messages", template_body())
     async with gw.http.get(gw.base + "/metrics") as r:
+        assert r.status == 401  # message counts are not for the public
+    async with gw.http.get(gw.base + "/metrics", headers=gw.headers()) as r:
         text = await r.text()
         assert 'waport_messages{status="sent"} 1' in text
         assert "waport_http_requests_total" in text
@@ -568,3 +570,19 @@ async def test_the_access_log_is_a_line_per_request_when_asked_for(
     async with open_harness() as gw:  # off by default
         await gw.get("/v1/window-status?to=255712345678")
     assert not [r for r in caplog.records if r.name == "waport.http"]
+
+
+async def test_a_refused_multipart_send_leaves_no_media_behind(gw: Harness) -> None:
+    """The file streams into the media store before the rest is checked; a send
+    refused after it (here an invalid recipient) deletes it again."""
+    form = aiohttp.FormData()
+    form.add_field("to", "not a number")
+    form.add_field(
+        "file", b"\x89PNG\r\n\x1a\n" + b"\1" * 100, filename="a.png", content_type="image/png"
+    )
+    async with gw.http.post(gw.base + "/v1/messages", data=form, headers=gw.headers()) as r:
+        body = await r.json()
+        assert r.status == 400, body
+    media = gw.running.store.media
+    assert media._objects == {}  # type: ignore[attr-defined]
+    assert media._blobs == {}  # type: ignore[attr-defined]
