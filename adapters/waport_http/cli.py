@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import mimetypes
 import os
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -29,7 +30,7 @@ from waport.service import DEFAULT_WORKSPACE, RandomIds, Scope, SystemClock, key
 from waport_http import config
 from waport_http.logs import configure_logging
 from waport_http.server import open_components, serve
-from waport_http.views import key_view, message_view
+from waport_http.views import key_view, media_view, message_view
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
         dest="templates_command", required=True
     )
     templates.add_parser("sync", help="fetch templates from the provider").add_argument("--sender")
+
+    media = sub.add_parser("media", help="the media store").add_subparsers(
+        dest="media_command", required=True
+    )
+    upload = media.add_parser("upload", help="keep a file; prints its media id")
+    upload.add_argument("file")
+    upload.add_argument("--mime-type", help="the file's type (default: from its name)")
+    get = media.add_parser("get", help="write a media object's bytes to a file")
+    get.add_argument("media_id")
+    get.add_argument("-o", "--output", required=True, help="the file to write (- for stdout)")
 
     sub.add_parser("version", help="print the version")
     return parser
@@ -183,6 +194,38 @@ async def _send(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
         return 0 if not result.message.status.terminal else 1
 
 
+async def _file_chunks(path: str) -> AsyncIterator[bytes]:
+    async with await anyio.open_file(path, "rb") as file:
+        while chunk := await file.read(64 * 1024):
+            yield chunk
+
+
+async def _media(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
+    async with open_components(loaded, sync_templates=False) as (messenger, _):
+        if args.media_command == "upload":
+            mime = args.mime_type or mimetypes.guess_type(args.file)[0]
+            if mime is None:
+                raise WaportError(
+                    ErrorCode.VALIDATION_FAILED, "give --mime-type: the name does not say it"
+                )
+            kept = await messenger.upload_media(
+                _file_chunks(args.file), mime_type=mime, filename=os.path.basename(args.file)
+            )
+            _print(media_view(kept))
+            return 0
+        found, chunks = await messenger.open_media(args.media_id)
+        if args.output == "-":
+            async for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+        else:
+            async with await anyio.open_file(args.output, "wb") as out:
+                async for chunk in chunks:
+                    await out.write(chunk)
+        print(f"{found.size} bytes, {found.mime_type}", file=sys.stderr)
+        return 0
+
+
 async def _templates(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
     async with open_components(loaded, sync_templates=False) as (messenger, _):  # once, below
         senders = (
@@ -222,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return anyio.run(_keys, args, loaded)
         if args.command == "send":
             return anyio.run(_send, args, loaded)
+        if args.command == "media":
+            return anyio.run(_media, args, loaded)
         return anyio.run(_templates, args, loaded)
     except ConfigError as exc:
         print(f"waport: configuration error: {exc}", file=sys.stderr)

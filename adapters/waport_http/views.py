@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from waport.domain.attachments import MediaStored
-from waport.domain.records import ApiKey, Direction, MessageRecord
+from waport.domain.records import ApiKey, Direction, MediaObject, MessageRecord
 from waport.domain.render import content_dict
 from waport.domain.sources import media_of
 from waport.domain.status import ErrorDetail, MessageStatus
@@ -177,4 +177,15 @@ def key_view(key: ApiKey) -> dict[str, Any]:
         "hint": key.hint,
         "created_at": key.created_at.isoformat(),
         "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
+
+
+def media_view(found: MediaObject) -> dict[str, object]:
+    return {
+        "media_id": found.id,
+        "mime_type": found.mime_type,
+        "size": found.size,
+        "sha256": found.sha256,
+        "filename": found.filename,
+        "created_at": found.created_at.isoformat().replace("+00:00", "Z"),
     }

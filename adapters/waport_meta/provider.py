@@ -60,6 +60,10 @@ DEFAULT_TIMEOUT: Final = 20.0
 """Seconds a Graph request (and so a send: see ``MetaCloudProvider.send``) may take."""
 
 
+MEDIA_ID_LIFETIME: Final = timedelta(days=30)
+"""How long the Cloud API keeps an uploaded media id usable."""
+
+
 def default_capabilities(
     max_rps: float = 80.0, send_timeout: float | None = DEFAULT_TIMEOUT
 ) -> Capabilities:
@@ -73,6 +77,7 @@ def default_capabilities(
         templates=True,
         window_applies=True,
         max_rps=max_rps,
+        uploaded_media_ttl=MEDIA_ID_LIFETIME,
         pair_rate=RateLimit(10, timedelta(minutes=1), burst=45),
         client_message_ids=False,
         mark_read=True,

@@ -105,6 +105,10 @@ class Capabilities:
     """The provider fetches media URLs from inside your network (a WhatsApp-Web server
     beside the gateway), so the gateway refuses private addresses in them; Meta fetches
     from its own servers and the sandbox fetches nothing."""
+    uploaded_media_ttl: timedelta | None = None
+    """How long an id from ``upload_media`` stays usable (Meta: 30 days). Set, media
+    from waport's media store is uploaded once per sender and sent by that id while it
+    lasts (a broadcast uploads its header once); ``None``: the bytes go with each send."""
 
 
 @attrs.frozen(kw_only=True)

@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
+from aiohttp.test_utils import TestServer
 
 from waport.domain.records import SCOPES, Workspace
 from waport_http import auth
+from waport_meta import fake as meta_fake
 from waport_sqlite import open_sqlite
 
 from .conftest import Server, waport_serve
@@ -232,3 +235,56 @@ async def test_a_99_mb_upload_and_download_stay_under_64_mb_of_memory(tmp_path: 
     assert grown_upload < 64, grown_upload
     assert grown_download < 64, grown_download
     assert "Traceback" not in log, log[-4000:]
+
+
+async def test_an_upload_reaches_meta_once_for_many_sends(tmp_path: Path) -> None:
+    """Upload once, send by id to three contacts through a real ``waport serve`` on the
+    Meta adapter: the fake Graph API receives the bytes once, and every message names
+    the media id it answered."""
+    fake = meta_fake.FakeGraphApi()
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server()
+    graph = str(server.make_url("")).rstrip("/")
+    env = {
+        "WAPORT_PROVIDER": "meta",
+        "WAPORT_META_TOKEN": meta_fake.TOKEN,
+        "WAPORT_META_PHONE_NUMBER_IDS": meta_fake.PHONE_NUMBER_ID,
+        "WAPORT_META_WABA_ID": meta_fake.WABA_ID,
+        "WAPORT_META_APP_SECRET": meta_fake.APP_SECRET,
+        "WAPORT_META_GRAPH_URL": graph,
+    }
+    # the gateway starts and stops from a thread: the fake answers on this loop meanwhile
+    serving = waport_serve(tmp_path, env)
+    try:
+        gateway = await anyio.to_thread.run_sync(serving.__enter__)
+        try:
+            root = {"Authorization": f"Bearer {gateway.key}"}
+            async with aiohttp.ClientSession(headers=root) as http:
+                async with http.post(
+                    gateway.base + "/v1/media",
+                    data=PNG,
+                    headers={"Content-Type": "image/png"},
+                ) as r:
+                    media_id = (await r.json())["data"]["media_id"]
+                answers = []
+                for n in range(3):
+                    body = {
+                        "to": f"25571234567{n}",
+                        "sender_id": meta_fake.PHONE_NUMBER_ID,
+                        "media": {"id": media_id, "caption": f"photo {n}"},
+                        "check_window": False,
+                    }
+                    async with http.post(gateway.base + "/v1/messages", json=body) as r:
+                        answers.append(await r.json())
+            log = await anyio.to_thread.run_sync(gateway.stop)
+        finally:
+            await anyio.to_thread.run_sync(serving.__exit__, None, None, None)
+    finally:
+        await server.close()
+    assert [a["data"]["status"] for a in answers] == ["sent"] * 3, answers
+    assert len(fake.uploads) == 1, fake.uploads
+    assert fake.uploads[0]["size"] == len(PNG)
+    images = [p["image"] for p in fake.sent if p.get("type") == "image"]
+    assert len(images) == 3
+    assert len({image["id"] for image in images}) == 1
+    assert "Traceback" not in log

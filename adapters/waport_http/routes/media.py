@@ -16,22 +16,12 @@ from waport.domain.records import MediaObject
 from waport.service import Scope, media
 from waport_http import bodies, forms
 from waport_http.middleware import ok
+from waport_http.views import media_view
 
 if TYPE_CHECKING:
     from waport_http.app import Gateway
 
 _RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
-
-
-def media_view(found: MediaObject) -> dict[str, object]:
-    return {
-        "media_id": found.id,
-        "mime_type": found.mime_type,
-        "size": found.size,
-        "sha256": found.sha256,
-        "filename": found.filename,
-        "created_at": found.created_at.isoformat().replace("+00:00", "Z"),
-    }
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:

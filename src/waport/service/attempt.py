@@ -23,6 +23,7 @@ from waport.domain.lifecycle import AttemptOutcome, Failed, Release, Retry, Sent
 from waport.domain.messages import OutboundMessage, Reaction, TemplateMessage
 from waport.domain.ratelimit import RateLimit
 from waport.domain.records import MessageRecord
+from waport.domain.sources import media_of
 from waport.domain.templates import BoundTemplate, TemplateSpec, check_template_params
 from waport.service import media
 from waport.service.core import SERVICE_CATEGORY, Core
@@ -93,9 +94,10 @@ async def _outcome(core: Core, record: MessageRecord, now: datetime) -> AttemptO
         raise WaportError(ErrorCode.INTERNAL, "an outbound record without its message")
     provider = core.provider
     bound: BoundTemplate | None = None
+    reused: tuple[str, str] | None = None
     try:
         if media.stored_bytes(message):
-            message = await media.resolve(core, message)
+            message, reused = await media.for_provider(core, message, record.sender_id)
         if isinstance(message.content, TemplateMessage):
             _, bound = await bound_template(core, message, record.sender_id)
         reply_to = await _provider_id(core, message.reply_to) if message.reply_to else None
@@ -118,6 +120,8 @@ async def _outcome(core: Core, record: MessageRecord, now: datetime) -> AttemptO
             async with asyncio.timeout(core.policy.provider_timeout):
                 receipt = await call
     except WaportError as err:
+        if reused is not None:  # the provider's id may have expired early: upload anew
+            core.provider_media.forget(reused, _media_id(message))
         return _after(core, record, err, now)
     except TimeoutError:
         timeout = WaportError(
@@ -135,6 +139,11 @@ async def _outcome(core: Core, record: MessageRecord, now: datetime) -> AttemptO
         provider_message_id=receipt.provider_message_id,
         at=core.clock.now(),
     )
+
+
+def _media_id(message: OutboundMessage) -> str:
+    found = media_of(message)
+    return getattr(found.source, "id", "") if found is not None else ""
 
 
 def _after(core: Core, record: MessageRecord, err: WaportError, now: datetime) -> Retry | Failed:

@@ -24,6 +24,7 @@ from waport.domain.status import ErrorDetail, MessageStatus
 from waport.ports import Billing, Clock, IdSource, Provider, Store, UrlGuard
 from waport.service.billing import UnlimitedBilling
 from waport.service.lookups import Lookups
+from waport.service.mediaids import ProviderMediaIds
 
 SERVICE_CATEGORY: Final = "SERVICE"
 DEFAULT_WORKSPACE: Final = "default"
@@ -111,6 +112,8 @@ class Core:
     reserved: set[str] = attrs.field(factory=set, init=False)
     """Messages a call is attempting inline: this process's dispatcher leaves them alone,
     so the call's answer is their outcome (a broadcast's rows past its concurrency)."""
+    provider_media: ProviderMediaIds = attrs.field(factory=ProviderMediaIds, init=False)
+    """The provider's ids for uploads of the media store (see ``service.mediaids``)."""
     key_changes: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
     """Held while a revocation checks that an admin key remains and revokes: two
     revocations at once cannot each leave the other as the last admin key."""

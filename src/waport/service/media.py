@@ -12,7 +12,7 @@ from waport.domain.attachments import STORED_MEDIA_PREFIX, names_stored_media
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import MEDIA_LIMITS, MediaKind
 from waport.domain.media import check_media, kind_from_mime
-from waport.domain.messages import MediaData, MediaSource, MediaStored, OutboundMessage
+from waport.domain.messages import MediaData, MediaId, MediaSource, MediaStored, OutboundMessage
 from waport.domain.records import MediaObject
 from waport.domain.sources import media_of, with_source
 from waport.service.core import Core, Scope
@@ -20,7 +20,7 @@ from waport.service.core import Core, Scope
 CHUNK: Final = 64 * 1024
 
 
-async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+async def chunks(data: bytes) -> AsyncIterator[bytes]:
     for start in range(0, len(data), CHUNK):
         yield data[start : start + CHUNK]
 
@@ -116,7 +116,7 @@ async def externalize(
     if stored is None:
         limit = MEDIA_LIMITS[media.kind]
         kept = await core.store.media.put(
-            _chunks(data.data),
+            chunks(data.data),
             media_id=core.ids.new_id("med"),
             workspace_id=workspace_id,
             mime_type=data.mime,
@@ -180,6 +180,35 @@ async def _adopt(core: Core, message: OutboundMessage, workspace_id: str) -> Out
         media_id=found.id, sha256=found.sha256, size=found.size, mime=found.mime_type
     )
     return with_source(message, lambda _: stored)
+
+
+async def for_provider(
+    core: Core, message: OutboundMessage, sender: str
+) -> tuple[OutboundMessage, tuple[str, str] | None]:
+    """``message`` ready for the provider: a media-store reference becomes the
+    provider's media id (uploaded once per sender and bytes, reused while it lasts) or,
+    for a provider that takes bytes with each send, the bytes. Also the cache key of a
+    reused id, so a failed send can forget it."""
+    found = media_of(message)
+    ttl = core.provider.capabilities.uploaded_media_ttl
+    if found is None or not isinstance(found.source, MediaStored) or ttl is None:
+        return await resolve(core, message), None
+    stored = found.source
+    key = (sender, stored.sha256)
+    cache = core.provider_media
+    async with cache.one_upload(key):
+        provider_id = cache.get(key, core.clock.now())
+        if provider_id is None:
+            data = await _read_all(core, stored)
+            provider_id = await core.provider.upload_media(data, sender=sender, kind=found.kind)
+            cache.put(key, provider_id, core.clock.now(), ttl)
+    known = MediaId(provider_id)
+    return with_source(message, lambda _: known), key
+
+
+async def _read_all(core: Core, stored: MediaStored) -> MediaData:
+    parts = [chunk async for chunk in core.store.media.read(stored.media_id)]
+    return MediaData(stored.mime, b"".join(parts))
 
 
 async def resolve(core: Core, message: OutboundMessage) -> OutboundMessage:

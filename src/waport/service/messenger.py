@@ -20,7 +20,7 @@ off and call ``dispatch_once()`` with a fake clock.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -30,11 +30,11 @@ from waport.domain.broadcast import BroadcastRequest
 from waport.domain.events import ProviderEvent
 from waport.domain.messages import OutboundMessage
 from waport.domain.recipients import Recipient
-from waport.domain.records import MessageRecord, Workspace
+from waport.domain.records import MediaObject, MessageRecord, Workspace
 from waport.domain.templates import TemplateSpec
 from waport.domain.window import WindowStatus
 from waport.ports import Billing, Clock, IdSource, Provider, Store, UrlGuard
-from waport.service import broadcast, dispatch, read, send, templates
+from waport.service import broadcast, dispatch, media, read, send, templates
 from waport.service.billing import UnlimitedBilling
 from waport.service.core import (
     DEFAULT_WORKSPACE,
@@ -237,6 +237,27 @@ class Messenger:
         self, *, workspace_id: str | None = None, sender_id: str | None = None
     ) -> Sequence[TemplateSpec]:
         return await templates.list_templates(self.core, _scope(workspace_id), sender_id=sender_id)
+
+    async def upload_media(
+        self,
+        data: bytes | AsyncIterable[bytes],
+        *,
+        mime_type: str,
+        filename: str | None = None,
+        workspace_id: str | None = None,
+    ) -> MediaObject:
+        """Keep media in the media store (streamed, checked against its kind's limits);
+        send it by ``{"media": {"id": upload.id}}``."""
+        chunks = media.chunks(data) if isinstance(data, bytes) else data
+        scope = _scope(workspace_id)
+        return await media.upload(self.core, scope, chunks, mime_type=mime_type, filename=filename)
+
+    async def open_media(
+        self, media_id: str, *, workspace_id: str | None = None
+    ) -> tuple[MediaObject, AsyncIterator[bytes]]:
+        """A media object of the workspace and its bytes, in chunks (``MEDIA_NOT_FOUND``)."""
+        found = await media.find(self.core, _scope(workspace_id), media_id)
+        return found, media.read(self.core, found.id)
 
     async def ingest(self, events: Sequence[ProviderEvent]) -> IngestReport:
         """Take provider events: inbound messages and status updates."""

@@ -472,3 +472,27 @@ def test_a_bad_header_value_is_ignored() -> None:
 
 
 _ = (FakeClock, aiohttp)
+
+
+def test_media_upload_and_get_through_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WAPORT_DATABASE", str(tmp_path / "cli.db"))
+    menu = tmp_path / "menu.pdf"
+    menu.write_bytes(b"%PDF-1.4 " + bytes(range(256)) * 300)
+    assert cli.main(["media", "upload", str(menu)]) == 0
+    kept = json.loads(capsys.readouterr().out)
+    assert (kept["mime_type"], kept["size"], kept["filename"]) == (
+        "application/pdf",
+        menu.stat().st_size,
+        "menu.pdf",
+    )
+    back = tmp_path / "back.pdf"
+    assert cli.main(["media", "get", kept["media_id"], "-o", str(back)]) == 0
+    assert back.read_bytes() == menu.read_bytes()
+    assert cli.main(["media", "get", "med_nothing", "-o", str(back)]) == 1
+    assert "MEDIA_NOT_FOUND" in capsys.readouterr().err
+    odd = tmp_path / "notes.unknownext"
+    odd.write_bytes(b"x")
+    assert cli.main(["media", "upload", str(odd)]) == 1
+    assert cli.main(["media", "upload", str(odd), "--mime-type", "text/plain"]) == 0
