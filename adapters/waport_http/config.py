@@ -102,6 +102,10 @@ class Settings:
     """The gateway's event loop: ``uvloop`` (5-10 % less CPU a request and a lower p99 on
     the performance page), ``asyncio`` (the standard library's), or ``auto``: uvloop
     where it is installed (it is a dependency on Linux and macOS), asyncio elsewhere."""
+    inbound_media: str = "eager"
+    """Media contacts send (photos, voice notes, documents): fetched from the provider
+    into the media store right after the webhook (``eager``, retried with backoff), when
+    first asked for by ``GET /v1/media/{id}`` (``lazy``), or never (``off``)."""
     metrics_token: str | None = attrs.field(default=None, repr=False)
     """The bearer token Prometheus presents for ``GET /metrics``
     (``authorization: {credentials: ...}`` in its scrape config). ``/metrics`` also
@@ -292,6 +296,8 @@ def load(path: str | Path | None, env: Mapping[str, str]) -> LoadedConfig:
             raise ConfigError(f"{name} must be more than 0")
     if settings.max_webhook_reads < 1:
         raise ConfigError("max_webhook_reads must be at least 1")
+    if settings.inbound_media not in ("eager", "lazy", "off"):
+        raise ConfigError("inbound_media must be eager, lazy or off")
     if settings.gc_threshold < 0:
         raise ConfigError("gc_threshold must be 0 (Python's default) or more")
     if settings.event_loop not in EVENT_LOOPS:

@@ -65,6 +65,7 @@ def composition(loaded: LoadedConfig, *, sync_templates: bool = True) -> Composi
             outcome_window=timedelta(seconds=settings.outcome_window_seconds),
             retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
             sync_templates_on_start=sync_templates,
+            inbound_media=settings.inbound_media,
         ),
         webhook_url=settings.webhook_url,
         webhook_secret=settings.webhook_secret,

@@ -49,6 +49,7 @@ from waport.ports import (
     Capabilities,
     Clock,
     EventSource,
+    MediaDownloader,
     SandboxControl,
     SendReceipt,
     SubscriptionHandshake,
@@ -207,6 +208,10 @@ class SandboxProvider:
     @property
     def sandbox(self) -> SandboxControl:
         return self
+
+    @property
+    def downloads(self) -> MediaDownloader | None:
+        return None
 
     async def send(
         self,

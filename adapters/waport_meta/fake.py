@@ -191,6 +191,12 @@ class FakeGraphApi:
     """The id answered for each entry of ``sent``."""
     reads: list[dict[str, Any]] = attrs.Factory(list)
     uploads: list[dict[str, Any]] = attrs.Factory(list)
+    stored_media: dict[str, tuple[bytes, str]] = attrs.Factory(dict)
+    """Media the fake holds by id (bytes, MIME type): customers' media a test seeds, and
+    uploads. ``GET /{id}`` answers its media object, whose URL downloads it with the token."""
+    media_failures: dict[str, int] = attrs.Factory(dict)
+    """Per media id, how many downloads answer 500 before one succeeds."""
+    media_downloads: int = 0
     invalid: list[tuple[str, list[str]]] = attrs.Factory(list)
     calls: int = 0
     failures: list[RemoteFailure] = attrs.Factory(list)
@@ -212,6 +218,7 @@ class FakeGraphApi:
         application.router.add_post("/{version}/{node}/media", self.media)
         application.router.add_get("/{version}/{node}/message_templates", self.message_templates)
         application.router.add_get("/{version}/{node}", self.node)
+        application.router.add_get("/_media/{media_id}", self.download, name="download")
         return application
 
     def _authorised(self, request: web.Request) -> bool:
@@ -315,11 +322,41 @@ class FakeGraphApi:
         if not self._authorised(request):
             return _error(401, 190, "Invalid OAuth access token")
         node = request.match_info["node"]
+        if node in self.stored_media:
+            data, mime = self.stored_media[node]
+            return web.json_response(
+                {
+                    "messaging_product": "whatsapp",
+                    "url": str(
+                        request.url.origin().join(
+                            request.app.router["download"].url_for(media_id=node)
+                        )
+                    ),
+                    "mime_type": mime,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "file_size": str(len(data)),
+                    "id": node,
+                }
+            )
         if node not in self.phone_number_ids:
             return _error(400, 100, "(#100) Object does not exist")
         return web.json_response(
             {"id": node, "display_phone_number": "15550783881", "verified_name": "waport test"}
         )
+
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        """A media URL: the bytes, for the bearer token only (as Meta's)."""
+        if not self._authorised(request):
+            return _error(401, 190, "Invalid OAuth access token")
+        media_id = request.match_info["media_id"]
+        if media_id not in self.stored_media:
+            return web.Response(status=404)
+        if self.media_failures.get(media_id, 0) > 0:
+            self.media_failures[media_id] -= 1
+            return web.Response(status=500)
+        self.media_downloads += 1
+        data, mime = self.stored_media[media_id]
+        return web.Response(body=data, content_type=mime)
 
     # ------------------------------------------------------------------ webhook bodies
 
@@ -404,6 +441,11 @@ class MetaHarness:
 
     def sent(self) -> Sequence[Mapping[str, str]]:
         return [{"to": str(p["to"]).lstrip("+"), "mode": _mode(p)} for p in self.fake.sent]
+
+    def seed_media(self, data: bytes, mime_type: str) -> str:
+        media_id = f"{900_000 + len(self.fake.stored_media)}"
+        self.fake.stored_media[media_id] = (data, mime_type)
+        return media_id
 
     def _signed(self, value: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
         body = json.dumps(self.fake.webhook(value), separators=(",", ":")).encode()

@@ -10,6 +10,7 @@ import attrs
 from waport import httpkit
 from waport.domain.errors import ConfigError
 from waport.plugins import PluginContext, ProviderPlugin
+from waport_meta.media import MEDIA_HOSTS
 from waport_meta.provider import DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, MetaCloudProvider
 
 
@@ -35,6 +36,8 @@ class MetaConfig:
     """Messages per second per phone number (Meta's default; 1000 after an upgrade)."""
     max_connections: int = httpkit.DEFAULT_MAX_CONNECTIONS
     """Keep-alive connections to the Graph API open at most at once."""
+    media_hosts: tuple[str, ...] = MEDIA_HOSTS
+    """Hosts media downloads may be fetched from, besides the Graph host."""
 
 
 @asynccontextmanager
@@ -61,6 +64,7 @@ async def open_meta(config: MetaConfig, ctx: PluginContext) -> AsyncIterator[Met
             timeout=config.timeout,
             max_rps=config.max_rps,
             pool=graph,
+            media_hosts=config.media_hosts,
         )
 
 

@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -45,12 +46,15 @@ from waport.ports import (
     Capabilities,
     Clock,
     EventSource,
+    MediaDownload,
+    MediaDownloader,
     SandboxControl,
     SendReceipt,
     SubscriptionHandshake,
     WebhookReceiver,
 )
 from waport_meta import errors, wire
+from waport_meta.media import MEDIA_HOSTS, download
 
 log = logging.getLogger("waport.meta")
 DEFAULT_GRAPH_URL: Final = "https://graph.facebook.com"
@@ -100,6 +104,8 @@ class MetaCloudProvider:
     api_version: str = DEFAULT_API_VERSION
     timeout: float = DEFAULT_TIMEOUT
     max_rps: float = 80.0
+    media_hosts: tuple[str, ...] = MEDIA_HOSTS
+    """Hosts a media download may be fetched from (besides the Graph host)."""
     pool: httpkit.ConnectionPool | None = None
     """Keep-alive connections for the requests on its origin (None: all through ``http``)."""
     remote_calls: int = 0
@@ -140,6 +146,33 @@ class MetaCloudProvider:
     @property
     def sandbox(self) -> SandboxControl | None:
         return None
+
+    @property
+    def downloads(self) -> MediaDownloader:
+        return self
+
+    def download_media(
+        self, provider_media_id: str, *, sender: str
+    ) -> AbstractAsyncContextManager[MediaDownload]:
+        return download(self, provider_media_id, sender=sender)
+
+    async def media_object(self, media_id: str, *, sender: str) -> Mapping[str, Any]:
+        """The Graph API's media object (``url``, ``mime_type``, ``sha256``, ``file_size``)."""
+        try:
+            body = await self._call("GET", self._url(media_id), params={"phone_number_id": sender})
+        except WaportError as err:
+            if err.provider_code != "100":  # (#100) the object does not exist
+                raise
+            raise WaportError(
+                ErrorCode.MEDIA_NOT_FOUND, "Meta has no media with this id", provider="meta"
+            ) from err
+        if not isinstance(body, Mapping):
+            raise WaportError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                "Meta's media object is not an object",
+                provider="meta",
+            )
+        return body
 
     def _url(self, *parts: str) -> str:
         return "/".join([self.graph_url.rstrip("/"), self.api_version, *parts])

@@ -28,6 +28,7 @@ from waport.ports import (
     Capabilities,
     Clock,
     EventSource,
+    MediaDownloader,
     SandboxControl,
     SendReceipt,
     SubscriptionHandshake,
@@ -128,6 +129,10 @@ class WahaProvider:
 
     @property
     def sandbox(self) -> SandboxControl | None:
+        return None
+
+    @property
+    def downloads(self) -> MediaDownloader | None:
         return None
 
     async def _call(

@@ -172,6 +172,28 @@ class EventSource(Protocol):
     async def poll_events(self, now: datetime) -> Sequence[ProviderEvent]: ...
 
 
+@attrs.frozen(kw_only=True)
+class MediaDownload:
+    """Media a contact sent, as the provider hands it over: its type, what the provider
+    says of its size and digest, and the bytes in chunks (read them inside the block)."""
+
+    mime_type: str
+    size: int | None = None
+    sha256: str | None = None
+    chunks: AsyncIterator[bytes] = attrs.field(repr=False)
+
+
+class MediaDownloader(Protocol):
+    """A provider's downloading role: the bytes of media contacts sent."""
+
+    def download_media(
+        self, provider_media_id: str, *, sender: str
+    ) -> AbstractAsyncContextManager[MediaDownload]:
+        """Open the bytes of ``provider_media_id`` (``MEDIA_NOT_FOUND`` when the provider
+        no longer has them, ``PROVIDER_UNAVAILABLE`` when it cannot be reached)."""
+        ...
+
+
 class Provider(Protocol):
     """One WhatsApp channel. Methods raise ``WaportError`` only; never transport errors."""
 
@@ -204,6 +226,11 @@ class Provider(Protocol):
     @property
     def sandbox(self) -> SandboxControl | None:
         """The remote control of a simulated provider; ``None`` for real ones."""
+        ...
+
+    @property
+    def downloads(self) -> MediaDownloader | None:
+        """Its downloading role (the bytes of media contacts sent), if it has one."""
         ...
 
     async def send(

@@ -33,6 +33,7 @@ SNAPSHOT = {
     "MESSAGE_NOT_FOUND": (404, False),
     "BROADCAST_NOT_FOUND": (404, False),
     "MEDIA_NOT_FOUND": (404, False),
+    "MEDIA_FETCH_FAILED": (502, False),
     "RANGE_NOT_SATISFIABLE": (416, False),
     "METHOD_NOT_ALLOWED": (405, False),
     "IDEMPOTENCY_IN_PROGRESS": (409, True),

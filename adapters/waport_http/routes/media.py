@@ -13,7 +13,7 @@ from aiohttp import web
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import MediaKind
 from waport.domain.records import MediaObject
-from waport.service import Scope, media
+from waport.service import Scope, inbound_media, media
 from waport_http import bodies, forms
 from waport_http.middleware import ok
 from waport_http.views import media_view
@@ -122,7 +122,13 @@ class Routes:
     async def download(self, request: web.Request) -> web.StreamResponse:
         gw = self.gw
         key = await gw.authenticate(request, "messages:read")
-        found = await media.find(gw.core, gw.scope(key), request.match_info["media_id"])
+        media_id, scope = request.match_info["media_id"], gw.scope(key)
+        try:
+            found = await media.find(gw.core, scope, media_id)
+        except WaportError as err:
+            if err.code is not ErrorCode.MEDIA_NOT_FOUND:
+                raise
+            found = await inbound_media.for_download(gw.core, scope, media_id)  # lazy
         etag = f'"{found.sha256}"'
         headers = {
             "ETag": etag,

@@ -10,7 +10,7 @@ from aiohttp import web
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.recipients import parse_recipient
 from waport.domain.records import ApiKey
-from waport.service import IdempotencyClaim, read, replay, send
+from waport.service import IdempotencyClaim, inbound_media, read, replay, send
 from waport.service.core import BroadcastResult
 from waport_http import bodies
 from waport_http.app import note_preference
@@ -90,7 +90,11 @@ class Routes:
         gw = self.gw
         key = await gw.authenticate(request, "messages:read")
         record = await read.get_message(gw.core, request.match_info["message_id"], gw.scope(key))
-        return ok({"status": "ok", "data": message_view(record, history=True)})
+        view = message_view(record, history=True)
+        media = await inbound_media.view(gw.core, record)
+        if media is not None:
+            view["media"] = media
+        return ok({"status": "ok", "data": view})
 
     async def mark_read(self, request: web.Request) -> web.Response:
         gw = self.gw

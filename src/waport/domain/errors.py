@@ -35,6 +35,7 @@ class ErrorCode(enum.StrEnum):
     MESSAGE_NOT_FOUND = "MESSAGE_NOT_FOUND"
     BROADCAST_NOT_FOUND = "BROADCAST_NOT_FOUND"
     MEDIA_NOT_FOUND = "MEDIA_NOT_FOUND"
+    MEDIA_FETCH_FAILED = "MEDIA_FETCH_FAILED"
     RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
@@ -142,6 +143,9 @@ CATALOGUE: Final[Mapping[ErrorCode, ErrorInfo]] = {
         404, False, "No broadcast with this id in the caller's workspace."
     ),
     _E.MEDIA_NOT_FOUND: ErrorInfo(404, False, "No media with this id in the caller's workspace."),
+    _E.MEDIA_FETCH_FAILED: ErrorInfo(
+        502, False, "A contact's media could not be fetched from the provider as it named it."
+    ),
     _E.RANGE_NOT_SATISFIABLE: ErrorInfo(
         416, False, "The Range header asks for bytes outside the media."
     ),

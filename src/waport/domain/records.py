@@ -20,6 +20,7 @@ from waport.domain.events import (
     inbound_payload,
     status_payload,
 )
+from waport.domain.inbound_media import provider_media, stored_media_id
 from waport.domain.messages import JsonScalar, OutboundMessage
 from waport.domain.recipients import Recipient
 from waport.domain.status import ErrorDetail, MessageStatus, StatusChange
@@ -251,6 +252,15 @@ def inbound_event(record: MessageRecord) -> OutboxEvent | None:
     data = inbound_payload(
         message_id=record.id, message=record.inbound, reply_to_message_id=record.reply_to
     )
+    media = provider_media(record.inbound)
+    if media is not None:  # fetched after this event: media.status is pending here
+        data["media"] = {
+            "id": stored_media_id(record.id),
+            "mime_type": media.mime_type,
+            "filename": media.filename,
+            "caption": media.caption,
+            "status": "pending",
+        }
     return OutboxEvent(
         id=event_id,
         workspace_id=record.workspace_id,

@@ -24,7 +24,7 @@ from waport.domain.status import ErrorDetail, MessageStatus
 from waport.ports import Billing, Clock, IdSource, Provider, Store, UrlGuard
 from waport.service.billing import UnlimitedBilling
 from waport.service.lookups import Lookups
-from waport.service.mediaids import ProviderMediaIds
+from waport.service.mediaids import InboundFetches, ProviderMediaIds
 
 SERVICE_CATEGORY: Final = "SERVICE"
 DEFAULT_WORKSPACE: Final = "default"
@@ -70,6 +70,13 @@ class Policy:
     lookup_cache_ttl: timedelta = timedelta(0)
     """Cache workspace, sender, template and API-key lookups this long (0: off). Changes
     made by another process are seen after at most this long."""
+    inbound_media: str = attrs.field(
+        default="eager", validator=attrs.validators.in_(("eager", "lazy", "off"))
+    )
+    """Media contacts send: fetched by the dispatcher after ingest (``eager``), when
+    first asked for (``lazy``), or never (``off``)."""
+    media_fetch_attempts: int = 4
+    """Tries of an eager fetch that may pass (the provider unreachable), with ``backoff``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -113,6 +120,8 @@ class Core:
     """Messages a call is attempting inline: this process's dispatcher leaves them alone,
     so the call's answer is their outcome (a broadcast's rows past its concurrency)."""
     provider_media: ProviderMediaIds = attrs.field(factory=ProviderMediaIds, init=False)
+    inbound_fetches: InboundFetches = attrs.field(factory=InboundFetches, init=False)
+    """Inbound media waiting for the dispatcher (see ``service.inbound_media``)."""
     """The provider's ids for uploads of the media store (see ``service.mediaids``)."""
     key_changes: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
     """Held while a revocation checks that an admin key remains and revokes: two

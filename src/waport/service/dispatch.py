@@ -16,6 +16,7 @@ from waport.domain import lifecycle
 from waport.domain.lifecycle import Release
 from waport.domain.schedule import is_expired
 from waport.domain.status import UNSENT
+from waport.service import inbound_media
 from waport.service.attempt import attempt
 from waport.service.core import Core, DispatchReport
 from waport.service.ingest import ingest
@@ -59,6 +60,8 @@ async def dispatch_once(core: Core) -> DispatchReport:
             await attempt(core, record_id)
 
     async with anyio.create_task_group() as tg:
+        if core.inbound_fetches.waiting():
+            tg.start_soon(inbound_media.fetch_due, core)  # beside the sends
         for record in due:
             if record.status not in UNSENT or record.id in core.reserved:
                 continue

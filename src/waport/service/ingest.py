@@ -12,6 +12,7 @@ from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate
 from waport.domain.lifecycle import StatusPatch
 from waport.domain.records import Direction, MessageRecord
 from waport.domain.status import MessageStatus, StatusChange
+from waport.service import inbound_media
 from waport.service.core import Core, IngestReport
 
 log = logging.getLogger("waport.service")
@@ -76,6 +77,7 @@ async def ingest(core: Core, events: Sequence[ProviderEvent]) -> IngestReport:
     for record, new in zip(records, flags, strict=False):
         if new:
             log.debug("inbound %s from %s stored", record.id, record.contact)
+    inbound_media.queue(core, [r for r, new in zip(records, flags, strict=False) if new])
     patches = [
         StatusPatch(
             change=StatusChange(status=e.status, at=e.at, error=e.error),

@@ -53,3 +53,44 @@ class ProviderMediaIds:
         finally:
             if not lock.locked() and lock.statistics().tasks_waiting == 0:
                 self._locks.pop(key, None)
+
+
+@attrs.define
+class InboundFetches:
+    """Inbound media waiting to be fetched eagerly, in this process: (message id, due
+    time, attempts). Bounded; after a restart (or past the bound) the media is fetched
+    when it is first asked for (``GET /v1/media/{id}``), so nothing here needs to survive."""
+
+    capacity: int = 10_000
+    _due: dict[str, tuple[datetime, int]] = attrs.field(factory=dict, init=False)
+    failed: dict[str, str] = attrs.field(factory=dict, init=False)
+    """Message ids whose media could not be fetched, and why (bounded like the queue)."""
+    _locks: dict[str, anyio.Lock] = attrs.field(factory=dict, init=False)
+
+    def add(self, message_id: str, now: datetime, attempts: int = 0) -> None:
+        if len(self._due) < self.capacity:
+            self._due[message_id] = (now, attempts)
+
+    def waiting(self) -> bool:
+        return bool(self._due)
+
+    def due(self, now: datetime, limit: int) -> list[tuple[str, int]]:
+        ready = [(m, n) for m, (at, n) in self._due.items() if at <= now][:limit]
+        for message_id, _ in ready:
+            del self._due[message_id]
+        return ready
+
+    def fail(self, message_id: str, why: str) -> None:
+        self.failed[message_id] = why
+        while len(self.failed) > self.capacity:
+            del self.failed[next(iter(self.failed))]
+
+    @asynccontextmanager
+    async def one_fetch(self, message_id: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(message_id, anyio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and lock.statistics().tasks_waiting == 0:
+                self._locks.pop(message_id, None)

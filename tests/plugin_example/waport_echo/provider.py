@@ -32,6 +32,7 @@ from waport.domain.templates import BoundTemplate, TemplateSpec
 from waport.ports import (
     Capabilities,
     EventSource,
+    MediaDownloader,
     ProviderEvent,
     SandboxControl,
     SendReceipt,
@@ -93,6 +94,10 @@ class EchoProvider:
 
     @property
     def sandbox(self) -> SandboxControl | None:
+        return None
+
+    @property
+    def downloads(self) -> MediaDownloader | None:
         return None
 
     async def send(

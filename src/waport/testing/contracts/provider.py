@@ -14,15 +14,17 @@ harness is a loopback server speaking the provider's documented wire format.
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 
 import pytest
 
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.events import InboundMessage, StatusUpdate
+from waport.domain.inbound_media import digest_matches
 from waport.domain.limits import MediaKind
 from waport.domain.messages import (
     MODES,
@@ -116,6 +118,15 @@ class ProviderHarness(Protocol):
         self, *, contact: Recipient, text: str, provider_message_id: str, at: datetime
     ) -> tuple[dict[str, str], bytes]:
         """Signed headers and raw body of an inbound text message webhook."""
+        ...
+
+
+@runtime_checkable
+class MediaHarness(Protocol):
+    """A harness whose remote can hold media a contact sent (providers with ``downloads``)."""
+
+    def seed_media(self, data: bytes, mime_type: str) -> str:
+        """Make the remote hold ``data``; the provider's id for it."""
         ...
 
 
@@ -315,6 +326,24 @@ class ProviderContract:
         before = harness.remote_calls
         await harness.provider.mark_read("in.contract.1", sender=harness.sender_id, contact=TO)
         assert harness.remote_calls > before
+
+    async def test_media_contacts_send_can_be_downloaded(self, harness: ProviderHarness) -> None:
+        downloads = harness.provider.downloads
+        if downloads is None:
+            pytest.skip("this provider cannot hand over media")
+        assert isinstance(harness, MediaHarness), "a provider with downloads needs seed_media"
+        data = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 300
+        media_id = harness.seed_media(data, "image/png")
+        async with downloads.download_media(media_id, sender=harness.sender_id) as got:
+            body = b"".join([chunk async for chunk in got.chunks])
+        assert body == data
+        assert got.mime_type == "image/png"
+        assert got.size in (None, len(data))
+        assert digest_matches(got.sha256, hashlib.sha256(data).hexdigest())
+        with pytest.raises(WaportError) as missing:
+            async with downloads.download_media("no-such-media", sender=harness.sender_id):
+                pass
+        assert missing.value.code is ErrorCode.MEDIA_NOT_FOUND
 
     async def test_ping(self, harness: ProviderHarness) -> None:
         await harness.provider.ping()
