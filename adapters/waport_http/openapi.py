@@ -362,11 +362,25 @@ def openapi_document() -> dict[str, Any]:
                 requestBody=_json_body(
                     {
                         "type": "object",
-                        "required": ["from", "text"],
+                        "required": ["from"],
                         "additionalProperties": False,
                         "properties": {
                             "from": {"type": "string", "description": "the contact's number"},
-                            "text": {"type": "string", "minLength": 1, "maxLength": 4096},
+                            "text": {
+                                "type": "string",
+                                "maxLength": 4096,
+                                "description": "the text (1-4096), or media's caption (0-1024)",
+                            },
+                            "media": {
+                                "type": "object",
+                                "description": 'what the contact sends: {"data": "data:..."}'
+                                ' or {"id": "med_..."}; fetched into the media store as a'
+                                " provider's would be",
+                                "properties": {
+                                    "data": {"type": "string"},
+                                    "id": {"type": "string"},
+                                },
+                            },
                             "to_sender": {
                                 "type": "string",
                                 "description": "the sender written to (the key's first)",

@@ -9,6 +9,7 @@ from datetime import datetime
 import attrs
 
 from waport.domain.errors import ErrorCode
+from waport.domain.messages import MediaData
 from waport.domain.recipients import Recipient
 from waport.domain.status import MessageStatus
 from waport.domain.templates import TemplateSpec
@@ -57,6 +58,9 @@ class SandboxHarness:
 
     def sent(self) -> Sequence[Mapping[str, str]]:
         return [{"to": str(s.message.to), "mode": s.message.mode} for s in self.provider.sent]
+
+    def seed_media(self, data: bytes, mime_type: str) -> str:
+        return self.provider.hold_media(MediaData(mime_type, data))
 
     def status_webhook(
         self, provider_message_id: str, status: MessageStatus, *, at: datetime

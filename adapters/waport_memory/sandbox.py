@@ -23,7 +23,8 @@ import itertools
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
@@ -33,6 +34,7 @@ import attrs
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate
 from waport.domain.limits import CUSTOMER_SERVICE_WINDOW, MediaKind
+from waport.domain.media import kind_from_mime
 from waport.domain.messages import (
     MediaData,
     MediaSource,
@@ -49,6 +51,7 @@ from waport.ports import (
     Capabilities,
     Clock,
     EventSource,
+    MediaDownload,
     MediaDownloader,
     SandboxControl,
     SendReceipt,
@@ -135,6 +138,9 @@ class SandboxProvider:
     keep_media_bytes: int = 1024 * 1024
     """Media bytes larger than this are not kept in ``sent``: the message keeps a
     reference with their digest and size instead (``MediaStored``, id ``sandbox``)."""
+    keep_inbound_media: int = 100
+    """How many media contacts sent (``inbound(media=...)``) the sandbox holds for
+    download, the newest first kept."""
     max_scripts: int = 1_000
     """How many scripted outcomes may wait at once."""
     templates: dict[str, list[TemplateSpec]] = attrs.Factory(dict)
@@ -150,6 +156,7 @@ class SandboxProvider:
     _seq: itertools.count[int] = attrs.Factory(lambda: itertools.count(1))
     _inbound_at: dict[tuple[str, str], datetime] = attrs.Factory(dict)
     _nonce: str = attrs.Factory(lambda: secrets.token_hex(4))
+    _inbound_media: dict[str, MediaData] = attrs.Factory(dict)
     _capabilities: Capabilities | None = attrs.field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -210,8 +217,31 @@ class SandboxProvider:
         return self
 
     @property
-    def downloads(self) -> MediaDownloader | None:
-        return None
+    def downloads(self) -> MediaDownloader:
+        return self
+
+    @asynccontextmanager
+    async def download_media(
+        self, provider_media_id: str, *, sender: str
+    ) -> AsyncIterator[MediaDownload]:
+        self.remote_calls += 1
+        held = self._inbound_media.get(provider_media_id)
+        if held is None:
+            raise WaportError(
+                ErrorCode.MEDIA_NOT_FOUND, "the sandbox holds no such media", provider="sandbox"
+            )
+        yield MediaDownload(
+            mime_type=held.mime,
+            size=len(held.data),
+            sha256=hashlib.sha256(held.data).hexdigest(),
+            chunks=_chunks(held.data),
+        )
+
+    def hold_media(self, media: MediaData) -> str:
+        """Hold media as if a contact had sent it; its sandbox media id."""
+        media_id = f"sbx-in-media-{self._nonce}-{next(self._seq):06d}"
+        _bounded_put(self._inbound_media, media_id, media, self.keep_inbound_media)
+        return media_id
 
     async def send(
         self,
@@ -393,21 +423,31 @@ class SandboxProvider:
         text: str,
         at: datetime,
         reply_to: str | None = None,
+        media: MediaData | None = None,
     ) -> InboundMessage:
         if sender_id not in self.sender_ids:
             raise WaportError(
                 ErrorCode.SENDER_NOT_FOUND, f"the sandbox has no sender {sender_id!r}", "to_sender"
             )
         _bounded_put(self._inbound_at, (str(contact), sender_id), at, self.remember)
+        kind, payload = "text", {}
+        if media is not None:  # text is the caption
+            kind = str(kind_from_mime(media.mime))
+            payload = {
+                "id": self.hold_media(media),
+                "mime_type": media.mime,
+                "sha256": hashlib.sha256(media.data).hexdigest(),
+            }
         return InboundMessage(
             provider="sandbox",
             provider_message_id=f"sbx.in.{self._nonce}.{next(self._seq):06d}",
             sender_id=sender_id,
             contact=contact,
             received_at=at,
-            kind="text",
-            text=text,
+            kind=kind,
+            text=(text or None) if media is not None else text,
             reply_to=reply_to,
+            payload=payload,
         )
 
     def script(
@@ -447,6 +487,11 @@ class SandboxProvider:
 
     def webhook_body(self, events: Sequence[Mapping[str, Any]]) -> bytes:
         return json.dumps({"events": list(events)}).encode()
+
+
+async def _chunks(data: bytes, size: int = 65_536) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
 
 
 def _summarised(message: OutboundMessage, keep: int) -> OutboundMessage:

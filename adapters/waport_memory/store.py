@@ -459,6 +459,10 @@ class _Outbox:
     async def pending_count(self) -> int:
         return sum(1 for e in self._s.outbox.values() if e.state == OutboxState.PENDING)
 
+    async def add(self, events: Sequence[OutboxEvent]) -> None:
+        for event in events:
+            _enqueue(self._s, event)
+
 
 @attrs.define
 class MemoryStore:

@@ -25,6 +25,7 @@ from waport_postgres.rows import (
     _EVENT_COLUMNS,
     RETRIES,
     Conn,
+    _enqueue,
     _load_event,
     _Part,
     from_us,
@@ -342,6 +343,11 @@ class _Outbox(_Part):
             message_id,
         )
         return [_load_event(row) for row in rows]
+
+    async def add(self, events: Sequence[OutboxEvent]) -> None:
+        async with self._tx() as c:
+            for event in events:
+                await _enqueue(c, event)
 
     async def pending_count(self) -> int:
         rows = await self._fetch("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")

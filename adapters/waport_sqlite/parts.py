@@ -28,6 +28,7 @@ from waport_sqlite.engine import (
 from waport_sqlite.messages import _Part
 from waport_sqlite.rows import (
     _EVENT_COLUMNS,
+    _enqueue,
     _load_event,
 )
 
@@ -347,6 +348,13 @@ class _Outbox(_Part):
             return [_load_event(row) for row in rows]
 
         return await self._r.call(read)
+
+    async def add(self, events: Sequence[OutboxEvent]) -> None:
+        def write(c: Conn) -> None:
+            for event in events:
+                _enqueue(c, event)
+
+        await self._w.call(write)
 
     async def pending_count(self) -> int:
         return await self._r.call(

@@ -130,9 +130,10 @@ class SandboxControl(Protocol):
         text: str,
         at: datetime,
         reply_to: str | None = None,
+        media: MediaData | None = None,
     ) -> InboundMessage:
-        """A contact writes to a sender (answering the provider's message ``reply_to``);
-        returns the event to ingest."""
+        """A contact writes to a sender (answering the provider's message ``reply_to``),
+        or sends ``media`` with ``text`` as its caption; returns the event to ingest."""
         ...
 
     def script(
@@ -431,6 +432,11 @@ class OutboxStore(Protocol):
     async def for_message(self, message_id: str) -> Sequence[OutboxEvent]: ...
 
     async def pending_count(self) -> int: ...
+
+    async def add(self, events: Sequence[OutboxEvent]) -> None:
+        """Queue events that no message change carries (an inbound message's media
+        fetched); an event whose id is queued already is left as it is."""
+        ...
 
 
 class MediaStore(Protocol):

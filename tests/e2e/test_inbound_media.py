@@ -5,6 +5,7 @@ the webhook, checked against Meta's digest, and served by ``GET /v1/media/{id}``
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -109,6 +110,21 @@ async def _received(receiver: Receiver, wamid: str) -> dict[str, Any]:
     return found[0]
 
 
+async def _event(receiver: Receiver, kind: str, message_id: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = []
+
+    async def arrived() -> bool:
+        found[:] = [
+            e["data"]
+            for e in receiver.events()
+            if e["type"] == kind and e["data"]["message_id"] == message_id
+        ]
+        return bool(found)
+
+    await wait_for(arrived)
+    return found[0]
+
+
 async def _media_status(
     http: aiohttp.ClientSession, gateway: Server, message_id: str, until: str
 ) -> dict[str, Any]:
@@ -138,6 +154,9 @@ async def test_a_customers_photo_is_fetched_checked_and_served(tmp_path: Path) -
             assert event["media"]["caption"] == "the broken part"
             media = await _media_status(http, gateway, event["message_id"], "ready")
             assert (media["size"], media["sha256"]) == (len(PHOTO), digest)
+            ready = await _event(receiver, "media.ready", event["message_id"])
+            assert ready["media"]["id"] == media["id"]
+            assert ready["media"]["status"] == "ready"
             async with http.get(f"{gateway.base}/v1/media/{media['id']}") as r:
                 assert r.status == 200
                 assert await r.read() == PHOTO
@@ -174,6 +193,8 @@ async def test_a_digest_mismatch_fails_and_two_failed_downloads_are_retried(
             flaky = await _received(receiver, "wamid.FLAKY")
             failed = await _media_status(http, gateway, bad["message_id"], "failed")
             assert "MEDIA_FETCH_FAILED" in failed["error"]
+            said = await _event(receiver, "media.failed", bad["message_id"])
+            assert said["media"]["status"] == "failed"
             ready = await _media_status(http, gateway, flaky["message_id"], "ready")
             assert ready["size"] == len(PHOTO)
             # nobody gets the mismatched bytes: a download tries again and refuses
@@ -181,4 +202,43 @@ async def test_a_digest_mismatch_fails_and_two_failed_downloads_are_retried(
                 assert r.status == 502
                 assert (await r.json())["error"]["code"] == "MEDIA_FETCH_FAILED"
         log = await anyio.to_thread.run_sync(gateway.stop)
+    assert "Traceback" not in log
+
+
+async def test_a_sandbox_contact_sends_a_photo_by_data_uri_or_upload(tmp_path: Path) -> None:
+    """The developer plays a customer who sends a photo: the same flow as a real
+    provider's (event, fetch, ``ready``), on the default sandbox gateway."""
+    data_uri = "data:image/jpeg;base64," + base64.b64encode(PHOTO).decode()
+    with waport_serve(tmp_path) as gateway:
+        root = {"Authorization": f"Bearer {gateway.key}"}
+        async with aiohttp.ClientSession(headers=root) as http:
+            body = {"from": CONTACT, "text": "my receipt", "media": {"data": data_uri}}
+            async with http.post(gateway.base + "/v1/sandbox/inbound", json=body) as r:
+                sent = await r.json()
+                assert r.status == 200, sent
+            assert sent["data"]["kind"] == "image"
+            media = await _media_status(http, gateway, sent["data"]["message_id"], "ready")
+            assert (media["caption"], media["size"]) == ("my receipt", len(PHOTO))
+            async with http.get(f"{gateway.base}/v1/media/{media['id']}") as r:
+                assert await r.read() == PHOTO
+            # an upload of the workspace, sent by the "customer"
+            async with http.post(
+                gateway.base + "/v1/media", data=PHOTO, headers={"Content-Type": "image/jpeg"}
+            ) as r:
+                upload = (await r.json())["data"]["media_id"]
+            body = {"from": CONTACT, "media": {"id": upload}}
+            async with http.post(gateway.base + "/v1/sandbox/inbound", json=body) as r:
+                again = await r.json()
+            media = await _media_status(http, gateway, again["data"]["message_id"], "ready")
+            assert media["sha256"] == hashlib.sha256(PHOTO).hexdigest()
+            for bad, param in (
+                ({"from": CONTACT, "media": {"data": "not a data URI"}}, "media.data"),
+                ({"from": CONTACT, "media": {"url": "https://x"}}, "media"),
+            ):
+                async with http.post(gateway.base + "/v1/sandbox/inbound", json=bad) as r:
+                    refused = await r.json()
+                    assert 400 <= r.status < 500, refused
+                if param:
+                    assert refused["error"]["param"] == param
+        log = gateway.stop()
     assert "Traceback" not in log

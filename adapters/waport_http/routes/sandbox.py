@@ -10,7 +10,7 @@ from aiohttp import web
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import TEXT
 from waport.domain.recipients import parse_recipient
-from waport.service import sandbox
+from waport.service import inbound_media, sandbox
 from waport_http.middleware import ok
 from waport_http.views import message_view
 
@@ -38,14 +38,18 @@ class Routes:
         gw = self.gw
         key = await gw.authenticate(request, "messages:send")
         sandbox.controls(gw.core)
-        body = await gw.read_object(request, "from", "to_sender", "text", "reply_to")
+        body = await gw.read_object(request, "from", "to_sender", "text", "reply_to", "media")
         named = body.get("to_sender")
         if named is not None and not isinstance(named, str):
             raise WaportError(ErrorCode.VALIDATION_FAILED, "to_sender is a sender id", "to_sender")
         text = body.get("text", "")
-        if not isinstance(text, str) or not 1 <= len(text) <= TEXT.body:
+        shortest, longest = (0, TEXT.caption) if "media" in body else (1, TEXT.body)
+        if not isinstance(text, str) or not shortest <= len(text) <= longest:
+            what = "a caption of" if "media" in body else ""
             raise WaportError(
-                ErrorCode.VALIDATION_FAILED, f"text is 1-{TEXT.body} characters", "text"
+                ErrorCode.VALIDATION_FAILED,
+                f"text is {what} {shortest}-{longest} characters".replace("  ", " "),
+                "text",
             )
         reply_to = body.get("reply_to")
         if reply_to is not None and not isinstance(reply_to, str):
@@ -57,9 +61,16 @@ class Routes:
             text=text,
             to_sender=named,
             reply_to=reply_to,
+            media=body.get("media"),
         )
         gw.ingested()
-        return ok({"status": "ok", "data": message_view(record) if record else {}})
+        if record is None:
+            return ok({"status": "ok", "data": {}})
+        view = message_view(record)
+        media = await inbound_media.view(gw.core, record)
+        if media is not None:
+            view["media"] = media
+        return ok({"status": "ok", "data": view})
 
     async def script(self, request: web.Request) -> web.Response:
         gw = self.gw

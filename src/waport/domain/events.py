@@ -76,6 +76,8 @@ STATUS_EVENTS: Final[Mapping[MessageStatus, str]] = {
 }
 RECEIVED: Final = "message.received"
 REPLY: Final = "message.reply"
+MEDIA_READY: Final = "media.ready"
+MEDIA_FAILED: Final = "media.failed"
 EVENT_TYPES: Final = (
     "message.sent",
     "message.delivered",
@@ -83,6 +85,8 @@ EVENT_TYPES: Final = (
     "message.failed",
     "message.reply",
     "message.received",
+    MEDIA_READY,
+    MEDIA_FAILED,
 )
 
 

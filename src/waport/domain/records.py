@@ -13,6 +13,8 @@ from typing import Any
 import attrs
 
 from waport.domain.events import (
+    MEDIA_FAILED,
+    MEDIA_READY,
     RECEIVED,
     REPLY,
     STATUS_EVENTS,
@@ -208,6 +210,30 @@ class OutboxEvent:
     leased_until: datetime | None = None
 
 
+def _event(
+    record: MessageRecord,
+    kind: str,
+    event_id: str,
+    data: Mapping[str, Any],
+    *,
+    at: datetime,
+    seq: int,
+) -> OutboxEvent:
+    """An event of ``record`` for its webhook URL, in the envelope every event shares."""
+    assert record.webhook_url is not None  # noqa: S101 - the callers checked
+    return OutboxEvent(
+        id=event_id,
+        workspace_id=record.workspace_id,
+        message_id=record.id,
+        type=kind,
+        url=record.webhook_url,
+        payload={"id": event_id, "type": kind, "created_at": at.isoformat(), "data": data},
+        created_at=at,
+        due_at=at,
+        seq=seq,
+    )
+
+
 def status_event(record: MessageRecord, change: StatusChange) -> OutboxEvent | None:
     """The outbound webhook a status change owes, or ``None`` (no URL, or no event for it).
 
@@ -230,17 +256,26 @@ def status_event(record: MessageRecord, change: StatusChange) -> OutboxEvent | N
         broadcast_id=record.broadcast_id,
         metadata=record.metadata,
     )
-    return OutboxEvent(
-        id=event_id,
-        workspace_id=record.workspace_id,
-        message_id=record.id,
-        type=kind,
-        url=record.webhook_url,
-        payload={"id": event_id, "type": kind, "created_at": change.at.isoformat(), "data": data},
-        created_at=change.at,
-        due_at=change.at,
-        seq=change.status.rank,
-    )
+    return _event(record, kind, event_id, data, at=change.at, seq=change.status.rank)
+
+
+def media_event(
+    record: MessageRecord, media: Mapping[str, Any], at: datetime
+) -> OutboxEvent | None:
+    """``media.ready`` or ``media.failed`` for an inbound message's media (``media`` as
+    the API shows it, with its ``status``), after its ``message.received``. One of
+    each at most per message: the id is derived from the message and the outcome."""
+    if record.inbound is None or record.webhook_url is None:
+        return None
+    kind = MEDIA_READY if media.get("status") == "ready" else MEDIA_FAILED
+    event_id = f"evt_{record.id}_{kind.replace('.', '_')}"
+    data = {
+        "message_id": record.id,
+        "from": str(record.contact),
+        "sender_id": record.sender_id,
+        "media": dict(media),
+    }
+    return _event(record, kind, event_id, data, at=at, seq=1)  # after message.received
 
 
 def inbound_event(record: MessageRecord) -> OutboxEvent | None:
@@ -261,19 +296,4 @@ def inbound_event(record: MessageRecord) -> OutboxEvent | None:
             "caption": media.caption,
             "status": "pending",
         }
-    return OutboxEvent(
-        id=event_id,
-        workspace_id=record.workspace_id,
-        message_id=record.id,
-        type=kind,
-        url=record.webhook_url,
-        payload={
-            "id": event_id,
-            "type": kind,
-            "created_at": record.created_at.isoformat(),
-            "data": data,
-        },
-        created_at=record.created_at,
-        due_at=record.created_at,
-        seq=0,
-    )
+    return _event(record, kind, event_id, data, at=record.created_at, seq=0)

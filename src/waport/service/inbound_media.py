@@ -17,7 +17,7 @@ from waport.domain.inbound_media import (
     stored_media_id,
 )
 from waport.domain.limits import MEDIA_LIMITS, MediaKind
-from waport.domain.records import Direction, MediaObject, MessageRecord
+from waport.domain.records import Direction, MediaObject, MessageRecord, media_event
 from waport.service.core import Core, Scope
 
 log = logging.getLogger("waport.media")
@@ -79,7 +79,16 @@ async def fetch(core: Core, record: MessageRecord) -> MediaObject:
                 provider=core.provider.name,
             )
         core.inbound_fetches.failed.pop(record.id, None)
-        return kept
+    await announce(core, record)
+    return kept
+
+
+async def announce(core: Core, record: MessageRecord) -> None:
+    """Queue ``media.ready`` or ``media.failed`` for the record's webhook URL."""
+    media = await view(core, record)
+    event = media_event(record, media, core.clock.now()) if media is not None else None
+    if event is not None:
+        await core.store.outbox.add([event])
 
 
 async def fetch_due(core: Core) -> int:
@@ -102,6 +111,7 @@ async def fetch_due(core: Core) -> int:
             else:
                 log.warning("media of %s not fetched: %s", message_id, err)
                 core.inbound_fetches.fail(message_id, f"{err.code}: {err.message}")
+                await announce(core, record)
     return done
 
 

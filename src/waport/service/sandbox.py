@@ -3,10 +3,15 @@ outcomes are scripted. Only a provider with sandbox controls offers these."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.media import check_media, kind_from_mime, parse_data_uri
+from waport.domain.messages import MediaData
 from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import MessageRecord
 from waport.ports import SandboxControl
+from waport.service import media
 from waport.service.core import Core, IngestReport, Scope
 from waport.service.ingest import ingest
 from waport.service.templates import sender_ids
@@ -45,6 +50,26 @@ async def script(
     )
 
 
+async def _media(core: Core, scope: Scope, value: object) -> MediaData:
+    """What the contact sends: ``{"data": "data:<mime>;base64,..."}`` or ``{"id":
+    "med_..."}`` (an upload of the caller's workspace), within its kind's limits."""
+    if not isinstance(value, Mapping) or len(value) != 1 or not {"data", "id"} & set(value):
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED,
+            'media is {"data": "data:..."} or {"id": "med_..."}',
+            "media",
+        )
+    if "data" in value:
+        uri = parse_data_uri(value["data"], param="media.data")
+        found = MediaData(uri.mime, uri.data)
+    else:
+        kept = await media.find(core, scope, str(value["id"]), "media.id")
+        parts = [chunk async for chunk in media.read(core, kept.id)]
+        found = MediaData(kept.mime_type, b"".join(parts))
+    check_media(kind_from_mime(found.mime), found.mime, len(found.data))
+    return found
+
+
 async def inbound(
     core: Core,
     scope: Scope,
@@ -53,6 +78,7 @@ async def inbound(
     text: str,
     to_sender: str | None = None,
     reply_to: str | None = None,
+    media: object = None,
 ) -> tuple[MessageRecord | None, IngestReport]:
     """A contact (a phone number) writes ``text`` to one of the scope's senders (the
     first it may use when none is named), answering ``reply_to`` (our message id or the
@@ -75,8 +101,14 @@ async def inbound(
             answered = target.provider_message_id or reply_to
         else:
             answered = reply_to
+    sent = await _media(core, scope, media) if media is not None else None
     event = control.inbound(
-        contact=who, sender_id=sender, text=text, at=core.clock.now(), reply_to=answered
+        contact=who,
+        sender_id=sender,
+        text=text,
+        at=core.clock.now(),
+        reply_to=answered,
+        media=sent,
     )
     report = await ingest(core, [event])
     record = await core.store.messages.find_by_provider_id(

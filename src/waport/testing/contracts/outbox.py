@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import anyio
+import attrs
 
 from waport.domain.records import (
+    OutboxEvent,
     OutboxState,
 )
 from waport.domain.status import MessageStatus, StatusChange
@@ -53,6 +55,26 @@ class OutboxContract:
         assert dead.state == OutboxState.DEAD
         after = await store.outbox.claim(T0 + _sec(6), limit=10, lease=_sec(30))
         assert [e.type for e in after] == ["message.read"]
+
+    async def test_events_no_change_carries_are_queued_once(self, store: Store) -> None:
+        await add_messages(store, builders.outbound("m9", at=T0))
+        event = OutboxEvent(
+            id="evt_m9_media_ready",
+            workspace_id="w",
+            message_id="m9",
+            type="media.ready",
+            url="https://hooks.example.com/wa",
+            payload={"id": "evt_m9_media_ready", "data": {"media": {"status": "ready"}}},
+            created_at=T0,
+            due_at=T0,
+            seq=1,
+        )
+        await store.outbox.add([event])
+        await store.outbox.add([attrs.evolve(event, payload={"changed": True})])  # a repeat
+        claimed = await store.outbox.claim(T0, limit=10, lease=_sec(30))
+        assert [(e.id, e.type, dict(e.payload)) for e in claimed] == [
+            (event.id, "media.ready", dict(event.payload))
+        ]
 
     async def test_an_expired_lease_makes_an_event_claimable_again(self, store: Store) -> None:
         await self._sent_with_statuses(store, "m1")
