@@ -197,6 +197,8 @@ class FakeGraphApi:
     media_failures: dict[str, int] = attrs.Factory(dict)
     """Per media id, how many downloads answer 500 before one succeeds."""
     media_downloads: int = 0
+    download_delay: float = 0.0
+    """Seconds each media download takes before its bytes are answered."""
     invalid: list[tuple[str, list[str]]] = attrs.Factory(list)
     calls: int = 0
     failures: list[RemoteFailure] = attrs.Factory(list)
@@ -355,6 +357,8 @@ class FakeGraphApi:
             self.media_failures[media_id] -= 1
             return web.Response(status=500)
         self.media_downloads += 1
+        if self.download_delay:
+            await anyio.sleep(self.download_delay)
         data, mime = self.stored_media[media_id]
         return web.Response(body=data, content_type=mime)
 

@@ -5,6 +5,7 @@ the webhook, checked against Meta's digest, and served by ``GET /v1/media/{id}``
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -37,6 +38,7 @@ async def meta_gateway(
     fake = meta_fake.FakeGraphApi()
     server = TestServer(fake.app(), host="127.0.0.1")
     await server.start_server()
+    fake.url = str(server.make_url("")).rstrip("/")  # its paging links point here
     full_env = {
         "WAPORT_PROVIDER": "meta",
         "WAPORT_META_TOKEN": meta_fake.TOKEN,
@@ -242,3 +244,43 @@ async def test_a_sandbox_contact_sends_a_photo_by_data_uri_or_upload(tmp_path: P
                     assert refused["error"]["param"] == param
         log = gateway.stop()
     assert "Traceback" not in log
+
+
+async def test_a_slow_media_download_does_not_hold_up_queued_sends(tmp_path: Path) -> None:
+    """Media is fetched in a task of its own: a 4 s download runs while a queued send
+    (``Prefer: respond-async``, so the dispatcher sends it) goes out at once."""
+    async with (
+        webhook_receiver() as receiver,
+        meta_gateway(tmp_path, WAPORT_WEBHOOK_URL=receiver.url) as (gateway, fake),
+    ):
+        fake.stored_media["MEDIA-SLOW"] = (PHOTO, "image/jpeg")
+        fake.download_delay = 4.0
+        root = {"Authorization": f"Bearer {gateway.key}"}
+        async with aiohttp.ClientSession(headers=root) as http:
+            digest = hashlib.sha256(PHOTO).hexdigest()
+            await _deliver(http, gateway, _image_webhook(fake, "MEDIA-SLOW", "wamid.SLOW", digest))
+            inbound = await _received(receiver, "wamid.SLOW")
+            started = time.monotonic()
+            body = {
+                "to": CONTACT,
+                "sender_id": meta_fake.PHONE_NUMBER_ID,
+                "template": {"name": "hello_world", "language": "en_US"},
+            }
+            async with http.post(
+                gateway.base + "/v1/messages", json=body, headers={"Prefer": "respond-async"}
+            ) as r:
+                answer = await r.json()
+                assert r.status == 202, answer
+                queued = answer["data"]
+            sent_after = None
+            while time.monotonic() - started < 10:
+                async with http.get(f"{gateway.base}/v1/messages/{queued['message_id']}") as r:
+                    if (await r.json())["data"]["status"] == "sent":
+                        sent_after = time.monotonic() - started
+                        break
+                await asyncio.sleep(0.05)
+            media = await _media_status(http, gateway, inbound["message_id"], "ready")
+        await anyio.to_thread.run_sync(gateway.stop)
+    assert sent_after is not None
+    assert sent_after < 2.0, sent_after
+    assert media["size"] == len(PHOTO)

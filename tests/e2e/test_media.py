@@ -244,7 +244,7 @@ async def test_an_upload_reaches_meta_once_for_many_sends(tmp_path: Path) -> Non
     fake = meta_fake.FakeGraphApi()
     server = TestServer(fake.app(), host="127.0.0.1")
     await server.start_server()
-    graph = str(server.make_url("")).rstrip("/")
+    graph = fake.url = str(server.make_url("")).rstrip("/")  # its paging links point here
     env = {
         "WAPORT_PROVIDER": "meta",
         "WAPORT_META_TOKEN": meta_fake.TOKEN,

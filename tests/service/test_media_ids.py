@@ -95,3 +95,6 @@ async def test_the_library_uploads_sends_by_id_and_opens_media() -> None:
         with pytest.raises(WaportError) as wrong:
             await messenger.upload_media(b"%PDF", mime_type="image/gif")
         assert wrong.value.code is ErrorCode.MEDIA_TYPE_UNSUPPORTED
+        with pytest.raises(WaportError) as empty:
+            await messenger.upload_media(b"", mime_type="application/pdf")
+        assert (empty.value.code, empty.value.param) == (ErrorCode.VALIDATION_FAILED, "file")

@@ -60,8 +60,9 @@ async def dispatch_once(core: Core) -> DispatchReport:
             await attempt(core, record_id)
 
     async with anyio.create_task_group() as tg:
-        if core.inbound_fetches.waiting():
-            tg.start_soon(inbound_media.fetch_due, core)  # beside the sends
+        fetches = core.inbound_fetches
+        if fetches.waiting() and not fetches.background:  # no fetcher task: fetch here
+            tg.start_soon(inbound_media.fetch_due, core)
         for record in due:
             if record.status not in UNSENT or record.id in core.reserved:
                 continue
@@ -103,7 +104,14 @@ async def run_dispatcher(
 ) -> None:
     """``dispatch_once`` then sleep until woken or the interval passes; housekeeping
     every ``housekeeping_interval``."""
-    task_status.started()
+    async with anyio.create_task_group() as tg:
+        # contacts' media in a task of its own: a large download never delays a send
+        tg.start_soon(inbound_media.run_fetcher, core)
+        task_status.started()
+        await _dispatch_forever(core)
+
+
+async def _dispatch_forever(core: Core) -> None:
     policy = core.policy
     housekeeping_at = core.clock.now() + policy.housekeeping_interval
     while True:

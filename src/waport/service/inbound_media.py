@@ -1,12 +1,15 @@
 """Media contacts send: fetched from the provider into the media store under the
 message's own media id (``msg_X`` -> ``med_X``), checked against the provider's digest
-and a size bound on the way in. Eagerly by the dispatcher after ingest (retried with
-backoff), or when first asked for (``Policy.inbound_media``: eager, lazy or off)."""
+and a size bound on the way in: eagerly after ingest, by a fetcher task beside the
+dispatcher (or by ``dispatch_once`` where none runs) and retried with backoff, or when
+first asked for (``Policy.inbound_media``: eager, lazy or off)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any, Final
+
+import anyio
 
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.inbound_media import (
@@ -113,6 +116,27 @@ async def fetch_due(core: Core) -> int:
                 core.inbound_fetches.fail(message_id, f"{err.code}: {err.message}")
                 await announce(core, record)
     return done
+
+
+async def run_fetcher(core: Core) -> None:
+    """Fetch queued media until cancelled, woken when some is queued (or every
+    ``dispatch_interval``, for retries that came due)."""
+    fetches = core.inbound_fetches
+    fetches.background = True
+    try:
+        while True:
+            try:
+                done = await fetch_due(core)
+            except Exception:
+                log.exception("media fetch pass failed")
+                done = 0
+            if done >= BATCH:
+                continue
+            with anyio.move_on_after(core.policy.dispatch_interval):
+                await fetches.wakeup.wait()
+            fetches.wakeup = anyio.Event()
+    finally:
+        fetches.background = False
 
 
 async def for_download(core: Core, scope: Scope, media_id: str) -> MediaObject:

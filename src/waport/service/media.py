@@ -53,7 +53,7 @@ async def upload(
     is read, the size as the bytes arrive (``MEDIA_TOO_LARGE`` at the first byte over)."""
     kind = kind or kind_from_mime(mime_type)
     check_media(kind, mime_type, None)
-    return await core.store.media.put(
+    kept = await core.store.media.put(
         chunks,
         media_id=core.ids.new_id("med"),
         workspace_id=core.workspace_of(scope),
@@ -62,6 +62,10 @@ async def upload(
         max_size=max_bytes(kind),
         filename=filename,
     )
+    if kept.size == 0:
+        await core.store.media.delete(kept.id)
+        raise WaportError(ErrorCode.VALIDATION_FAILED, "the file is empty", "file")
+    return kept
 
 
 async def find(core: Core, scope: Scope, media_id: str, param: str = "media_id") -> MediaObject:

@@ -66,10 +66,14 @@ class InboundFetches:
     failed: dict[str, str] = attrs.field(factory=dict, init=False)
     """Message ids whose media could not be fetched, and why (bounded like the queue)."""
     _locks: dict[str, anyio.Lock] = attrs.field(factory=dict, init=False)
+    background: bool = attrs.field(default=False, init=False)
+    """Whether a fetcher task runs beside the dispatcher (else its passes fetch)."""
+    wakeup: anyio.Event = attrs.field(factory=anyio.Event, init=False)
 
     def add(self, message_id: str, now: datetime, attempts: int = 0) -> None:
         if len(self._due) < self.capacity:
             self._due[message_id] = (now, attempts)
+            self.wakeup.set()
 
     def waiting(self) -> bool:
         return bool(self._due)
