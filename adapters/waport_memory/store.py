@@ -216,6 +216,15 @@ class _Messages:
         rows.sort(key=lambda m: (m.attempting_since, m.id))
         return rows[:limit]
 
+    async def inbound_since(self, since: datetime, *, limit: int) -> Sequence[MessageRecord]:
+        rows = [
+            m
+            for m in self._s.messages.values()
+            if m.direction == Direction.INBOUND and m.created_at >= since
+        ]
+        rows.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+        return rows[:limit]
+
     async def purge_before(self, before: datetime, *, limit: int) -> int:
         s = self._s
         owed = {e.message_id for e in s.outbox.values() if e.state == OutboxState.PENDING}

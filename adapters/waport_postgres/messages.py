@@ -180,6 +180,10 @@ class _Messages(_Part):
         rows = await self._fetch(SQL.in_flight, us(started_before), limit)
         return [self._docs.load(row) for row in rows]
 
+    async def inbound_since(self, since: datetime, *, limit: int) -> Sequence[MessageRecord]:
+        rows = await self._fetch(SQL.inbound_since, us(since), limit)
+        return [self._docs.load(row) for row in rows]
+
     async def purge_before(self, before: datetime, *, limit: int) -> int:
         cutoff = us(before)
         async with self._tx() as c:

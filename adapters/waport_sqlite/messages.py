@@ -221,6 +221,13 @@ class _Messages(_Part):
 
         return await self._r.call(read)
 
+    async def inbound_since(self, since: datetime, *, limit: int) -> Sequence[MessageRecord]:
+        def read(c: Conn) -> list[MessageRecord]:
+            rows = c.execute(SQL.inbound_since, (us(since), limit))
+            return [self._docs.load(row) for row in rows]
+
+        return await self._r.call(read)
+
     async def purge_before(self, before: datetime, *, limit: int) -> int:
         cutoff = us(before)
 

@@ -323,6 +323,11 @@ class MessageStore(Protocol):
         """Claimed messages whose attempt began before ``started_before`` (a crash suspect)."""
         ...
 
+    async def inbound_since(self, since: datetime, *, limit: int) -> Sequence[MessageRecord]:
+        """Inbound messages received at or after ``since``, the newest first (contacts'
+        media to fetch again after a restart)."""
+        ...
+
     async def purge_before(self, before: datetime, *, limit: int) -> int:
         """Retention: delete up to ``limit`` finished messages created before ``before``
         (inbound ones, and outbound ones no longer queued or in flight with no webhook

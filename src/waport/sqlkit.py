@@ -217,6 +217,10 @@ class Statements:
         "  AND expires_us IS NOT NULL AND expires_us <= ?"
         ") ORDER BY due_us, id LIMIT ?"
     )
+    inbound_since: str = (
+        f"{_SELECT} WHERE created_us >= ? AND direction = 'inbound'"
+        " ORDER BY created_us DESC, id DESC LIMIT ?"
+    )
     in_flight: str = (
         f"{_SELECT} WHERE attempting_us IS NOT NULL AND attempting_us < ?"
         " ORDER BY attempting_us, id LIMIT ?"

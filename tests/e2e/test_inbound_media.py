@@ -31,11 +31,15 @@ PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 64
 
 @asynccontextmanager
 async def meta_gateway(
-    folder: Path, **env: str
+    folder: Path,
+    seed: dict[str, tuple[bytes, str]] | None = None,
+    key: str | None = None,
+    **env: str,
 ) -> AsyncIterator[tuple[Server, meta_fake.FakeGraphApi]]:
-    """A gateway on the Meta adapter and the fake it talks to (on this loop: the gateway
-    starts and stops from a thread so the fake answers meanwhile)."""
-    fake = meta_fake.FakeGraphApi()
+    """A gateway on the Meta adapter and the fake it talks to, holding ``seed`` media
+    from the start (on this loop: the gateway starts and stops from a thread so the
+    fake answers meanwhile)."""
+    fake = meta_fake.FakeGraphApi(stored_media=dict(seed or {}))
     server = TestServer(fake.app(), host="127.0.0.1")
     await server.start_server()
     fake.url = str(server.make_url("")).rstrip("/")  # its paging links point here
@@ -49,7 +53,7 @@ async def meta_gateway(
         "WAPORT_RATE_LIMIT_PER_MINUTE": "100000",  # the tests poll
         **env,
     }
-    serving = waport_serve(folder, full_env)
+    serving = waport_serve(folder, full_env, key=key)
     try:
         gateway = await anyio.to_thread.run_sync(serving.__enter__)
         try:
@@ -284,3 +288,32 @@ async def test_a_slow_media_download_does_not_hold_up_queued_sends(tmp_path: Pat
     assert sent_after is not None
     assert sent_after < 2.0, sent_after
     assert media["size"] == len(PHOTO)
+
+
+async def test_media_left_unfetched_by_a_stopped_gateway_is_fetched_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """The first gateway cannot fetch the photo (Meta does not have it yet) and stops;
+    the next start on the same database finds it unfetched and fetches it, unasked."""
+    digest = hashlib.sha256(PHOTO).hexdigest()
+    async with webhook_receiver() as receiver:
+        async with meta_gateway(tmp_path, WAPORT_WEBHOOK_URL=receiver.url) as (gateway, fake):
+            root = {"Authorization": f"Bearer {gateway.key}"}
+            async with aiohttp.ClientSession(headers=root) as http:
+                signed = _image_webhook(fake, "MEDIA-LATE", "wamid.LATE", digest)
+                await _deliver(http, gateway, signed)
+                inbound = await _received(receiver, "wamid.LATE")
+                await _media_status(http, gateway, inbound["message_id"], "failed")
+            key = gateway.key
+            await anyio.to_thread.run_sync(gateway.stop)
+        seed = {"MEDIA-LATE": (PHOTO, "image/jpeg")}
+        async with meta_gateway(tmp_path, seed, key, WAPORT_WEBHOOK_URL=receiver.url) as (
+            gateway,
+            fake,
+        ):
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
+                media = await _media_status(http, gateway, inbound["message_id"], "ready")
+            log = await anyio.to_thread.run_sync(gateway.stop)
+    assert media["sha256"] == digest
+    assert fake.media_downloads == 1
+    assert "queued again" in log

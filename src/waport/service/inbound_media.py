@@ -7,6 +7,7 @@ first asked for (``Policy.inbound_media``: eager, lazy or off)."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any, Final
 
 import anyio
@@ -28,6 +29,9 @@ log = logging.getLogger("waport.media")
 MAX_INBOUND_BYTES: Final = MEDIA_LIMITS[MediaKind.DOCUMENT].max_bytes
 """The most a contact's media may be (the Cloud API refuses more: error 131052)."""
 BATCH: Final = 8
+RESUME_WINDOW: Final = timedelta(days=7)
+"""How far back a start looks for media to fetch (Meta keeps inbound media 7 days)."""
+RESUME_LIMIT: Final = 1_000
 
 
 def wanted(core: Core, record: MessageRecord) -> ProviderMedia | None:
@@ -118,12 +122,36 @@ async def fetch_due(core: Core) -> int:
     return done
 
 
+async def resume(core: Core) -> int:
+    """At start: queue the recent inbound media not in the media store (the queue of
+    the process before did not survive it). How many were queued."""
+    if core.policy.inbound_media != "eager":
+        return 0
+    now = core.clock.now()
+    queued = 0
+    recent = await core.store.messages.inbound_since(now - RESUME_WINDOW, limit=RESUME_LIMIT)
+    for record in recent:
+        if wanted(core, record) is None:
+            continue
+        if await core.store.media.get(stored_media_id(record.id)) is None:
+            core.inbound_fetches.add(record.id, now)
+            queued += 1
+    if queued:
+        log.info("%d contacts' media not fetched before this start: queued again", queued)
+    return queued
+
+
 async def run_fetcher(core: Core) -> None:
     """Fetch queued media until cancelled, woken when some is queued (or every
-    ``dispatch_interval``, for retries that came due)."""
+    ``dispatch_interval``, for retries that came due); first, what the process before
+    left unfetched."""
     fetches = core.inbound_fetches
     fetches.background = True
     try:
+        try:
+            await resume(core)
+        except WaportError as err:
+            log.warning("could not look for unfetched media: %s", err)
         while True:
             try:
                 done = await fetch_due(core)

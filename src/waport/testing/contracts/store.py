@@ -175,6 +175,19 @@ class StoreContract(RecordsContract, OutboxContract, MediaContract):
         assert kept.status is MessageStatus.PENDING
         assert kept.attempting_since == again.attempting_since
 
+    async def test_inbound_since_lists_the_newest_inbound_messages(self, store: Store) -> None:
+        await store.messages.record_inbound(
+            [
+                builders.inbound(f"in{n}", at=T0 + _sec(n), provider_message_id=f"w{n}")
+                for n in range(5)
+            ]
+        )
+        await add_messages(store, builders.outbound("out", at=T0 + _sec(4)))
+        found = await store.messages.inbound_since(T0 + _sec(2), limit=10)
+        assert [m.id for m in found] == ["in4", "in3", "in2"]
+        assert found[0].inbound is not None
+        assert [m.id for m in await store.messages.inbound_since(T0, limit=2)] == ["in4", "in3"]
+
     async def test_due_and_in_flight(self, store: Store) -> None:
         await add_messages(
             store,
