@@ -23,7 +23,7 @@ import pytest
 
 from waport_meta import fake as meta_fake
 
-from .conftest import Server, free_port, waport_serve
+from .conftest import Server, free_port, rss_kib, waport_serve
 
 pytestmark = pytest.mark.anyio
 CONTACT = "255712345678"
@@ -241,13 +241,6 @@ async def test_the_database_and_its_wal_are_owner_only(tmp_path: Path) -> None:
     assert all(mode == 0o600 for mode in modes.values()), {k: oct(v) for k, v in modes.items()}
 
 
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 async def test_slow_clients_are_dropped_and_livez_still_answers(tmp_path: Path) -> None:
     """1,000 connections dribbling a request head hold nothing for long: /livez answers
     within 1 s meanwhile, and each is closed after ``idle_timeout_seconds``."""
@@ -286,7 +279,7 @@ async def test_stalled_webhook_bodies_are_bounded_in_memory_and_dropped(tmp_path
     env = {"WAPORT_BODY_TIMEOUT_SECONDS": "4"}
     with waport_serve(tmp_path, env) as server:
         port = int(server.base.rsplit(":", 1)[1])
-        idle = _rss_kib(server.process.pid)
+        idle = rss_kib(server.process.pid)
         size = 4 * 1024 * 1024
         chunk = b"x" * 65536
         peak = idle
@@ -313,7 +306,7 @@ async def test_stalled_webhook_bodies_are_bounded_in_memory_and_dropped(tmp_path
         async def watch() -> None:
             nonlocal peak
             while True:
-                peak = max(peak, _rss_kib(server.process.pid))
+                peak = max(peak, rss_kib(server.process.pid))
                 await asyncio.sleep(0.1)
 
         watcher = asyncio.ensure_future(watch())

@@ -22,18 +22,11 @@ from waport_http import auth
 from waport_meta import fake as meta_fake
 from waport_sqlite import open_sqlite
 
-from .conftest import Server, waport_serve
+from .conftest import Server, rss_kib, waport_serve
 
 pytestmark = pytest.mark.anyio
 CONTACT = "255712345678"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
-
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 async def _other_workspace_key(folder: Path) -> str:
@@ -145,13 +138,13 @@ async def _multipart(size: int, boundary: str, fields: dict[str, str]) -> AsyncI
 
 
 async def _peak_rss_during(server: Server, work: Any) -> tuple[float, Any]:
-    idle = _rss_kib(server.process.pid)
+    idle = rss_kib(server.process.pid)
     peak = idle
 
     async def watch() -> None:
         nonlocal peak
         while True:
-            peak = max(peak, _rss_kib(server.process.pid))
+            peak = max(peak, rss_kib(server.process.pid))
             await asyncio.sleep(0.05)
 
     watcher = asyncio.ensure_future(watch())

@@ -118,14 +118,13 @@ async def externalize(
     key = (data.mime, data.data)
     stored = memo.get(key) if memo is not None else None
     if stored is None:
-        limit = MEDIA_LIMITS[media.kind]
         kept = await core.store.media.put(
             chunks(data.data),
             media_id=core.ids.new_id("med"),
             workspace_id=workspace_id,
             mime_type=data.mime,
             created_at=core.clock.now(),
-            max_size=limit.max_bytes_animated or limit.max_bytes,
+            max_size=max_bytes(media.kind),
             filename=media.filename,
         )
         stored = MediaStored(

@@ -4,18 +4,41 @@ bytes, reused while the provider keeps them (``Capabilities.uploaded_media_ttl``
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final, Generic, TypeVar
 
 import anyio
 import attrs
 
+K = TypeVar("K")
 Key = tuple[str, str]
 """(sender id, sha256 of the bytes)."""
 
 MARGIN: Final = 0.9
 """The share of the provider's lifetime an id is reused for (a day short of Meta's 30)."""
+
+
+@attrs.define
+class KeyedLocks(Generic[K]):
+    """One lock per key, forgotten when nobody holds or waits for it."""
+
+    _locks: dict[K, anyio.Lock] = attrs.field(factory=dict, init=False)
+
+    @asynccontextmanager
+    async def hold(self, key: K) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, anyio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and lock.statistics().tasks_waiting == 0:
+                self._locks.pop(key, None)
+
+
+def _keep_newest(table: dict[Any, Any], capacity: int) -> None:
+    while len(table) > capacity:
+        del table[next(iter(table))]  # dicts keep insertion order: the oldest first
 
 
 @attrs.define
@@ -25,7 +48,7 @@ class ProviderMediaIds:
 
     capacity: int = 10_000
     _ids: dict[Key, tuple[str, datetime]] = attrs.field(factory=dict, init=False)
-    _locks: dict[Key, anyio.Lock] = attrs.field(factory=dict, init=False)
+    _locks: KeyedLocks[Key] = attrs.field(factory=KeyedLocks, init=False)
 
     def get(self, key: Key, now: datetime) -> str | None:
         found = self._ids.get(key)
@@ -36,23 +59,15 @@ class ProviderMediaIds:
     def put(self, key: Key, media_id: str, now: datetime, ttl: timedelta) -> None:
         self._ids.pop(key, None)
         self._ids[key] = (media_id, now + ttl * MARGIN)
-        while len(self._ids) > self.capacity:
-            del self._ids[next(iter(self._ids))]  # the oldest first
+        _keep_newest(self._ids, self.capacity)
 
     def forget(self, key: Key, media_id: str) -> None:
         """Drop ``media_id`` (a send that used it failed: it may have expired early)."""
         if self._ids.get(key, ("",))[0] == media_id:
             del self._ids[key]
 
-    @asynccontextmanager
-    async def one_upload(self, key: Key) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(key, anyio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and lock.statistics().tasks_waiting == 0:
-                self._locks.pop(key, None)
+    def one_upload(self, key: Key) -> AbstractAsyncContextManager[None]:
+        return self._locks.hold(key)
 
 
 @attrs.define
@@ -65,7 +80,7 @@ class InboundFetches:
     _due: dict[str, tuple[datetime, int]] = attrs.field(factory=dict, init=False)
     failed: dict[str, str] = attrs.field(factory=dict, init=False)
     """Message ids whose media could not be fetched, and why (bounded like the queue)."""
-    _locks: dict[str, anyio.Lock] = attrs.field(factory=dict, init=False)
+    _locks: KeyedLocks[str] = attrs.field(factory=KeyedLocks, init=False)
     background: bool = attrs.field(default=False, init=False)
     """Whether a fetcher task runs beside the dispatcher (else its passes fetch)."""
     wakeup: anyio.Event = attrs.field(factory=anyio.Event, init=False)
@@ -86,15 +101,7 @@ class InboundFetches:
 
     def fail(self, message_id: str, why: str) -> None:
         self.failed[message_id] = why
-        while len(self.failed) > self.capacity:
-            del self.failed[next(iter(self.failed))]
+        _keep_newest(self.failed, self.capacity)
 
-    @asynccontextmanager
-    async def one_fetch(self, message_id: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(message_id, anyio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and lock.statistics().tasks_waiting == 0:
-                self._locks.pop(message_id, None)
+    def one_fetch(self, message_id: str) -> AbstractAsyncContextManager[None]:
+        return self._locks.hold(message_id)
