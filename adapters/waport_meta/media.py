@@ -10,9 +10,8 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from waport.domain.errors import ErrorCode, WaportError
+from waport.httpkit import open_download
 from waport.ports import MediaDownload
 
 if TYPE_CHECKING:
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
 
 MEDIA_HOSTS: Final = ("lookaside.fbsbx.com",)
 """Where the Cloud API's media URLs point."""
-CHUNK: Final = 64 * 1024
 
 
 def _unavailable(message: str) -> WaportError:
@@ -33,11 +31,6 @@ def allowed_host(url: str, graph_url: str, hosts: Collection[str]) -> bool:
         *hosts,
         urlsplit(graph_url).hostname,
     }
-
-
-async def _chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    async for chunk in response.content.iter_chunked(CHUNK):
-        yield chunk
 
 
 @asynccontextmanager
@@ -55,25 +48,13 @@ async def download(
     size_text = str(info.get("file_size", ""))
     sha256 = info.get("sha256")
     headers = {"Authorization": f"Bearer {provider.token}"}
-    timeout = aiohttp.ClientTimeout(
-        total=None, sock_connect=provider.timeout, sock_read=provider.timeout
-    )
     provider.remote_calls += 1
-    try:
-        async with provider.http.get(
-            url, headers=headers, allow_redirects=False, timeout=timeout
-        ) as response:
-            if response.status == 404:  # noqa: PLR2004
-                raise WaportError(
-                    ErrorCode.MEDIA_NOT_FOUND, "Meta no longer has this media", provider="meta"
-                )
-            if response.status != 200:  # noqa: PLR2004
-                raise _unavailable(f"Meta's media download answered HTTP {response.status}")
-            yield MediaDownload(
-                mime_type=mime,
-                size=int(size_text) if size_text.isdigit() else None,
-                sha256=sha256 if isinstance(sha256, str) else None,
-                chunks=_chunks(response),
-            )
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise _unavailable(f"cannot download the media from Meta: {type(exc).__name__}") from exc
+    async with open_download(
+        provider.http, url, headers=headers, read_timeout=provider.timeout, provider="meta"
+    ) as (_, chunks):
+        yield MediaDownload(
+            mime_type=mime,
+            size=int(size_text) if size_text.isdigit() else None,
+            sha256=sha256 if isinstance(sha256, str) else None,
+            chunks=chunks,
+        )

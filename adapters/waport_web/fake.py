@@ -150,6 +150,11 @@ class FakeWaha:
     invalid: list[tuple[str, list[str]]] = attrs.Factory(list)
     calls: int = 0
     failures: list[RemoteFailure] = attrs.Factory(list)
+    files: dict[str, tuple[bytes, str]] = attrs.Factory(dict)
+    """Media contacts sent, as WAHA keeps them: file name -> (bytes, mime type)."""
+    file_failures: int = 0
+    """How many file downloads to answer 500 first."""
+    file_downloads: int = 0
     _by_id: dict[str, dict[str, Any]] = attrs.Factory(dict)
     _ids: itertools.count[int] = attrs.Factory(lambda: itertools.count(1))
     _run: str = attrs.Factory(lambda: secrets.token_hex(4).upper())
@@ -175,6 +180,7 @@ class FakeWaha:
         application.router.add_post("/api/startTyping", self.seen_handler)
         application.router.add_post("/api/stopTyping", self.seen_handler)
         application.router.add_get("/api/sessions/{session}", self.session_info)
+        application.router.add_get("/api/files/{session}/{name}", self.file)
         return application
 
     def _answer(self, chat: str, wid: str) -> dict[str, Any]:
@@ -293,6 +299,30 @@ class FakeWaha:
             }
         )
 
+    # ------------------------------------------------------------------ media
+
+    def keep_file(self, data: bytes, mime_type: str) -> str:
+        """Hold media a contact sent; its URL, as a ``message`` event names it."""
+        name = f"false_{next(self._ids)}_{self._run}.{mime_type.rsplit('/', maxsplit=1)[-1].split(';', maxsplit=1)[0]}"
+        self.files[name] = (data, mime_type)
+        return f"{self.url}/api/files/{self.session}/{name}"
+
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        """A file WAHA keeps (``GET /api/files/{session}/{name}``), with the API key."""
+        self.calls += 1
+        if request.headers.get("X-Api-Key") != self.api_key:
+            return web.json_response({"message": "Unauthorized", "statusCode": 401}, status=401)
+        if self.file_failures > 0:
+            self.file_failures -= 1
+            return web.json_response({"statusCode": 500, "message": "busy"}, status=500)
+        found = self.files.get(request.match_info["name"])
+        if request.match_info["session"] != self.session or found is None:
+            error = {"code": 404, "key": "FILE_NOT_FOUND", "message": "File not found"}
+            return web.json_response({"error": error}, status=404)
+        self.file_downloads += 1
+        data, mime_type = found
+        return web.Response(body=data, content_type=mime_type.split(";")[0])
+
     # ------------------------------------------------------------------ webhooks
 
     def envelope(self, event: str, payload: Mapping[str, Any], *, at: datetime) -> dict[str, Any]:
@@ -359,6 +389,9 @@ class WebHarness:
 
     def script_failure(self, kind: RemoteFailure) -> None:
         self.fake.failures.append(kind)
+
+    def seed_media(self, data: bytes, mime_type: str) -> str:
+        return self.fake.keep_file(data, mime_type)
 
     def sent(self) -> Sequence[Mapping[str, str]]:
         out = []

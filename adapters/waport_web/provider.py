@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
 
 import aiohttp
@@ -28,13 +29,14 @@ from waport.ports import (
     Capabilities,
     Clock,
     EventSource,
+    MediaDownload,
     MediaDownloader,
     SandboxControl,
     SendReceipt,
     SubscriptionHandshake,
     WebhookReceiver,
 )
-from waport_web import errors, wire
+from waport_web import errors, media, wire
 
 HMAC_HEADER: Final = "X-Webhook-Hmac"
 DEFAULT_TIMEOUT: Final = 20.0
@@ -133,7 +135,13 @@ class WahaProvider:
 
     @property
     def downloads(self) -> MediaDownloader | None:
-        return None
+        return self
+
+    def download_media(
+        self, provider_media_id: str, *, sender: str
+    ) -> AbstractAsyncContextManager[MediaDownload]:
+        """The file a ``message`` event named (its URL is the provider media id)."""
+        return media.download(self, provider_media_id)
 
     async def _call(
         self,

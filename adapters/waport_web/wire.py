@@ -293,7 +293,16 @@ def _kind(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     media = payload.get("media")
     if payload.get("hasMedia") and isinstance(media, Mapping):
         mime = str(media.get("mimetype") or "application/octet-stream")
-        details = {k: media[k] for k in ("url", "mimetype", "filename") if media.get(k)}
+        # named as the Cloud API names them, so both providers' events read alike
+        details = {
+            ours: media[theirs]
+            for theirs, ours in (
+                ("url", "url"),
+                ("mimetype", "mime_type"),
+                ("filename", "filename"),
+            )
+            if media.get(theirs)
+        }
         return kind_from_mime(mime).value, details
     if isinstance(payload.get("location"), Mapping):
         return "location", dict(payload["location"])

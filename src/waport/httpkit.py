@@ -34,6 +34,8 @@ from urllib.parse import urlsplit
 import attrs
 import httptools
 
+from waport.domain.errors import ErrorCode, WaportError
+
 if TYPE_CHECKING:
     import aiohttp
 
@@ -354,3 +356,48 @@ async def session_for(ctx: PluginContext) -> AsyncIterator[aiohttp.ClientSession
 
     async with aiohttp.ClientSession() as own:
         yield own
+
+
+DOWNLOAD_CHUNK: Final = 64 * 1024
+
+
+@asynccontextmanager
+async def open_download(
+    http: aiohttp.ClientSession,
+    url: str,
+    *,
+    headers: dict[str, str],
+    read_timeout: float,
+    provider: str,
+) -> AsyncIterator[tuple[str | None, AsyncIterator[bytes]]]:
+    """GET ``url`` and hand over its ``Content-Type`` and body in chunks, read inside
+    the block (never whole). No redirects are followed; ``read_timeout`` bounds connecting
+    and each read, not the whole transfer (a large file may take long). A 404 is
+    ``MEDIA_NOT_FOUND``; any other answer than 200, or a transport failure, is
+    ``PROVIDER_UNAVAILABLE``."""
+    import aiohttp  # here: only plugins that download pay for the import
+
+    def unavailable(message: str) -> WaportError:
+        return WaportError(ErrorCode.PROVIDER_UNAVAILABLE, message, provider=provider)
+
+    limits = aiohttp.ClientTimeout(total=None, sock_connect=read_timeout, sock_read=read_timeout)
+    try:
+        async with http.get(
+            url, headers=headers, allow_redirects=False, timeout=limits
+        ) as response:
+            if response.status == 404:  # noqa: PLR2004
+                raise WaportError(
+                    ErrorCode.MEDIA_NOT_FOUND,
+                    "the provider no longer has this media",
+                    provider=provider,
+                )
+            if response.status != 200:  # noqa: PLR2004
+                raise unavailable(f"the media download answered HTTP {response.status}")
+
+            async def chunks() -> AsyncIterator[bytes]:
+                async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
+                    yield chunk
+
+            yield response.headers.get("Content-Type"), chunks()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise unavailable(f"cannot download the media: {type(exc).__name__}") from exc

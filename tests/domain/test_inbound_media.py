@@ -9,14 +9,21 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from waport.domain import lifecycle
+from waport.domain.errors import ErrorCode
 from waport.domain.events import InboundMessage
 from waport.domain.inbound_media import (
+    FINAL_FAILURES,
     digest_matches,
     message_id_of,
     provider_media,
     stored_media_id,
+    worth_another_start,
 )
+from waport.domain.lifecycle import MediaFetched
 from waport.domain.recipients import parse_recipient
+from waport.domain.status import ErrorDetail
+from waport.testing import builders
 
 
 @given(st.binary(max_size=300), st.binary(max_size=300))
@@ -63,3 +70,20 @@ def test_only_media_kinds_with_an_id_have_provider_media() -> None:
     assert (found.provider_id, found.mime_type, found.caption) == ("M1", "image/jpeg", "a caption")
     assert provider_media(inbound("text", {"id": "M1"})) is None
     assert provider_media(inbound("image", {})) is None
+
+
+@given(st.sampled_from(list(ErrorCode)), st.booleans())
+def test_a_media_failure_is_kept_on_an_inbound_message_only(code: ErrorCode, mend: bool) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    record = builders.inbound("msg_1", at=at, provider_message_id="wamid.1")
+    error = ErrorDetail(code=code, message="why")
+    failed, changes = lifecycle.finish(record, MediaFetched(error=error))
+    assert (failed.error, changes) == (error, [])
+    assert (failed.status, failed.history) == (record.status, record.history)
+    if mend:  # asked for again later, and fetched
+        assert lifecycle.finish(failed, MediaFetched())[0].error is None
+    # a start tries again unless another try cannot mend it
+    assert worth_another_start(error) is (code not in FINAL_FAILURES)
+    assert worth_another_start(None)
+    outbound = builders.outbound("msg_2", at=at)
+    assert lifecycle.finish(outbound, MediaFetched(error=error)) == (outbound, [])

@@ -317,3 +317,30 @@ async def test_media_left_unfetched_by_a_stopped_gateway_is_fetched_at_the_next_
     assert media["sha256"] == digest
     assert fake.media_downloads == 1
     assert "queued again" in log
+
+
+async def test_a_failed_media_stays_failed_across_a_restart(tmp_path: Path) -> None:
+    """The failure is kept with the message: the next start reports it failed and, as
+    the provider's bytes did not match its digest, does not fetch it again (a fresh
+    photo after the start is fetched as usual)."""
+    digest = hashlib.sha256(PHOTO).hexdigest()
+    wrong = hashlib.sha256(b"other bytes").hexdigest()
+    seed = {"MEDIA-BAD": (PHOTO, "image/jpeg"), "MEDIA-NEW": (PHOTO, "image/jpeg")}
+    async with webhook_receiver() as receiver:
+        env = {"WAPORT_WEBHOOK_URL": receiver.url}
+        async with meta_gateway(tmp_path, seed, **env) as (gateway, fake):
+            key = gateway.key
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
+                await _deliver(http, gateway, _image_webhook(fake, "MEDIA-BAD", "wamid.B", wrong))
+                bad_id = (await _received(receiver, "wamid.B"))["message_id"]
+                await _media_status(http, gateway, bad_id, "failed")
+        async with meta_gateway(tmp_path, seed, key=key, **env) as (gateway, fake):
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
+                await _deliver(http, gateway, _image_webhook(fake, "MEDIA-NEW", "wamid.N", digest))
+                new_id = (await _received(receiver, "wamid.N"))["message_id"]
+                await _media_status(http, gateway, new_id, "ready")
+                failed = await _media_status(http, gateway, bad_id, "failed")
+                assert "MEDIA_FETCH_FAILED" in failed["error"]
+            log = await anyio.to_thread.run_sync(gateway.stop)
+    assert fake.media_downloads == 1  # the new photo only
+    assert "Traceback" not in log

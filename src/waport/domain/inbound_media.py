@@ -10,10 +10,15 @@ from typing import Final
 import attrs
 
 from waport.domain.attachments import STORED_MEDIA_PREFIX
+from waport.domain.errors import ErrorCode
 from waport.domain.events import InboundMessage
+from waport.domain.status import ErrorDetail
 
 MEDIA_KINDS: Final = frozenset({"image", "video", "audio", "document", "sticker"})
 MESSAGE_PREFIX: Final = "msg_"
+FINAL_FAILURES: Final = frozenset({ErrorCode.MEDIA_FETCH_FAILED, ErrorCode.MEDIA_TOO_LARGE})
+"""Failures another try cannot mend: the provider's bytes do not match its digest, or
+are more than any WhatsApp media may be."""
 
 
 @attrs.frozen(kw_only=True)
@@ -82,3 +87,9 @@ def digest_matches(expected: str | None, sha256_hex: str) -> bool:
     except (binascii.Error, ValueError):
         return True
     return decoded == actual if len(decoded) == 32 else True  # noqa: PLR2004
+
+
+def worth_another_start(error: ErrorDetail | None) -> bool:
+    """Whether a start should fetch media not stored yet: never tried, or given up on for
+    a reason that may have passed (the provider was down, or did not have it yet)."""
+    return error is None or error.code not in FINAL_FAILURES

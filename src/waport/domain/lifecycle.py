@@ -5,7 +5,8 @@ write; stores load and persist, and decide nothing (h11's "everything that affec
 state machine lives here"). The events:
 
     claim       an unsent, unclaimed outbound message is marked as being attempted
-    finish      an attempt's outcome: sent / retry / failed / release (and early statuses)
+    finish      an attempt's outcome: sent / retry / failed / release (and early statuses);
+                for an inbound message, whether its media could be fetched
     patch       a provider's status for a message: write it, stash it, or ignore it
     expire      a claimed message whose deadline passed fails as ``expired``
     recover     a claim older than the lease belongs to a dead process: release or fail it
@@ -75,7 +76,15 @@ class Release:
     """As for ``Failed``: recovery applies only to the claim it found."""
 
 
-AttemptOutcome = Sent | Retry | Failed | Release
+@attrs.frozen(kw_only=True)
+class MediaFetched:
+    """An inbound message's media: stored (``error`` None) or given up on (the error is
+    kept on the message, so a restart still reports it failed)."""
+
+    error: ErrorDetail | None = None
+
+
+AttemptOutcome = Sent | Retry | Failed | Release | MediaFetched
 
 
 def detail_of(err: WaportError) -> ErrorDetail:
@@ -205,6 +214,10 @@ def finish(
     store enqueues ``events_for`` them and notes template windows. A recovery outcome
     (``claimed_at`` set) for a claim that is no longer the current one changes nothing.
     """
+    if isinstance(outcome, MediaFetched):
+        if record.direction != Direction.INBOUND or record.error == outcome.error:
+            return record, []
+        return attrs.evolve(record, error=outcome.error), []
     guard = outcome.claimed_at if isinstance(outcome, Failed | Release) else None
     if guard is not None and record.attempting_since != guard:
         return record, []
@@ -420,6 +433,7 @@ def merge_contact(old: Contact | None, new: Contact) -> Contact:
 __all__ = [
     "PURGEABLE_SQL",
     "AttemptOutcome",
+    "MediaFetched",
     "Failed",
     "KeyState",
     "PatchAction",

@@ -19,7 +19,9 @@ from waport.domain.inbound_media import (
     message_id_of,
     provider_media,
     stored_media_id,
+    worth_another_start,
 )
+from waport.domain.lifecycle import MediaFetched, detail_of
 from waport.domain.limits import MEDIA_LIMITS, MediaKind
 from waport.domain.records import Direction, MediaObject, MessageRecord, media_event
 from waport.service.core import Core, Scope
@@ -72,7 +74,7 @@ async def fetch(core: Core, record: MessageRecord) -> MediaObject:
                 got.chunks,
                 media_id=media_id,
                 workspace_id=record.workspace_id,
-                mime_type=got.mime_type or found.mime_type or "application/octet-stream",
+                mime_type=found.mime_type or got.mime_type,
                 created_at=core.clock.now(),
                 max_size=MAX_INBOUND_BYTES,
                 filename=found.filename,
@@ -85,7 +87,8 @@ async def fetch(core: Core, record: MessageRecord) -> MediaObject:
                 "the bytes the provider handed over do not match its digest",
                 provider=core.provider.name,
             )
-        core.inbound_fetches.failed.pop(record.id, None)
+    if record.error is not None:  # failed before, fetched now (asked for again)
+        record = await core.store.messages.finish(record.id, MediaFetched())
     await announce(core, record)
     return kept
 
@@ -117,7 +120,9 @@ async def fetch_due(core: Core) -> int:
                 core.inbound_fetches.add(message_id, now + wait, tries)
             else:
                 log.warning("media of %s not fetched: %s", message_id, err)
-                core.inbound_fetches.fail(message_id, f"{err.code}: {err.message}")
+                record = await core.store.messages.finish(
+                    message_id, MediaFetched(error=detail_of(err))
+                )
                 await announce(core, record)
     return done
 
@@ -131,7 +136,7 @@ async def resume(core: Core) -> int:
     queued = 0
     recent = await core.store.messages.inbound_since(now - RESUME_WINDOW, limit=RESUME_LIMIT)
     for record in recent:
-        if wanted(core, record) is None:
+        if wanted(core, record) is None or not worth_another_start(record.error):
             continue
         if await core.store.media.get(stored_media_id(record.id)) is None:
             core.inbound_fetches.add(record.id, now)
@@ -184,7 +189,7 @@ async def for_download(core: Core, scope: Scope, media_id: str) -> MediaObject:
 
 async def view(core: Core, record: MessageRecord) -> dict[str, Any] | None:
     """An inbound message's media as the API shows it, with its status: ``ready``
-    (stored), ``failed`` (this process gave up on it) or ``pending``."""
+    (stored), ``failed`` (given up on: the error is kept on the message) or ``pending``."""
     found = wanted(core, record)
     if found is None:
         return None
@@ -199,7 +204,7 @@ async def view(core: Core, record: MessageRecord) -> dict[str, Any] | None:
     }
     if kept is not None:
         out["size"], out["sha256"] = kept.size, kept.sha256
-    elif record.id in core.inbound_fetches.failed:
+    elif record.error is not None:
         out["status"] = "failed"
-        out["error"] = core.inbound_fetches.failed[record.id]
+        out["error"] = f"{record.error.code}: {record.error.message}"
     return out

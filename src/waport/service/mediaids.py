@@ -78,8 +78,6 @@ class InboundFetches:
 
     capacity: int = 10_000
     _due: dict[str, tuple[datetime, int]] = attrs.field(factory=dict, init=False)
-    failed: dict[str, str] = attrs.field(factory=dict, init=False)
-    """Message ids whose media could not be fetched, and why (bounded like the queue)."""
     _locks: KeyedLocks[str] = attrs.field(factory=KeyedLocks, init=False)
     background: bool = attrs.field(default=False, init=False)
     """Whether a fetcher task runs beside the dispatcher (else its passes fetch)."""
@@ -98,10 +96,6 @@ class InboundFetches:
         for message_id, _ in ready:
             del self._due[message_id]
         return ready
-
-    def fail(self, message_id: str, why: str) -> None:
-        self.failed[message_id] = why
-        _keep_newest(self.failed, self.capacity)
 
     def one_fetch(self, message_id: str) -> AbstractAsyncContextManager[None]:
         return self._locks.hold(message_id)

@@ -431,7 +431,7 @@ async def test_webhook_event_kinds(harness: WebHarness) -> None:
         "reaction",
     ]
     assert inbound[0].reply_to == "OUT1"
-    assert inbound[1].payload == {"url": "http://waha/files/a.jpg", "mimetype": "image/jpeg"}
+    assert inbound[1].payload == {"url": "http://waha/files/a.jpg", "mime_type": "image/jpeg"}
     assert (str(inbound[4].contact), str(inbound[4].author), inbound[4].provider_message_id) == (
         "120363@g.us",
         "255700000001",
