@@ -87,6 +87,10 @@ class Settings:
     """Delete finished messages (bodies, phone numbers, statuses), their delivered webhooks
     and contacts no message refers to any more, this many days after they were created.
     0 keeps everything; otherwise at least 1."""
+    media_retention_days: float = 30.0
+    """Delete stored media (uploads, contacts' photos and documents, the bytes of sends)
+    this many days after it was stored, except media a message not sent yet refers to.
+    0 keeps everything; otherwise at least 1."""
     outcome_window_seconds: float = 600.0
     """How long to wait for a provider that cannot de-duplicate to report a crashed attempt
     before failing it with OUTCOME_UNKNOWN."""
@@ -291,6 +295,8 @@ def load(path: str | Path | None, env: Mapping[str, str]) -> LoadedConfig:
         raise ConfigError("attempt_lease_seconds must be longer than provider_timeout_seconds")
     if settings.retention_days and settings.retention_days < 1:
         raise ConfigError("retention_days must be 0 (keep everything) or at least 1")
+    if settings.media_retention_days and settings.media_retention_days < 1:
+        raise ConfigError("media_retention_days must be 0 (keep everything) or at least 1")
     for name in ("idle_timeout_seconds", "body_timeout_seconds"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be more than 0")

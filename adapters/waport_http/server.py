@@ -64,6 +64,11 @@ def composition(loaded: LoadedConfig, *, sync_templates: bool = True) -> Composi
             idempotency_lease=timedelta(seconds=settings.idempotency_lease_seconds),
             outcome_window=timedelta(seconds=settings.outcome_window_seconds),
             retention=timedelta(days=settings.retention_days) if settings.retention_days else None,
+            media_retention=(
+                timedelta(days=settings.media_retention_days)
+                if settings.media_retention_days
+                else None
+            ),
             sync_templates_on_start=sync_templates,
             inbound_media=settings.inbound_media,
         ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime
 
 import attrs
@@ -61,6 +61,15 @@ class MemoryMediaStore:
         if all(o.sha256 != media.sha256 for o in self._objects.values()):
             self._blobs.pop(media.sha256, None)
         return True
+
+    async def created_before(
+        self, before: datetime, *, after: str = "", limit: int
+    ) -> Sequence[MediaObject]:
+        old = sorted(
+            (m for m in self._objects.values() if m.created_at < before and m.id > after),
+            key=lambda m: m.id,
+        )
+        return old[:limit]
 
     def blob_count(self) -> int:
         return len(self._blobs)

@@ -31,6 +31,7 @@ from waport.domain.records import (
     Workspace,
     inbound_event,
 )
+from waport.domain.sources import media_of
 from waport.domain.status import UNSENT, StatusChange
 from waport.domain.templates import TemplateSpec
 from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
@@ -215,6 +216,14 @@ class _Messages:
         ]
         rows.sort(key=lambda m: (m.attempting_since, m.id))
         return rows[:limit]
+
+    async def media_in_use(self, media_ids: Collection[str]) -> set[str]:
+        used: set[str] = set()
+        for m in self._s.messages.values():
+            media = media_of(m.message) if m.message is not None else None
+            if m.status in UNSENT and media is not None:
+                used.add(getattr(media.source, "media_id", ""))
+        return used & set(media_ids)
 
     async def inbound_since(self, since: datetime, *, limit: int) -> Sequence[MessageRecord]:
         rows = [

@@ -5,7 +5,7 @@ renames them to the digest when it is known; a read fetches one chunk at a time.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -140,6 +140,19 @@ class PostgresMediaStore:
             if not await c.fetchval("SELECT 1 FROM media WHERE sha256 = $1 LIMIT 1", sha256):
                 await c.execute("DELETE FROM media_chunks WHERE blob = $1", sha256)
         return True
+
+    async def created_before(
+        self, before: datetime, *, after: str = "", limit: int
+    ) -> Sequence[MediaObject]:
+        async with self.pool.acquire() as c:
+            rows = await c.fetch(
+                f"SELECT {_COLUMNS} FROM media WHERE id > $1 AND created_us < $2"
+                " ORDER BY id LIMIT $3",
+                after,
+                to_us(before),
+                limit,
+            )
+        return [_load(row) for row in rows]
 
 
 async def move_inline_media(c: Conn) -> int:

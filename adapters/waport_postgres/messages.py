@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
-from waport import codec, storekit
+from waport import codec, sqlkit, storekit
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
 from waport.domain.recipients import Recipient, parse_recipient
@@ -179,6 +179,11 @@ class _Messages(_Part):
     async def in_flight(self, *, started_before: datetime, limit: int) -> Sequence[MessageRecord]:
         rows = await self._fetch(SQL.in_flight, us(started_before), limit)
         return [self._docs.load(row) for row in rows]
+
+    async def media_in_use(self, media_ids: Collection[str]) -> set[str]:
+        wanted = set(media_ids)
+        rows = await self._fetch(SQL.unsent_with_media)
+        return {m for row in rows for m in sqlkit.media_ids_in(row["doc"])} & wanted
 
     async def inbound_since(self, since: datetime, *, limit: int) -> Sequence[MessageRecord]:
         rows = await self._fetch(SQL.inbound_since, us(since), limit)

@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -187,6 +187,18 @@ class SqliteMediaStore:
             with contextlib.suppress(FileNotFoundError):
                 await anyio.to_thread.run_sync(os.unlink, blob_path(self.folder, orphan))
         return deleted
+
+    async def created_before(
+        self, before: datetime, *, after: str = "", limit: int
+    ) -> Sequence[MediaObject]:
+        def read(c: Conn) -> list[MediaObject]:
+            rows = c.execute(
+                f"SELECT {_COLUMNS} FROM media WHERE id > ? AND created_us < ? ORDER BY id LIMIT ?",
+                (after, to_us(before), limit),
+            )
+            return [_load(row) for row in rows]
+
+        return await self._reader.call(read)
 
 
 def move_inline_media(c: Conn, folder: Path) -> int:

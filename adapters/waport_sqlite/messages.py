@@ -7,7 +7,7 @@ from datetime import datetime
 
 import attrs
 
-from waport import codec, storekit
+from waport import codec, sqlkit, storekit
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
 from waport.domain.recipients import Recipient, parse_recipient
@@ -218,6 +218,17 @@ class _Messages(_Part):
         def read(c: Conn) -> list[MessageRecord]:
             rows = c.execute(SQL.in_flight, (us(started_before), limit))
             return [self._docs.load(row) for row in rows]
+
+        return await self._r.call(read)
+
+    async def media_in_use(self, media_ids: Collection[str]) -> set[str]:
+        wanted = set(media_ids)
+
+        def read(c: Conn) -> set[str]:
+            used: set[str] = set()
+            for (doc,) in c.execute(SQL.unsent_with_media):
+                used |= sqlkit.media_ids_in(doc) & wanted
+            return used
 
         return await self._r.call(read)
 

@@ -323,6 +323,11 @@ class MessageStore(Protocol):
         """Claimed messages whose attempt began before ``started_before`` (a crash suspect)."""
         ...
 
+    async def media_in_use(self, media_ids: Collection[str]) -> set[str]:
+        """Those of ``media_ids`` that a message not sent yet refers to (retention keeps
+        them)."""
+        ...
+
     async def inbound_since(self, since: datetime, *, limit: int) -> Sequence[MessageRecord]:
         """Inbound messages received at or after ``since``, the newest first (contacts'
         media to fetch again after a restart)."""
@@ -471,6 +476,13 @@ class MediaStore(Protocol):
 
     async def delete(self, media_id: str) -> bool:
         """Forget ``media_id`` (the bytes go when no other id holds them)."""
+        ...
+
+    async def created_before(
+        self, before: datetime, *, after: str = "", limit: int
+    ) -> Sequence[MediaObject]:
+        """Media stored before ``before``, in id order from after the id ``after`` (for
+        retention, a page at a time)."""
         ...
 
 

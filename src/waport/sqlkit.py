@@ -68,6 +68,13 @@ identity (written once), then what it is read back from."""
 
 UNSENT: Final = "('scheduled', 'pending')"
 _SELECT: Final = f"SELECT {', '.join(LOAD_COLUMNS)} FROM messages"
+_MEDIA_REFERENCE: Final = re.compile(r'"media_id":"(med_[^"\\]+)"')
+
+
+def media_ids_in(doc: str) -> set[str]:
+    """The media-store ids a message's document refers to (``MediaStored.media_id``, as
+    the codec writes it)."""
+    return set(_MEDIA_REFERENCE.findall(doc))
 
 
 def _hot(r: MessageRecord) -> tuple[Any, ...]:
@@ -231,6 +238,10 @@ class Statements:
         " ORDER BY created_us LIMIT ?"
     )
     counts: str = "SELECT status, COUNT(*) FROM messages GROUP BY status"
+    unsent_with_media: str = (
+        f"SELECT doc FROM messages WHERE status IN {UNSENT} AND direction = 'outbound'"
+        """ AND doc LIKE '%"media_id":"med%'"""
+    )
     note_window: str = (
         "INSERT INTO windows (workspace_id, contact, sender_id, kind, last_us) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (workspace_id, contact, sender_id, kind)"

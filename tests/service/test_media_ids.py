@@ -98,3 +98,43 @@ async def test_the_library_uploads_sends_by_id_and_opens_media() -> None:
         with pytest.raises(WaportError) as empty:
             await messenger.upload_media(b"", mime_type="application/pdf")
         assert (empty.value.code, empty.value.param) == (ErrorCode.VALIDATION_FAILED, "file")
+
+
+async def test_retention_deletes_old_media_but_not_what_a_scheduled_send_needs() -> None:
+    clock = FakeClock()  # starts 2026-01-01
+    sandbox = SandboxProvider(clock=clock, enforce_window=False)
+    async with Messenger(
+        store=MemoryStore(), provider=sandbox, clock=clock, ids=SequentialIds()
+    ) as messenger:
+        needed = await messenger.upload_media(PNG, mime_type="image/png")
+        forgotten = await messenger.upload_media(PNG + b"!", mime_type="image/png")
+        later = {
+            "to": "255700000001",
+            "media": {"id": needed.id},
+            "check_window": False,
+            "scheduled_at": "2026-03-01T00:00:00Z",
+        }
+        assert (await messenger.send(later)).status.value == "scheduled"
+        clock.advance(days=29)
+        recent = await messenger.upload_media(b"%PDF-1.4", mime_type="application/pdf")
+        await messenger.housekeeping()
+        assert await messenger.store.media.get(forgotten.id) is not None  # 29 days: kept
+
+        clock.advance(days=2)
+        await messenger.housekeeping()
+        assert await messenger.store.media.get(forgotten.id) is None
+        assert await messenger.store.media.get(needed.id) is not None  # a send waits for it
+        assert await messenger.store.media.get(recent.id) is not None
+
+        clock.advance(days=30)  # March: the scheduled send goes out with it, then it may go
+        await messenger.dispatch_once()
+        assert sandbox.sent[-1].message.content.source.data == PNG  # type: ignore[union-attr]
+        await messenger.housekeeping()
+        assert await messenger.store.media.get(needed.id) is None
+        assert await messenger.store.media.get(recent.id) is None
+
+        messenger.policy = attrs.evolve(messenger.policy, media_retention=None)
+        kept = await messenger.upload_media(PNG, mime_type="image/png")
+        clock.advance(days=400)
+        await messenger.housekeeping()
+        assert await messenger.store.media.get(kept.id) is not None

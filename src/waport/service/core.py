@@ -67,6 +67,11 @@ class Policy:
     the contacts no message refers to any more, this long after they were created
     (at least a day, so no open 24-hour window is lost). None keeps everything."""
     retention_batch: int = 500
+    media_retention: timedelta | None = attrs.field(
+        default=timedelta(days=30), validator=_at_least_a_day
+    )
+    """Delete stored media (uploads, contacts' media, inline bytes of sends) this long
+    after it was stored, unless a message not sent yet refers to it. None keeps it."""
     lookup_cache_ttl: timedelta = timedelta(0)
     """Cache workspace, sender, template and API-key lookups this long (0: off). Changes
     made by another process are seen after at most this long."""

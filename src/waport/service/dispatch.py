@@ -16,7 +16,7 @@ from waport.domain import lifecycle
 from waport.domain.lifecycle import Release
 from waport.domain.schedule import is_expired
 from waport.domain.status import UNSENT
-from waport.service import inbound_media
+from waport.service import inbound_media, media
 from waport.service.attempt import attempt
 from waport.service.core import Core, DispatchReport
 from waport.service.ingest import ingest
@@ -87,6 +87,7 @@ async def housekeeping(core: Core) -> int:
     store = core.store
     await store.idempotency.purge(now)
     await store.rate_limits.purge(now)  # a bucket whose TAT has passed is full again
+    await media.purge(core, now)
     purged = 0
     retention = core.policy.retention
     if retention is not None:

@@ -5,7 +5,9 @@ Uploads, downloads and deletes of the media store itself are here too."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from datetime import datetime
 from typing import Any, Final, TypeGuard
 
 from waport.domain.attachments import STORED_MEDIA_PREFIX, names_stored_media
@@ -16,6 +18,8 @@ from waport.domain.messages import MediaData, MediaId, MediaSource, MediaStored,
 from waport.domain.records import MediaObject
 from waport.domain.sources import media_of, with_source
 from waport.service.core import Core, Scope
+
+log = logging.getLogger("waport.media")
 
 CHUNK: Final = 64 * 1024
 
@@ -227,3 +231,25 @@ async def resolve(core: Core, message: OutboundMessage) -> OutboundMessage:
         return data
 
     return with_source(message, swap)
+
+
+async def purge(core: Core, now: datetime) -> int:
+    """Retention: delete media stored longer than ``Policy.media_retention`` ago, but
+    never what a message not sent yet refers to (a scheduled send keeps its upload).
+    How many went."""
+    keep_for = core.policy.media_retention
+    if keep_for is None:
+        return 0
+    store, batch = core.store, core.policy.retention_batch
+    gone, after = 0, ""
+    while page := await store.media.created_before(now - keep_for, after=after, limit=batch):
+        in_use = await store.messages.media_in_use([m.id for m in page])
+        for old in page:
+            if old.id not in in_use and await store.media.delete(old.id):
+                gone += 1
+        after = page[-1].id
+        if len(page) < batch:
+            break
+    if gone:
+        log.info("retention deleted %d stored media", gone)
+    return gone

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.lifecycle import MediaFetched
+from waport.domain.limits import MediaKind
+from waport.domain.messages import Media, MediaStored
+from waport.domain.records import MessageRecord
+from waport.domain.status import ErrorDetail, MessageStatus
 from waport.ports import Store
+from waport.testing import builders
+from waport.testing.contracts.support import add_messages
 
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 BYTES = bytes(range(256)) * 1000  # 256,000 bytes: several chunks every way
@@ -79,3 +87,44 @@ class MediaContract:
         with pytest.raises(WaportError) as info:
             await _read(store, "med_nope")
         assert info.value.code == ErrorCode.NOT_FOUND
+
+    async def test_old_media_is_listed_a_page_at_a_time(self, store: Store) -> None:
+        for n, age in enumerate((40, 31, 1, 35)):
+            await self._put(store, f"med_{n}", created_at=AT - timedelta(days=age))
+        cutoff = AT - timedelta(days=30)
+        first = await store.media.created_before(cutoff, limit=2)
+        assert [m.id for m in first] == ["med_0", "med_1"]
+        rest = await store.media.created_before(cutoff, after=first[-1].id, limit=2)
+        assert [m.id for m in rest] == ["med_3"]
+
+    async def test_media_a_message_not_sent_yet_refers_to_is_in_use(self, store: Store) -> None:
+        def with_media(message_id: str, media_id: str, status: MessageStatus) -> MessageRecord:
+            record = builders.outbound(message_id, at=AT, status=status)
+            assert record.message is not None
+            stored = MediaStored(media_id=media_id, sha256="0" * 64, size=1, mime="image/png")
+            content = Media(kind=MediaKind.IMAGE, source=stored)
+            return attrs.evolve(record, message=attrs.evolve(record.message, content=content))
+
+        await add_messages(
+            store,
+            with_media("m_scheduled", "med_later", MessageStatus.SCHEDULED),
+            with_media("m_pending", "med_now", MessageStatus.PENDING),
+            with_media("m_sent", "med_done", MessageStatus.SENT),
+            builders.outbound("m_text", at=AT),
+        )
+        asked = ["med_later", "med_now", "med_done", "med_none"]
+        assert await store.messages.media_in_use(asked) == {"med_later", "med_now"}
+        assert await store.messages.media_in_use([]) == set()
+
+    async def test_a_media_failure_is_kept_on_the_inbound_message(self, store: Store) -> None:
+        record = builders.inbound("in1", at=AT, provider_message_id="wamid.M1")
+        await store.messages.record_inbound([record])
+        error = ErrorDetail(code=ErrorCode.MEDIA_FETCH_FAILED, message="digest")
+        await store.messages.finish("in1", MediaFetched(error=error))
+        failed = await store.messages.get("in1")
+        assert failed is not None
+        assert (failed.error, failed.status) == (error, record.status)
+        await store.messages.finish("in1", MediaFetched())
+        mended = await store.messages.get("in1")
+        assert mended is not None
+        assert mended.error is None
