@@ -39,11 +39,12 @@ from waport.domain.messages import (
     MediaData,
     MediaSource,
     MediaStored,
+    MediaStream,
     OutboundMessage,
     TemplateMessage,
 )
 from waport.domain.recipients import Recipient, parse_recipient
-from waport.domain.sources import with_source
+from waport.domain.sources import media_of, with_source
 from waport.domain.status import ErrorDetail, MessageStatus
 from waport.domain.templates import BoundTemplate, TemplateCategory, TemplateSpec, spec_from_text
 from waport.domain.window import is_gated
@@ -188,6 +189,7 @@ class SandboxProvider:
                 groups=True,
                 channels=True,
                 base64_media=True,
+                streams_media=True,
                 templates=True,
                 window_applies=True,
                 max_rps=self.max_rps,
@@ -308,7 +310,7 @@ class SandboxProvider:
                 client_id=client_id,
                 provider_message_id=pid,
                 sender=sender,
-                message=_summarised(message, self.keep_media_bytes),
+                message=await _received(message, self.keep_media_bytes),
                 template=template,
                 reply_to=reply_to,
                 at=now,
@@ -379,8 +381,13 @@ class SandboxProvider:
         _trim(self.marked_read, self.keep_sent)
         self.marked_read.append(provider_message_id)
 
-    async def upload_media(self, media: MediaData, *, sender: str, kind: MediaKind) -> str:
+    async def upload_media(
+        self, media: MediaData | MediaStream, *, sender: str, kind: MediaKind
+    ) -> str:
         self.remote_calls += 1
+        if isinstance(media, MediaStream):
+            async for _ in media.open():  # received, as a provider would
+                pass
         return f"sbx-media-{next(self._seq)}"
 
     async def list_templates(self, sender: str) -> Sequence[TemplateSpec]:
@@ -494,20 +501,33 @@ async def _chunks(data: bytes, size: int = 65_536) -> AsyncIterator[bytes]:
         yield data[start : start + size]
 
 
-def _summarised(message: OutboundMessage, keep: int) -> OutboundMessage:
-    """``message`` with inline media bytes over ``keep`` replaced by their digest."""
-
-    def swap(source: MediaSource) -> MediaSource:
-        if isinstance(source, MediaData) and len(source.data) > keep:
-            return MediaStored(
-                media_id="sandbox",
-                sha256=hashlib.sha256(source.data).hexdigest(),
-                size=len(source.data),
-                mime=source.mime,
-            )
-        return source
-
-    return with_source(message, swap)
+async def _received(message: OutboundMessage, keep: int) -> OutboundMessage:
+    """``message`` as the sandbox keeps it: streamed media read through (as a provider
+    receives it), and media bytes over ``keep`` replaced by their digest."""
+    media = media_of(message)
+    source = media.source if media is not None else None
+    if isinstance(source, MediaStream):
+        digest, size, kept = hashlib.sha256(), 0, bytearray()
+        async for chunk in source.open():
+            digest.update(chunk)
+            size += len(chunk)
+            if size <= keep:
+                kept += chunk
+        got: MediaSource = MediaStored(
+            media_id="sandbox", sha256=digest.hexdigest(), size=size, mime=source.mime
+        )
+        if size <= keep:
+            got = MediaData(source.mime, bytes(kept))
+        return with_source(message, lambda _: got)
+    if isinstance(source, MediaData) and len(source.data) > keep:
+        summary = MediaStored(
+            media_id="sandbox",
+            sha256=hashlib.sha256(source.data).hexdigest(),
+            size=len(source.data),
+            mime=source.mime,
+        )
+        return with_source(message, lambda _: summary)
+    return message
 
 
 def _bounded_put(table: dict[K, V], key: K, value: V, cap: int) -> None:

@@ -297,7 +297,12 @@ class FakeGraphApi:
         if self.upload_delay:
             await anyio.sleep(self.upload_delay)
         self.uploads.append(
-            {"type": form.get("type"), "size": len(data), "content_type": file.content_type}
+            {
+                "type": form.get("type"),
+                "size": len(data),
+                "content_type": file.content_type,
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
         )
         return web.json_response({"id": f"{next(self._ids):016d}"})
 

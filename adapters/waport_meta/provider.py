@@ -35,6 +35,7 @@ from waport.domain.messages import (
     InteractiveHeaderMedia,
     Media,
     MediaData,
+    MediaStream,
     OutboundMessage,
     TemplateMessage,
 )
@@ -82,6 +83,7 @@ def default_capabilities(
         window_applies=True,
         max_rps=max_rps,
         uploaded_media_ttl=MEDIA_ID_LIFETIME,
+        streams_media=True,
         pair_rate=RateLimit(10, timedelta(minutes=1), burst=45),
         client_message_ids=False,
         mark_read=True,
@@ -331,11 +333,15 @@ class MetaCloudProvider:
             json=wire.read_payload(provider_message_id, typing=typing),
         )
 
-    async def upload_media(self, media: MediaData, *, sender: str, kind: MediaKind) -> str:
+    async def upload_media(
+        self, media: MediaData | MediaStream, *, sender: str, kind: MediaKind
+    ) -> str:
         form = aiohttp.FormData()
         form.add_field("messaging_product", "whatsapp")
         form.add_field("type", media.mime)
-        form.add_field("file", media.data, filename=f"upload.{kind.value}", content_type=media.mime)
+        # a stream goes as it is read (chunked), never whole in memory
+        data = media.open() if isinstance(media, MediaStream) else media.data
+        form.add_field("file", data, filename=f"upload.{kind.value}", content_type=media.mime)
         body = await self._call("POST", self._url(sender, "media"), form=form)
         media_id = body.get("id") if isinstance(body, Mapping) else None
         if not media_id:
@@ -418,7 +424,7 @@ def _no_answer() -> WaportError:
     )
 
 
-def _inline_media(message: OutboundMessage) -> tuple[MediaData, MediaKind] | None:
+def _inline_media(message: OutboundMessage) -> tuple[MediaData | MediaStream, MediaKind] | None:
     """The media of a message that must be uploaded first (a base64 data URI or upload)."""
     content = message.content
     media: Media | None = None
@@ -428,6 +434,6 @@ def _inline_media(message: OutboundMessage) -> tuple[MediaData, MediaKind] | Non
         media = content.header.media
     elif isinstance(getattr(content, "header", None), InteractiveHeaderMedia):
         media = content.header.media  # type: ignore[union-attr]
-    if media is None or not isinstance(media.source, MediaData):
+    if media is None or not isinstance(media.source, MediaData | MediaStream):
         return None
     return media.source, media.kind

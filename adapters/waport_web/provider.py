@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
 
@@ -22,7 +22,7 @@ from waport import codec
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.events import ProviderEvent
 from waport.domain.limits import MediaKind
-from waport.domain.messages import MODES, MediaData, OutboundMessage
+from waport.domain.messages import MODES, MediaData, MediaStream, OutboundMessage
 from waport.domain.recipients import Recipient
 from waport.domain.templates import BoundTemplate, TemplateSpec
 from waport.ports import (
@@ -70,6 +70,7 @@ def default_capabilities(
         max_rps=max_rps,
         client_message_ids=message_ids,
         send_timeout=send_timeout,  # a send is one request
+        streams_media=base64_media,
         mark_read=True,
         typing=True,
     )
@@ -150,12 +151,19 @@ class WahaProvider:
         *,
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
+        media_stream: MediaStream | None = None,
     ) -> Any:
+        """One WAHA request; with ``media_stream``, the body's media placeholder is the
+        stream's base64, encoded while the body is sent."""
         headers = {"X-Api-Key": self.api_key} if self.api_key else {}
-        data = None
+        data: bytes | AsyncIterator[bytes] | None = None
         if json_body is not None:
             data = codec.json_bytes(json_body)
             headers["Content-Type"] = "application/json"
+        if media_stream is not None and isinstance(data, bytes):
+            streamed = media.StreamedBody.around(data, media_stream)
+            data = streamed.chunks()
+            headers["Content-Length"] = str(streamed.length)
         try:
             async with self.http.request(
                 method,
@@ -216,7 +224,8 @@ class WahaProvider:
                 "sender_id",
             )
         content = message.content
-        if isinstance(getattr(content, "source", None), MediaData) and not self.base64_media:
+        source = getattr(content, "source", None)
+        if isinstance(source, MediaData | MediaStream) and not self.base64_media:
             raise WaportError(
                 ErrorCode.BASE64_NOT_SUPPORTED,
                 "this WAHA is configured to take media by URL only",
@@ -229,7 +238,8 @@ class WahaProvider:
             reply_to=reply_to,
             message_ids=self.message_ids,
         )
-        answer = await self._call(method, path, json_body=body)
+        stream = source if isinstance(source, MediaStream) else None
+        answer = await self._call(method, path, json_body=body, media_stream=stream)
         pid = wire.sent_id(answer, body.get("id") if isinstance(body.get("id"), str) else None)
         if pid is None:
             pid = f"unknown.{client_id}"  # it was sent (2xx): never fail it into a re-send
@@ -253,7 +263,9 @@ class WahaProvider:
                 "POST", "/api/startTyping", json_body={"session": self.session, "chatId": chat}
             )
 
-    async def upload_media(self, media: MediaData, *, sender: str, kind: MediaKind) -> str:
+    async def upload_media(
+        self, media: MediaData | MediaStream, *, sender: str, kind: MediaKind
+    ) -> str:
         raise WaportError(
             ErrorCode.FEATURE_NOT_SUPPORTED,
             "WhatsApp-Web takes media inline; there is nothing to upload first",

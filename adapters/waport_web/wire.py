@@ -28,6 +28,7 @@ from waport.domain.messages import (
     Location,
     Media,
     MediaData,
+    MediaStream,
     MediaUrl,
     OutboundMessage,
     Reaction,
@@ -64,6 +65,10 @@ def bare_id(message_id: str) -> str:
     return message_id
 
 
+STREAMED: Final = "<waport: the media's base64, streamed>"
+"""Stands for a ``MediaStream``'s base64 in a request body until it is sent."""
+
+
 def client_message_id(client_id: str) -> str:
     """A stable WhatsApp-style id for a waport message, so a retry re-uses it."""
     return "3EB0" + hashlib.sha256(client_id.encode()).hexdigest()[:28].upper()
@@ -84,10 +89,14 @@ def _file(media: Media) -> dict[str, Any]:
     out: dict[str, Any] = {"mimetype": mimetype}
     if isinstance(source, MediaUrl):
         out["url"] = source.url
-    elif isinstance(source, MediaData):
+    elif isinstance(source, MediaData | MediaStream):
         import base64
 
-        out["data"] = base64.b64encode(source.data).decode("ascii")
+        out["data"] = (
+            STREAMED
+            if isinstance(source, MediaStream)  # spliced in while the body is sent
+            else base64.b64encode(source.data).decode("ascii")
+        )
         out["filename"] = media.filename or f"file.{media.kind.value}"
     else:
         raise WaportError(

@@ -30,6 +30,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.strategies import configure_tagged_union
 
 from waport.domain.convert import parse_send_request
+from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.events import InboundMessage
 from waport.domain.messages import (
     Button,
@@ -38,6 +39,7 @@ from waport.domain.messages import (
     DateTime,
     InteractiveHeader,
     MediaSource,
+    MediaStream,
     OutboundMessage,
     ParamValue,
     TemplateHeader,
@@ -112,7 +114,12 @@ def _message_hooks(c: cattrs.Converter, *, omit_defaults: bool) -> None:
         fields = dict(value)
         return c.structure(fields, _PARAM_TYPES[fields.pop("_t")])
 
+    def never_stored(*_: object) -> Any:
+        raise WaportError(ErrorCode.INTERNAL, "a MediaStream is sent, never stored")
+
     # before the unions: their members' hooks are generated when they are configured
+    c.register_unstructure_hook(MediaStream, never_stored)
+    c.register_structure_hook(MediaStream, never_stored)
     c.register_unstructure_hook_func(lambda t: t == ParamValue, unstructure_param)
     c.register_structure_hook_func(lambda t: t == ParamValue, structure_param)
     for union in (MediaSource, TemplateHeader, InteractiveHeader, Button, Content):

@@ -27,7 +27,7 @@ from waport.domain.lifecycle import (
     StatusResult,
 )
 from waport.domain.limits import MediaKind
-from waport.domain.messages import MODES, MediaData, OutboundMessage
+from waport.domain.messages import MODES, MediaData, MediaStream, OutboundMessage
 from waport.domain.ratelimit import RateDecision, RateLimit
 from waport.domain.recipients import Recipient
 from waport.domain.records import (
@@ -109,6 +109,10 @@ class Capabilities:
     """How long an id from ``upload_media`` stays usable (Meta: 30 days). Set, media
     from waport's media store is uploaded once per sender and sent by that id while it
     lasts (a broadcast uploads its header once); ``None``: the bytes go with each send."""
+    streams_media: bool = False
+    """Whether ``send`` and ``upload_media`` take media of waport's media store as a
+    ``MediaStream`` (read in chunks while sending, so a 100 MB document is never held
+    in memory); otherwise they get it as ``MediaData``, whole."""
 
 
 @attrs.frozen(kw_only=True)
@@ -252,8 +256,11 @@ class Provider(Protocol):
         self, provider_message_id: str, *, sender: str, contact: Recipient, typing: bool = False
     ) -> None: ...
 
-    async def upload_media(self, media: MediaData, *, sender: str, kind: MediaKind) -> str:
-        """Upload bytes; returns a provider media id."""
+    async def upload_media(
+        self, media: MediaData | MediaStream, *, sender: str, kind: MediaKind
+    ) -> str:
+        """Upload bytes (a ``MediaStream`` only if ``capabilities.streams_media``);
+        returns a provider media id."""
         ...
 
     async def list_templates(self, sender: str) -> Sequence[TemplateSpec]: ...

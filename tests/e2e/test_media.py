@@ -155,7 +155,7 @@ async def _peak_rss_during(server: Server, work: Any) -> tuple[float, Any]:
     return (peak - idle) / 1024, result
 
 
-async def test_a_99_mb_upload_and_download_stay_under_64_mb_of_memory(tmp_path: Path) -> None:
+async def test_a_99_mb_upload_download_and_send_stay_under_64_mb_of_memory(tmp_path: Path) -> None:
     size = 99 * 1024 * 1024
     with waport_serve(tmp_path) as server:
         root = {"Authorization": f"Bearer {server.key}"}
@@ -219,10 +219,23 @@ async def test_a_99_mb_upload_and_download_stay_under_64_mb_of_memory(tmp_path: 
                 return got
 
             grown_download, got = await _peak_rss_during(server, download())
+
+            # the upload sent by id: the provider reads it from the store as it sends
+            async def send_upload() -> dict[str, Any]:
+                body = {"to": CONTACT, "media": {"id": uploaded["data"]["media_id"]}}
+                async with http.post(server.base + "/v1/messages", json=body) as r:
+                    answer: dict[str, Any] = await r.json()
+                    assert r.status in (200, 201, 202), answer
+                    return answer
+
+            grown_out, out = await _peak_rss_during(server, send_upload())
+            assert out["data"]["status"] == "sent"
         log = server.stop()
     print(
-        f"RSS growth MB: send {grown_send:.1f}, upload {grown_upload:.1f}, download {grown_download:.1f}"
+        f"RSS growth MB: send {grown_send:.1f}, upload {grown_upload:.1f},"
+        f" download {grown_download:.1f}, send by id {grown_out:.1f}"
     )
+    assert grown_out < 64, grown_out
     assert got == uploaded["data"]["size"]
     assert grown_send < 64, grown_send
     assert grown_upload < 64, grown_upload

@@ -13,7 +13,7 @@ import pytest
 
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import MediaKind
-from waport.domain.messages import MediaData, MediaId
+from waport.domain.messages import MediaData, MediaId, MediaStream
 from waport.ports import Capabilities
 from waport.service import Messenger
 from waport.testing import FakeClock, SequentialIds
@@ -38,7 +38,9 @@ class UploadingSandbox(SandboxProvider):
     def capabilities(self) -> Capabilities:
         return attrs.evolve(super().capabilities, uploaded_media_ttl=timedelta(days=30))
 
-    async def upload_media(self, media: MediaData, *, sender: str, kind: MediaKind) -> str:
+    async def upload_media(
+        self, media: MediaData | MediaStream, *, sender: str, kind: MediaKind
+    ) -> str:
         await asyncio.sleep(0.01)  # slow enough for the other sends to arrive meanwhile
         media_id = await super().upload_media(media, sender=sender, kind=kind)
         self.uploads.append(media_id)

@@ -3,6 +3,7 @@ waport's media store) and the media value that checks its kind, type, size and c
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from typing import ClassVar, Final
 
 import attrs
@@ -55,7 +56,24 @@ class MediaStored:
     mime: str
 
 
-MediaSource = MediaUrl | MediaData | MediaId | MediaStored
+@attrs.frozen(kw_only=True)
+class MediaStream:
+    """Bytes of waport's media store on their way to a provider that streams them
+    (``Capabilities.streams_media``): ``open()`` yields them in chunks, read while the
+    provider sends, never held whole. Made by the service for one attempt; never
+    stored, rendered or parsed."""
+
+    mime: str
+    size: int
+    sha256: str
+    open: Callable[[], AsyncIterator[bytes]] = attrs.field(eq=False, repr=False)
+
+    async def read_all(self) -> bytes:
+        """The bytes whole (for a provider with no way to stream them)."""
+        return b"".join([chunk async for chunk in self.open()])
+
+
+MediaSource = MediaUrl | MediaData | MediaId | MediaStored | MediaStream
 
 STORED_MEDIA_PREFIX: Final = "med_"
 """The prefix of waport's media ids (``POST /v1/media``): a ``MediaId`` with it names

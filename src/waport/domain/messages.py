@@ -21,6 +21,7 @@ from waport.domain.attachments import (
     MediaId,
     MediaSource,
     MediaStored,
+    MediaStream,
     MediaUrl,
 )
 from waport.domain.errors import ErrorCode, WaportError
@@ -448,6 +449,7 @@ __all__ = [
     "MediaId",
     "MediaSource",
     "MediaStored",
+    "MediaStream",
     "MediaUrl",
     "OutboundMessage",
     "ParamValue",

@@ -28,6 +28,7 @@ from waport.domain.messages import (
     Media,
     MediaData,
     MediaStored,
+    MediaStream,
     MediaUrl,
     OutboundMessage,
     ParamValue,
@@ -72,6 +73,8 @@ def _media_dict(media: Media) -> dict[str, Any]:
             "size": source.size,
             "sha256": source.sha256,
         }
+    elif isinstance(source, MediaStream):  # never stored: only what it is, not the bytes
+        out |= {"mime_type": source.mime, "size": source.size, "sha256": source.sha256}
     else:
         out["id"] = source.id
     for key in ("caption", "filename", "mime_type"):

@@ -14,7 +14,14 @@ from waport.domain.attachments import STORED_MEDIA_PREFIX, names_stored_media
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import MEDIA_LIMITS, MediaKind
 from waport.domain.media import check_media, kind_from_mime
-from waport.domain.messages import MediaData, MediaId, MediaSource, MediaStored, OutboundMessage
+from waport.domain.messages import (
+    MediaData,
+    MediaId,
+    MediaSource,
+    MediaStored,
+    MediaStream,
+    OutboundMessage,
+)
 from waport.domain.records import MediaObject
 from waport.domain.sources import media_of, with_source
 from waport.service.core import Core, Scope
@@ -206,16 +213,24 @@ async def for_provider(
     async with cache.one_upload(key):
         provider_id = cache.get(key, core.clock.now())
         if provider_id is None:
-            data = await _read_all(core, stored)
+            data = await _bytes_for_provider(core, stored)
             provider_id = await core.provider.upload_media(data, sender=sender, kind=found.kind)
             cache.put(key, provider_id, core.clock.now(), ttl)
     known = MediaId(provider_id)
     return with_source(message, lambda _: known), key
 
 
-async def _read_all(core: Core, stored: MediaStored) -> MediaData:
-    parts = [chunk async for chunk in core.store.media.read(stored.media_id)]
-    return MediaData(stored.mime, b"".join(parts))
+async def _bytes_for_provider(core: Core, stored: MediaStored) -> MediaData | MediaStream:
+    """Stored media as the provider takes it: a stream read while it sends, or whole."""
+    stream = MediaStream(
+        mime=stored.mime,
+        size=stored.size,
+        sha256=stored.sha256,
+        open=lambda: core.store.media.read(stored.media_id),
+    )
+    if core.provider.capabilities.streams_media:
+        return stream
+    return MediaData(stored.mime, await stream.read_all())
 
 
 async def resolve(core: Core, message: OutboundMessage) -> OutboundMessage:
@@ -223,9 +238,7 @@ async def resolve(core: Core, message: OutboundMessage) -> OutboundMessage:
     media = media_of(message)
     if media is None or not isinstance(media.source, MediaStored):
         return message
-    stored = media.source
-    parts = [chunk async for chunk in core.store.media.read(stored.media_id)]
-    data = MediaData(stored.mime, b"".join(parts))
+    data = await _bytes_for_provider(core, media.source)
 
     def swap(_: MediaSource) -> MediaSource:
         return data

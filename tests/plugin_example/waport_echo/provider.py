@@ -25,7 +25,7 @@ from waport import (
     parse_recipient,
 )
 from waport.domain.limits import MediaKind
-from waport.domain.messages import MediaData
+from waport.domain.messages import MediaData, MediaStream
 from waport.domain.recipients import Recipient
 from waport.domain.status import MessageStatus
 from waport.domain.templates import BoundTemplate, TemplateSpec
@@ -128,7 +128,9 @@ class EchoProvider:
     ) -> None:
         raise WaportError(ErrorCode.FEATURE_NOT_SUPPORTED, "echo has no read receipts")
 
-    async def upload_media(self, media: MediaData, *, sender: str, kind: MediaKind) -> str:
+    async def upload_media(
+        self, media: MediaData | MediaStream, *, sender: str, kind: MediaKind
+    ) -> str:
         raise WaportError(ErrorCode.FEATURE_NOT_SUPPORTED, "echo has no media")
 
     async def list_templates(self, sender: str) -> Sequence[TemplateSpec]:
