@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -134,7 +136,15 @@ async def test_base64_media_is_uploaded_first(harness: MetaHarness) -> None:
         harness,
         {"media": {"data": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==", "caption": "inline"}},
     )
-    assert harness.fake.uploads == [{"type": "image/png", "size": 16, "content_type": "image/png"}]
+    (upload,) = harness.fake.uploads
+    assert (upload["type"], upload["size"], upload["content_type"]) == (
+        "image/png",
+        16,
+        "image/png",
+    )
+    assert (
+        upload["sha256"] == hashlib.sha256(base64.b64decode("iVBORw0KGgoAAAANSUhEUg==")).hexdigest()
+    )
     assert set(payload["image"]) == {"id", "caption"}
 
 
