@@ -20,7 +20,9 @@ from typing import Any, Final, TypeVar
 import attrs
 from yarl import URL
 
-from waport.domain.errors import ConfigError
+from waport.domain import consent
+from waport.domain.errors import ConfigError, WaportError
+from waport.domain.templates import TemplateCategory
 from waport_http import auth
 
 C = TypeVar("C")
@@ -106,6 +108,18 @@ class Settings:
     """The gateway's event loop: ``uvloop`` (5-10 % less CPU a request and a lower p99 on
     the performance page), ``asyncio`` (the standard library's), or ``auto``: uvloop
     where it is installed (it is a dependency on Linux and macOS), asyncio elsewhere."""
+    opt_out_keywords: tuple[str, ...] | None = None
+    """Inbound texts that opt a contact out when they are the whole message (any case,
+    spacing, accents or trailing punctuation). Unset: STOP, STOP ALL, UNSUBSCRIBE,
+    CANCEL, END, QUIT and Spanish, Portuguese, French and German forms (the rules page
+    lists them)."""
+    opt_in_keywords: tuple[str, ...] | None = None
+    """Inbound texts that opt a contact back in. Unset: START, UNSTOP, SUBSCRIBE,
+    RESUME and their Spanish, Portuguese, French and German forms."""
+    opt_out_blocked_categories: tuple[str, ...] = ("MARKETING",)
+    """Template categories an opted-out contact is not sent (``RECIPIENT_OPTED_OUT``)."""
+    opt_out_reply: str | None = None
+    """A text sent back to a contact who opts out (inside the window their message opened)."""
     inbound_media: str = "eager"
     """Media contacts send (photos, voice notes, documents): fetched from the provider
     into the media store right after the webhook (``eager``, retried with backoff), when
@@ -302,6 +316,15 @@ def load(path: str | Path | None, env: Mapping[str, str]) -> LoadedConfig:
             raise ConfigError(f"{name} must be more than 0")
     if settings.max_webhook_reads < 1:
         raise ConfigError("max_webhook_reads must be at least 1")
+    try:
+        consent.keyword_sets(settings.opt_out_keywords, settings.opt_in_keywords)
+    except WaportError as err:
+        raise ConfigError(f"opt_out_keywords / opt_in_keywords: {err.message}") from None
+    unknown = {c.upper() for c in settings.opt_out_blocked_categories} - {
+        c.value for c in TemplateCategory
+    }
+    if unknown:
+        raise ConfigError(f"opt_out_blocked_categories: unknown categories {sorted(unknown)}")
     if settings.inbound_media not in ("eager", "lazy", "off"):
         raise ConfigError("inbound_media must be eager, lazy or off")
     if settings.gc_threshold < 0:

@@ -17,12 +17,14 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
 import anyio
 import attrs
 from aiohttp import web
 
+from waport.domain import consent
 from waport.domain.errors import ConfigError
 from waport.plugins import Registry
 from waport.ports import Clock, IdSource, Provider, Store
@@ -71,6 +73,7 @@ def composition(loaded: LoadedConfig, *, sync_templates: bool = True) -> Composi
             ),
             sync_templates_on_start=sync_templates,
             inbound_media=settings.inbound_media,
+            **_consent_policy(settings),
         ),
         webhook_url=settings.webhook_url,
         webhook_secret=settings.webhook_secret,
@@ -240,3 +243,14 @@ async def serve(
             with anyio.CancelScope(shield=True):
                 await runner.cleanup()
     say("waport: stopped; queued messages stay queued for the next start")
+
+
+def _consent_policy(settings: Settings) -> dict[str, Any]:
+    """The opt-out settings as ``Policy`` fields (keywords as ``classify`` compares them)."""
+    opt_out, opt_in = consent.keyword_sets(settings.opt_out_keywords, settings.opt_in_keywords)
+    return {
+        "opt_out_keywords": opt_out,
+        "opt_in_keywords": opt_in,
+        "opt_out_blocked": frozenset(c.upper() for c in settings.opt_out_blocked_categories),
+        "opt_out_reply": settings.opt_out_reply or None,
+    }

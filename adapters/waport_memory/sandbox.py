@@ -68,8 +68,9 @@ V = TypeVar("V")
 
 
 def default_templates(sender_id: str = SANDBOX_SENDER) -> tuple[TemplateSpec, ...]:
-    """The sandbox's starting catalogue: ``hello_world`` (no parameters) and
-    ``order_update`` (body parameters 1 and 2), both approved, in ``en_US``."""
+    """The sandbox's starting catalogue, approved, in ``en_US``: ``hello_world`` (no
+    parameters) and ``order_update`` (body parameters 1 and 2), both UTILITY, and
+    ``spring_sale`` (body parameter 1), MARKETING (an opted-out contact is not sent it)."""
     return (
         spec_from_text(
             sender_id=sender_id,
@@ -84,6 +85,13 @@ def default_templates(sender_id: str = SANDBOX_SENDER) -> tuple[TemplateSpec, ..
             language="en_US",
             body="Hi {{1}}, your order {{2}} is on its way.",
             category=TemplateCategory.UTILITY,
+        ),
+        spec_from_text(
+            sender_id=sender_id,
+            name="spring_sale",
+            language="en_US",
+            body="Hi {{1}}, our spring sale starts today: 20% off everything.",
+            category=TemplateCategory.MARKETING,
         ),
     )
 

@@ -15,6 +15,7 @@ import attrs
 
 from waport import storekit
 from waport.domain import lifecycle
+from waport.domain.consent import ConsentChange
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
 from waport.domain.recipients import Recipient
@@ -258,7 +259,7 @@ class _Messages:
                 if not senders:
                     del table[chat]
         referred = {(m.workspace_id, m.contact) for m in s.messages.values()}
-        for key in [k for k in s.contacts if k not in referred]:
+        for key in [k for k, c in s.contacts.items() if k not in referred and not c.opted_out]:
             del s.contacts[key]
         recipients = {contact for _, contact in referred}
         for alias in [a for a, r in s.aliases.items() if r not in recipients]:
@@ -369,6 +370,15 @@ class _Contacts:
 
     async def get(self, workspace_id: str, recipient: Recipient) -> Contact | None:
         return self._s.contacts.get((workspace_id, recipient))
+
+    async def set_consent(
+        self, workspace_id: str, recipient: Recipient, change: ConsentChange
+    ) -> Contact | None:
+        key = (workspace_id, recipient)
+        after = storekit.change_consent(self._s.contacts.get(key), workspace_id, recipient, change)
+        if after is not None:
+            self._s.contacts[key] = after
+        return after
 
     async def link_alias(self, alias: str, recipient: Recipient) -> None:
         self._s.aliases[alias] = recipient

@@ -199,7 +199,8 @@ class _Messages(_Part):
             await c.execute("DELETE FROM windows WHERE last_us < $1", cutoff)
             contacts = sorted({row["contact"] for row in gone})
             await c.execute(
-                "DELETE FROM contacts WHERE recipient = ANY($1::text[]) AND NOT EXISTS"
+                "DELETE FROM contacts WHERE recipient = ANY($1::text[]) AND NOT opted_out"
+                " AND NOT EXISTS"
                 " (SELECT 1 FROM messages m WHERE m.contact = contacts.recipient"
                 "  AND m.workspace_id = contacts.workspace_id)",
                 contacts,

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from waport import codec, storekit
+from waport.domain.consent import ConsentChange
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.domain.recipients import Recipient, parse_recipient
@@ -192,25 +193,36 @@ class _Workspaces(_Part):
         return int(balance) if balance is not None else None
 
 
-async def _upsert_contact(c: Conn, contact: Contact) -> Contact:
+async def _locked_contact(c: Conn, workspace_id: str, recipient: Recipient) -> Contact | None:
+    """The contact, its row locked until the transaction ends (created empty if new)."""
     await c.execute(
         "INSERT INTO contacts (workspace_id, recipient, doc) VALUES ($1, $2, '')"
         " ON CONFLICT DO NOTHING",
-        contact.workspace_id,
-        str(contact.recipient),
+        workspace_id,
+        str(recipient),
     )
     doc = await c.fetchval(
         "SELECT doc FROM contacts WHERE workspace_id = $1 AND recipient = $2 FOR UPDATE",
+        workspace_id,
+        str(recipient),
+    )
+    return codec.loads(doc, Contact) if doc else None
+
+
+async def _write_contact(c: Conn, contact: Contact) -> None:
+    await c.execute(
+        "UPDATE contacts SET doc = $1, opted_out = $2 WHERE workspace_id = $3 AND recipient = $4",
+        codec.dumps(contact),
+        contact.opted_out,
         contact.workspace_id,
         str(contact.recipient),
     )
-    merged = storekit.merge_contact(codec.loads(doc, Contact) if doc else None, contact)
-    await c.execute(
-        "UPDATE contacts SET doc = $1 WHERE workspace_id = $2 AND recipient = $3",
-        codec.dumps(merged),
-        merged.workspace_id,
-        str(merged.recipient),
-    )
+
+
+async def _upsert_contact(c: Conn, contact: Contact) -> Contact:
+    old = await _locked_contact(c, contact.workspace_id, contact.recipient)
+    merged = storekit.merge_contact(old, contact)
+    await _write_contact(c, merged)
     return merged
 
 
@@ -226,6 +238,22 @@ class _Contacts(_Part):
             str(recipient),
         )
         return codec.loads(rows[0]["doc"], Contact) if rows and rows[0]["doc"] else None
+
+    async def set_consent(
+        self, workspace_id: str, recipient: Recipient, change: ConsentChange
+    ) -> Contact | None:
+        async with self._tx() as c:
+            old = await _locked_contact(c, workspace_id, recipient)
+            after = storekit.change_consent(old, workspace_id, recipient, change)
+            if after is not None:
+                await _write_contact(c, after)
+            elif old is None:  # nothing to keep: drop the empty row made for the lock
+                await c.execute(
+                    "DELETE FROM contacts WHERE workspace_id = $1 AND recipient = $2 AND doc = ''",
+                    workspace_id,
+                    str(recipient),
+                )
+            return after
 
     async def link_alias(self, alias: str, recipient: Recipient) -> None:
         await self._exec(

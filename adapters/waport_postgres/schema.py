@@ -128,7 +128,13 @@ ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0,
     ADD COLUMN error TEXT, ADD COLUMN history TEXT NOT NULL DEFAULT '';
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4)
+V5: Final = """
+-- opt-out: retention never deletes a contact who opted out (the STOP must outlive
+-- their messages)
+ALTER TABLE contacts ADD COLUMN opted_out BOOLEAN NOT NULL DEFAULT false;
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5)
 MEDIA_MOVED: Final = 3
 HOT_COLUMNS: Final = 4
 LATEST: Final = len(MIGRATIONS)

@@ -251,7 +251,7 @@ class _Messages(_Part):
             self._w.after_commit(self._w.known.forget)
             for contact in {row[2] for row in gone}:
                 c.execute(
-                    """DELETE FROM contacts WHERE recipient = ? AND NOT EXISTS
+                    """DELETE FROM contacts WHERE recipient = ? AND opted_out = 0 AND NOT EXISTS
                        (SELECT 1 FROM messages m WHERE m.contact = contacts.recipient
                         AND m.workspace_id = contacts.workspace_id)""",
                     (contact,),

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from waport import codec, storekit
+from waport.domain.consent import ConsentChange
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import (
@@ -188,14 +189,19 @@ class _Contacts(_Part):
         return await self._w.call(lambda c: _upsert_contact(c, contact))
 
     async def get(self, workspace_id: str, recipient: Recipient) -> Contact | None:
-        def read(c: Conn) -> Contact | None:
-            row = c.execute(
-                "SELECT doc FROM contacts WHERE workspace_id = ? AND recipient = ?",
-                (workspace_id, str(recipient)),
-            ).fetchone()
-            return codec.loads(row[0], Contact) if row else None
+        return await self._r.point(lambda c: _read_contact(c, workspace_id, recipient))
 
-        return await self._r.point(read)
+    async def set_consent(
+        self, workspace_id: str, recipient: Recipient, change: ConsentChange
+    ) -> Contact | None:
+        def write(c: Conn) -> Contact | None:
+            old = _read_contact(c, workspace_id, recipient)
+            after = storekit.change_consent(old, workspace_id, recipient, change)
+            if after is not None:
+                _write_contact(c, after)
+            return after
+
+        return await self._w.call(write)
 
     async def link_alias(self, alias: str, recipient: Recipient) -> None:
         await self._w.call(
@@ -219,12 +225,25 @@ def _upsert_contact(c: Conn, contact: Contact) -> Contact:
         (contact.workspace_id, str(contact.recipient)),
     ).fetchone()
     merged = storekit.merge_contact(codec.loads(row[0], Contact) if row else None, contact)
-    c.execute(
-        "INSERT INTO contacts (workspace_id, recipient, doc) VALUES (?, ?, ?)"
-        " ON CONFLICT (workspace_id, recipient) DO UPDATE SET doc = excluded.doc",
-        (merged.workspace_id, str(merged.recipient), codec.dumps(merged)),
-    )
+    _write_contact(c, merged)
     return merged
+
+
+def _write_contact(c: Conn, contact: Contact) -> None:
+    c.execute(
+        "INSERT INTO contacts (workspace_id, recipient, doc, opted_out) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (workspace_id, recipient) DO UPDATE SET doc = excluded.doc,"
+        " opted_out = excluded.opted_out",
+        (contact.workspace_id, str(contact.recipient), codec.dumps(contact), contact.opted_out),
+    )
+
+
+def _read_contact(c: Conn, workspace_id: str, recipient: Recipient) -> Contact | None:
+    row = c.execute(
+        "SELECT doc FROM contacts WHERE workspace_id = ? AND recipient = ?",
+        (workspace_id, str(recipient)),
+    ).fetchone()
+    return codec.loads(row[0], Contact) if row else None
 
 
 class _Templates(_Part):

@@ -142,7 +142,13 @@ ALTER TABLE messages ADD COLUMN error TEXT;
 ALTER TABLE messages ADD COLUMN history TEXT NOT NULL DEFAULT '';
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4)
+V5: Final = """
+-- opt-out: retention never deletes a contact who opted out (the STOP must outlive
+-- their messages)
+ALTER TABLE contacts ADD COLUMN opted_out INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5)
 MEDIA_MOVED: Final = 3
 """The version after which no stored message holds media bytes."""
 HOT_COLUMNS: Final = 4

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import attrs
 
+from waport.domain.consent import ConsentChange
 from waport.domain.errors import ErrorCode
 from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate
 from waport.domain.lifecycle import (
@@ -406,6 +407,14 @@ class ContactStore(Protocol):
         ...
 
     async def get(self, workspace_id: str, recipient: Recipient) -> Contact | None: ...
+
+    async def set_consent(
+        self, workspace_id: str, recipient: Recipient, change: ConsentChange
+    ) -> Contact | None:
+        """Opt the contact out or in (creating it if unknown); the contact after, or
+        ``None`` when a newer change was made since (``lifecycle.change_consent``). A
+        contact who opted out outlives retention."""
+        ...
 
     async def link_alias(self, alias: str, recipient: Recipient) -> None:
         """Remember that a provider alias (a WhatsApp-Web ``@lid``) is this recipient."""

@@ -19,6 +19,7 @@ import attrs
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import (
     apply_change,
+    change_consent,
     claim,
     decide_patch,
     events_for,
@@ -39,6 +40,7 @@ from waport.domain.records import (
 __all__ = [
     "EPOCH",
     "apply_change",
+    "change_consent",
     "claim",
     "decide_patch",
     "events_for",

@@ -54,6 +54,7 @@ SNAPSHOT = {
     "IDEMPOTENCY_KEY_REUSED": (422, False),
     "BILLING_SUSPENDED": (422, False),
     "RECIPIENT_NOT_ON_WHATSAPP": (422, False),
+    "RECIPIENT_OPTED_OUT": (422, False),
     "EXPIRED": (422, False),
     "INSUFFICIENT_BALANCE": (402, False),
     "RATE_LIMITED": (429, True),

@@ -245,9 +245,9 @@ async def test_another_workspaces_message_is_not_found(stack: Stack) -> None:
 
 
 async def test_template_sync_and_listing(stack: Stack) -> None:
-    assert await stack.messenger.sync_templates(sender_id="sandbox-sender") == 2
+    assert await stack.messenger.sync_templates(sender_id="sandbox-sender") == 3
     names = [t.name for t in await stack.messenger.list_templates()]
-    assert names == ["hello_world", "order_update"]
+    assert names == ["hello_world", "order_update", "spring_sale"]
     with pytest.raises(WaportError):
         await stack.messenger.list_templates(sender_id="other")
 

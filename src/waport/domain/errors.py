@@ -56,6 +56,7 @@ class ErrorCode(enum.StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     BILLING_SUSPENDED = "BILLING_SUSPENDED"
     RECIPIENT_NOT_ON_WHATSAPP = "RECIPIENT_NOT_ON_WHATSAPP"
+    RECIPIENT_OPTED_OUT = "RECIPIENT_OPTED_OUT"
     EXPIRED = "EXPIRED"
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
     RATE_LIMITED = "RATE_LIMITED"
@@ -210,6 +211,9 @@ CATALOGUE: Final[Mapping[ErrorCode, ErrorInfo]] = {
     _E.BILLING_SUSPENDED: ErrorInfo(422, False, "The workspace's billing is suspended."),
     _E.RECIPIENT_NOT_ON_WHATSAPP: ErrorInfo(
         422, False, "The recipient cannot receive WhatsApp messages."
+    ),
+    _E.RECIPIENT_OPTED_OUT: ErrorInfo(
+        422, False, "The contact opted out (STOP) of this category of template messages."
     ),
     _E.EXPIRED: ErrorInfo(422, False, "The message was not sent before its expires_at deadline."),
     _E.INSUFFICIENT_BALANCE: ErrorInfo(

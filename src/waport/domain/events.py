@@ -78,6 +78,8 @@ RECEIVED: Final = "message.received"
 REPLY: Final = "message.reply"
 MEDIA_READY: Final = "media.ready"
 MEDIA_FAILED: Final = "media.failed"
+OPTED_OUT: Final = "contact.opted_out"
+OPTED_IN: Final = "contact.opted_in"
 EVENT_TYPES: Final = (
     "message.sent",
     "message.delivered",
@@ -87,6 +89,8 @@ EVENT_TYPES: Final = (
     "message.received",
     MEDIA_READY,
     MEDIA_FAILED,
+    OPTED_OUT,
+    OPTED_IN,
 )
 
 

@@ -27,7 +27,10 @@ from typing import Any, Final
 
 import attrs
 
+from waport.domain import consent
+from waport.domain.consent import ConsentChange
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.recipients import Recipient
 from waport.domain.records import (
     Contact,
     Direction,
@@ -427,7 +430,20 @@ def merge_contact(old: Contact | None, new: Contact) -> Contact:
         labels=tuple(sorted(set(old.labels) | set(new.labels))),
         metadata={**old.metadata, **new.metadata},
         updated_at=new.updated_at,
+        consent=old.consent,
     )
+
+
+def change_consent(
+    old: Contact | None, workspace_id: str, recipient: Recipient, change: ConsentChange
+) -> Contact | None:
+    """The contact after an opt-out or opt-in (created if unknown), or ``None`` when a
+    newer change was made since (``consent.decide``)."""
+    history = consent.decide(old.consent if old is not None else (), change)
+    if history is None:
+        return None
+    base = old or Contact(workspace_id=workspace_id, recipient=recipient, updated_at=change.at)
+    return attrs.evolve(base, consent=history, updated_at=max(base.updated_at, change.at))
 
 
 __all__ = [
@@ -455,6 +471,7 @@ __all__ = [
     "key_state",
     "key_in_use",
     "may_take_key",
+    "change_consent",
     "merge_contact",
     "opens_template_window",
     "purgeable",

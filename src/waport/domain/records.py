@@ -12,9 +12,12 @@ from typing import Any
 
 import attrs
 
+from waport.domain.consent import ConsentChange
 from waport.domain.events import (
     MEDIA_FAILED,
     MEDIA_READY,
+    OPTED_IN,
+    OPTED_OUT,
     RECEIVED,
     REPLY,
     STATUS_EVENTS,
@@ -146,6 +149,12 @@ class Contact:
     labels: tuple[str, ...] = ()
     metadata: Mapping[str, JsonScalar] = attrs.field(factory=dict)
     updated_at: datetime
+    consent: tuple[ConsentChange, ...] = ()
+    """Opt-out changes, oldest first (``waport.domain.consent``)."""
+
+    @property
+    def opted_out(self) -> bool:
+        return bool(self.consent) and self.consent[-1].opted_out
 
 
 @attrs.frozen(kw_only=True)
@@ -276,6 +285,25 @@ def media_event(
         "media": dict(media),
     }
     return _event(record, kind, event_id, data, at=at, seq=1)  # after message.received
+
+
+def consent_event(record: MessageRecord, contact: Contact) -> OutboxEvent | None:
+    """``contact.opted_out`` or ``contact.opted_in`` after the inbound message that said
+    it (its keyword), following its ``message.received``."""
+    if record.inbound is None or record.webhook_url is None or not contact.consent:
+        return None
+    change = contact.consent[-1]
+    kind = OPTED_OUT if change.opted_out else OPTED_IN
+    event_id = f"evt_{record.id}_{kind.replace('.', '_')}"
+    data = {
+        "contact": str(contact.recipient),
+        "opted_out": change.opted_out,
+        "message_id": record.id,
+        "sender_id": record.sender_id,
+        "text": record.inbound.text,
+        "at": change.at.isoformat(),
+    }
+    return _event(record, kind, event_id, data, at=change.at, seq=2)  # after media.*
 
 
 def inbound_event(record: MessageRecord) -> OutboxEvent | None:

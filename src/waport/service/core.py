@@ -17,6 +17,7 @@ import anyio
 import attrs
 
 from waport.domain.broadcast import BroadcastSummary, summarize
+from waport.domain.consent import BLOCKED_CATEGORIES, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from waport.domain.ratelimit import RateLimit
 from waport.domain.records import MessageRecord
 from waport.domain.schedule import Backoff
@@ -75,6 +76,13 @@ class Policy:
     lookup_cache_ttl: timedelta = timedelta(0)
     """Cache workspace, sender, template and API-key lookups this long (0: off). Changes
     made by another process are seen after at most this long."""
+    opt_out_keywords: frozenset[str] = OPT_OUT_KEYWORDS
+    """Inbound texts that opt a contact out, as ``consent.normalise`` leaves them."""
+    opt_in_keywords: frozenset[str] = OPT_IN_KEYWORDS
+    opt_out_blocked: frozenset[str] = BLOCKED_CATEGORIES
+    """Template categories an opted-out contact is not sent (``RECIPIENT_OPTED_OUT``)."""
+    opt_out_reply: str | None = None
+    """A text sent back when a contact opts out (inside the window their STOP opened)."""
     inbound_media: str = attrs.field(
         default="eager", validator=attrs.validators.in_(("eager", "lazy", "off"))
     )

@@ -12,7 +12,7 @@ from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate
 from waport.domain.lifecycle import StatusPatch
 from waport.domain.records import Direction, MessageRecord
 from waport.domain.status import MessageStatus, StatusChange
-from waport.service import inbound_media
+from waport.service import consent, inbound_media
 from waport.service.core import Core, IngestReport
 
 log = logging.getLogger("waport.service")
@@ -73,11 +73,14 @@ async def ingest(core: Core, events: Sequence[ProviderEvent]) -> IngestReport:
                 dropped.append(made)
             else:
                 records.append(made)
+    opted = await consent.keep(core, records)  # first: a crash may not lose a STOP
     flags = await core.store.messages.record_inbound(records) if records else []
-    for record, new in zip(records, flags, strict=False):
-        if new:
-            log.debug("inbound %s from %s stored", record.id, record.contact)
-    inbound_media.queue(core, [r for r, new in zip(records, flags, strict=False) if new])
+    stored = [r for r, new in zip(records, flags, strict=False) if new]
+    for record in stored:
+        log.debug("inbound %s from %s stored", record.id, record.contact)
+    inbound_media.queue(core, stored)
+    if opted:
+        await consent.announce(core, stored, opted)
     patches = [
         StatusPatch(
             change=StatusChange(status=e.status, at=e.at, error=e.error),

@@ -16,6 +16,7 @@ import anyio
 import attrs
 
 from waport.domain import lifecycle
+from waport.domain.consent import opted_out_error, refuses
 from waport.domain.convert import parse_send_request
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import MESSAGING_LIMIT_PERIOD
@@ -95,6 +96,12 @@ async def prepare(
     if isinstance(message.content, TemplateMessage):
         spec, _ = await bound_template(core, message, sender.id)
         category = spec.category.value
+        if category in core.policy.opt_out_blocked and message.to.kind == "phone":
+            contact = await core.store.contacts.get(workspace.id, message.to)
+            if contact is not None and refuses(
+                category, contact.opted_out, core.policy.opt_out_blocked
+            ):
+                raise opted_out_error()
         if caps.window_applies:
             last = await messages.last_inbound(workspace.id, message.to, sender.id)
             initiated = not window_status(last, now).within_window

@@ -456,9 +456,9 @@ async def test_broadcast_with_prefer_respond_async_is_202_and_sent_by_the_dispat
 async def test_templates_and_keys_endpoints(gw: Harness) -> None:
     status, body, _ = await gw.get("/v1/templates")
     assert status == 200
-    assert {t["name"] for t in body["data"]} == {"hello_world", "order_update"}
+    assert {t["name"] for t in body["data"]} == {"hello_world", "order_update", "spring_sale"}
     status, body, _ = await gw.post("/v1/templates/sync", {})
-    assert body["data"]["synced"] == {"sandbox-sender": 2}
+    assert body["data"]["synced"] == {"sandbox-sender": 3}
     status, body, _ = await gw.post("/v1/templates/sync", {"sender": "sandbox-sender"})
     assert (status, body["error"]["param"]) == (400, "sender")  # as every body: known fields
     status, body, _ = await gw.post("/v1/keys", {"scopes": ["messages:read"], "label": "reporting"})

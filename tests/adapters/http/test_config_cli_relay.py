@@ -281,7 +281,7 @@ def test_the_command(
         assert cli.main(["send", *bad]) == 1
         assert said in capsys.readouterr().err
     assert cli.main(["templates", "sync"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"synced": {"sandbox-sender": 2}}
+    assert json.loads(capsys.readouterr().out) == {"synced": {"sandbox-sender": 3}}
     assert cli.main(["--provider", "twilio", "templates", "sync"]) == 2
     assert "configuration error" in capsys.readouterr().err
 

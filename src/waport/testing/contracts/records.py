@@ -8,6 +8,7 @@ from datetime import timedelta
 import anyio
 import pytest
 
+from waport.domain.consent import ConsentChange
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.ratelimit import RateLimit, gcra
 from waport.domain.records import (
@@ -104,6 +105,47 @@ class RecordsContract:
         await store.contacts.link_alias("123@lid", PHONE)
         assert await store.contacts.resolve_alias("123@lid") == PHONE
         assert await store.contacts.resolve_alias("999@lid") is None
+
+    async def test_an_opt_out_is_kept_and_outlives_retention(self, store: Store) -> None:
+        stop = ConsentChange(opted_out=True, at=T0, source="keyword", message_id="in_stop")
+        made = await store.contacts.set_consent("ws1", PHONE, stop)
+        assert made is not None
+        assert made.opted_out
+        assert made.consent == (stop,)
+        # a send's contact merges labels and keeps the opt-out
+        merged = await store.contacts.upsert(
+            Contact(workspace_id="ws1", recipient=PHONE, labels=("vip",), updated_at=T0)
+        )
+        assert (merged.opted_out, merged.labels) == (True, ("vip",))
+        assert await store.contacts.set_consent("ws1", PHONE, stop) is None  # the same again
+        older = ConsentChange(opted_out=False, at=T0 - _sec(5), source="keyword")
+        assert await store.contacts.set_consent("ws1", PHONE, older) is None
+        found = await store.contacts.get("ws1", PHONE)
+        assert found is not None
+        assert found.opted_out
+        # no message refers to the contact: retention keeps it all the same
+        await store.messages.record_inbound(
+            [
+                builders.inbound(
+                    "in_stop",
+                    at=T0,
+                    provider_message_id="wS",
+                    contact=PHONE.value,
+                    webhook_url=None,  # no webhook owed: purgeable
+                )
+            ]
+        )
+        await store.messages.purge_before(T0 + timedelta(days=60), limit=100)
+        assert await store.messages.get("in_stop") is None
+        kept = await store.contacts.get("ws1", PHONE)
+        assert kept is not None
+        assert kept.opted_out
+        start = ConsentChange(opted_out=False, at=T0 + _sec(60), source="api")
+        back = await store.contacts.set_consent("ws1", PHONE, start)
+        assert back is not None
+        assert not back.opted_out
+        assert back.consent == (stop, start)
+        assert await store.contacts.get("ws2", PHONE) is None
 
     async def test_templates(self, store: Store) -> None:
         a = TemplateSpec(sender_id="s1", name="a", language="en", body_params=("1",))
