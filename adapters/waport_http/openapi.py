@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from waport.domain.errors import ErrorCode
+from waport.domain.messages import MODES
 from waport.domain.records import SCOPES
+from waport.domain.status import MessageStatus
 from waport_http.auth import MAX_RATE_PER_MINUTE
 from waport_http.openapi_schemas import component_schemas, ref
 
@@ -74,6 +76,37 @@ PREFER_HEADER: Final = {
 }
 
 
+def _page(item: dict[str, Any]) -> dict[str, Any]:
+    page = _envelope({"type": "array", "items": item}, ["ok"])
+    page["required"] = [*page["required"], "next_cursor"]
+    page["properties"]["next_cursor"] = {"type": ["string", "null"]}
+    return page
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+LISTING_PARAMETERS: Final = [
+    _query("contact", {"type": "string"}, "the contact's number (any spelling) or JID"),
+    _query("sender_id", {"type": "string"}, "one sender of the workspace"),
+    _query("direction", {"enum": ["inbound", "outbound"]}, "inbound or outbound only"),
+    _query("status", {"enum": [s.value for s in MessageStatus]}, "in this status now"),
+    _query("mode", {"enum": list(MODES)}, "sent in this mode (inbound: the kind's mode)"),
+    _query("broadcast_id", {"type": "string"}, "the rows of one broadcast"),
+    _query("since", {"type": "string", "format": "date-time"}, "created at or after"),
+    _query("until", {"type": "string", "format": "date-time"}, "created before"),
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "page size"),
+    _query("cursor", {"type": "string"}, "next_cursor of the page before"),
+]
+
+
 def openapi_document() -> dict[str, Any]:
     schemas = component_schemas()
     send_errors = _error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 402, 404, 409, 422, 502, 503)
@@ -110,7 +143,21 @@ def openapi_document() -> dict[str, Any]:
                     "Prefer: respond-async answers 202 once the message is stored and leaves the attempt "
                     "to the dispatcher (Preference-Applied: respond-async)."
                 ),
-            )
+            ),
+            "get": _op(
+                "The workspace's messages, newest first, filtered, a page at a time",
+                "messages:read",
+                {
+                    "200": _ok(_page(ref("Message"))),
+                    **_error_responses(400, *AUTH_ERRORS, 500),
+                },
+                parameters=LISTING_PARAMETERS,
+                description=(
+                    "Pages follow next_cursor (null on the last page): a walk shows each message "
+                    "once, and messages that arrive meanwhile never shift it. A number-scoped key "
+                    "sees its senders' messages only."
+                ),
+            ),
         },
         "/v1/messages/{message_id}": {
             "get": _op(

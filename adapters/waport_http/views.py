@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from waport.domain.attachments import MediaStored
+from waport.domain.listing import mode_of
 from waport.domain.records import ApiKey, Direction, MediaObject, MessageRecord
 from waport.domain.render import content_dict
 from waport.domain.sources import media_of
@@ -50,6 +51,7 @@ def message_view(record: MessageRecord, *, history: bool = False) -> dict[str, A
     else:
         out["from"] = str(record.contact)
         if record.inbound is not None:
+            out["mode"] = mode_of(record)
             out["kind"] = record.inbound.kind
             out["text"] = record.inbound.text
     if record.broadcast_id:

@@ -18,6 +18,7 @@ from waport.domain import lifecycle
 from waport.domain.consent import ConsentChange
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
+from waport.domain.listing import Cursor, MessageQuery, mode_of
 from waport.domain.recipients import Recipient
 from waport.domain.records import (
     ApiKey,
@@ -217,6 +218,27 @@ class _Messages:
         ]
         rows.sort(key=lambda m: (m.attempting_since, m.id))
         return rows[:limit]
+
+    async def page(self, query: MessageQuery) -> Sequence[MessageRecord]:
+        def wanted(m: MessageRecord) -> bool:
+            checks = (
+                (query.senders, m.sender_id in (query.senders or ())),
+                (query.contact, m.contact == query.contact),
+                (query.sender_id, m.sender_id == query.sender_id),
+                (query.direction, m.direction.value == query.direction),
+                (query.status, m.status == query.status),
+                (query.mode, mode_of(m) == query.mode),
+                (query.broadcast_id, m.broadcast_id == query.broadcast_id),
+                (query.since, query.since is not None and m.created_at >= query.since),
+                (query.until, query.until is not None and m.created_at < query.until),
+                (query.after, query.after is not None and _key(m) < query.after.key),
+            )
+            return m.workspace_id == query.workspace_id and all(
+                ok for given, ok in checks if given is not None
+            )
+
+        rows = sorted(filter(wanted, self._s.messages.values()), key=_key, reverse=True)
+        return rows[: query.limit + 1]
 
     async def media_in_use(self, media_ids: Collection[str]) -> set[str]:
         used: set[str] = set()
@@ -543,3 +565,8 @@ class MemoryStore:
         for contact in tx.contacts:
             key = (contact.workspace_id, contact.recipient)
             s.contacts[key] = storekit.merge_contact(s.contacts.get(key), contact)
+
+
+def _key(m: MessageRecord) -> tuple[int, str]:
+    """A message's place in listings."""
+    return Cursor.at(m).key

@@ -8,6 +8,7 @@ from datetime import datetime
 from waport import codec, sqlkit, storekit
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
+from waport.domain.listing import MessageQuery
 from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import (
     MessageRecord,
@@ -179,6 +180,10 @@ class _Messages(_Part):
     async def in_flight(self, *, started_before: datetime, limit: int) -> Sequence[MessageRecord]:
         rows = await self._fetch(SQL.in_flight, us(started_before), limit)
         return [self._docs.load(row) for row in rows]
+
+    async def page(self, query: MessageQuery) -> Sequence[MessageRecord]:
+        sql, args = sqlkit.page_query(query, postgres=True)
+        return [self._docs.load(row) for row in await self._fetch(sql, *args)]
 
     async def media_in_use(self, media_ids: Collection[str]) -> set[str]:
         wanted = set(media_ids)

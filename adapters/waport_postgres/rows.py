@@ -115,6 +115,18 @@ async def split_documents(c: Conn) -> int:
     return done
 
 
+async def fill_modes(c: Conn) -> int:
+    """Migration to ``MODES_FILLED``: each message's mode from its document."""
+    done, last = 0, ""
+    while batch := await c.fetch(SQL.split_batch, last):
+        await c.executemany(
+            SQL.fill_mode, [(sqlkit.mode_of_document(row["doc"]), row["id"]) for row in batch]
+        )
+        done += len(batch)
+        last = batch[-1]["id"]
+    return done
+
+
 async def _provider_lock(c: Conn, provider: str, pid: str) -> None:
     """Serialises stashing a status with recording the send that owns its provider id."""
     await c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{provider}:{pid}")

@@ -54,10 +54,18 @@ from waport_postgres.rows import (
     _as_store_error,
     _Docs,
     _insert_message,
+    fill_modes,
     split_documents,
     us,
 )
-from waport_postgres.schema import HOT_COLUMNS, LATEST, MEDIA_MOVED, MIGRATION_LOCK, MIGRATIONS
+from waport_postgres.schema import (
+    HOT_COLUMNS,
+    LATEST,
+    MEDIA_MOVED,
+    MIGRATION_LOCK,
+    MIGRATIONS,
+    MODES_FILLED,
+)
 
 # ----------------------------------------------------------------------------- transaction
 
@@ -149,6 +157,8 @@ async def migrate(c: Conn) -> int:
                     await move_inline_media(c)
                 if version + 1 == HOT_COLUMNS:
                     await split_documents(c)
+                if version + 1 == MODES_FILLED:
+                    await fill_modes(c)
                 await c.execute("INSERT INTO waport_schema (version) VALUES ($1)", version + 1)
         return int(found)
     finally:

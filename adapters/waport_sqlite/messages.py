@@ -10,6 +10,7 @@ import attrs
 from waport import codec, sqlkit, storekit
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
+from waport.domain.listing import MessageQuery
 from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import (
     MessageRecord,
@@ -218,6 +219,14 @@ class _Messages(_Part):
         def read(c: Conn) -> list[MessageRecord]:
             rows = c.execute(SQL.in_flight, (us(started_before), limit))
             return [self._docs.load(row) for row in rows]
+
+        return await self._r.call(read)
+
+    async def page(self, query: MessageQuery) -> Sequence[MessageRecord]:
+        sql, args = sqlkit.page_query(query)
+
+        def read(c: Conn) -> list[MessageRecord]:
+            return [self._docs.load(row) for row in c.execute(sql, args)]
 
         return await self._r.call(read)
 

@@ -73,6 +73,16 @@ def split_documents(conn: Conn) -> int:
     return done
 
 
+def fill_modes(conn: Conn) -> int:
+    """Migration to ``MODES_FILLED``: each message's mode from its document."""
+    done, last = 0, ""
+    while batch := conn.execute(SQL.split_batch, (last,)).fetchall():
+        conn.executemany(SQL.fill_mode, [(sqlkit.mode_of_document(d), i) for i, d in batch])
+        done += len(batch)
+        last = batch[-1][0]
+    return done
+
+
 def _note_window(conn: Conn, w: _Writer, r: MessageRecord, at: datetime, kind: str) -> None:
     key = (r.workspace_id, str(r.contact), r.sender_id)
     (last,) = conn.execute(SQL.note_window, (*key, kind, us(at))).fetchone()

@@ -148,9 +148,20 @@ V5: Final = """
 ALTER TABLE contacts ADD COLUMN opted_out INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5)
+V6: Final = """
+-- listing (GET /v1/messages): a workspace's messages newest first, by contact or sender,
+-- and the mode they were sent in (the migration fills it in from the documents)
+ALTER TABLE messages ADD COLUMN mode TEXT NOT NULL DEFAULT '';
+CREATE INDEX messages_listing ON messages (workspace_id, created_us, id);
+CREATE INDEX messages_listing_by_contact ON messages (workspace_id, contact, created_us, id);
+CREATE INDEX messages_listing_by_sender ON messages (workspace_id, sender_id, created_us, id);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5, V6)
 MEDIA_MOVED: Final = 3
 """The version after which no stored message holds media bytes."""
 HOT_COLUMNS: Final = 4
 """The version after which a stored message's document leaves out its hot fields."""
+MODES_FILLED: Final = 6
+"""The version after which every message row has its mode."""
 LATEST: Final = len(MIGRATIONS)

@@ -71,9 +71,10 @@ from waport_sqlite.parts import (
 from waport_sqlite.rows import (
     _Docs,
     _insert_message,
+    fill_modes,
     split_documents,
 )
-from waport_sqlite.schema import HOT_COLUMNS, MEDIA_MOVED
+from waport_sqlite.schema import HOT_COLUMNS, MEDIA_MOVED, MODES_FILLED
 
 # ----------------------------------------------------------------------------- transaction
 
@@ -165,6 +166,7 @@ async def open_sqlite(
             steps = {
                 MEDIA_MOVED: lambda c: move_inline_media(c, folder),
                 HOT_COLUMNS: split_documents,
+                MODES_FILLED: fill_modes,
             }
             migrate(writer, steps)
             readers.extend(connect(path, synchronous=synchronous, readonly=True) for _ in range(2))

@@ -28,6 +28,7 @@ from waport.domain.lifecycle import (
     StatusResult,
 )
 from waport.domain.limits import MediaKind
+from waport.domain.listing import MessageQuery
 from waport.domain.messages import MODES, MediaData, MediaStream, OutboundMessage
 from waport.domain.ratelimit import RateDecision, RateLimit
 from waport.domain.recipients import Recipient
@@ -329,6 +330,11 @@ class MessageStore(Protocol):
 
     async def in_flight(self, *, started_before: datetime, limit: int) -> Sequence[MessageRecord]:
         """Claimed messages whose attempt began before ``started_before`` (a crash suspect)."""
+        ...
+
+    async def page(self, query: MessageQuery) -> Sequence[MessageRecord]:
+        """Messages of ``query`` newest first (created time, then id), strictly after its
+        cursor: up to ``query.limit + 1`` (one more tells that another page follows)."""
         ...
 
     async def media_in_use(self, media_ids: Collection[str]) -> set[str]:

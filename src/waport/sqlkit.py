@@ -24,6 +24,7 @@ import attrs
 from waport import codec
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PURGEABLE_SQL
+from waport.domain.listing import MessageQuery, mode_of
 from waport.domain.records import MessageRecord, OutboxEvent
 from waport.storekit import from_us, to_us
 
@@ -61,11 +62,13 @@ INSERT_COLUMNS: Final = (
     "expires_us",
     "broadcast_id",
     "initiated",
+    "mode",
     *LOAD_COLUMNS,
 )
 """The columns of a new ``messages`` row, in the order of :func:`insert_args`: its
 identity (written once), then what it is read back from."""
 
+_LOADED_FROM: Final = len(INSERT_COLUMNS) - len(LOAD_COLUMNS)
 UNSENT: Final = "('scheduled', 'pending')"
 _SELECT: Final = f"SELECT {', '.join(LOAD_COLUMNS)} FROM messages"
 _MEDIA_REFERENCE: Final = re.compile(r'"media_id":"(med_[^"\\]+)"')
@@ -101,6 +104,7 @@ def insert_args(r: MessageRecord) -> tuple[Any, ...]:
         to_us(r.expires_at),
         r.broadcast_id,
         r.initiated,
+        mode_of(r),
         *_hot(r),
         codec.dumps_history(r.history),
         codec.dumps_message_body(r),
@@ -171,7 +175,7 @@ class RowCache:
 
     def inserted(self, args: tuple[Any, ...], record: MessageRecord) -> None:
         """Remember a record just written with ``insert_args``."""
-        self._remember(args[9:], record)
+        self._remember(args[_LOADED_FROM:], record)
 
     def updated(self, args: tuple[Any, ...], record: MessageRecord) -> None:
         """Remember a record just written with ``update_args``."""
@@ -261,6 +265,7 @@ class Statements:
     )
 
     split_batch: str = "SELECT id, doc FROM messages WHERE id > ? ORDER BY id LIMIT 500"
+    fill_mode: str = "UPDATE messages SET mode = ? WHERE id = ?"
     split_row: str = (
         "UPDATE messages SET status = ?, due_us = ?, attempting_us = ?, attempts = ?,"
         " provider = ?, provider_message_id = ?, error = ?, history = ?, doc = ? WHERE id = ?"
@@ -278,3 +283,58 @@ class Statements:
     def _build(cls, dialect: Callable[[str], str]) -> Statements:
         plain = cls()
         return cls(**{a.name: dialect(getattr(plain, a.name)) for a in attrs.fields(cls)})
+
+
+def page_query(query: MessageQuery, *, postgres: bool = False) -> tuple[str, list[Any]]:
+    """One page of ``GET /v1/messages`` as SQL and its arguments: newest first, strictly
+    after the cursor, one row more than the page (to tell whether another follows)."""
+    where: list[str] = ["workspace_id = ?"]
+    args: list[Any] = [query.workspace_id]
+
+    def when(condition: str, *values: Any) -> None:
+        where.append(condition)
+        args.extend(values)
+
+    if query.senders is not None:
+        allowed = sorted(query.senders) or [""]
+        when(f"sender_id IN ({', '.join('?' for _ in allowed)})", *allowed)
+    for column, value in (
+        ("contact", None if query.contact is None else str(query.contact)),
+        ("sender_id", query.sender_id),
+        ("direction", query.direction),
+        ("status", None if query.status is None else query.status.value),
+        ("mode", query.mode),
+        ("broadcast_id", query.broadcast_id),
+    ):
+        if value is not None:
+            when(f"{column} = ?", value)
+    if query.since is not None:
+        when("created_us >= ?", to_us(query.since))
+    if query.until is not None:
+        when("created_us < ?", to_us(query.until))
+    if query.after is not None:
+        cursor = query.after
+        when(
+            "(created_us < ? OR (created_us = ? AND id < ?))",
+            *[cursor.created_us] * 2,
+            cursor.message_id,
+        )
+    sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY created_us DESC, id DESC LIMIT ?"
+    args.append(query.limit + 1)
+    return (_numbered(sql) if postgres else sql), args
+
+
+def mode_of_document(doc: str) -> str:
+    """Migration: the mode of a message from its document (written after hot columns)."""
+    record = codec.load_message(
+        doc,
+        status="pending",
+        history="",
+        provider=None,
+        provider_message_id=None,
+        due_at=None,
+        attempting_since=None,
+        attempts=0,
+        error=None,
+    )
+    return mode_of(record)

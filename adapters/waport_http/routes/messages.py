@@ -8,6 +8,7 @@ import attrs
 from aiohttp import web
 
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.listing import FILTERS
 from waport.domain.recipients import parse_recipient
 from waport.domain.records import ApiKey
 from waport.service import IdempotencyClaim, inbound_media, read, replay, send
@@ -41,6 +42,7 @@ class Routes:
     def table(self) -> list[web.RouteDef]:
         return [
             web.post("/v1/messages", self.post),
+            web.get("/v1/messages", self.list),
             web.get("/v1/messages/{message_id}", self.get),
             web.post("/v1/messages/{message_id}/read", self.mark_read),
             web.get("/v1/window-status", self.window),
@@ -85,6 +87,19 @@ class Routes:
         )
         note_preference(response, queue_only)
         return response
+
+    async def list(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        key = await gw.authenticate(request, "messages:read")
+        params = bodies.query(request, *FILTERS)
+        page = await read.list_messages(gw.core, gw.scope(key), params)
+        return ok(
+            {
+                "status": "ok",
+                "data": [message_view(record) for record in page.messages],
+                "next_cursor": page.next_cursor,
+            }
+        )
 
     async def get(self, request: web.Request) -> web.Response:
         gw = self.gw

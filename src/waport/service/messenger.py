@@ -197,6 +197,19 @@ class Messenger:
     ) -> BroadcastResult:
         return await broadcast.get_broadcast(self.core, broadcast_id, _scope(workspace_id))
 
+    async def list_messages(
+        self,
+        *,
+        workspace_id: str | None = None,
+        allowed_senders: frozenset[str] | None = None,
+        **filters: str,
+    ) -> read.MessagePage:
+        """A page of messages, newest first: the filters and ``cursor`` of
+        ``GET /v1/messages`` (``contact``, ``sender_id``, ``direction``, ``status``,
+        ``mode``, ``broadcast_id``, ``since``, ``until``, ``limit``), as strings."""
+        scope = _scope(workspace_id, allowed_senders)
+        return await read.list_messages(self.core, scope, filters)
+
     async def get_message(
         self,
         message_id: str,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import anyio
+import attrs
 
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import StatusPatch
+from waport.domain.listing import Cursor, MessageQuery, parse_message_query
 from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import Direction, MessageRecord
 from waport.domain.status import MessageStatus, StatusChange
@@ -23,6 +27,33 @@ async def get_message(core: Core, message_id: str, scope: Scope) -> MessageRecor
     ):
         raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, "no such message", "message_id")
     return record
+
+
+@attrs.frozen
+class MessagePage:
+    """One page of a listing and the cursor of the next (``None``: this was the last)."""
+
+    messages: Sequence[MessageRecord]
+    next_cursor: str | None
+
+
+async def list_messages(
+    core: Core, scope: Scope, params: Mapping[str, str] | MessageQuery
+) -> MessagePage:
+    """A page of the caller's messages, newest first (``GET /v1/messages``)."""
+    query = (
+        params
+        if isinstance(params, MessageQuery)
+        else parse_message_query(
+            params, workspace_id=core.workspace_of(scope), senders=scope.senders
+        )
+    )
+    rows = await core.store.messages.page(query)
+    shown = rows[: query.limit]
+    following = None
+    if len(rows) > query.limit:
+        following = Cursor.at(shown[-1]).encode()
+    return MessagePage(messages=shown, next_cursor=following)
 
 
 async def get_window(

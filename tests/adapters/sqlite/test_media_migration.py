@@ -46,6 +46,11 @@ async def test_a_previous_database_migrates_its_media_out_and_serves_it(tmp_path
             assert isinstance(content, Media)
             assert isinstance(content.source, MediaData)
             assert content.source.data == IMAGE  # the provider gets the bytes back
+            # schema 6 filled in each message's mode: the listing filters by it
+            media_ids = [r.id for r in (await m.list_messages(mode="media")).messages]
+            assert media_ids == ["msg_000003", "msg_000002"]
+            everyone = {r.id for r in (await m.list_messages()).messages}
+            assert everyone - set(media_ids)  # the rest are other modes
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] >= 4
         stored = conn.execute("SELECT doc, history FROM messages").fetchall()

@@ -36,7 +36,7 @@ from waport.ports import Failed, Release, Retry, Sent, StatusPatch, Store
 from waport.testing import builders
 from waport.testing.contracts.media import MediaContract
 from waport.testing.contracts.outbox import OutboxContract
-from waport.testing.contracts.records import RecordsContract
+from waport.testing.contracts.records import ListingContract, RecordsContract
 from waport.testing.contracts.support import (
     MODEL_SETTINGS,
     PHONE,
@@ -51,7 +51,7 @@ from waport.testing.contracts.support import (
 )
 
 
-class StoreContract(RecordsContract, OutboxContract, MediaContract):
+class StoreContract(RecordsContract, ListingContract, OutboxContract, MediaContract):
     """Every store port method, including failure paths. See the module docstring."""
 
     pytestmark = pytest.mark.anyio

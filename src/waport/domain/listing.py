@@ -1,0 +1,170 @@
+"""Listing messages: the filters of ``GET /v1/messages``, parsed and checked, and the
+opaque cursor that walks them newest first.
+
+Messages are ordered by (created time, id), newest first. A cursor names the last
+message a page showed, and the next page is what comes strictly after it in that
+order, so a walk never shows a message twice, and messages that arrive meanwhile
+(newer) never shift it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import attrs
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.messages import MODES
+from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.records import MessageRecord
+from waport.domain.status import MessageStatus
+
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+DEFAULT_LIMIT: Final = 50
+MAX_LIMIT: Final = 200
+FILTERS: Final = (
+    "contact", "sender_id", "direction", "status", "mode", "broadcast_id", "since", "until",
+    "limit", "cursor",
+)  # fmt: skip
+DIRECTIONS: Final = ("inbound", "outbound")
+INBOUND_MODES: Final[Mapping[str, str]] = {
+    "image": "media",
+    "video": "media",
+    "audio": "media",
+    "document": "media",
+    "sticker": "media",
+    "button_reply": "interactive",
+    "list_reply": "interactive",
+    "button": "interactive",
+}
+"""An inbound message's kind as the mode it would be sent in (others: the kind itself)."""
+
+
+def mode_of(record: MessageRecord) -> str:
+    """The mode a message is listed under: its own (outbound) or its kind's (inbound)."""
+    if record.message is not None:
+        return record.message.mode
+    if record.inbound is not None:
+        return INBOUND_MODES.get(record.inbound.kind, record.inbound.kind)
+    return ""
+
+
+@attrs.frozen(kw_only=True)
+class Cursor:
+    """Where a page ended: the last message it showed."""
+
+    created_us: int
+    message_id: str
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return self.created_us, self.message_id
+
+    @classmethod
+    def at(cls, record: MessageRecord) -> Cursor:
+        """The cursor just past ``record`` (its place in listings)."""
+        micros = (record.created_at - EPOCH) // timedelta(microseconds=1)
+        return cls(created_us=micros, message_id=record.id)
+
+    def encode(self) -> str:
+        raw = f"{self.created_us}:{self.message_id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        refused = WaportError(ErrorCode.VALIDATION_FAILED, "not a cursor this API gave", "cursor")
+        if len(text) > 200:  # noqa: PLR2004 - no cursor we give is this long
+            raise refused
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            created, message_id = raw.split(":", 1)
+            found = cls(created_us=int(created), message_id=message_id)
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            raise refused from None
+        if not message_id:
+            raise refused
+        return found
+
+
+@attrs.frozen(kw_only=True)
+class MessageQuery:
+    """One page of a workspace's messages, filtered."""
+
+    workspace_id: str
+    senders: frozenset[str] | None = None
+    """The senders the caller may see (a number-scoped key); None: all."""
+    contact: Recipient | None = None
+    sender_id: str | None = None
+    direction: str | None = None
+    status: MessageStatus | None = None
+    mode: str | None = None
+    broadcast_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = DEFAULT_LIMIT
+    after: Cursor | None = None
+
+
+def _time(params: Mapping[str, str], name: str) -> datetime | None:
+    text = params.get(name)
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED, f"{name} must be an ISO 8601 time", name
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _one_of(params: Mapping[str, str], name: str, allowed: Collection[str]) -> str | None:
+    value = params.get(name)
+    if value is not None and value not in allowed:
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED,
+            f"{name} must be one of {', '.join(sorted(allowed))}",
+            name,
+        )
+    return value
+
+
+def parse_message_query(
+    params: Mapping[str, str], *, workspace_id: str, senders: frozenset[str] | None = None
+) -> MessageQuery:
+    """The query string of ``GET /v1/messages`` as a query (``VALIDATION_FAILED`` naming
+    the parameter for anything it cannot mean)."""
+    unknown = sorted(set(params) - set(FILTERS))
+    if unknown:
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED,
+            f"unknown parameter {unknown[0]!r}; known: {', '.join(FILTERS)}",
+            unknown[0],
+        )
+    limit_text = params.get("limit", str(DEFAULT_LIMIT))
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+        raise WaportError(ErrorCode.VALIDATION_FAILED, f"limit must be 1 to {MAX_LIMIT}", "limit")
+    status = _one_of(params, "status", [s.value for s in MessageStatus])
+    contact = params.get("contact")
+    since, until = _time(params, "since"), _time(params, "until")
+    if since is not None and until is not None and until < since:
+        raise WaportError(ErrorCode.VALIDATION_FAILED, "until is before since", "until")
+    cursor = params.get("cursor")
+    return MessageQuery(
+        workspace_id=workspace_id,
+        senders=senders,
+        contact=parse_recipient(contact, param="contact") if contact is not None else None,
+        sender_id=params.get("sender_id"),
+        direction=_one_of(params, "direction", DIRECTIONS),
+        status=MessageStatus(status) if status is not None else None,
+        mode=_one_of(params, "mode", MODES),
+        broadcast_id=params.get("broadcast_id"),
+        since=since,
+        until=until,
+        limit=int(limit_text),
+        after=Cursor.decode(cursor) if cursor else None,
+    )
