@@ -61,6 +61,7 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
         ("post", "/v1/messages"): lambda: fixed(
             "POST", "/v1/messages", {"to": TO, "sender_id": SENDER, "template": HELLO}
         ),
+        ("get", "/v1/messages"): lambda: fixed("GET", "/v1/messages"),
         ("get", "/v1/messages/{message_id}"): lambda: fixed(
             "GET", f"/v1/messages/{ids['message']}"
         ),
@@ -103,6 +104,7 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
 # What a key limited to another sender gets when it has the scope.
 OTHER_SENDER: dict[tuple[str, str], tuple[int, str] | None] = {
     ("post", "/v1/messages"): (403, "FORBIDDEN"),
+    ("get", "/v1/messages"): None,  # lists only its senders' messages
     ("get", "/v1/messages/{message_id}"): (404, "MESSAGE_NOT_FOUND"),
     ("post", "/v1/messages/{message_id}/read"): (403, "FORBIDDEN"),
     ("get", "/v1/window-status"): (403, "FORBIDDEN"),
