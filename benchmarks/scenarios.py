@@ -14,6 +14,9 @@
 6. ``store``: durable sends/s with 100 concurrent senders (sandbox provider, so only
    waport and SQLite are measured), status events/s ingested in batches, database
    bytes per message.
+7. ``postgres``: accepted sends/s through 1, 2 and 4 gateway processes on one database.
+8. ``listing``: ``GET /v1/messages`` pages on a million stored messages, SQLite and
+   PostgreSQL (see listing.py).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Any
 import aiohttp
 import attrs
 
+from benchmarks import listing as bench_listing
 from benchmarks import procs, run_light
 from benchmarks.library import PHONE_NUMBER_ID, TOKEN, WABA_ID, contact
 from waport import httpkit
@@ -61,6 +65,7 @@ class Sizes:
     library_messages: int = 10_000
     store_messages: int = 20_000
     webhook_statuses: int = 20_000
+    listing_messages: int = 1_000_000
 
     @classmethod
     def smoke(cls) -> Sizes:
@@ -71,6 +76,7 @@ class Sizes:
             library_messages=300,
             store_messages=500,
             webhook_statuses=500,
+            listing_messages=30_000,
         )
 
 
@@ -470,6 +476,21 @@ def _processes(sizes: Sizes, url: str, graph: str, count: int) -> Figures:
     }
 
 
+def listing(sizes: Sizes) -> Figures:
+    """Pages of ``GET /v1/messages`` on ``sizes.listing_messages`` stored messages."""
+    from waport_postgres import server as pg_server
+
+    figures = asyncio.run(bench_listing.on_sqlite(sizes.listing_messages))
+    folder = Path(tempfile.mkdtemp(prefix="waport-bench-pg-"))
+    try:
+        url = pg_server.start(folder)
+        figures |= asyncio.run(bench_listing.on_postgres(url, sizes.listing_messages))
+    finally:
+        pg_server.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    return figures
+
+
 SCENARIOS = {
     "http_sends": http_sends,
     "broadcast": broadcast,
@@ -478,4 +499,5 @@ SCENARIOS = {
     "library": library,
     "store": store,
     "postgres": postgres,
+    "listing": listing,
 }
