@@ -6,122 +6,45 @@ cannot drift from them; schemathesis checks every response against it in CI.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 from waport.domain.errors import ErrorCode
-from waport.domain.messages import MODES
 from waport.domain.records import SCOPES
-from waport.domain.status import MessageStatus
 from waport_http.auth import MAX_RATE_PER_MINUTE
+from waport_http.openapi_parts import (
+    AUTH_ERRORS,
+    COMMON_ERRORS,
+    IDEMPOTENCY_HEADER,
+    JSON,
+    LISTING_PARAMETERS,
+    PREFER_HEADER,
+    envelope,
+    error_responses,
+    json_body,
+    ok_response,
+    operation,
+    page_of,
+    path_param,
+    query_param,
+)
 from waport_http.openapi_schemas import component_schemas, ref
-
-JSON = "application/json"
-
-
-def _error_responses(*statuses: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for status in statuses:
-        codes = sorted(c.value for c in ErrorCode if c.http_status == status)
-        out[str(status)] = {
-            "description": f"Error: {', '.join(codes)}",
-            "content": {JSON: {"schema": ref("Error")}},
-        }
-    return out
-
-
-AUTH_ERRORS = (401, 403, 429)
-COMMON_ERRORS = (400, 413, 415, 500)
-
-
-def _op(summary: str, scope: str | None, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": responses, **extra}
-    if scope is not None:
-        op["security"] = [{"bearer": []}, {"apiKey": []}]
-        op["x-waport-scope"] = scope
-        op["description"] = (op.get("description", "") + f"\n\nScope: `{scope}`.").strip()
-    return op
-
-
-def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {JSON: {"schema": schema}}}
-
-
-def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}}
-
-
-def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _envelope(data: dict[str, Any], status_values: list[str]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["status", "data"],
-        "properties": {"status": {"enum": status_values}, "data": data},
-    }
-
-
-IDEMPOTENCY_HEADER: Final = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "schema": {"type": "string", "maxLength": 255},
-}
-PREFER_HEADER: Final = {
-    "name": "Prefer",
-    "in": "header",
-    "required": False,
-    "schema": {"type": "string", "examples": ["respond-async"]},
-}
-
-
-def _page(item: dict[str, Any]) -> dict[str, Any]:
-    page = _envelope({"type": "array", "items": item}, ["ok"])
-    page["required"] = [*page["required"], "next_cursor"]
-    page["properties"]["next_cursor"] = {"type": ["string", "null"]}
-    return page
-
-
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema,
-        "description": description,
-    }
-
-
-LISTING_PARAMETERS: Final = [
-    _query("contact", {"type": "string"}, "the contact's number (any spelling) or JID"),
-    _query("sender_id", {"type": "string"}, "one sender of the workspace"),
-    _query("direction", {"enum": ["inbound", "outbound"]}, "inbound or outbound only"),
-    _query("status", {"enum": [s.value for s in MessageStatus]}, "in this status now"),
-    _query("mode", {"enum": list(MODES)}, "sent in this mode (inbound: the kind's mode)"),
-    _query("broadcast_id", {"type": "string"}, "the rows of one broadcast"),
-    _query("since", {"type": "string", "format": "date-time"}, "created at or after"),
-    _query("until", {"type": "string", "format": "date-time"}, "created before"),
-    _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "page size"),
-    _query("cursor", {"type": "string"}, "next_cursor of the page before"),
-]
 
 
 def openapi_document() -> dict[str, Any]:
     schemas = component_schemas()
-    send_errors = _error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 402, 404, 409, 422, 502, 503)
+    send_errors = error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 402, 404, 409, 422, 502, 503)
     paths: dict[str, Any] = {
         "/v1/messages": {
-            "post": _op(
+            "post": operation(
                 "Send one message",
                 "messages:send",
                 {
-                    "200": _ok(
-                        _envelope(ref("Message"), ["sent"]),
+                    "200": ok_response(
+                        envelope(ref("Message"), ["sent"]),
                         "The provider accepted the message at once",
                     ),
-                    "202": _ok(
-                        _envelope(ref("Message"), ["pending"]),
+                    "202": ok_response(
+                        envelope(ref("Message"), ["pending"]),
                         "Queued or scheduled (always, with Prefer: respond-async)",
                     ),
                     **send_errors,
@@ -144,12 +67,12 @@ def openapi_document() -> dict[str, Any]:
                     "to the dispatcher (Preference-Applied: respond-async)."
                 ),
             ),
-            "get": _op(
+            "get": operation(
                 "The workspace's messages, newest first, filtered, a page at a time",
                 "messages:read",
                 {
-                    "200": _ok(_page(ref("Message"))),
-                    **_error_responses(400, *AUTH_ERRORS, 500),
+                    "200": ok_response(page_of(ref("Message"))),
+                    **error_responses(400, *AUTH_ERRORS, 500),
                 },
                 parameters=LISTING_PARAMETERS,
                 description=(
@@ -160,34 +83,34 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
         "/v1/messages/{message_id}": {
-            "get": _op(
+            "get": operation(
                 "A message with its status history",
                 "messages:read",
                 {
-                    "200": _ok(_envelope(ref("Message"), ["ok"])),
-                    **_error_responses(*AUTH_ERRORS, 404, 500),
+                    "200": ok_response(envelope(ref("Message"), ["ok"])),
+                    **error_responses(*AUTH_ERRORS, 404, 500),
                 },
-                parameters=[_path_param("message_id")],
+                parameters=[path_param("message_id")],
             )
         },
         "/v1/messages/{message_id}/read": {
-            "post": _op(
+            "post": operation(
                 "Mark an inbound message read",
                 "messages:send",
                 {
-                    "200": _ok(_envelope(ref("Message"), ["ok"])),
-                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 422, 502, 503),
+                    "200": ok_response(envelope(ref("Message"), ["ok"])),
+                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 422, 502, 503),
                 },
-                parameters=[_path_param("message_id")],
+                parameters=[path_param("message_id")],
             )
         },
         "/v1/window-status": {
-            "get": _op(
+            "get": operation(
                 "The 24-hour customer-service window for a contact",
                 "messages:read",
                 {
-                    "200": _ok(_envelope(ref("Window"), ["ok"])),
-                    **_error_responses(400, *AUTH_ERRORS, 422, 500),
+                    "200": ok_response(envelope(ref("Window"), ["ok"])),
+                    **error_responses(400, *AUTH_ERRORS, 422, 500),
                 },
                 parameters=[
                     {"name": "to", "in": "query", "required": True, "schema": {"type": "string"}},
@@ -201,23 +124,23 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/v1/broadcasts": {
-            "post": _op(
+            "post": operation(
                 "One approved template to 1-256 recipients",
                 "broadcasts:send",
                 {
-                    "200": _ok(
-                        _envelope(ref("Broadcast"), ["ok"]),
+                    "200": ok_response(
+                        envelope(ref("Broadcast"), ["ok"]),
                         "No row failed, and at least one has gone out",
                     ),
-                    "202": _ok(
-                        _envelope(ref("Broadcast"), ["pending"]),
+                    "202": ok_response(
+                        envelope(ref("Broadcast"), ["pending"]),
                         "No row failed and none has gone out yet: queued (Prefer: respond-async),"
                         " scheduled or paced",
                     ),
-                    "207": _ok(
-                        _envelope(ref("Broadcast"), ["partial"]), "At least one recipient failed"
+                    "207": ok_response(
+                        envelope(ref("Broadcast"), ["partial"]), "At least one recipient failed"
                     ),
-                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 402, 409, 422),
+                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 402, 409, 422),
                 },
                 requestBody={
                     "required": True,
@@ -231,23 +154,23 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/v1/broadcasts/{broadcast_id}": {
-            "get": _op(
+            "get": operation(
                 "A broadcast's per-recipient results",
                 "messages:read",
                 {
-                    "200": _ok(_envelope(ref("Broadcast"), ["ok"])),
-                    **_error_responses(*AUTH_ERRORS, 404, 500),
+                    "200": ok_response(envelope(ref("Broadcast"), ["ok"])),
+                    **error_responses(*AUTH_ERRORS, 404, 500),
                 },
-                parameters=[_path_param("broadcast_id")],
+                parameters=[path_param("broadcast_id")],
             )
         },
         "/v1/media": {
-            "post": _op(
+            "post": operation(
                 "Upload media once (streamed into the media store); send it by its id",
                 "messages:send",
                 {
-                    "201": _ok(_envelope(ref("StoredMedia"), ["ok"]), "Stored"),
-                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 408, 422),
+                    "201": ok_response(envelope(ref("StoredMedia"), ["ok"]), "Stored"),
+                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 408, 422),
                 },
                 requestBody={
                     "required": True,
@@ -278,7 +201,7 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/v1/media/{media_id}": {
-            "get": _op(
+            "get": operation(
                 "Download media (ETag, Range, If-None-Match)",
                 "messages:read",
                 {
@@ -291,16 +214,16 @@ def openapi_document() -> dict[str, Any]:
                         "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
                     },
                     "304": {"description": "If-None-Match named the ETag"},
-                    **_error_responses(*AUTH_ERRORS, 404, 416, 500),
+                    **error_responses(*AUTH_ERRORS, 404, 416, 500),
                 },
-                parameters=[_path_param("media_id")],
+                parameters=[path_param("media_id")],
             ),
-            "delete": _op(
+            "delete": operation(
                 "Delete media",
                 "messages:send",
                 {
-                    "200": _ok(
-                        _envelope(
+                    "200": ok_response(
+                        envelope(
                             {
                                 "type": "object",
                                 "properties": {
@@ -311,18 +234,62 @@ def openapi_document() -> dict[str, Any]:
                             ["ok"],
                         )
                     ),
-                    **_error_responses(*AUTH_ERRORS, 404, 500),
+                    **error_responses(*AUTH_ERRORS, 404, 500),
                 },
-                parameters=[_path_param("media_id")],
+                parameters=[path_param("media_id")],
+            ),
+        },
+        "/v1/contacts": {
+            "get": operation(
+                "The workspace's contacts by number, filtered, a page at a time",
+                "messages:read",
+                {
+                    "200": ok_response(page_of(ref("Contact"))),
+                    **error_responses(400, *AUTH_ERRORS, 500),
+                },
+                parameters=[
+                    query_param("label", {"type": "string"}, "contacts with this label"),
+                    query_param("opted_out", {"enum": ["true", "false"]}, "opted out, or not"),
+                    query_param("q", {"type": "string"}, "the start of the number or the name"),
+                    query_param(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                        "page size",
+                    ),
+                    query_param("cursor", {"type": "string"}, "next_cursor of the page before"),
+                ],
+            )
+        },
+        "/v1/contacts/{phone}": {
+            "get": operation(
+                "One contact: labels, attributes, names, first and last seen, windows, opt-out",
+                "messages:read",
+                {
+                    "200": ok_response(envelope(ref("Contact"), ["ok"])),
+                    **error_responses(400, *AUTH_ERRORS, 404, 500),
+                },
+                parameters=[path_param("phone")],
+            ),
+            "patch": operation(
+                "Change a contact: labels added and removed, attributes, name, opt-out",
+                "messages:send",
+                {
+                    "200": ok_response(envelope(ref("Contact"), ["ok"])),
+                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS),
+                },
+                parameters=[path_param("phone")],
+                requestBody=json_body(ref("ContactPatch")),
             ),
         },
         "/v1/templates": {
-            "get": _op(
+            "get": operation(
                 "The template catalogue of the workspace's senders",
                 "templates:read",
                 {
-                    "200": _ok(_envelope({"type": "array", "items": {"type": "object"}}, ["ok"])),
-                    **_error_responses(*AUTH_ERRORS, 422, 500),
+                    "200": ok_response(
+                        envelope({"type": "array", "items": {"type": "object"}}, ["ok"])
+                    ),
+                    **error_responses(*AUTH_ERRORS, 422, 500),
                 },
                 parameters=[
                     {
@@ -335,24 +302,24 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/v1/templates/sync": {
-            "post": _op(
+            "post": operation(
                 "Fetch the templates from the provider",
                 "templates:write",
                 {
-                    "200": _ok(_envelope({"type": "object"}, ["ok"])),
-                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 422, 502, 503),
+                    "200": ok_response(envelope({"type": "object"}, ["ok"])),
+                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 422, 502, 503),
                 },
             )
         },
         "/v1/keys": {
-            "post": _op(
+            "post": operation(
                 "Create an API key (shown once)",
                 "admin",
                 {
-                    "201": _ok(_envelope(ref("Key"), ["ok"]), "Created"),
-                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS),
+                    "201": ok_response(envelope(ref("Key"), ["ok"]), "Created"),
+                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS),
                 },
-                requestBody=_json_body(
+                requestBody=json_body(
                     {
                         "type": "object",
                         "required": ["scopes"],
@@ -378,35 +345,35 @@ def openapi_document() -> dict[str, Any]:
                     }
                 ),
             ),
-            "get": _op(
+            "get": operation(
                 "List the workspace's API keys",
                 "admin",
                 {
-                    "200": _ok(_envelope({"type": "array", "items": ref("Key")}, ["ok"])),
-                    **_error_responses(*AUTH_ERRORS, 500),
+                    "200": ok_response(envelope({"type": "array", "items": ref("Key")}, ["ok"])),
+                    **error_responses(*AUTH_ERRORS, 500),
                 },
             ),
         },
         "/v1/keys/{key_id}": {
-            "delete": _op(
+            "delete": operation(
                 "Revoke an API key",
                 "admin",
                 {
-                    "200": _ok(_envelope(ref("Key"), ["ok"])),
-                    **_error_responses(*AUTH_ERRORS, 404, 500),
+                    "200": ok_response(envelope(ref("Key"), ["ok"])),
+                    **error_responses(*AUTH_ERRORS, 404, 500),
                 },
-                parameters=[_path_param("key_id")],
+                parameters=[path_param("key_id")],
             )
         },
         "/v1/sandbox/inbound": {
-            "post": _op(
+            "post": operation(
                 "Sandbox: a contact writes to a sender",
                 "messages:send",
                 {
-                    "200": _ok(_envelope(ref("Message"), ["ok"])),
-                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 404, 422),
+                    "200": ok_response(envelope(ref("Message"), ["ok"])),
+                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 404, 422),
                 },
-                requestBody=_json_body(
+                requestBody=json_body(
                     {
                         "type": "object",
                         "required": ["from"],
@@ -444,14 +411,14 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/v1/sandbox/script": {
-            "post": _op(
+            "post": operation(
                 "Sandbox: script the next outcomes",
                 "messages:send",
                 {
-                    "200": _ok(_envelope({"type": "object"}, ["ok"])),
-                    **_error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 404),
+                    "200": ok_response(envelope({"type": "object"}, ["ok"])),
+                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 404),
                 },
-                requestBody=_json_body(
+                requestBody=json_body(
                     {
                         "type": "object",
                         "additionalProperties": False,
@@ -471,7 +438,7 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/webhooks/{provider}": {
-            "get": _op(
+            "get": operation(
                 "Provider subscription handshake (Meta's hub.challenge)",
                 None,
                 {
@@ -479,39 +446,44 @@ def openapi_document() -> dict[str, Any]:
                         "description": "The challenge",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
                     },
-                    **_error_responses(400, 403, 404, 500),
+                    **error_responses(400, 403, 404, 500),
                 },
-                parameters=[_path_param("provider")],
+                parameters=[path_param("provider")],
             ),
-            "post": _op(
+            "post": operation(
                 "Provider events (signed)",
                 None,
                 {
-                    "200": _ok(_envelope({"type": "object"}, ["ok"])),
-                    **_error_responses(400, 401, 404, 413, 500),
+                    "200": ok_response(envelope({"type": "object"}, ["ok"])),
+                    **error_responses(400, 401, 404, 413, 500),
                 },
-                parameters=[_path_param("provider")],
+                parameters=[path_param("provider")],
             ),
         },
-        "/openapi.json": {"get": _op("This document", None, {"200": _ok({"type": "object"})})},
+        "/openapi.json": {
+            "get": operation("This document", None, {"200": ok_response({"type": "object"})})
+        },
         "/livez": {
-            "get": _op(
+            "get": operation(
                 "Liveness: the process answers (asks neither the store nor the provider)",
                 None,
-                {"200": _ok({"type": "object"})},
+                {"200": ok_response({"type": "object"})},
             )
         },
         "/healthz": {
-            "get": _op(
+            "get": operation(
                 "Readiness: the store answers, and the provider did at its last check",
                 None,
-                {"200": _ok({"type": "object"}), "503": _ok({"type": "object"}, "Unhealthy")},
+                {
+                    "200": ok_response({"type": "object"}),
+                    "503": ok_response({"type": "object"}, "Unhealthy"),
+                },
                 description="The provider is asked at most once every 10 seconds; "
                 "probes in between get its last answer.",
             )
         },
         "/metrics": {
-            "get": _op(
+            "get": operation(
                 "Prometheus metrics (the metrics_token setting, or an admin key)",
                 None,
                 {

@@ -50,6 +50,57 @@ def component_schemas() -> dict[str, Any]:
                 "data": {"type": "object"},
             },
         },
+        "Contact": {
+            "type": "object",
+            "required": ["phone", "labels", "attributes", "opted_out", "updated_at"],
+            "properties": {
+                "phone": {"type": "string"},
+                "name": nullable_string,
+                "labels": {"type": "array", "items": {"type": "string"}},
+                "attributes": {"type": "object"},
+                "opted_out": {"type": "boolean"},
+                "updated_at": {"type": "string", "format": "date-time"},
+                "profile_name": nullable_string,
+                "first_seen": nullable_string,
+                "last_seen": nullable_string,
+                "windows": {
+                    "type": "object",
+                    "description": "per sender: within_window and expires_at",
+                },
+                "consent": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "opted_out": {"type": "boolean"},
+                            "at": {"type": "string"},
+                            "source": {"enum": ["keyword", "api"]},
+                            "message_id": nullable_string,
+                        },
+                    },
+                },
+            },
+        },
+        "ContactPatch": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "name": nullable_string,
+                "labels": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "add": {"type": "array", "items": {"type": "string"}},
+                        "remove": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "attributes": {
+                    "type": "object",
+                    "description": "values are strings, numbers or booleans; null removes one",
+                },
+                "opted_out": {"type": "boolean"},
+            },
+        },
         "Message": {
             "type": "object",
             "required": ["message_id", "direction", "status", "sender_id", "created_at"],

@@ -16,6 +16,7 @@ import attrs
 from waport import storekit
 from waport.domain import lifecycle
 from waport.domain.consent import ConsentChange
+from waport.domain.contacts import ContactPatch, ContactQuery, matches, patch_contact
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
 from waport.domain.listing import Cursor, MessageQuery, mode_of
@@ -240,6 +241,16 @@ class _Messages:
         rows = sorted(filter(wanted, self._s.messages.values()), key=_key, reverse=True)
         return rows[: query.limit + 1]
 
+    async def contact_span(
+        self, workspace_id: str, contact: Recipient
+    ) -> tuple[datetime, datetime] | None:
+        times = [
+            m.created_at
+            for m in self._s.messages.values()
+            if m.workspace_id == workspace_id and m.contact == contact
+        ]
+        return (min(times), max(times)) if times else None
+
     async def media_in_use(self, media_ids: Collection[str]) -> set[str]:
         used: set[str] = set()
         for m in self._s.messages.values():
@@ -401,6 +412,23 @@ class _Contacts:
         if after is not None:
             self._s.contacts[key] = after
         return after
+
+    async def patch(
+        self, workspace_id: str, recipient: Recipient, patch: ContactPatch, at: datetime
+    ) -> Contact:
+        key = (workspace_id, recipient)
+        after = patch_contact(self._s.contacts.get(key), workspace_id, recipient, patch, at)
+        self._s.contacts[key] = after
+        return after
+
+    async def page(self, query: ContactQuery) -> Sequence[Contact]:
+        found = [
+            c
+            for (workspace_id, _), c in self._s.contacts.items()
+            if workspace_id == query.workspace_id and matches(c, query)
+        ]
+        found.sort(key=lambda c: str(c.recipient))
+        return found[: query.limit + 1]
 
     async def link_alias(self, alias: str, recipient: Recipient) -> None:
         self._s.aliases[alias] = recipient

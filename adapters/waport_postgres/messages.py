@@ -185,6 +185,13 @@ class _Messages(_Part):
         sql, args = sqlkit.page_query(query, postgres=True)
         return [self._docs.load(row) for row in await self._fetch(sql, *args)]
 
+    async def contact_span(
+        self, workspace_id: str, contact: Recipient
+    ) -> tuple[datetime, datetime] | None:
+        rows = await self._fetch(SQL.contact_span, workspace_id, str(contact))
+        first, last = rows[0][0], rows[0][1]
+        return None if first is None else (from_us(first), from_us(last))
+
     async def media_in_use(self, media_ids: Collection[str]) -> set[str]:
         wanted = set(media_ids)
         rows = await self._fetch(SQL.unsent_with_media)

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from waport import codec, storekit
+from waport import codec, sqlkit, storekit
 from waport.domain.consent import ConsentChange
+from waport.domain.contacts import ContactPatch, ContactQuery, patch_contact
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.domain.recipients import Recipient, parse_recipient
@@ -254,6 +255,19 @@ class _Contacts(_Part):
                     str(recipient),
                 )
             return after
+
+    async def patch(
+        self, workspace_id: str, recipient: Recipient, patch: ContactPatch, at: datetime
+    ) -> Contact:
+        async with self._tx() as c:
+            old = await _locked_contact(c, workspace_id, recipient)
+            after = patch_contact(old, workspace_id, recipient, patch, at)
+            await _write_contact(c, after)
+            return after
+
+    async def page(self, query: ContactQuery) -> Sequence[Contact]:
+        sql, args = sqlkit.contact_page_query(query, postgres=True)
+        return [codec.loads(row["doc"], Contact) for row in await self._fetch(sql, *args)]
 
     async def link_alias(self, alias: str, recipient: Recipient) -> None:
         await self._exec(

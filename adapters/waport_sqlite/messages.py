@@ -230,6 +230,15 @@ class _Messages(_Part):
 
         return await self._r.call(read)
 
+    async def contact_span(
+        self, workspace_id: str, contact: Recipient
+    ) -> tuple[datetime, datetime] | None:
+        def read(c: Conn) -> tuple[datetime, datetime] | None:
+            first, last = c.execute(SQL.contact_span, (workspace_id, str(contact))).fetchone()
+            return None if first is None else (from_us(first), from_us(last))
+
+        return await self._r.point(read)
+
     async def media_in_use(self, media_ids: Collection[str]) -> set[str]:
         wanted = set(media_ids)
 

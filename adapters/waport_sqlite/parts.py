@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from waport import codec, storekit
+from waport import codec, sqlkit, storekit
 from waport.domain.consent import ConsentChange
+from waport.domain.contacts import ContactPatch, ContactQuery, patch_contact
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import (
@@ -202,6 +203,25 @@ class _Contacts(_Part):
             return after
 
         return await self._w.call(write)
+
+    async def patch(
+        self, workspace_id: str, recipient: Recipient, patch: ContactPatch, at: datetime
+    ) -> Contact:
+        def write(c: Conn) -> Contact:
+            old = _read_contact(c, workspace_id, recipient)
+            after = patch_contact(old, workspace_id, recipient, patch, at)
+            _write_contact(c, after)
+            return after
+
+        return await self._w.call(write)
+
+    async def page(self, query: ContactQuery) -> Sequence[Contact]:
+        sql, args = sqlkit.contact_page_query(query)
+
+        def read(c: Conn) -> list[Contact]:
+            return [codec.loads(doc, Contact) for (doc,) in c.execute(sql, args)]
+
+        return await self._r.call(read)
 
     async def link_alias(self, alias: str, recipient: Recipient) -> None:
         await self._w.call(

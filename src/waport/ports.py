@@ -16,6 +16,7 @@ from typing import Protocol
 import attrs
 
 from waport.domain.consent import ConsentChange
+from waport.domain.contacts import ContactPatch, ContactQuery
 from waport.domain.errors import ErrorCode
 from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate
 from waport.domain.lifecycle import (
@@ -337,6 +338,12 @@ class MessageStore(Protocol):
         cursor: up to ``query.limit + 1`` (one more tells that another page follows)."""
         ...
 
+    async def contact_span(
+        self, workspace_id: str, contact: Recipient
+    ) -> tuple[datetime, datetime] | None:
+        """When the first and the last message with ``contact`` were created (either way)."""
+        ...
+
     async def media_in_use(self, media_ids: Collection[str]) -> set[str]:
         """Those of ``media_ids`` that a message not sent yet refers to (retention keeps
         them)."""
@@ -420,6 +427,17 @@ class ContactStore(Protocol):
         """Opt the contact out or in (creating it if unknown); the contact after, or
         ``None`` when a newer change was made since (``lifecycle.change_consent``). A
         contact who opted out outlives retention."""
+        ...
+
+    async def patch(
+        self, workspace_id: str, recipient: Recipient, patch: ContactPatch, at: datetime
+    ) -> Contact:
+        """Apply an API change (``contacts.patch_contact``), creating the contact if new."""
+        ...
+
+    async def page(self, query: ContactQuery) -> Sequence[Contact]:
+        """Contacts of ``query`` by number, after its cursor (``contacts.matches``): up to
+        ``query.limit + 1``."""
         ...
 
     async def link_alias(self, alias: str, recipient: Recipient) -> None:

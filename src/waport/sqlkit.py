@@ -22,6 +22,7 @@ from typing import Any, Final
 import attrs
 
 from waport import codec
+from waport.domain.contacts import ContactQuery
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PURGEABLE_SQL
 from waport.domain.listing import MessageQuery, mode_of
@@ -266,6 +267,10 @@ class Statements:
 
     split_batch: str = "SELECT id, doc FROM messages WHERE id > ? ORDER BY id LIMIT 500"
     fill_mode: str = "UPDATE messages SET mode = ? WHERE id = ?"
+    contact_span: str = (
+        "SELECT MIN(created_us), MAX(created_us) FROM messages"
+        " WHERE workspace_id = ? AND contact = ?"
+    )
     split_row: str = (
         "UPDATE messages SET status = ?, due_us = ?, attempting_us = ?, attempts = ?,"
         " provider = ?, provider_message_id = ?, error = ?, history = ?, doc = ? WHERE id = ?"
@@ -338,3 +343,40 @@ def mode_of_document(doc: str) -> str:
         error=None,
     )
     return mode_of(record)
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def contact_page_query(query: ContactQuery, *, postgres: bool = False) -> tuple[str, list[Any]]:
+    """One page of ``GET /v1/contacts`` (``contacts.matches`` as SQL): by number, after
+    the cursor, one row more than the page."""
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}" if postgres else "?"
+
+    where = [f"workspace_id = {arg(query.workspace_id)}"]
+    if query.opted_out is not None:
+        where.append(f"opted_out = {arg(query.opted_out if postgres else int(query.opted_out))}")
+    if query.label is not None:
+        label = arg(query.label)
+        where.append(
+            f"(doc::jsonb -> 'labels') ? {label}"
+            if postgres
+            else f"EXISTS (SELECT 1 FROM json_each(contacts.doc, '$.labels') WHERE value = {label})"
+        )
+    if query.prefix is not None:
+        name = "doc::jsonb ->> 'name'" if postgres else "json_extract(doc, '$.name')"
+        prefix = _like_prefix(query.prefix)
+        where.append(
+            f"(recipient LIKE {arg(prefix)} ESCAPE '\\'"
+            f" OR lower({name}) LIKE lower({arg(prefix)}) ESCAPE '\\')"
+        )
+    if query.after is not None:
+        where.append(f"recipient > {arg(query.after)}")
+    limit = arg(query.limit + 1)
+    sql = f"SELECT doc FROM contacts WHERE {' AND '.join(where)} ORDER BY recipient LIMIT {limit}"
+    return sql, args

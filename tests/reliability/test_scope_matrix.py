@@ -62,6 +62,11 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
             "POST", "/v1/messages", {"to": TO, "sender_id": SENDER, "template": HELLO}
         ),
         ("get", "/v1/messages"): lambda: fixed("GET", "/v1/messages"),
+        ("get", "/v1/contacts"): lambda: fixed("GET", "/v1/contacts"),
+        ("get", "/v1/contacts/{phone}"): lambda: fixed("GET", f"/v1/contacts/{TO}"),
+        ("patch", "/v1/contacts/{phone}"): lambda: fixed(
+            "PATCH", f"/v1/contacts/{TO}", {"labels": {"add": ["vip"]}}
+        ),
         ("get", "/v1/messages/{message_id}"): lambda: fixed(
             "GET", f"/v1/messages/{ids['message']}"
         ),
@@ -105,6 +110,9 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
 OTHER_SENDER: dict[tuple[str, str], tuple[int, str] | None] = {
     ("post", "/v1/messages"): (403, "FORBIDDEN"),
     ("get", "/v1/messages"): None,  # lists only its senders' messages
+    ("get", "/v1/contacts"): None,  # contacts belong to the workspace, not to a sender
+    ("get", "/v1/contacts/{phone}"): None,
+    ("patch", "/v1/contacts/{phone}"): None,
     ("get", "/v1/messages/{message_id}"): (404, "MESSAGE_NOT_FOUND"),
     ("post", "/v1/messages/{message_id}/read"): (403, "FORBIDDEN"),
     ("get", "/v1/window-status"): (403, "FORBIDDEN"),

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from waport_http.routes import (
     broadcasts,
+    contacts,
     keys,
     media,
     messages,
@@ -26,6 +27,7 @@ def all_routes(gw: Gateway) -> list[web.RouteDef]:
         *messages.Routes(gw).table(),
         *broadcasts.Routes(gw).table(),
         *media.Routes(gw).table(),
+        *contacts.Routes(gw).table(),
         *templates.Routes(gw).table(),
         *keys.Routes(gw).table(),
         *sandbox.Routes(gw).table(),

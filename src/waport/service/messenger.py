@@ -34,7 +34,7 @@ from waport.domain.records import MediaObject, MessageRecord, Workspace
 from waport.domain.templates import TemplateSpec
 from waport.domain.window import WindowStatus
 from waport.ports import Billing, Clock, IdSource, Provider, Store, UrlGuard
-from waport.service import broadcast, dispatch, media, read, send, templates
+from waport.service import broadcast, contacts, dispatch, media, read, send, templates
 from waport.service.billing import UnlimitedBilling
 from waport.service.core import (
     DEFAULT_WORKSPACE,
@@ -209,6 +209,26 @@ class Messenger:
         ``mode``, ``broadcast_id``, ``since``, ``until``, ``limit``), as strings."""
         scope = _scope(workspace_id, allowed_senders)
         return await read.list_messages(self.core, scope, filters)
+
+    async def get_contact(
+        self, phone: str, *, workspace_id: str | None = None
+    ) -> contacts.ContactDetail:
+        """What waport knows of a contact (``GET /v1/contacts/{phone}``)."""
+        return await contacts.get_contact(self.core, _scope(workspace_id), phone)
+
+    async def patch_contact(
+        self, phone: str, change: Mapping[str, Any], *, workspace_id: str | None = None
+    ) -> contacts.ContactDetail:
+        """Change a contact: ``{"name", "labels": {"add", "remove"}, "attributes",
+        "opted_out"}`` (``PATCH /v1/contacts/{phone}``)."""
+        return await contacts.patch_contact(self.core, _scope(workspace_id), phone, change)
+
+    async def list_contacts(
+        self, *, workspace_id: str | None = None, **filters: str
+    ) -> contacts.ContactPage:
+        """A page of contacts by number: ``label``, ``opted_out``, ``q``, ``limit``,
+        ``cursor`` as strings (``GET /v1/contacts``)."""
+        return await contacts.list_contacts(self.core, _scope(workspace_id), filters)
 
     async def get_message(
         self,

@@ -10,6 +10,7 @@ import attrs
 import pytest
 
 from waport.domain.consent import ConsentChange
+from waport.domain.contacts import ContactPatch, ContactQuery
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.listing import Cursor, MessageQuery
 from waport.domain.ratelimit import RateLimit, gcra
@@ -339,3 +340,51 @@ class ListingContract:
         assert await ids(broadcast_id="bc1") == ["c"]
         assert await ids(since=T0 + _sec(1), until=T0 + _sec(3)) == ["c", "b"]
         assert await ids(limit=1) == ["in", "c"]  # one more than the page
+
+    async def test_contacts_are_patched_and_listed_by_number(self, store: Store) -> None:
+        def phone(n: int) -> Recipient:
+            return Recipient("phone", f"25571234500{n}")
+
+        for n in range(5):
+            patch = ContactPatch(
+                name=f"Client {n}" if n != 2 else "ana",
+                add_labels=("vip",) if n % 2 == 0 else ("lead",),
+                attributes={"city": "Dar", "n": n},
+            )
+            await store.contacts.patch("ws1", phone(n), patch, T0)
+        changed = await store.contacts.patch(
+            "ws1",
+            phone(0),
+            ContactPatch(add_labels=("new",), remove_labels=("vip",), attributes={"city": None}),
+            T0 + _sec(1),
+        )
+        assert (changed.labels, dict(changed.metadata), changed.name) == (
+            ("new",),
+            {"n": 0},
+            "Client 0",
+        )
+        await store.contacts.set_consent(
+            "ws1", phone(4), ConsentChange(opted_out=True, at=T0, source="api")
+        )
+        await store.contacts.patch("ws2", phone(1), ContactPatch(add_labels=("vip",)), T0)
+
+        async def numbers(**given: object) -> list[str]:
+            query = ContactQuery(workspace_id="ws1", **given)  # type: ignore[arg-type]
+            return [str(c.recipient)[-1] for c in await store.contacts.page(query)]
+
+        assert await numbers() == ["0", "1", "2", "3", "4"]
+        assert await numbers(label="vip") == ["2", "4"]
+        assert await numbers(opted_out=True) == ["4"]
+        assert await numbers(opted_out=False) == ["0", "1", "2", "3"]
+        assert await numbers(prefix="255712345003") == ["3"]
+        assert await numbers(prefix="AN") == ["2"]  # a name, in any case
+        assert await numbers(prefix="25571234500", after=str(phone(2))) == ["3", "4"]
+        assert await numbers(limit=1) == ["0", "1"]  # one more than the page
+        assert await numbers(prefix="%") == []  # no wildcards
+        assert await store.messages.contact_span("ws1", phone(0)) is None
+        await add_messages(
+            store,
+            builders.outbound("x1", at=T0, to=phone(0).value),
+            builders.outbound("x2", at=T0 + _sec(9), to=phone(0).value),
+        )
+        assert await store.messages.contact_span("ws1", phone(0)) == (T0, T0 + _sec(9))

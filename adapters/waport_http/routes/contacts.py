@@ -1,0 +1,88 @@
+"""``/v1/contacts``: the workspace's contacts, one contact, and changing one (labels,
+attributes, name, opt-out)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from aiohttp import web
+
+from waport.domain.contacts import CONTACT_FILTERS
+from waport.domain.records import Contact
+from waport.service import contacts
+from waport_http import bodies
+from waport_http.middleware import ok
+
+if TYPE_CHECKING:
+    from waport_http.app import Gateway
+
+
+def contact_view(contact: Contact) -> dict[str, Any]:
+    return {
+        "phone": str(contact.recipient),
+        "name": contact.name,
+        "labels": list(contact.labels),
+        "attributes": dict(contact.metadata),
+        "opted_out": contact.opted_out,
+        "updated_at": contact.updated_at.isoformat(),
+    }
+
+
+def detail_view(detail: contacts.ContactDetail) -> dict[str, Any]:
+    return {
+        **contact_view(detail.contact),
+        "profile_name": detail.profile_name,
+        "first_seen": detail.first_seen,
+        "last_seen": detail.last_seen,
+        "windows": dict(detail.windows),
+        "consent": [
+            {
+                "opted_out": change.opted_out,
+                "at": change.at.isoformat(),
+                "source": change.source,
+                "message_id": change.message_id,
+            }
+            for change in detail.contact.consent
+        ],
+    }
+
+
+@attrs.frozen
+class Routes:
+    gw: Gateway
+
+    def table(self) -> list[web.RouteDef]:
+        return [
+            web.get("/v1/contacts", self.list),
+            web.get("/v1/contacts/{phone}", self.get),
+            web.patch("/v1/contacts/{phone}", self.patch),
+        ]
+
+    async def list(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        key = await gw.authenticate(request, "messages:read")
+        params = bodies.query(request, *CONTACT_FILTERS)
+        page = await contacts.list_contacts(gw.core, gw.scope(key), params)
+        return ok(
+            {
+                "status": "ok",
+                "data": [contact_view(c) for c in page.contacts],
+                "next_cursor": page.next_cursor,
+            }
+        )
+
+    async def get(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        key = await gw.authenticate(request, "messages:read")
+        detail = await contacts.get_contact(gw.core, gw.scope(key), request.match_info["phone"])
+        return ok({"status": "ok", "data": detail_view(detail)})
+
+    async def patch(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        key = await gw.authenticate(request, "messages:send")
+        body = await bodies.read_json(request, gw.max_body_bytes)
+        detail = await contacts.patch_contact(
+            gw.core, gw.scope(key), request.match_info["phone"], body
+        )
+        return ok({"status": "ok", "data": detail_view(detail)})
