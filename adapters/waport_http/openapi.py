@@ -14,6 +14,7 @@ from waport_http.auth import MAX_RATE_PER_MINUTE
 from waport_http.openapi_parts import (
     AUTH_ERRORS,
     COMMON_ERRORS,
+    CONVERSATION_PARAMETERS,
     IDEMPOTENCY_HEADER,
     JSON,
     LISTING_PARAMETERS,
@@ -238,6 +239,32 @@ def openapi_document() -> dict[str, Any]:
                 },
                 parameters=[path_param("media_id")],
             ),
+        },
+        "/v1/conversations": {
+            "get": operation(
+                "One row per (contact, sender): the latest message, unread count, window",
+                "messages:read",
+                {
+                    "200": ok_response(page_of(ref("Conversation"))),
+                    **error_responses(400, *AUTH_ERRORS, 500),
+                },
+                parameters=CONVERSATION_PARAMETERS,
+                description=(
+                    "Latest activity first; unread counts the inbound messages after the newest "
+                    "one marked read. Pages follow next_cursor as for messages."
+                ),
+            )
+        },
+        "/v1/conversations/{contact}": {
+            "get": operation(
+                "One contact's messages, newest first (optionally with one sender)",
+                "messages:read",
+                {
+                    "200": ok_response(page_of(ref("Message"))),
+                    **error_responses(400, *AUTH_ERRORS, 500),
+                },
+                parameters=[path_param("contact"), *CONVERSATION_PARAMETERS],
+            )
         },
         "/v1/contacts": {
             "get": operation(

@@ -104,3 +104,12 @@ LISTING_PARAMETERS: Final = [
     ),
     query_param("cursor", {"type": "string"}, "next_cursor of the page before"),
 ]
+
+
+CONVERSATION_PARAMETERS: Final = [
+    query_param("sender_id", {"type": "string"}, "one sender of the workspace"),
+    query_param(
+        "limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "page size"
+    ),
+    query_param("cursor", {"type": "string"}, "next_cursor of the page before"),
+]

@@ -50,6 +50,32 @@ def component_schemas() -> dict[str, Any]:
                 "data": {"type": "object"},
             },
         },
+        "Conversation": {
+            "type": "object",
+            "required": ["contact", "sender_id", "unread", "last_message", "window"],
+            "properties": {
+                "contact": {"type": "string"},
+                "sender_id": {"type": "string"},
+                "unread": {"type": "integer", "minimum": 0},
+                "last_message": {
+                    "type": "object",
+                    "properties": {
+                        "message_id": {"type": "string"},
+                        "direction": {"enum": ["outbound", "inbound"]},
+                        "status": {"enum": statuses},
+                        "created_at": {"type": "string"},
+                        "summary": {"type": "string"},
+                    },
+                },
+                "window": {
+                    "type": "object",
+                    "properties": {
+                        "within_window": {"type": "boolean"},
+                        "expires_at": nullable_string,
+                    },
+                },
+            },
+        },
         "Contact": {
             "type": "object",
             "required": ["phone", "labels", "attributes", "opted_out", "updated_at"],

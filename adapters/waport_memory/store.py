@@ -19,7 +19,14 @@ from waport.domain.consent import ConsentChange
 from waport.domain.contacts import ContactPatch, ContactQuery, matches, patch_contact
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
-from waport.domain.listing import Cursor, MessageQuery, mode_of
+from waport.domain.listing import (
+    Conversation,
+    ConversationQuery,
+    Cursor,
+    MessageQuery,
+    mode_of,
+    unread_count,
+)
 from waport.domain.recipients import Recipient
 from waport.domain.records import (
     ApiKey,
@@ -239,6 +246,28 @@ class _Messages:
             )
 
         rows = sorted(filter(wanted, self._s.messages.values()), key=_key, reverse=True)
+        return rows[: query.limit + 1]
+
+    async def conversations(self, query: ConversationQuery) -> Sequence[Conversation]:
+        chats: dict[tuple[str, str], list[MessageRecord]] = {}
+        for m in self._s.messages.values():
+            if m.workspace_id == query.workspace_id and (
+                query.senders is None or m.sender_id in query.senders
+            ):
+                chats.setdefault((str(m.contact), m.sender_id), []).append(m)
+        rows = []
+        for (contact, sender_id), chat in chats.items():
+            if query.sender_id is not None and sender_id != query.sender_id:
+                continue
+            found = Conversation(
+                contact=contact,
+                sender_id=sender_id,
+                last=max(chat, key=_key),
+                unread=unread_count(chat),
+            )
+            if query.after is None or found.cursor.key < query.after.key:
+                rows.append(found)
+        rows.sort(key=lambda c: c.cursor.key, reverse=True)
         return rows[: query.limit + 1]
 
     async def contact_span(

@@ -8,7 +8,7 @@ from datetime import datetime
 from waport import codec, sqlkit, storekit
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
-from waport.domain.listing import MessageQuery
+from waport.domain.listing import Conversation, ConversationQuery, MessageQuery
 from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import (
     MessageRecord,
@@ -185,6 +185,18 @@ class _Messages(_Part):
         sql, args = sqlkit.page_query(query, postgres=True)
         return [self._docs.load(row) for row in await self._fetch(sql, *args)]
 
+    async def conversations(self, query: ConversationQuery) -> Sequence[Conversation]:
+        sql, args = sqlkit.conversation_page_query(query, postgres=True)
+        return [
+            Conversation(
+                contact=row[0],
+                sender_id=row[1],
+                unread=row[2],
+                last=self._docs.load(tuple(row)[3:]),
+            )
+            for row in await self._fetch(sql, *args)
+        ]
+
     async def contact_span(
         self, workspace_id: str, contact: Recipient
     ) -> tuple[datetime, datetime] | None:
@@ -209,6 +221,9 @@ class _Messages(_Part):
             await c.execute("DELETE FROM outbox WHERE message_id = ANY($1::text[])", ids)
             await c.execute("DELETE FROM messages WHERE id = ANY($1::text[])", ids)
             await c.execute("DELETE FROM windows WHERE last_us < $1", cutoff)
+            for workspace_id, contact in sorted({(r["workspace_id"], r["contact"]) for r in gone}):
+                await c.execute(SQL.forget_conversations, workspace_id, contact)
+                await c.execute(SQL.refill_conversations, workspace_id, contact)
             contacts = sorted({row["contact"] for row in gone})
             await c.execute(
                 "DELETE FROM contacts WHERE recipient = ANY($1::text[]) AND NOT opted_out"

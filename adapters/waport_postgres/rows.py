@@ -39,6 +39,7 @@ async def _insert_message(c: Conn, docs: _Docs, r: MessageRecord) -> bool:
     args = sqlkit.insert_args(r)
     if await c.execute(SQL.insert_message, *args) != "INSERT 0 1":
         return False
+    await c.execute(SQL.note_conversation, *sqlkit.conversation_args(r))
     docs.inserted(args, r)
     return True
 

@@ -143,7 +143,25 @@ CREATE INDEX messages_listing_by_contact ON messages (workspace_id, contact, cre
 CREATE INDEX messages_listing_by_sender ON messages (workspace_id, sender_id, created_us, id);
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5, V6)
+V7: Final = """
+-- conversations: one row per (workspace, contact, sender) naming its latest message,
+-- kept with each message written (filled here from the messages there are)
+CREATE TABLE conversations (
+    workspace_id TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    sender_id TEXT NOT NULL,
+    last_us BIGINT NOT NULL,
+    last_message_id TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, contact, sender_id)
+);
+CREATE INDEX conversations_by_activity ON conversations (workspace_id, last_us, contact, sender_id);
+INSERT INTO conversations (workspace_id, contact, sender_id, last_us, last_message_id)
+    SELECT DISTINCT ON (workspace_id, contact, sender_id)
+        workspace_id, contact, sender_id, created_us, id
+    FROM messages ORDER BY workspace_id, contact, sender_id, created_us DESC, id DESC;
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5, V6, V7)
 MEDIA_MOVED: Final = 3
 HOT_COLUMNS: Final = 4
 MODES_FILLED: Final = 6

@@ -10,7 +10,7 @@ import attrs
 from waport import codec, sqlkit, storekit
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
-from waport.domain.listing import MessageQuery
+from waport.domain.listing import Conversation, ConversationQuery, MessageQuery
 from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import (
     MessageRecord,
@@ -230,6 +230,19 @@ class _Messages(_Part):
 
         return await self._r.call(read)
 
+    async def conversations(self, query: ConversationQuery) -> Sequence[Conversation]:
+        sql, args = sqlkit.conversation_page_query(query)
+
+        def read(c: Conn) -> list[Conversation]:
+            return [
+                Conversation(
+                    contact=row[0], sender_id=row[1], unread=row[2], last=self._docs.load(row[3:])
+                )
+                for row in c.execute(sql, args)
+            ]
+
+        return await self._r.call(read)
+
     async def contact_span(
         self, workspace_id: str, contact: Recipient
     ) -> tuple[datetime, datetime] | None:
@@ -266,6 +279,9 @@ class _Messages(_Part):
             c.executemany("DELETE FROM outbox WHERE message_id = ?", ids)
             c.executemany("DELETE FROM messages WHERE id = ?", ids)
             c.execute("DELETE FROM windows WHERE last_us < ?", (cutoff,))
+            for pair in sorted({(row[1], row[2]) for row in gone}):
+                c.execute(SQL.forget_conversations, pair)
+                c.execute(SQL.refill_conversations, pair)
             self._w.after_commit(self._w.known.forget)
             for contact in {row[2] for row in gone}:
                 c.execute(

@@ -35,6 +35,7 @@ def _insert_message(conn: Conn, docs: _Docs, r: MessageRecord) -> bool:
     args = sqlkit.insert_args(r)
     if conn.execute(SQL.insert_message, args).rowcount != 1:
         return False
+    conn.execute(SQL.note_conversation, sqlkit.conversation_args(r))
     docs.inserted(args, r)
     return True
 

@@ -157,7 +157,26 @@ CREATE INDEX messages_listing_by_contact ON messages (workspace_id, contact, cre
 CREATE INDEX messages_listing_by_sender ON messages (workspace_id, sender_id, created_us, id);
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5, V6)
+V7: Final = """
+-- conversations: one row per (workspace, contact, sender) naming its latest message,
+-- kept with each message written (filled here from the messages there are)
+CREATE TABLE conversations (
+    workspace_id TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    sender_id TEXT NOT NULL,
+    last_us INTEGER NOT NULL,
+    last_message_id TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, contact, sender_id)
+);
+CREATE INDEX conversations_by_activity ON conversations (workspace_id, last_us, contact, sender_id);
+INSERT INTO conversations (workspace_id, contact, sender_id, last_us, last_message_id)
+    SELECT m.workspace_id, m.contact, m.sender_id, m.created_us, m.id FROM messages m
+    WHERE NOT EXISTS (SELECT 1 FROM messages n WHERE n.workspace_id = m.workspace_id
+        AND n.contact = m.contact AND n.sender_id = m.sender_id
+        AND (n.created_us, n.id) > (m.created_us, m.id));
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5, V6, V7)
 MEDIA_MOVED: Final = 3
 """The version after which no stored message holds media bytes."""
 HOT_COLUMNS: Final = 4

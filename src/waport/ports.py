@@ -29,7 +29,7 @@ from waport.domain.lifecycle import (
     StatusResult,
 )
 from waport.domain.limits import MediaKind
-from waport.domain.listing import MessageQuery
+from waport.domain.listing import Conversation, ConversationQuery, MessageQuery
 from waport.domain.messages import MODES, MediaData, MediaStream, OutboundMessage
 from waport.domain.ratelimit import RateDecision, RateLimit
 from waport.domain.recipients import Recipient
@@ -336,6 +336,11 @@ class MessageStore(Protocol):
     async def page(self, query: MessageQuery) -> Sequence[MessageRecord]:
         """Messages of ``query`` newest first (created time, then id), strictly after its
         cursor: up to ``query.limit + 1`` (one more tells that another page follows)."""
+        ...
+
+    async def conversations(self, query: ConversationQuery) -> Sequence[Conversation]:
+        """One row per (contact, sender) with its latest message and unread count, by
+        latest activity (newest first), after the cursor: up to ``query.limit + 1``."""
         ...
 
     async def contact_span(

@@ -25,7 +25,7 @@ from waport import codec
 from waport.domain.contacts import ContactQuery
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PURGEABLE_SQL
-from waport.domain.listing import MessageQuery, mode_of
+from waport.domain.listing import ConversationQuery, MessageQuery, mode_of
 from waport.domain.records import MessageRecord, OutboxEvent
 from waport.storekit import from_us, to_us
 
@@ -91,6 +91,11 @@ def _hot(r: MessageRecord) -> tuple[Any, ...]:
         r.provider_message_id,
         None if r.error is None else codec.dumps(r.error),
     )
+
+
+def conversation_args(r: MessageRecord) -> tuple[Any, ...]:
+    """The values of ``Statements.note_conversation`` for a new message."""
+    return (r.workspace_id, str(r.contact), r.sender_id, to_us(r.created_at), r.id)
 
 
 def insert_args(r: MessageRecord) -> tuple[Any, ...]:
@@ -267,6 +272,25 @@ class Statements:
 
     split_batch: str = "SELECT id, doc FROM messages WHERE id > ? ORDER BY id LIMIT 500"
     fill_mode: str = "UPDATE messages SET mode = ? WHERE id = ?"
+    note_conversation: str = (
+        "INSERT INTO conversations (workspace_id, contact, sender_id, last_us, last_message_id)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace_id, contact, sender_id) DO UPDATE"
+        " SET last_us = excluded.last_us, last_message_id = excluded.last_message_id"
+        " WHERE (excluded.last_us, excluded.last_message_id)"
+        " > (conversations.last_us, conversations.last_message_id)"
+    )
+    forget_conversations: str = (
+        "DELETE FROM conversations WHERE workspace_id = ? AND contact = ? AND NOT EXISTS"
+        " (SELECT 1 FROM messages m WHERE m.id = conversations.last_message_id)"
+    )
+    refill_conversations: str = (
+        "INSERT INTO conversations (workspace_id, contact, sender_id, last_us, last_message_id)"
+        " SELECT m.workspace_id, m.contact, m.sender_id, m.created_us, m.id FROM messages m"
+        " WHERE m.workspace_id = ? AND m.contact = ? AND NOT EXISTS (SELECT 1 FROM messages n"
+        "  WHERE n.workspace_id = m.workspace_id AND n.contact = m.contact"
+        "  AND n.sender_id = m.sender_id AND (n.created_us, n.id) > (m.created_us, m.id))"
+        " ON CONFLICT (workspace_id, contact, sender_id) DO NOTHING"
+    )
     contact_span: str = (
         "SELECT MIN(created_us), MAX(created_us) FROM messages"
         " WHERE workspace_id = ? AND contact = ?"
@@ -379,4 +403,49 @@ def contact_page_query(query: ContactQuery, *, postgres: bool = False) -> tuple[
         where.append(f"recipient > {arg(query.after)}")
     limit = arg(query.limit + 1)
     sql = f"SELECT doc FROM contacts WHERE {' AND '.join(where)} ORDER BY recipient LIMIT {limit}"
+    return sql, args
+
+
+_READ_STATUSES: Final = "('read', 'played')"
+_SAME_CHAT: Final = (
+    "{t}.workspace_id = c.workspace_id AND {t}.contact = c.contact"
+    " AND {t}.sender_id = c.sender_id AND {t}.direction = 'inbound'"
+)
+_UNREAD: Final = (
+    f"(SELECT COUNT(*) FROM messages u WHERE {_SAME_CHAT.format(t='u')}"
+    " AND u.created_us > COALESCE((SELECT MAX(r.created_us) FROM messages r"
+    f"  WHERE {_SAME_CHAT.format(t='r')} AND r.status IN {_READ_STATUSES}), -1))"
+)
+
+
+def conversation_page_query(
+    query: ConversationQuery, *, postgres: bool = False
+) -> tuple[str, list[Any]]:
+    """One page of ``GET /v1/conversations``: by latest activity, newest first, with each
+    row's latest message and unread count; one row more than the page."""
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}" if postgres else "?"
+
+    where = [f"c.workspace_id = {arg(query.workspace_id)}"]
+    if query.senders is not None:
+        allowed = sorted(query.senders) or [""]
+        where.append(f"c.sender_id IN ({', '.join(arg(s) for s in allowed)})")
+    if query.sender_id is not None:
+        where.append(f"c.sender_id = {arg(query.sender_id)}")
+    if query.after is not None:
+        after = query.after
+        where.append(
+            f"(c.last_us, c.contact, c.sender_id) < ({arg(after.last_us)},"
+            f" {arg(after.contact)}, {arg(after.sender_id)})"
+        )
+    loaded = ", ".join(f"m.{column}" for column in LOAD_COLUMNS)
+    sql = (
+        f"SELECT c.contact, c.sender_id, {_UNREAD} AS unread, {loaded}"
+        " FROM conversations c JOIN messages m ON m.id = c.last_message_id"
+        f" WHERE {' AND '.join(where)}"
+        f" ORDER BY c.last_us DESC, c.contact DESC, c.sender_id DESC LIMIT {arg(query.limit + 1)}"
+    )
     return sql, args

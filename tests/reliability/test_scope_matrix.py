@@ -62,6 +62,8 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
             "POST", "/v1/messages", {"to": TO, "sender_id": SENDER, "template": HELLO}
         ),
         ("get", "/v1/messages"): lambda: fixed("GET", "/v1/messages"),
+        ("get", "/v1/conversations"): lambda: fixed("GET", "/v1/conversations"),
+        ("get", "/v1/conversations/{contact}"): lambda: fixed("GET", f"/v1/conversations/{TO}"),
         ("get", "/v1/contacts"): lambda: fixed("GET", "/v1/contacts"),
         ("get", "/v1/contacts/{phone}"): lambda: fixed("GET", f"/v1/contacts/{TO}"),
         ("patch", "/v1/contacts/{phone}"): lambda: fixed(
@@ -110,6 +112,8 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
 OTHER_SENDER: dict[tuple[str, str], tuple[int, str] | None] = {
     ("post", "/v1/messages"): (403, "FORBIDDEN"),
     ("get", "/v1/messages"): None,  # lists only its senders' messages
+    ("get", "/v1/conversations"): None,  # lists only its senders' conversations
+    ("get", "/v1/conversations/{contact}"): None,  # and only their messages
     ("get", "/v1/contacts"): None,  # contacts belong to the workspace, not to a sender
     ("get", "/v1/contacts/{phone}"): None,
     ("patch", "/v1/contacts/{phone}"): None,

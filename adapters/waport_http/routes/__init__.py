@@ -9,6 +9,7 @@ from aiohttp import web
 from waport_http.routes import (
     broadcasts,
     contacts,
+    conversations,
     keys,
     media,
     messages,
@@ -28,6 +29,7 @@ def all_routes(gw: Gateway) -> list[web.RouteDef]:
         *broadcasts.Routes(gw).table(),
         *media.Routes(gw).table(),
         *contacts.Routes(gw).table(),
+        *conversations.Routes(gw).table(),
         *templates.Routes(gw).table(),
         *keys.Routes(gw).table(),
         *sandbox.Routes(gw).table(),

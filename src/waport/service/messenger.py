@@ -210,6 +210,18 @@ class Messenger:
         scope = _scope(workspace_id, allowed_senders)
         return await read.list_messages(self.core, scope, filters)
 
+    async def list_conversations(
+        self,
+        *,
+        workspace_id: str | None = None,
+        allowed_senders: frozenset[str] | None = None,
+        **filters: str,
+    ) -> read.ConversationPage:
+        """A page of conversations, latest activity first: ``sender_id``, ``limit``,
+        ``cursor`` as strings (``GET /v1/conversations``)."""
+        scope = _scope(workspace_id, allowed_senders)
+        return await read.list_conversations(self.core, scope, filters)
+
     async def get_contact(
         self, phone: str, *, workspace_id: str | None = None
     ) -> contacts.ContactDetail:

@@ -9,7 +9,13 @@ import attrs
 
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import StatusPatch
-from waport.domain.listing import Cursor, MessageQuery, parse_message_query
+from waport.domain.listing import (
+    Conversation,
+    Cursor,
+    MessageQuery,
+    parse_conversation_query,
+    parse_message_query,
+)
 from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import Direction, MessageRecord
 from waport.domain.status import MessageStatus, StatusChange
@@ -54,6 +60,39 @@ async def list_messages(
     if len(rows) > query.limit:
         following = Cursor.at(shown[-1]).encode()
     return MessagePage(messages=shown, next_cursor=following)
+
+
+@attrs.frozen
+class ConversationRow:
+    conversation: Conversation
+    window: WindowStatus
+
+
+@attrs.frozen
+class ConversationPage:
+    conversations: Sequence[ConversationRow]
+    next_cursor: str | None
+
+
+async def list_conversations(
+    core: Core, scope: Scope, params: Mapping[str, str]
+) -> ConversationPage:
+    """A page of the caller's conversations, latest activity first, with each one's
+    window (``GET /v1/conversations``)."""
+    query = parse_conversation_query(
+        params, workspace_id=core.workspace_of(scope), senders=scope.senders
+    )
+    found = await core.store.messages.conversations(query)
+    shown = found[: query.limit]
+    now = core.clock.now()
+    rows = []
+    for chat in shown:
+        last = await core.store.messages.last_inbound(
+            query.workspace_id, parse_recipient(chat.contact), chat.sender_id
+        )
+        rows.append(ConversationRow(conversation=chat, window=window_status(last, now)))
+    following = shown[-1].cursor.encode() if len(found) > query.limit else None
+    return ConversationPage(conversations=rows, next_cursor=following)
 
 
 async def get_window(

@@ -51,6 +51,13 @@ async def test_a_previous_database_migrates_its_media_out_and_serves_it(tmp_path
             assert media_ids == ["msg_000003", "msg_000002"]
             everyone = {r.id for r in (await m.list_messages()).messages}
             assert everyone - set(media_ids)  # the rest are other modes
+            # schema 7 filled in the conversations: each names its newest message
+            chats = (await m.list_conversations()).conversations
+            assert chats
+            for row in chats:
+                chat = row.conversation
+                newest = await m.list_messages(contact=chat.contact, sender_id=chat.sender_id)
+                assert chat.last.id == newest.messages[0].id
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] >= 4
         stored = conn.execute("SELECT doc, history FROM messages").fetchall()

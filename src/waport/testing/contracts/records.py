@@ -12,19 +12,20 @@ import pytest
 from waport.domain.consent import ConsentChange
 from waport.domain.contacts import ContactPatch, ContactQuery
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.listing import Cursor, MessageQuery
+from waport.domain.listing import ConversationQuery, Cursor, MessageQuery
 from waport.domain.ratelimit import RateLimit, gcra
 from waport.domain.recipients import Recipient
 from waport.domain.records import (
     ApiKey,
     Contact,
+    MessageRecord,
     Sender,
     StoredResponse,
     Workspace,
 )
-from waport.domain.status import MessageStatus
+from waport.domain.status import MessageStatus, StatusChange
 from waport.domain.templates import TemplateSpec, TemplateStatus
-from waport.ports import Store
+from waport.ports import StatusPatch, Store
 from waport.testing import builders
 from waport.testing.contracts.support import PHONE, T0, _sec, add_messages
 
@@ -388,3 +389,52 @@ class ListingContract:
             builders.outbound("x2", at=T0 + _sec(9), to=phone(0).value),
         )
         assert await store.messages.contact_span("ws1", phone(0)) == (T0, T0 + _sec(9))
+
+    async def test_conversations_by_latest_activity_with_unread_counts(self, store: Store) -> None:
+        ana, ben = "255700000011", "255700000012"
+
+        def heard(message_id: str, seconds: int, contact: str) -> MessageRecord:
+            return builders.inbound(
+                message_id,
+                at=T0 + _sec(seconds),
+                provider_message_id=f"w_{message_id}",
+                contact=contact,
+                webhook_url=None,  # nothing owed: retention may take it
+            )
+
+        await store.messages.record_inbound([heard(f"a_in{n}", n, ana) for n in range(3)])
+        await add_messages(
+            store,
+            builders.outbound(
+                "b_out", at=T0 + _sec(5), to=ben, status=MessageStatus.DELIVERED, webhook_url=None
+            ),
+            builders.outbound("a_other", at=T0 + _sec(1), to=ana, sender_id="s2"),
+            builders.outbound("a_queued", at=T0 - _sec(1), to=ana),  # unsent: retention keeps it
+        )
+        await store.messages.record_inbound([heard("b_in", 6, ben)])
+
+        async def rows(**given: object) -> list[tuple[str, str, str, int]]:
+            query = ConversationQuery(workspace_id="ws1", **given)  # type: ignore[arg-type]
+            return [
+                (c.contact, c.sender_id, c.last.id, c.unread)
+                for c in await store.messages.conversations(query)
+            ]
+
+        assert await rows() == [
+            (ben, "s1", "b_in", 1),
+            (ana, "s1", "a_in2", 3),
+            (ana, "s2", "a_other", 0),
+        ]
+        # marking the second read reads the first too: one left
+        change = StatusChange(status=MessageStatus.READ, at=T0)
+        await store.messages.apply_statuses([StatusPatch(message_id="a_in1", change=change)])
+        assert (await rows())[1] == (ana, "s1", "a_in2", 1)
+        assert await rows(sender_id="s2") == [(ana, "s2", "a_other", 0)]
+        assert await rows(senders=frozenset({"s2"})) == [(ana, "s2", "a_other", 0)]
+        first = await store.messages.conversations(ConversationQuery(workspace_id="ws1", limit=1))
+        after = await rows(limit=1, after=first[0].cursor)
+        assert after == [(ana, "s1", "a_in2", 1), (ana, "s2", "a_other", 0)]
+        # retention: a conversation goes with its messages, or falls back to those left
+        await store.messages.purge_before(T0 + timedelta(days=90), limit=100)
+        assert await store.messages.get("a_in2") is None
+        assert await rows() == [(ana, "s2", "a_other", 0), (ana, "s1", "a_queued", 0)]
