@@ -4,6 +4,9 @@
     waport keys create|list|revoke    manage API keys
     waport send                       send one message from the terminal
     waport templates sync             fetch the template catalogue from the provider
+    waport media upload|get           keep a file in the media store, or write one out
+    waport messages list [--follow]   messages, newest first (then new ones as they come)
+    waport contacts list|show|opt-out|opt-in
 
 Every command reads ``--config FILE`` and ``WAPORT_*`` variables; flags win.
 """
@@ -27,7 +30,7 @@ from waport.domain.records import SCOPES
 from waport.plugins import PluginContext, Registry
 from waport.ports import Store
 from waport.service import DEFAULT_WORKSPACE, RandomIds, Scope, SystemClock, keys, templates
-from waport_http import config
+from waport_http import cli_lists, config
 from waport_http.logs import configure_logging
 from waport_http.server import open_components, serve
 from waport_http.views import key_view, media_view, message_view
@@ -90,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     get.add_argument("media_id")
     get.add_argument("-o", "--output", required=True, help="the file to write (- for stdout)")
 
+    cli_lists.add_commands(sub)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -267,6 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return anyio.run(_send, args, loaded)
         if args.command == "media":
             return anyio.run(_media, args, loaded)
+        if args.command == "messages":
+            return anyio.run(cli_lists.messages, args, loaded)
+        if args.command == "contacts":
+            return anyio.run(cli_lists.contacts, args, loaded)
         return anyio.run(_templates, args, loaded)
     except ConfigError as exc:
         print(f"waport: configuration error: {exc}", file=sys.stderr)

@@ -149,12 +149,13 @@ ALTER TABLE contacts ADD COLUMN opted_out INTEGER NOT NULL DEFAULT 0;
 """
 
 V6: Final = """
--- listing (GET /v1/messages): a workspace's messages newest first, by contact or sender,
+-- listing (GET /v1/messages): a workspace's messages newest first, or one contact's,
 -- and the mode they were sent in (the migration fills it in from the documents)
 ALTER TABLE messages ADD COLUMN mode TEXT NOT NULL DEFAULT '';
+-- (the contact's index takes the place of messages_by_contact, which retention used)
 CREATE INDEX messages_listing ON messages (workspace_id, created_us, id);
-CREATE INDEX messages_listing_by_contact ON messages (workspace_id, contact, created_us, id);
-CREATE INDEX messages_listing_by_sender ON messages (workspace_id, sender_id, created_us, id);
+CREATE INDEX messages_listing_by_contact ON messages (contact, workspace_id, created_us, id);
+DROP INDEX messages_by_contact;
 """
 
 V7: Final = """
@@ -167,7 +168,7 @@ CREATE TABLE conversations (
     last_us INTEGER NOT NULL,
     last_message_id TEXT NOT NULL,
     PRIMARY KEY (workspace_id, contact, sender_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX conversations_by_activity ON conversations (workspace_id, last_us, contact, sender_id);
 INSERT INTO conversations (workspace_id, contact, sender_id, last_us, last_message_id)
     SELECT m.workspace_id, m.contact, m.sender_id, m.created_us, m.id FROM messages m

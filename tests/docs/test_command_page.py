@@ -21,11 +21,10 @@ from waport_http.server import open_components
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "adapters" / "http.md"
 
 
-def command_lines() -> list[list[str]]:
+def command_lines(which: int = 0) -> list[list[str]]:
     section = PAGE.read_text(encoding="utf-8").split("## The `waport` command", 1)[1]
-    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
-    assert block is not None
-    return [shlex.split(line, comments=True) for line in block.group(1).splitlines()]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
+    return [shlex.split(line, comments=True) for line in blocks[which].splitlines()]
 
 
 async def _message_from(number: str) -> None:
@@ -69,3 +68,27 @@ def test_the_documented_commands_work_as_printed(
     assert len(lines) == 10
     assert {("keys", "create"), ("keys", "revoke"), ("send", "--json")} <= ran
     assert {("templates", "sync"), ("version",)} <= ran
+
+
+def test_the_documented_listings_work_as_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The listing commands (all but ``--follow``, which never ends) print JSON lines."""
+    monkeypatch.setenv("WAPORT_DATABASE", str(tmp_path / "waport.db"))
+    anyio.run(_message_from, "+255712345678")
+    lines = command_lines(1)
+    assert len(lines) == 6
+    printed = {}
+    for argv in lines:
+        if "--follow" in argv:
+            continue
+        assert cli.main(argv[1:]) == 0, (argv, capsys.readouterr().err)
+        out = capsys.readouterr().out
+        printed[tuple(argv[1:3])] = (
+            [json.loads(line) for line in out.splitlines()]
+            if argv[2] == "list"
+            else json.loads(out)
+        )
+    assert [m["text"] for m in printed["messages", "list"]] == ["hello"]
+    assert [c["phone"] for c in printed["contacts", "list"]] == ["255712345678"]
+    assert printed["contacts", "opt-in"]["opted_out"] is False
