@@ -77,7 +77,7 @@ class Cursor:
     @classmethod
     def decode(cls, text: str) -> Cursor:
         refused = WaportError(ErrorCode.VALIDATION_FAILED, "not a cursor this API gave", "cursor")
-        if len(text) > 200:  # noqa: PLR2004 - no cursor we give is this long
+        if len(text) > 400:  # noqa: PLR2004 - no cursor we give is this long
             raise refused
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
