@@ -191,3 +191,8 @@ def media_view(found: MediaObject) -> dict[str, object]:
         "filename": found.filename,
         "created_at": found.created_at.isoformat().replace("+00:00", "Z"),
     }
+
+
+def page_body(data: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    """A listing's answer: the page's items and the cursor of the next (null: the last)."""
+    return {"status": "ok", "data": data, "next_cursor": next_cursor}

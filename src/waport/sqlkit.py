@@ -369,6 +369,19 @@ def mode_of_document(doc: str) -> str:
     return mode_of(record)
 
 
+@attrs.define
+class Placeholders:
+    """Arguments of a statement built piece by piece: each value given is kept, and its
+    placeholder (``?``, or ``$n`` for PostgreSQL) returned to write in its place."""
+
+    postgres: bool = False
+    values: list[Any] = attrs.Factory(list)
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}" if self.postgres else "?"
+
+
 def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -376,11 +389,7 @@ def _like_prefix(text: str) -> str:
 def contact_page_query(query: ContactQuery, *, postgres: bool = False) -> tuple[str, list[Any]]:
     """One page of ``GET /v1/contacts`` (``contacts.matches`` as SQL): by number, after
     the cursor, one row more than the page."""
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}" if postgres else "?"
+    arg = Placeholders(postgres=postgres)
 
     where = [f"workspace_id = {arg(query.workspace_id)}"]
     if query.opted_out is not None:
@@ -403,7 +412,7 @@ def contact_page_query(query: ContactQuery, *, postgres: bool = False) -> tuple[
         where.append(f"recipient > {arg(query.after)}")
     limit = arg(query.limit + 1)
     sql = f"SELECT doc FROM contacts WHERE {' AND '.join(where)} ORDER BY recipient LIMIT {limit}"
-    return sql, args
+    return sql, arg.values
 
 
 _READ_STATUSES: Final = "('read', 'played')"
@@ -423,11 +432,7 @@ def conversation_page_query(
 ) -> tuple[str, list[Any]]:
     """One page of ``GET /v1/conversations``: by latest activity, newest first, with each
     row's latest message and unread count; one row more than the page."""
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}" if postgres else "?"
+    arg = Placeholders(postgres=postgres)
 
     where = [f"c.workspace_id = {arg(query.workspace_id)}"]
     if query.senders is not None:
@@ -448,4 +453,4 @@ def conversation_page_query(
         f" WHERE {' AND '.join(where)}"
         f" ORDER BY c.last_us DESC, c.contact DESC, c.sender_id DESC LIMIT {arg(query.limit + 1)}"
     )
-    return sql, args
+    return sql, arg.values

@@ -13,6 +13,7 @@ from waport.domain.records import Contact
 from waport.service import contacts
 from waport_http import bodies
 from waport_http.middleware import ok
+from waport_http.views import page_body
 
 if TYPE_CHECKING:
     from waport_http.app import Gateway
@@ -64,13 +65,7 @@ class Routes:
         key = await gw.authenticate(request, "messages:read")
         params = bodies.query(request, *CONTACT_FILTERS)
         page = await contacts.list_contacts(gw.core, gw.scope(key), params)
-        return ok(
-            {
-                "status": "ok",
-                "data": [contact_view(c) for c in page.contacts],
-                "next_cursor": page.next_cursor,
-            }
-        )
+        return ok(page_body([contact_view(c) for c in page.contacts], page.next_cursor))
 
     async def get(self, request: web.Request) -> web.Response:
         gw = self.gw

@@ -12,7 +12,7 @@ from waport.domain.listing import CONVERSATION_FILTERS, summary
 from waport.service import read
 from waport_http import bodies
 from waport_http.middleware import ok
-from waport_http.views import message_view
+from waport_http.views import message_view, page_body
 
 if TYPE_CHECKING:
     from waport_http.app import Gateway
@@ -55,11 +55,7 @@ class Routes:
         params = bodies.query(request, *CONVERSATION_FILTERS)
         page = await read.list_conversations(gw.core, gw.scope(key), params)
         return ok(
-            {
-                "status": "ok",
-                "data": [conversation_view(row) for row in page.conversations],
-                "next_cursor": page.next_cursor,
-            }
+            page_body([conversation_view(row) for row in page.conversations], page.next_cursor)
         )
 
     async def messages(self, request: web.Request) -> web.Response:
@@ -69,10 +65,4 @@ class Routes:
         params = bodies.query(request, *CONVERSATION_FILTERS)
         params["contact"] = request.match_info["contact"]
         page = await read.list_messages(gw.core, gw.scope(key), params)
-        return ok(
-            {
-                "status": "ok",
-                "data": [message_view(record) for record in page.messages],
-                "next_cursor": page.next_cursor,
-            }
-        )
+        return ok(page_body([message_view(record) for record in page.messages], page.next_cursor))

@@ -16,7 +16,13 @@ from waport.service.core import BroadcastResult
 from waport_http import bodies
 from waport_http.app import note_preference
 from waport_http.middleware import RID_ATTR, error_payload, ok
-from waport_http.views import broadcast_envelope, message_view, send_envelope, window_view
+from waport_http.views import (
+    broadcast_envelope,
+    message_view,
+    page_body,
+    send_envelope,
+    window_view,
+)
 
 if TYPE_CHECKING:
     from waport_http.app import Gateway
@@ -93,13 +99,7 @@ class Routes:
         key = await gw.authenticate(request, "messages:read")
         params = bodies.query(request, *FILTERS)
         page = await read.list_messages(gw.core, gw.scope(key), params)
-        return ok(
-            {
-                "status": "ok",
-                "data": [message_view(record) for record in page.messages],
-                "next_cursor": page.next_cursor,
-            }
-        )
+        return ok(page_body([message_view(record) for record in page.messages], page.next_cursor))
 
     async def get(self, request: web.Request) -> web.Response:
         gw = self.gw

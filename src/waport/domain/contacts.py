@@ -4,8 +4,6 @@ and applied to the stored contact (or a new one)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -21,6 +19,7 @@ from waport.domain.limits import (
     METADATA_MAX_KEYS,
     METADATA_VALUE_MAX,
 )
+from waport.domain.listing import pack, unpack
 from waport.domain.messages import JsonScalar
 from waport.domain.recipients import Recipient
 from waport.domain.records import Contact
@@ -144,18 +143,8 @@ class ContactQuery:
     """The number the page before ended with."""
 
 
-def _cursor(text: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raw = ""
-    if not raw or len(text) > 200:  # noqa: PLR2004 - no cursor we give is this long
-        raise _refuse("not a cursor this API gave", "cursor")
-    return raw
-
-
 def contact_cursor(contact: Contact) -> str:
-    return base64.urlsafe_b64encode(str(contact.recipient).encode()).decode().rstrip("=")
+    return pack(contact.recipient)
 
 
 def parse_contact_query(params: Mapping[str, str], *, workspace_id: str) -> ContactQuery:
@@ -179,7 +168,7 @@ def parse_contact_query(params: Mapping[str, str], *, workspace_id: str) -> Cont
         opted_out=None if opted is None else opted == "true",
         prefix=prefix,
         limit=int(limit),
-        after=_cursor(cursor) if cursor else None,
+        after=unpack(cursor, 1)[0] if cursor else None,
     )
 
 

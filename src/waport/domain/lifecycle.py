@@ -40,7 +40,14 @@ from waport.domain.records import (
     status_event,
 )
 from waport.domain.schedule import Backoff, is_expired, retry_at
-from waport.domain.status import UNSENT, ErrorDetail, MessageStatus, StatusChange, advance
+from waport.domain.status import (
+    UNSENT,
+    ErrorDetail,
+    MessageStatus,
+    StatusChange,
+    advance,
+    change_rank,
+)
 
 # ----------------------------------------------------------------------------- outcomes
 
@@ -112,8 +119,9 @@ def apply_change(record: MessageRecord, change: StatusChange, **also: Any) -> Me
         return None
     status, history = result
     fields = {"status": status, "history": history, "error": change.error or record.error}
-    if status.final and record.attempting_since is not None:
-        # the provider has spoken about a message whose attempt never recorded its outcome
+    if change_rank(change) >= MessageStatus.SENT.rank and record.attempting_since is not None:
+        # the provider has spoken about a message whose attempt never recorded its
+        # outcome (a provisional OUTCOME_UNKNOWN failure is not such a word)
         fields["attempting_since"] = None
     return attrs.evolve(record, **(fields | also))
 

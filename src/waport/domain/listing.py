@@ -25,6 +25,8 @@ from waport.domain.status import MessageStatus
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_LIMIT: Final = 50
+CURSOR_MAX: Final = 400
+"""No cursor this API gives is longer."""
 MAX_LIMIT: Final = 200
 FILTERS: Final = (
     "contact", "sender_id", "direction", "status", "mode", "broadcast_id", "since", "until",
@@ -42,6 +44,28 @@ INBOUND_MODES: Final[Mapping[str, str]] = {
     "button": "interactive",
 }
 """An inbound message's kind as the mode it would be sent in (others: the kind itself)."""
+
+
+def pack(*parts: object) -> str:
+    """An opaque cursor of ``parts`` (URL-safe; what ``unpack`` reads back)."""
+    raw = ":".join(str(part) for part in parts).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def unpack(text: str, count: int) -> list[str]:
+    """The ``count`` parts of a cursor ``pack`` made (the last may hold ``:``);
+    ``VALIDATION_FAILED`` naming ``cursor`` for anything else."""
+    refused = WaportError(ErrorCode.VALIDATION_FAILED, "not a cursor this API gave", "cursor")
+    if len(text) > CURSOR_MAX:
+        raise refused
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise refused from None
+    parts = raw.split(":", count - 1)
+    if len(parts) != count or not parts[-1]:
+        raise refused
+    return parts
 
 
 def mode_of(record: MessageRecord) -> str:
@@ -71,23 +95,14 @@ class Cursor:
         return cls(created_us=micros, message_id=record.id)
 
     def encode(self) -> str:
-        raw = f"{self.created_us}:{self.message_id}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return pack(self.created_us, self.message_id)
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
-        refused = WaportError(ErrorCode.VALIDATION_FAILED, "not a cursor this API gave", "cursor")
-        if len(text) > 400:  # noqa: PLR2004 - no cursor we give is this long
-            raise refused
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-            created, message_id = raw.split(":", 1)
-            found = cls(created_us=int(created), message_id=message_id)
-        except (ValueError, UnicodeDecodeError, binascii.Error):
-            raise refused from None
-        if not message_id:
-            raise refused
-        return found
+        created, message_id = unpack(text, 2)
+        if not created.isdigit():
+            raise WaportError(ErrorCode.VALIDATION_FAILED, "not a cursor this API gave", "cursor")
+        return cls(created_us=int(created), message_id=message_id)
 
 
 @attrs.frozen(kw_only=True)
@@ -189,20 +204,14 @@ class ConversationCursor:
         return self.last_us, self.contact, self.sender_id
 
     def encode(self) -> str:
-        raw = f"{self.last_us}:{self.sender_id}:{self.contact}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return pack(self.last_us, self.sender_id, self.contact)
 
     @classmethod
     def decode(cls, text: str) -> ConversationCursor:
-        refused = WaportError(ErrorCode.VALIDATION_FAILED, "not a cursor this API gave", "cursor")
-        if len(text) > 400:  # noqa: PLR2004 - no cursor we give is this long
-            raise refused
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-            last, sender_id, contact = raw.split(":", 2)
-            return cls(last_us=int(last), contact=contact, sender_id=sender_id)
-        except (ValueError, UnicodeDecodeError, binascii.Error):
-            raise refused from None
+        last, sender_id, contact = unpack(text, 3)
+        if not last.isdigit():
+            raise WaportError(ErrorCode.VALIDATION_FAILED, "not a cursor this API gave", "cursor")
+        return cls(last_us=int(last), contact=contact, sender_id=sender_id)
 
 
 @attrs.frozen(kw_only=True)
