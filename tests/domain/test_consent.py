@@ -8,7 +8,7 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from waport.domain import lifecycle
@@ -75,6 +75,7 @@ def test_accents_and_other_languages() -> None:
 
 
 @given(st.text(max_size=60))
+@example("ᴬ")  # decomposes to a capital after folding (found in CI)
 def test_normalising_is_idempotent_and_accent_free(text: str) -> None:
     once = normalise(text)
     assert normalise(once) == once

@@ -75,12 +75,22 @@ class ConsentChange:
     """The inbound message that said it, for a keyword."""
 
 
-def normalise(text: str) -> str:
-    """``text`` as keywords are compared: case-folded, accents dropped, inner spaces
-    collapsed to one, punctuation at either end removed."""
+def _fold_once(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(c for c in folded if not unicodedata.combining(c))
     return _EDGE_PUNCTUATION.sub("", _SPACES.sub(" ", plain).strip())
+
+
+def normalise(text: str) -> str:
+    """``text`` as keywords are compared: case-folded, accents dropped, inner spaces
+    collapsed to one, punctuation at either end removed. Folded again until nothing
+    changes (decomposing may uncover a capital: "ᴬ" is "A")."""
+    for _ in range(5):
+        folded = _fold_once(text)
+        if folded == text:
+            break
+        text = folded
+    return text
 
 
 def keyword_sets(
