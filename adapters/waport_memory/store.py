@@ -15,83 +15,29 @@ import attrs
 
 from waport import storekit
 from waport.domain import lifecycle
-from waport.domain.consent import ConsentChange
-from waport.domain.contacts import ContactPatch, ContactQuery, matches, patch_contact
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
 from waport.domain.listing import (
     Conversation,
     ConversationQuery,
-    Cursor,
     MessageQuery,
     mode_of,
     unread_count,
 )
 from waport.domain.recipients import Recipient
 from waport.domain.records import (
-    ApiKey,
-    Contact,
     Direction,
-    IdempotencyRecord,
     MessageRecord,
     OutboxEvent,
     OutboxState,
-    Sender,
-    StoredResponse,
-    Workspace,
     inbound_event,
 )
 from waport.domain.sources import media_of
 from waport.domain.status import UNSENT, StatusChange
-from waport.domain.templates import TemplateSpec
 from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
 from waport_memory.media import MemoryMediaStore
-
-
-@attrs.define
-class _State:
-    messages: dict[str, MessageRecord] = attrs.Factory(dict)
-    outbound_pid: dict[tuple[str, str], str] = attrs.Factory(dict)
-    inbound_pid: dict[tuple[str, str], str] = attrs.Factory(dict)
-    stash: dict[tuple[str, str], list[StatusChange]] = attrs.Factory(dict)
-    window: dict[tuple[str, str], dict[str, datetime]] = attrs.Factory(dict)
-    """(workspace, contact) -> sender -> the contact's last inbound message."""
-    template_window: dict[tuple[str, str], dict[str, datetime]] = attrs.Factory(dict)
-    idempotency: dict[tuple[str, str], IdempotencyRecord] = attrs.Factory(dict)
-    keys: dict[str, ApiKey] = attrs.Factory(dict)
-    workspaces: dict[str, Workspace] = attrs.Factory(dict)
-    senders: dict[str, Sender] = attrs.Factory(dict)
-    contacts: dict[tuple[str, Recipient], Contact] = attrs.Factory(dict)
-    aliases: dict[str, Recipient] = attrs.Factory(dict)
-    templates: dict[tuple[str, str, str], TemplateSpec] = attrs.Factory(dict)
-    outbox: dict[str, OutboxEvent] = attrs.Factory(dict)
-
-
-def _enqueue(state: _State, event: OutboxEvent | None) -> None:
-    if event is not None and event.id not in state.outbox:
-        state.outbox[event.id] = event
-
-
-def _note_window(
-    state: _State, record: MessageRecord, at: datetime, *, template: bool = False
-) -> None:
-    table = state.template_window if template else state.window
-    senders = table.setdefault((record.workspace_id, str(record.contact)), {})
-    last = senders.get(record.sender_id)
-    if last is None or at > last:
-        senders[record.sender_id] = at
-
-
-def _save(state: _State, record: MessageRecord, changes: list[StatusChange]) -> MessageRecord:
-    state.messages[record.id] = record
-    if record.provider and record.provider_message_id and record.direction == Direction.OUTBOUND:
-        state.outbound_pid[(record.provider, record.provider_message_id)] = record.id
-    for change in changes:
-        if storekit.opens_template_window(record, change):
-            _note_window(state, record, change.at, template=True)
-    for event in storekit.events_for(record, changes):
-        _enqueue(state, event)
-    return record
+from waport_memory.parts import _ApiKeys, _Contacts, _Idempotency, _Templates, _Workspaces
+from waport_memory.state import _enqueue, _key, _note_window, _save, _State
 
 
 @attrs.define
@@ -336,162 +282,6 @@ class _Messages:
 
 
 @attrs.define
-class _Idempotency:
-    _s: _State
-
-    async def get(self, scope: str, key: str, *, now: datetime) -> IdempotencyRecord | None:
-        record = self._s.idempotency.get((scope, key))
-        if record is None or record.expires_at <= now:
-            return None
-        return record
-
-    async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
-        record = self._s.idempotency.get((scope, key))
-        if record is not None:
-            self._s.idempotency[(scope, key)] = attrs.evolve(record, response=response)
-
-    async def purge(self, now: datetime) -> int:
-        dead = [k for k, r in self._s.idempotency.items() if r.expires_at <= now]
-        for k in dead:
-            del self._s.idempotency[k]
-        return len(dead)
-
-
-@attrs.define
-class _ApiKeys:
-    _s: _State
-
-    async def add(self, key: ApiKey) -> None:
-        if key.id in self._s.keys:
-            raise WaportError(ErrorCode.VALIDATION_FAILED, "an API key with this id exists", "id")
-        self._s.keys[key.id] = key
-
-    async def get(self, key_id: str) -> ApiKey | None:
-        return self._s.keys.get(key_id)
-
-    async def list(self, workspace_id: str | None = None) -> Sequence[ApiKey]:
-        keys = [
-            k
-            for k in self._s.keys.values()
-            if workspace_id is None or k.workspace_id == workspace_id
-        ]
-        return sorted(keys, key=lambda k: (k.created_at, k.id))
-
-    async def revoke(self, key_id: str, *, at: datetime) -> bool:
-        key = self._s.keys.get(key_id)
-        if key is None or key.revoked_at is not None:
-            return False
-        self._s.keys[key_id] = attrs.evolve(key, revoked_at=at)
-        return True
-
-
-@attrs.define
-class _Workspaces:
-    _s: _State
-
-    async def put(self, workspace: Workspace) -> None:
-        self._s.workspaces[workspace.id] = workspace
-
-    async def get(self, workspace_id: str) -> Workspace | None:
-        return self._s.workspaces.get(workspace_id)
-
-    async def list(self) -> Sequence[Workspace]:
-        return sorted(self._s.workspaces.values(), key=lambda w: w.id)
-
-    async def put_sender(self, sender: Sender) -> None:
-        self._s.senders[sender.id] = sender
-
-    async def get_sender(self, sender_id: str) -> Sender | None:
-        return self._s.senders.get(sender_id)
-
-    async def senders(self, workspace_id: str) -> Sequence[Sender]:
-        return sorted(
-            (s for s in self._s.senders.values() if s.workspace_id == workspace_id),
-            key=lambda s: s.id,
-        )
-
-    async def adjust_balance(self, workspace_id: str, delta: int) -> int | None:
-        workspace = self._s.workspaces.get(workspace_id)
-        if workspace is None or workspace.balance is None or workspace.balance + delta < 0:
-            return None
-        self._s.workspaces[workspace_id] = attrs.evolve(
-            workspace, balance=workspace.balance + delta
-        )
-        return workspace.balance + delta
-
-
-@attrs.define
-class _Contacts:
-    _s: _State
-
-    async def upsert(self, contact: Contact) -> Contact:
-        key = (contact.workspace_id, contact.recipient)
-        merged = storekit.merge_contact(self._s.contacts.get(key), contact)
-        self._s.contacts[key] = merged
-        return merged
-
-    async def get(self, workspace_id: str, recipient: Recipient) -> Contact | None:
-        return self._s.contacts.get((workspace_id, recipient))
-
-    async def set_consent(
-        self, workspace_id: str, recipient: Recipient, change: ConsentChange
-    ) -> Contact | None:
-        key = (workspace_id, recipient)
-        after = storekit.change_consent(self._s.contacts.get(key), workspace_id, recipient, change)
-        if after is not None:
-            self._s.contacts[key] = after
-        return after
-
-    async def patch(
-        self, workspace_id: str, recipient: Recipient, patch: ContactPatch, at: datetime
-    ) -> Contact:
-        key = (workspace_id, recipient)
-        after = patch_contact(self._s.contacts.get(key), workspace_id, recipient, patch, at)
-        self._s.contacts[key] = after
-        return after
-
-    async def page(self, query: ContactQuery) -> Sequence[Contact]:
-        found = [
-            c
-            for (workspace_id, _), c in self._s.contacts.items()
-            if workspace_id == query.workspace_id and matches(c, query)
-        ]
-        found.sort(key=lambda c: str(c.recipient))
-        return found[: query.limit + 1]
-
-    async def link_alias(self, alias: str, recipient: Recipient) -> None:
-        self._s.aliases[alias] = recipient
-
-    async def resolve_alias(self, alias: str) -> Recipient | None:
-        return self._s.aliases.get(alias)
-
-
-@attrs.define
-class _Templates:
-    _s: _State
-
-    async def replace(self, sender_id: str, specs: Sequence[TemplateSpec]) -> None:
-        for key in [k for k in self._s.templates if k[0] == sender_id]:
-            del self._s.templates[key]
-        for spec in specs:
-            self._s.templates[(sender_id, spec.name, spec.language)] = attrs.evolve(
-                spec, sender_id=sender_id
-            )
-
-    async def put(self, spec: TemplateSpec) -> None:
-        self._s.templates[spec.key] = spec
-
-    async def get(self, sender_id: str, name: str, language: str) -> TemplateSpec | None:
-        return self._s.templates.get((sender_id, name, language))
-
-    async def list(self, sender_ids: Collection[str]) -> Sequence[TemplateSpec]:
-        wanted = set(sender_ids)
-        return sorted(
-            (t for k, t in self._s.templates.items() if k[0] in wanted), key=lambda t: t.key
-        )
-
-
-@attrs.define
 class _Outbox:
     _s: _State
 
@@ -622,8 +412,3 @@ class MemoryStore:
         for contact in tx.contacts:
             key = (contact.workspace_id, contact.recipient)
             s.contacts[key] = storekit.merge_contact(s.contacts.get(key), contact)
-
-
-def _key(m: MessageRecord) -> tuple[int, str]:
-    """A message's place in listings."""
-    return Cursor.at(m).key

@@ -19,7 +19,7 @@ from waport.domain.limits import (
     METADATA_MAX_KEYS,
     METADATA_VALUE_MAX,
 )
-from waport.domain.listing import pack, unpack
+from waport.domain.listing import DEFAULT_LIMIT, pack, page_params, unpack
 from waport.domain.messages import JsonScalar
 from waport.domain.recipients import Recipient
 from waport.domain.records import Contact
@@ -125,8 +125,6 @@ def patch_contact(
 
 
 CONTACT_FILTERS: Final = ("label", "opted_out", "q", "limit", "cursor")
-DEFAULT_LIMIT: Final = 50
-MAX_LIMIT: Final = 200
 
 
 @attrs.frozen(kw_only=True)
@@ -149,12 +147,7 @@ def contact_cursor(contact: Contact) -> str:
 
 def parse_contact_query(params: Mapping[str, str], *, workspace_id: str) -> ContactQuery:
     """The query string of ``GET /v1/contacts``."""
-    unknown = sorted(set(params) - set(CONTACT_FILTERS))
-    if unknown:
-        raise _refuse(f"unknown parameter; known: {', '.join(CONTACT_FILTERS)}", unknown[0])
-    limit = params.get("limit", str(DEFAULT_LIMIT))
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
-        raise _refuse(f"limit must be 1 to {MAX_LIMIT}", "limit")
+    limit = page_params(params, CONTACT_FILTERS)
     opted = params.get("opted_out")
     if opted not in (None, "true", "false"):
         raise _refuse("opted_out must be true or false", "opted_out")
@@ -167,7 +160,7 @@ def parse_contact_query(params: Mapping[str, str], *, workspace_id: str) -> Cont
         label=params.get("label") or None,
         opted_out=None if opted is None else opted == "true",
         prefix=prefix,
-        limit=int(limit),
+        limit=limit,
         after=unpack(cursor, 1)[0] if cursor else None,
     )
 

@@ -148,21 +148,28 @@ def _one_of(params: Mapping[str, str], name: str, allowed: Collection[str]) -> s
     return value
 
 
+def page_params(params: Mapping[str, str], known: Collection[str]) -> int:
+    """Check a listing's query string: only ``known`` parameters, and ``limit`` from 1 to
+    ``MAX_LIMIT`` (default ``DEFAULT_LIMIT``). The page size."""
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED,
+            f"unknown parameter {unknown[0]!r}; known: {', '.join(known)}",
+            unknown[0],
+        )
+    limit = params.get("limit", str(DEFAULT_LIMIT))
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+        raise WaportError(ErrorCode.VALIDATION_FAILED, f"limit must be 1 to {MAX_LIMIT}", "limit")
+    return int(limit)
+
+
 def parse_message_query(
     params: Mapping[str, str], *, workspace_id: str, senders: frozenset[str] | None = None
 ) -> MessageQuery:
     """The query string of ``GET /v1/messages`` as a query (``VALIDATION_FAILED`` naming
     the parameter for anything it cannot mean)."""
-    unknown = sorted(set(params) - set(FILTERS))
-    if unknown:
-        raise WaportError(
-            ErrorCode.VALIDATION_FAILED,
-            f"unknown parameter {unknown[0]!r}; known: {', '.join(FILTERS)}",
-            unknown[0],
-        )
-    limit_text = params.get("limit", str(DEFAULT_LIMIT))
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
-        raise WaportError(ErrorCode.VALIDATION_FAILED, f"limit must be 1 to {MAX_LIMIT}", "limit")
+    limit = page_params(params, FILTERS)
     status = _one_of(params, "status", [s.value for s in MessageStatus])
     contact = params.get("contact")
     since, until = _time(params, "since"), _time(params, "until")
@@ -180,7 +187,7 @@ def parse_message_query(
         broadcast_id=params.get("broadcast_id"),
         since=since,
         until=until,
-        limit=int(limit_text),
+        limit=limit,
         after=Cursor.decode(cursor) if cursor else None,
     )
 
@@ -251,22 +258,13 @@ def unread_count(chat: Iterable[MessageRecord]) -> int:
 def parse_conversation_query(
     params: Mapping[str, str], *, workspace_id: str, senders: frozenset[str] | None = None
 ) -> ConversationQuery:
-    unknown = sorted(set(params) - set(CONVERSATION_FILTERS))
-    if unknown:
-        raise WaportError(
-            ErrorCode.VALIDATION_FAILED,
-            f"unknown parameter {unknown[0]!r}; known: {', '.join(CONVERSATION_FILTERS)}",
-            unknown[0],
-        )
-    limit = params.get("limit", str(DEFAULT_LIMIT))
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
-        raise WaportError(ErrorCode.VALIDATION_FAILED, f"limit must be 1 to {MAX_LIMIT}", "limit")
+    limit = page_params(params, CONVERSATION_FILTERS)
     cursor = params.get("cursor")
     return ConversationQuery(
         workspace_id=workspace_id,
         senders=senders,
         sender_id=params.get("sender_id"),
-        limit=int(limit),
+        limit=limit,
         after=ConversationCursor.decode(cursor) if cursor else None,
     )
 

@@ -1,0 +1,181 @@
+"""The memory store's smaller sub-stores: idempotency, API keys, workspaces, contacts,
+templates (each over the shared ``_State``)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+import attrs
+
+from waport import storekit
+from waport.domain.consent import ConsentChange
+from waport.domain.contacts import ContactPatch, ContactQuery, matches, patch_contact
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.recipients import Recipient
+from waport.domain.records import (
+    ApiKey,
+    Contact,
+    IdempotencyRecord,
+    Sender,
+    StoredResponse,
+    Workspace,
+)
+from waport.domain.templates import TemplateSpec
+from waport_memory.state import _State
+
+
+@attrs.define
+class _Idempotency:
+    _s: _State
+
+    async def get(self, scope: str, key: str, *, now: datetime) -> IdempotencyRecord | None:
+        record = self._s.idempotency.get((scope, key))
+        if record is None or record.expires_at <= now:
+            return None
+        return record
+
+    async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+        record = self._s.idempotency.get((scope, key))
+        if record is not None:
+            self._s.idempotency[(scope, key)] = attrs.evolve(record, response=response)
+
+    async def purge(self, now: datetime) -> int:
+        dead = [k for k, r in self._s.idempotency.items() if r.expires_at <= now]
+        for k in dead:
+            del self._s.idempotency[k]
+        return len(dead)
+
+
+@attrs.define
+class _ApiKeys:
+    _s: _State
+
+    async def add(self, key: ApiKey) -> None:
+        if key.id in self._s.keys:
+            raise WaportError(ErrorCode.VALIDATION_FAILED, "an API key with this id exists", "id")
+        self._s.keys[key.id] = key
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        return self._s.keys.get(key_id)
+
+    async def list(self, workspace_id: str | None = None) -> Sequence[ApiKey]:
+        keys = [
+            k
+            for k in self._s.keys.values()
+            if workspace_id is None or k.workspace_id == workspace_id
+        ]
+        return sorted(keys, key=lambda k: (k.created_at, k.id))
+
+    async def revoke(self, key_id: str, *, at: datetime) -> bool:
+        key = self._s.keys.get(key_id)
+        if key is None or key.revoked_at is not None:
+            return False
+        self._s.keys[key_id] = attrs.evolve(key, revoked_at=at)
+        return True
+
+
+@attrs.define
+class _Workspaces:
+    _s: _State
+
+    async def put(self, workspace: Workspace) -> None:
+        self._s.workspaces[workspace.id] = workspace
+
+    async def get(self, workspace_id: str) -> Workspace | None:
+        return self._s.workspaces.get(workspace_id)
+
+    async def list(self) -> Sequence[Workspace]:
+        return sorted(self._s.workspaces.values(), key=lambda w: w.id)
+
+    async def put_sender(self, sender: Sender) -> None:
+        self._s.senders[sender.id] = sender
+
+    async def get_sender(self, sender_id: str) -> Sender | None:
+        return self._s.senders.get(sender_id)
+
+    async def senders(self, workspace_id: str) -> Sequence[Sender]:
+        return sorted(
+            (s for s in self._s.senders.values() if s.workspace_id == workspace_id),
+            key=lambda s: s.id,
+        )
+
+    async def adjust_balance(self, workspace_id: str, delta: int) -> int | None:
+        workspace = self._s.workspaces.get(workspace_id)
+        if workspace is None or workspace.balance is None or workspace.balance + delta < 0:
+            return None
+        self._s.workspaces[workspace_id] = attrs.evolve(
+            workspace, balance=workspace.balance + delta
+        )
+        return workspace.balance + delta
+
+
+@attrs.define
+class _Contacts:
+    _s: _State
+
+    async def upsert(self, contact: Contact) -> Contact:
+        key = (contact.workspace_id, contact.recipient)
+        merged = storekit.merge_contact(self._s.contacts.get(key), contact)
+        self._s.contacts[key] = merged
+        return merged
+
+    async def get(self, workspace_id: str, recipient: Recipient) -> Contact | None:
+        return self._s.contacts.get((workspace_id, recipient))
+
+    async def set_consent(
+        self, workspace_id: str, recipient: Recipient, change: ConsentChange
+    ) -> Contact | None:
+        key = (workspace_id, recipient)
+        after = storekit.change_consent(self._s.contacts.get(key), workspace_id, recipient, change)
+        if after is not None:
+            self._s.contacts[key] = after
+        return after
+
+    async def patch(
+        self, workspace_id: str, recipient: Recipient, patch: ContactPatch, at: datetime
+    ) -> Contact:
+        key = (workspace_id, recipient)
+        after = patch_contact(self._s.contacts.get(key), workspace_id, recipient, patch, at)
+        self._s.contacts[key] = after
+        return after
+
+    async def page(self, query: ContactQuery) -> Sequence[Contact]:
+        found = [
+            c
+            for (workspace_id, _), c in self._s.contacts.items()
+            if workspace_id == query.workspace_id and matches(c, query)
+        ]
+        found.sort(key=lambda c: str(c.recipient))
+        return found[: query.limit + 1]
+
+    async def link_alias(self, alias: str, recipient: Recipient) -> None:
+        self._s.aliases[alias] = recipient
+
+    async def resolve_alias(self, alias: str) -> Recipient | None:
+        return self._s.aliases.get(alias)
+
+
+@attrs.define
+class _Templates:
+    _s: _State
+
+    async def replace(self, sender_id: str, specs: Sequence[TemplateSpec]) -> None:
+        for key in [k for k in self._s.templates if k[0] == sender_id]:
+            del self._s.templates[key]
+        for spec in specs:
+            self._s.templates[(sender_id, spec.name, spec.language)] = attrs.evolve(
+                spec, sender_id=sender_id
+            )
+
+    async def put(self, spec: TemplateSpec) -> None:
+        self._s.templates[spec.key] = spec
+
+    async def get(self, sender_id: str, name: str, language: str) -> TemplateSpec | None:
+        return self._s.templates.get((sender_id, name, language))
+
+    async def list(self, sender_ids: Collection[str]) -> Sequence[TemplateSpec]:
+        wanted = set(sender_ids)
+        return sorted(
+            (t for k, t in self._s.templates.items() if k[0] in wanted), key=lambda t: t.key
+        )
