@@ -307,6 +307,33 @@ def openapi_document() -> dict[str, Any]:
                 parameters=[path_param("phone")],
                 requestBody=json_body(ref("ContactPatch")),
             ),
+            "delete": operation(
+                "Erase a contact (data protection): number hashed, texts, names, labels and "
+                "their media removed, statuses kept; messages not sent yet fail CONTACT_ERASED",
+                "admin",
+                {
+                    "200": ok_response(
+                        envelope(
+                            {
+                                "type": "object",
+                                "required": ["erased", "pseudonym", "messages", "media"],
+                                "properties": {
+                                    "erased": {"const": True},
+                                    "pseudonym": {
+                                        "type": "string",
+                                        "description": "what the erased messages name instead",
+                                    },
+                                    "messages": {"type": "integer", "minimum": 0},
+                                    "media": {"type": "integer", "minimum": 0},
+                                },
+                            },
+                            ["ok"],
+                        )
+                    ),
+                    **error_responses(400, *AUTH_ERRORS, 500),
+                },
+                parameters=[path_param("phone")],
+            ),
         },
         "/v1/templates": {
             "get": operation(

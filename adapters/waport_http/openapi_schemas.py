@@ -148,6 +148,15 @@ def component_schemas() -> dict[str, Any]:
                 "history": {"type": "array", "items": {"type": "object"}},
                 "attempts": {"type": "integer"},
                 "content": {},
+                "erased_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "its contact was erased: `to`/`from` is a pseudonym",
+                },
+                "erased": {
+                    "const": True,
+                    "description": "in a replayed answer: the contact was erased since",
+                },
             },
         },
         "SendRequest": {

@@ -54,6 +54,8 @@ def message_view(record: MessageRecord, *, history: bool = False) -> dict[str, A
             out["mode"] = mode_of(record)
             out["kind"] = record.inbound.kind
             out["text"] = record.inbound.text
+    if record.erased_at is not None:
+        out["erased_at"] = record.erased_at.isoformat()
     if record.broadcast_id:
         out["broadcast_id"] = record.broadcast_id
     if record.metadata:

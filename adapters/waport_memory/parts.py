@@ -10,7 +10,14 @@ import attrs
 
 from waport import storekit
 from waport.domain.consent import ConsentChange
-from waport.domain.contacts import ContactPatch, ContactQuery, matches, patch_contact
+from waport.domain.contacts import (
+    ContactPatch,
+    ContactQuery,
+    heard_of,
+    matches,
+    patch_contact,
+    spoken_with,
+)
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.recipients import Recipient
 from waport.domain.records import (
@@ -141,11 +148,23 @@ class _Contacts:
         return after
 
     async def page(self, query: ContactQuery) -> Sequence[Contact]:
+        kept = self._s.contacts
         found = [
             c
-            for (workspace_id, _), c in self._s.contacts.items()
+            for (workspace_id, _), c in kept.items()
             if workspace_id == query.workspace_id and matches(c, query)
         ]
+        if spoken_with(query):  # and the numbers there are messages with
+            latest: dict[Recipient, datetime] = {}
+            for m in self._s.messages.values():
+                if m.workspace_id == query.workspace_id and m.contact.kind == "phone":
+                    latest[m.contact] = max(latest.get(m.contact, m.created_at), m.created_at)
+            found.extend(
+                contact
+                for number, at in latest.items()
+                if (query.workspace_id, number) not in kept
+                and matches(contact := heard_of(query.workspace_id, number, at), query)
+            )
         found.sort(key=lambda c: str(c.recipient))
         return found[: query.limit + 1]
 

@@ -7,6 +7,8 @@ from datetime import datetime
 import attrs
 
 from waport import storekit
+from waport.domain import lifecycle
+from waport.domain.erasure import Erasure
 from waport.domain.listing import (
     Cursor,
 )
@@ -74,3 +76,28 @@ def _save(state: _State, record: MessageRecord, changes: list[StatusChange]) -> 
 def _key(m: MessageRecord) -> tuple[int, str]:
     """A message's place in listings."""
     return Cursor.at(m).key
+
+
+def _erase_contact(state: _State, workspace_id: str, erasure: Erasure) -> list[MessageRecord]:
+    """``MessageStore.erase_contact`` on the memory store's state."""
+    number = erasure.recipient
+    erased = [
+        lifecycle.erase(m, erasure)
+        for m in state.messages.values()
+        if m.workspace_id == workspace_id and m.contact == number
+    ]
+    for record in erased:
+        state.messages[record.id] = record
+    ids = {r.id for r in erased}
+    for event in [e for e in state.outbox.values() if e.message_id in ids]:
+        state.outbox[event.id] = erasure.event(event)
+    for table in (state.window, state.template_window):
+        table.pop((workspace_id, str(number)), None)
+    state.contacts.pop((workspace_id, number), None)
+    for alias in [a for a, r in state.aliases.items() if r == number]:
+        del state.aliases[alias]
+    for key, kept in list(state.idempotency.items()):
+        if kept.response is not None and not ids.isdisjoint(kept.message_ids):
+            response = erasure.response(kept.response, ids)
+            state.idempotency[key] = attrs.evolve(kept, response=response)
+    return erased

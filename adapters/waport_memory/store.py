@@ -15,6 +15,7 @@ import attrs
 
 from waport import storekit
 from waport.domain import lifecycle
+from waport.domain.erasure import Erasure
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
 from waport.domain.listing import (
@@ -37,7 +38,7 @@ from waport.domain.status import UNSENT, StatusChange
 from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
 from waport_memory.media import MemoryMediaStore
 from waport_memory.parts import _ApiKeys, _Contacts, _Idempotency, _Templates, _Workspaces
-from waport_memory.state import _enqueue, _key, _note_window, _save, _State
+from waport_memory.state import _enqueue, _erase_contact, _key, _note_window, _save, _State
 
 
 @attrs.define
@@ -273,6 +274,9 @@ class _Messages:
         for alias in [a for a, r in s.aliases.items() if r not in recipients]:
             del s.aliases[alias]
         return len(gone)
+
+    async def erase_contact(self, workspace_id: str, erasure: Erasure) -> Sequence[MessageRecord]:
+        return _erase_contact(self._s, workspace_id, erasure)
 
     async def counts(self) -> Mapping[str, int]:
         counts: dict[str, int] = {}

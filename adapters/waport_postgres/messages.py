@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from typing import Final
 
-from waport import codec, sqlkit, storekit
+from waport import codec, erasesql, sqlkit, storekit
+from waport.domain import lifecycle
+from waport.domain.erasure import Erasure
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
 from waport.domain.listing import Conversation, ConversationQuery, MessageQuery
-from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.recipients import Recipient, stored_recipient
 from waport.domain.records import (
     MessageRecord,
 )
@@ -30,6 +33,8 @@ from waport_postgres.rows import (
     from_us,
     us,
 )
+
+ERASE: Final = erasesql.EraseStatements.for_postgres()
 
 
 class _Messages(_Part):
@@ -86,7 +91,7 @@ class _Messages(_Part):
             us(since),
             [str(c) for c in contacts],
         )
-        return {parse_recipient(row["contact"]) for row in rows}
+        return {stored_recipient(row["contact"]) for row in rows}
 
     async def record_inbound(self, records: Sequence[MessageRecord]) -> Sequence[bool]:
         if any(r.inbound is None for r in records):
@@ -238,6 +243,30 @@ class _Messages(_Part):
                 contacts,
             )
             return len(gone)
+
+    async def erase_contact(self, workspace_id: str, erasure: Erasure) -> Sequence[MessageRecord]:
+        number, alias = str(erasure.recipient), str(erasure.alias)
+        async with self._tx() as c:
+            rows = await c.fetch(ERASE.messages + " FOR UPDATE", number, workspace_id)
+            erased = [lifecycle.erase(self._docs.load(row), erasure) for row in rows]
+            await c.executemany(ERASE.rewrite_message, [erasesql.message_args(r) for r in erased])
+            events = await c.fetch(ERASE.events, alias, workspace_id)
+            await c.executemany(
+                ERASE.rewrite_event,
+                [erasesql.event_args(row["doc"], row["state"], erasure) for row in events],
+            )
+            await c.execute(ERASE.forget_windows, workspace_id, number)
+            await c.execute(ERASE.rename_conversations, alias, workspace_id, number)
+            await c.execute(ERASE.forget_contact, workspace_id, number)
+            await c.execute(ERASE.forget_aliases, number)
+            ids = {r.id for r in erased}
+            for row in await c.fetch(ERASE.idempotency + " FOR UPDATE"):
+                scrubbed = erasesql.idempotency_doc(row["doc"], ids, erasure)
+                if scrubbed is not None:
+                    await c.execute(ERASE.rewrite_idempotency, scrubbed, row["scope"], row["key"])
+        for record in erased:
+            self._docs.rewritten(record)
+        return erased
 
     async def counts(self) -> Mapping[str, int]:
         rows = await self._fetch(SQL.counts)

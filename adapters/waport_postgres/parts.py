@@ -9,10 +9,10 @@ import attrs
 
 from waport import codec, sqlkit, storekit
 from waport.domain.consent import ConsentChange
-from waport.domain.contacts import ContactPatch, ContactQuery, patch_contact
+from waport.domain.contacts import ContactPatch, ContactQuery, heard_of, patch_contact
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.ratelimit import RateDecision, RateLimit, gcra
-from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.recipients import Recipient, stored_recipient
 from waport.domain.records import (
     ApiKey,
     Contact,
@@ -267,7 +267,12 @@ class _Contacts(_Part):
 
     async def page(self, query: ContactQuery) -> Sequence[Contact]:
         sql, args = sqlkit.contact_page_query(query, postgres=True)
-        return [codec.loads(row["doc"], Contact) for row in await self._fetch(sql, *args)]
+        return [
+            codec.loads(doc, Contact)
+            if (doc := row["doc"]) is not None
+            else heard_of(query.workspace_id, stored_recipient(row[0]), storekit.from_us(row[2]))
+            for row in await self._fetch(sql, *args)
+        ]
 
     async def link_alias(self, alias: str, recipient: Recipient) -> None:
         await self._exec(
@@ -279,7 +284,7 @@ class _Contacts(_Part):
 
     async def resolve_alias(self, alias: str) -> Recipient | None:
         rows = await self._fetch("SELECT recipient FROM aliases WHERE alias = $1", alias)
-        return parse_recipient(rows[0]["recipient"]) if rows else None
+        return stored_recipient(rows[0]["recipient"]) if rows else None
 
 
 class _Templates(_Part):

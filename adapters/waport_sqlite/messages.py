@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
+import anyio
 import attrs
 
 from waport import codec, sqlkit, storekit
+from waport.domain.erasure import Erasure
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
 from waport.domain.listing import Conversation, ConversationQuery, MessageQuery
-from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.recipients import Recipient, stored_recipient
 from waport.domain.records import (
     MessageRecord,
 )
 from waport.domain.status import StatusChange
 from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
+from waport_sqlite import erase
 from waport_sqlite.engine import (
     Conn,
     _Reader,
@@ -126,7 +129,7 @@ class _Messages(_Part):
                     f"SELECT DISTINCT contact FROM messages WHERE initiated = 1 AND workspace_id = ? AND created_us > ? AND contact IN ({marks})",
                     (workspace_id, us(since), *chunk),
                 )
-                found.update(parse_recipient(value) for (value,) in rows)
+                found.update(stored_recipient(value) for (value,) in rows)
             return found
 
         return await self._r.call(read)
@@ -298,6 +301,17 @@ class _Messages(_Part):
             return len(gone)
 
         return await self._w.call(write, slow=True)
+
+    async def erase_contact(self, workspace_id: str, erasure: Erasure) -> Sequence[MessageRecord]:
+        def write(c: Conn) -> list[MessageRecord]:
+            erased = erase.erase(c, self._docs, workspace_id, erasure)
+            self._w.after_commit(self._w.known.forget)
+            return erased
+
+        erased = await self._w.call(write, slow=True)
+        path = erase.database_path(self._w.conn)
+        await anyio.to_thread.run_sync(erase.checkpoint, path)
+        return erased
 
     async def counts(self) -> Mapping[str, int]:
         return await self._r.call(lambda c: dict(c.execute(SQL.counts).fetchall()))

@@ -10,9 +10,9 @@ import attrs
 
 from waport import codec, sqlkit, storekit
 from waport.domain.consent import ConsentChange
-from waport.domain.contacts import ContactPatch, ContactQuery, patch_contact
+from waport.domain.contacts import ContactPatch, ContactQuery, heard_of, patch_contact
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.recipients import Recipient, stored_recipient
 from waport.domain.records import (
     ApiKey,
     Contact,
@@ -219,7 +219,12 @@ class _Contacts(_Part):
         sql, args = sqlkit.contact_page_query(query)
 
         def read(c: Conn) -> list[Contact]:
-            return [codec.loads(doc, Contact) for (doc,) in c.execute(sql, args)]
+            return [
+                codec.loads(doc, Contact)
+                if doc is not None
+                else heard_of(query.workspace_id, stored_recipient(number), storekit.from_us(last))
+                for number, doc, last in c.execute(sql, args)
+            ]
 
         return await self._r.call(read)
 
@@ -234,7 +239,7 @@ class _Contacts(_Part):
     async def resolve_alias(self, alias: str) -> Recipient | None:
         def read(c: Conn) -> Recipient | None:
             row = c.execute("SELECT recipient FROM aliases WHERE alias = ?", (alias,)).fetchone()
-            return parse_recipient(row[0]) if row else None
+            return stored_recipient(row[0]) if row else None
 
         return await self._r.point(read)
 

@@ -44,7 +44,7 @@ from waport.domain.messages import (
     ParamValue,
     TemplateHeader,
 )
-from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.recipients import Recipient, stored_recipient
 from waport.domain.records import (
     ApiKey,
     Contact,
@@ -77,7 +77,7 @@ def make_storage_converter(
     c.register_unstructure_hook(datetime, _utc_as_is if for_orjson else datetime.isoformat)
     c.register_structure_hook(datetime, _read_datetime)
     c.register_unstructure_hook(Recipient, str)
-    c.register_structure_hook(Recipient, lambda v, _: parse_recipient(v))
+    c.register_structure_hook(Recipient, lambda v, _: stored_recipient(v))
     c.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))
     c.register_structure_hook(bytes, lambda v, _: base64.b64decode(v))
     c.register_unstructure_hook_func(

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from waport.domain.consent import ConsentChange
 from waport.domain.contacts import ContactPatch, ContactQuery
+from waport.domain.erasure import Erasure
 from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate
 from waport.domain.lifecycle import (
     AttemptOutcome,
@@ -169,6 +170,15 @@ class MessageStore(Protocol):
         still owed), their delivered webhooks, window entries older than ``before``, and
         the contacts and aliases no remaining message refers to. Returns how many
         messages went; call again while it returns ``limit``."""
+        ...
+
+    async def erase_contact(self, workspace_id: str, erasure: Erasure) -> Sequence[MessageRecord]:
+        """Erase ``erasure.recipient`` from the workspace, in one transaction: each of
+        its messages as ``lifecycle.erase`` decides, their webhook events scrubbed (the
+        owed ones dead), its windows, contact row and aliases gone, its conversations
+        under the pseudonym, and stored idempotent answers naming its messages
+        scrubbed. Returns its messages as erased (their inbound media are the caller's
+        to delete). Erasing an unknown contact changes nothing."""
         ...
 
     async def counts(self) -> Mapping[str, int]:

@@ -22,10 +22,11 @@ from typing import Any, Final
 import attrs
 
 from waport import codec
-from waport.domain.contacts import ContactQuery
+from waport.domain.contacts import ContactQuery, spoken_with
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PURGEABLE_SQL
 from waport.domain.listing import ConversationQuery, MessageQuery, mode_of
+from waport.domain.recipients import ERASED_PREFIX
 from waport.domain.records import MessageRecord, OutboxEvent
 from waport.storekit import from_us, to_us
 
@@ -36,7 +37,9 @@ __all__ = [
     "Statements",
     "event_args",
     "insert_args",
+    "numbered",
     "split_document",
+    "stored_values",
     "update_args",
 ]
 
@@ -130,7 +133,11 @@ def split_document(doc: str) -> tuple[Any, ...]:
     """Migration: a document written whole (schema 3 and before) as the values of
     ``status, due_us, attempting_us, attempts, provider, provider_message_id, error,
     history, doc``."""
-    r = codec.loads(doc, MessageRecord)
+    return stored_values(codec.loads(doc, MessageRecord))
+
+
+def stored_values(r: MessageRecord) -> tuple[Any, ...]:
+    """``r`` as the values of ``LOAD_COLUMNS`` (a row written whole again)."""
     return (*_hot(r), codec.dumps_history(r.history), codec.dumps_message_body(r))
 
 
@@ -189,6 +196,14 @@ class RowCache:
         if row is not None:
             self._remember((*args[:7], row[7] + args[7], row[8]), record)
 
+    def rewritten(self, record: MessageRecord) -> None:
+        """Remember a record written whole again (``stored_values``), forgetting the
+        record its old row held."""
+        old = self._rows.get(record.id)
+        if old is not None:
+            self._decoded.pop(old, None)
+        self._remember(stored_values(record), record)
+
     def _remember(self, key: tuple[Any, ...], record: MessageRecord) -> None:
         self._decoded[key] = record
         self._rows[record.id] = key
@@ -198,7 +213,8 @@ class RowCache:
                 del self._rows[old.id]
 
 
-def _numbered(sql: str) -> str:
+def numbered(sql: str) -> str:
+    """``?`` placeholders as PostgreSQL's ``$1``, ``$2``, ..."""
     count = iter(range(1, 1000))
     return re.sub(r"\?", lambda _: f"${next(count)}", sql)
 
@@ -306,7 +322,7 @@ class Statements:
 
     @classmethod
     def for_postgres(cls) -> Statements:
-        return cls._build(lambda sql: _numbered(sql.replace("{greatest}", "GREATEST")))
+        return cls._build(lambda sql: numbered(sql.replace("{greatest}", "GREATEST")))
 
     @classmethod
     def _build(cls, dialect: Callable[[str], str]) -> Statements:
@@ -350,7 +366,7 @@ def page_query(query: MessageQuery, *, postgres: bool = False) -> tuple[str, lis
         )
     sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY created_us DESC, id DESC LIMIT ?"
     args.append(query.limit + 1)
-    return (_numbered(sql) if postgres else sql), args
+    return (numbered(sql) if postgres else sql), args
 
 
 def mode_of_document(doc: str) -> str:
@@ -410,9 +426,24 @@ def contact_page_query(query: ContactQuery, *, postgres: bool = False) -> tuple[
         )
     if query.after is not None:
         where.append(f"recipient > {arg(query.after)}")
-    limit = arg(query.limit + 1)
-    sql = f"SELECT doc FROM contacts WHERE {' AND '.join(where)} ORDER BY recipient LIMIT {limit}"
-    return sql, arg.values
+    sql = f"SELECT recipient, doc, NULL AS last_us FROM contacts WHERE {' AND '.join(where)}"
+    if spoken_with(query):  # and the numbers there are messages with, one row each
+        chats = [
+            f"c.workspace_id = {arg(query.workspace_id)}",
+            "c.contact NOT LIKE '%@%'",  # groups and channels are not contacts
+            f"c.contact NOT LIKE '{ERASED_PREFIX}%'",
+            "NOT EXISTS (SELECT 1 FROM contacts k"
+            " WHERE k.workspace_id = c.workspace_id AND k.recipient = c.contact)",
+        ]
+        if query.prefix is not None:
+            chats.append(f"c.contact LIKE {arg(_like_prefix(query.prefix))} ESCAPE '\\'")
+        if query.after is not None:
+            chats.append(f"c.contact > {arg(query.after)}")
+        sql += (
+            " UNION ALL SELECT c.contact, NULL, MAX(c.last_us) FROM conversations c"
+            f" WHERE {' AND '.join(chats)} GROUP BY c.contact"
+        )
+    return f"{sql} ORDER BY 1 LIMIT {arg(query.limit + 1)}", arg.values
 
 
 _READ_STATUSES: Final = "('read', 'played')"

@@ -69,6 +69,8 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
         ("patch", "/v1/contacts/{phone}"): lambda: fixed(
             "PATCH", f"/v1/contacts/{TO}", {"labels": {"add": ["vip"]}}
         ),
+        # a number of its own: each cell erases it again (nothing left is still a 200)
+        ("delete", "/v1/contacts/{phone}"): lambda: fixed("DELETE", "/v1/contacts/255700000777"),
         ("get", "/v1/messages/{message_id}"): lambda: fixed(
             "GET", f"/v1/messages/{ids['message']}"
         ),
@@ -117,6 +119,7 @@ OTHER_SENDER: dict[tuple[str, str], tuple[int, str] | None] = {
     ("get", "/v1/contacts"): None,  # contacts belong to the workspace, not to a sender
     ("get", "/v1/contacts/{phone}"): None,
     ("patch", "/v1/contacts/{phone}"): None,
+    ("delete", "/v1/contacts/{phone}"): None,  # an admin act on the workspace's contact
     ("get", "/v1/messages/{message_id}"): (404, "MESSAGE_NOT_FOUND"),
     ("post", "/v1/messages/{message_id}/read"): (403, "FORBIDDEN"),
     ("get", "/v1/window-status"): (403, "FORBIDDEN"),

@@ -1,5 +1,5 @@
-"""``/v1/contacts``: the workspace's contacts, one contact, and changing one (labels,
-attributes, name, opt-out)."""
+"""``/v1/contacts``: the workspace's contacts, one contact, changing one (labels,
+attributes, name, opt-out), and erasing one (a data-protection request)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ class Routes:
             web.get("/v1/contacts", self.list),
             web.get("/v1/contacts/{phone}", self.get),
             web.patch("/v1/contacts/{phone}", self.patch),
+            web.delete("/v1/contacts/{phone}", self.erase),
         ]
 
     async def list(self, request: web.Request) -> web.Response:
@@ -81,3 +82,19 @@ class Routes:
             gw.core, gw.scope(key), request.match_info["phone"], body
         )
         return ok({"status": "ok", "data": detail_view(detail)})
+
+    async def erase(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        key = await gw.authenticate(request, "admin")
+        done = await contacts.erase_contact(gw.core, gw.scope(key), request.match_info["phone"])
+        return ok(
+            {
+                "status": "ok",
+                "data": {
+                    "erased": True,
+                    "pseudonym": str(done.pseudonym),
+                    "messages": done.messages,
+                    "media": done.media,
+                },
+            }
+        )

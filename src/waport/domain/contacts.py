@@ -141,6 +141,19 @@ class ContactQuery:
     """The number the page before ended with."""
 
 
+def spoken_with(query: ContactQuery) -> bool:
+    """Whether the listing includes numbers waport keeps no record of but has messages
+    with (no labels, no name, never opted out): those a query by label or by opted-out
+    cannot match."""
+    return query.label is None and query.opted_out is not True
+
+
+def heard_of(workspace_id: str, recipient: Recipient, last_at: datetime) -> Contact:
+    """A number known only from messages, as the listing shows it (``updated_at``: its
+    latest message)."""
+    return Contact(workspace_id=workspace_id, recipient=recipient, updated_at=last_at)
+
+
 def contact_cursor(contact: Contact) -> str:
     return pack(contact.recipient)
 

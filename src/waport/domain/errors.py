@@ -57,6 +57,7 @@ class ErrorCode(enum.StrEnum):
     BILLING_SUSPENDED = "BILLING_SUSPENDED"
     RECIPIENT_NOT_ON_WHATSAPP = "RECIPIENT_NOT_ON_WHATSAPP"
     RECIPIENT_OPTED_OUT = "RECIPIENT_OPTED_OUT"
+    CONTACT_ERASED = "CONTACT_ERASED"
     EXPIRED = "EXPIRED"
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
     RATE_LIMITED = "RATE_LIMITED"
@@ -214,6 +215,9 @@ CATALOGUE: Final[Mapping[ErrorCode, ErrorInfo]] = {
     ),
     _E.RECIPIENT_OPTED_OUT: ErrorInfo(
         422, False, "The contact opted out (STOP) of this category of template messages."
+    ),
+    _E.CONTACT_ERASED: ErrorInfo(
+        410, False, "The contact was erased (DELETE /v1/contacts/{phone}) before it was sent."
     ),
     _E.EXPIRED: ErrorInfo(422, False, "The message was not sent before its expires_at deadline."),
     _E.INSUFFICIENT_BALANCE: ErrorInfo(

@@ -12,6 +12,7 @@ state machine lives here"). The events:
     recover     a claim older than the lease belongs to a dead process: release or fail it
     retry       a failed attempt is retried with backoff, or fails for good
     purge       retention: which messages may go
+    erase       its contact is erased: content and number go, statuses stay
     idempotency whether an Idempotency-Key may be taken, replayed, or is in use
 
 Statuses only move forward (``status.advance``); a ``Property``-style test replays any
@@ -29,6 +30,7 @@ import attrs
 
 from waport.domain import consent
 from waport.domain.consent import ConsentChange
+from waport.domain.erasure import Erasure
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.recipients import Recipient
 from waport.domain.records import (
@@ -373,6 +375,39 @@ PURGEABLE_SQL: Final = (
 """``purgeable`` as a SQL condition over the message columns (``{before}`` a placeholder)."""
 
 
+# ----------------------------------------------------------------------------- erasure
+
+
+def erase(record: MessageRecord, erasure: Erasure) -> MessageRecord:
+    """``record`` once its contact is erased: the pseudonym for the number, no content,
+    metadata or webhook URL, errors scrubbed of the number; statuses, times and
+    accounting kept. One not sent yet fails ``CONTACT_ERASED`` (a claimed one too: its
+    attempt's outcome then changes nothing but the provider ids)."""
+    if record.erased_at is not None:
+        return record
+    history = erasure.history(record.history)
+    status, error = record.status, erasure.error(record.error)
+    if record.direction == Direction.OUTBOUND and record.status in UNSENT:
+        error = ErrorDetail(code=ErrorCode.CONTACT_ERASED, message="the contact was erased")
+        change = StatusChange(status=MessageStatus.FAILED, at=erasure.at, error=error)
+        moved = advance(history, change)
+        if moved is not None:
+            status, history = moved
+    return attrs.evolve(
+        record,
+        contact=erasure.alias,
+        status=status,
+        history=history,
+        error=error,
+        message=None,
+        inbound=None,
+        metadata={},
+        webhook_url=None,
+        due_at=None if status not in UNSENT else record.due_at,
+        erased_at=erasure.at,
+    )
+
+
 # ----------------------------------------------------------------------------- idempotency
 
 
@@ -456,6 +491,7 @@ def change_consent(
 
 __all__ = [
     "PURGEABLE_SQL",
+    "Erasure",
     "AttemptOutcome",
     "MediaFetched",
     "Failed",

@@ -271,7 +271,9 @@ def parse_conversation_query(
 
 def summary(record: MessageRecord, length: int = 100) -> str:
     """A line that says what a message was (a conversation's last message)."""
-    if record.inbound is not None:
+    if record.erased_at is not None:
+        said = "[erased]"
+    elif record.inbound is not None:
         said = record.inbound.text or f"[{record.inbound.kind}]"
     elif record.message is not None:
         content = record.message.content

@@ -14,7 +14,10 @@ import attrs
 
 from waport.domain.errors import ErrorCode, WaportError
 
-RecipientKind = Literal["phone", "group", "channel"]
+RecipientKind = Literal["phone", "group", "channel", "erased"]
+
+ERASED_PREFIX: Final = "erased:"
+"""How an erased contact's pseudonym begins (``waport.domain.erasure``)."""
 
 _STRIPPED: Final = str.maketrans("", "", " -.()")
 _PHONE: Final = re.compile(r"[1-9][0-9]{7,14}")
@@ -28,7 +31,8 @@ class Recipient:
     """A validated destination. ``str(r)`` is the normal form.
 
     phone: digits only, no ``+`` (``255712345678``); group: ``<digits>@g.us`` or
-    ``<digits>-<digits>@g.us``; channel: ``<digits>@newsletter``.
+    ``<digits>-<digits>@g.us``; channel: ``<digits>@newsletter``; erased: the
+    pseudonym of an erased contact (``erased:<hex>``, never parsed from a request).
     """
 
     kind: RecipientKind
@@ -79,3 +83,11 @@ def parse_recipient(text: object, *, param: str = "to") -> Recipient:
         "a phone number is 8-15 digits in E.164 form, first digit 1-9 (a leading +, spaces, dashes, dots and parentheses are ignored)",
         param,
     )
+
+
+def stored_recipient(text: str) -> Recipient:
+    """A recipient as a store wrote it: any ``parse_recipient`` form, or an erased
+    contact's pseudonym."""
+    if text.startswith(ERASED_PREFIX):
+        return Recipient("erased", text)
+    return parse_recipient(text)

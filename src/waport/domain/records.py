@@ -68,6 +68,8 @@ class MessageRecord:
     metadata: Mapping[str, JsonScalar] = attrs.field(factory=dict)
     reply_to: str | None = None
     """For an inbound message: our id of the outbound message it answers."""
+    erased_at: datetime | None = None
+    """When its contact was erased (``lifecycle.erase``): no content, a pseudonym."""
 
     @property
     def expires_at(self) -> datetime | None:

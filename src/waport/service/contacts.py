@@ -6,6 +6,7 @@ sender: a number-scoped key sees them too."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,7 +19,9 @@ from waport.domain.contacts import (
     parse_contact_patch,
     parse_contact_query,
 )
+from waport.domain.erasure import Erasure, pseudonym
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.inbound_media import stored_media_id
 from waport.domain.listing import MessageQuery
 from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import Contact
@@ -37,6 +40,17 @@ class ContactDetail:
     last_seen: str | None
     windows: Mapping[str, Mapping[str, Any]]
     """Per sender: whether the window is open and until when."""
+
+
+@attrs.frozen(kw_only=True)
+class ErasedContact:
+    """What ``DELETE /v1/contacts/{phone}`` did."""
+
+    pseudonym: Recipient
+    """What the erased messages name instead of the number."""
+    messages: int
+    media: int
+    """Media the contact sent that were deleted."""
 
 
 @attrs.frozen
@@ -113,3 +127,22 @@ async def list_contacts(
     shown = rows[: query.limit]
     following = contact_cursor(shown[-1]) if len(rows) > query.limit else None
     return ContactPage(contacts=shown, next_cursor=following)
+
+
+async def erase_contact(core: Core, scope: Scope, phone: str) -> ErasedContact:
+    """Erase a contact's personal data (a data-protection request): the number is
+    replaced by a salted hash whose salt is not kept, texts, names, labels, attributes,
+    opt-out and the media they sent are removed; statuses, times and categories stay
+    for accounting (``MessageStore.erase_contact``). Its messages not sent yet fail
+    ``CONTACT_ERASED``. Erasing a number waport does not know changes nothing."""
+    workspace_id = core.workspace_of(scope)
+    recipient = _phone(phone)
+    alias = pseudonym(recipient, secrets.token_bytes(16))
+    erasure = Erasure(recipient=recipient, alias=alias, at=core.clock.now())
+    erased = await core.store.messages.erase_contact(workspace_id, erasure)
+    media = 0
+    for record in erased:
+        if record.direction == "inbound":  # after a fetch under way, if one is
+            async with core.inbound_fetches.one_fetch(record.id):
+                media += await core.store.media.delete(stored_media_id(record.id))
+    return ErasedContact(pseudonym=alias, messages=len(erased), media=media)

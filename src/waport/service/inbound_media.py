@@ -94,7 +94,11 @@ async def fetch(core: Core, record: MessageRecord) -> MediaObject:
 
 
 async def announce(core: Core, record: MessageRecord) -> None:
-    """Queue ``media.ready`` or ``media.failed`` for the record's webhook URL."""
+    """Queue ``media.ready`` or ``media.failed`` for the record's webhook URL (read
+    again: its contact may have been erased while the media was fetched)."""
+    record = await core.store.messages.get(record.id) or record
+    if record.erased_at is not None:
+        return
     media = await view(core, record)
     event = media_event(record, media, core.clock.now()) if media is not None else None
     if event is not None:

@@ -242,6 +242,13 @@ class Messenger:
         ``cursor`` as strings (``GET /v1/contacts``)."""
         return await contacts.list_contacts(self.core, _scope(workspace_id), filters)
 
+    async def erase_contact(
+        self, phone: str, *, workspace_id: str | None = None
+    ) -> contacts.ErasedContact:
+        """Erase a contact's personal data, keeping statuses for accounting
+        (``DELETE /v1/contacts/{phone}``)."""
+        return await contacts.erase_contact(self.core, _scope(workspace_id), phone)
+
     async def get_message(
         self,
         message_id: str,

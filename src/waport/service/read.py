@@ -16,7 +16,7 @@ from waport.domain.listing import (
     parse_conversation_query,
     parse_message_query,
 )
-from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.recipients import Recipient, parse_recipient, stored_recipient
 from waport.domain.records import Direction, MessageRecord
 from waport.domain.status import MessageStatus, StatusChange
 from waport.domain.window import WindowStatus, window_status
@@ -88,7 +88,7 @@ async def list_conversations(
     rows = []
     for chat in shown:
         last = await core.store.messages.last_inbound(
-            query.workspace_id, parse_recipient(chat.contact), chat.sender_id
+            query.workspace_id, stored_recipient(chat.contact), chat.sender_id
         )
         rows.append(ConversationRow(conversation=chat, window=window_status(last, now)))
     following = shown[-1].cursor.encode() if len(found) > query.limit else None

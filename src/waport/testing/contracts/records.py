@@ -390,6 +390,52 @@ class ListingContract:
         )
         assert await store.messages.contact_span("ws1", phone(0)) == (T0, T0 + _sec(9))
 
+    async def test_numbers_only_messaged_are_listed_as_contacts(self, store: Store) -> None:
+        """A number waport has messages with but keeps no record of is listed too (no
+        name, no labels, ``updated_at`` its latest message); groups are not."""
+        await store.contacts.patch("ws1", PHONE, ContactPatch(name="Ana"), T0)
+        await add_messages(
+            store,
+            builders.outbound("a", at=T0, to=PHONE.value),
+            builders.outbound("b", at=T0 + _sec(1), to="255700000005"),
+            builders.outbound("c", at=T0 + _sec(2), to="255700000005", sender_id="s2"),
+            builders.outbound("d", at=T0 + _sec(3), to="255700000005", workspace_id="ws2"),
+        )
+        group = attrs.evolve(
+            builders.outbound("g", at=T0), contact=Recipient("group", "1203630@g.us")
+        )
+        await add_messages(store, group)
+        await store.messages.record_inbound(
+            [
+                builders.inbound(
+                    "i", at=T0 + _sec(4), provider_message_id="w", contact="255700000009"
+                )
+            ]
+        )
+
+        async def listed(**given: object) -> list[tuple[str, str | None]]:
+            query = ContactQuery(workspace_id="ws1", **given)  # type: ignore[arg-type]
+            return [(str(c.recipient), c.name) for c in await store.contacts.page(query)]
+
+        assert await listed() == [
+            ("255700000005", None),
+            ("255700000009", None),
+            (PHONE.value, "Ana"),
+        ]
+        only = await store.contacts.page(ContactQuery(workspace_id="ws1", prefix="2557000000"))
+        assert [(str(c.recipient), c.updated_at) for c in only] == [
+            ("255700000005", T0 + _sec(2)),
+            ("255700000009", T0 + _sec(4)),
+        ]
+        assert await listed(limit=1, after="255700000005") == [
+            ("255700000009", None),
+            (PHONE.value, "Ana"),
+        ]
+        assert await listed(opted_out=False) == await listed()
+        assert await listed(opted_out=True) == []
+        assert await listed(label="vip") == []
+        assert await listed(prefix="Ana") == [(PHONE.value, "Ana")]
+
     async def test_conversations_by_latest_activity_with_unread_counts(self, store: Store) -> None:
         ana, ben = "255700000011", "255700000012"
 

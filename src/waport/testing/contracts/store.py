@@ -34,6 +34,7 @@ from waport.domain.records import (
 from waport.domain.status import ErrorDetail, MessageStatus, StatusChange, merge_status
 from waport.ports import Failed, Release, Retry, Sent, StatusPatch, Store
 from waport.testing import builders
+from waport.testing.contracts.erasure import ErasureContract
 from waport.testing.contracts.media import MediaContract
 from waport.testing.contracts.outbox import OutboxContract
 from waport.testing.contracts.records import ListingContract, RecordsContract
@@ -51,7 +52,9 @@ from waport.testing.contracts.support import (
 )
 
 
-class StoreContract(RecordsContract, ListingContract, OutboxContract, MediaContract):
+class StoreContract(
+    RecordsContract, ListingContract, OutboxContract, MediaContract, ErasureContract
+):
     """Every store port method, including failure paths. See the module docstring."""
 
     pytestmark = pytest.mark.anyio
