@@ -55,6 +55,7 @@ SNAPSHOT = {
     "BILLING_SUSPENDED": (422, False),
     "RECIPIENT_NOT_ON_WHATSAPP": (422, False),
     "RECIPIENT_OPTED_OUT": (422, False),
+    "CONTACT_ERASED": (410, False),
     "EXPIRED": (422, False),
     "INSUFFICIENT_BALANCE": (402, False),
     "RATE_LIMITED": (429, True),
