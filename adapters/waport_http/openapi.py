@@ -29,10 +29,11 @@ from waport_http.openapi_parts import (
     query_param,
 )
 from waport_http.openapi_schemas import component_schemas, ref
+from waport_http.openapi_tenants import tenant_paths, tenant_schemas
 
 
 def openapi_document() -> dict[str, Any]:
-    schemas = component_schemas()
+    schemas = component_schemas() | tenant_schemas()
     send_errors = error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 402, 404, 409, 422, 502, 503)
     paths: dict[str, Any] = {
         "/v1/messages": {
@@ -558,7 +559,7 @@ def openapi_document() -> dict[str, Any]:
             "authenticated responses carry X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset "
             "(Unix time) and the IETF RateLimit / RateLimit-Policy fields.",
         },
-        "paths": paths,
+        "paths": paths | tenant_paths(),
         "components": {
             "schemas": schemas,
             "securitySchemes": {

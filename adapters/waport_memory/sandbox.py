@@ -7,7 +7,8 @@ to a contact whose window is closed fails with WINDOW_CLOSED (as Meta's 131047
 does), an unknown template is refused, and it de-duplicates sends by waport's
 message id (so re-sending after a crash is safe). It can be scripted to fail a
 recipient with any catalogue code, to be slow, to answer 429 with a Retry-After,
-to treat a number as not on WhatsApp, and to deliver an inbound message.
+to treat a number as not on WhatsApp, and to deliver an inbound message. Any sender
+id is one of its numbers (``sender_ids`` are those a gateway starts with).
 
 It also speaks a small signed webhook format (JSON events, ``X-Sandbox-Signature``
 = hex HMAC-SHA256 of the body), so the webhook route and the provider contract
@@ -263,13 +264,6 @@ class SandboxProvider:
         reply_to: str | None = None,
     ) -> SendReceipt:
         self.remote_calls += 1
-        if sender not in self.sender_ids:
-            raise WaportError(
-                ErrorCode.SENDER_NOT_FOUND,
-                f"the sandbox has no sender {sender!r}",
-                "sender_id",
-                provider="sandbox",
-            )
         script = self._take_script(message.to, sender)
         if script is not None:
             if script.delay_ms:
@@ -291,7 +285,7 @@ class SandboxProvider:
                 provider_code="131026",
             )
         if isinstance(message.content, TemplateMessage):
-            known = {(t.name, t.language) for t in self.templates.get(sender, [])}
+            known = {(t.name, t.language) for t in self._catalogue(sender)}
             if (message.content.name, message.content.language) not in known:
                 raise WaportError(
                     ErrorCode.TEMPLATE_NOT_FOUND,
@@ -400,7 +394,12 @@ class SandboxProvider:
 
     async def list_templates(self, sender: str) -> Sequence[TemplateSpec]:
         self.remote_calls += 1
-        return tuple(self.templates.get(sender, ()))
+        return tuple(self._catalogue(sender))
+
+    def _catalogue(self, sender: str) -> list[TemplateSpec]:
+        """A sender's templates: any number is the sandbox's (a sender a workspace adds
+        through the API sends at once), with the default catalogue unless set."""
+        return self.templates.setdefault(sender, list(default_templates(sender)))
 
     async def ping(self) -> None:
         return None
@@ -440,10 +439,6 @@ class SandboxProvider:
         reply_to: str | None = None,
         media: MediaData | None = None,
     ) -> InboundMessage:
-        if sender_id not in self.sender_ids:
-            raise WaportError(
-                ErrorCode.SENDER_NOT_FOUND, f"the sandbox has no sender {sender_id!r}", "to_sender"
-            )
         _bounded_put(self._inbound_at, (str(contact), sender_id), at, self.remember)
         kind, payload = "text", {}
         if media is not None:  # text is the caption

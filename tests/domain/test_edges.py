@@ -545,9 +545,8 @@ def test_broadcast_plan_edges() -> None:
     with pytest.raises(WaportError) as info:
         plan_broadcast(BroadcastRequest(template=template, recipients=(row,) * 257, sender_id="s"))  # type: ignore[arg-type]
     assert info.value.code == ErrorCode.TOO_MANY_RECIPIENTS
-    with pytest.raises(WaportError) as info:
-        plan_broadcast(BroadcastRequest(template=template, recipients=(row,)))  # type: ignore[arg-type]
-    assert info.value.code == ErrorCode.SENDER_REQUIRED
+    planned = plan_broadcast(BroadcastRequest(template=template, recipients=(row,)))  # type: ignore[arg-type]
+    assert [m.sender_id for m in planned] == [None]  # the workspace's default sender sends it
     for body, param in [
         ([], None),
         (

@@ -56,6 +56,8 @@ SNAPSHOT = {
     "RECIPIENT_NOT_ON_WHATSAPP": (422, False),
     "RECIPIENT_OPTED_OUT": (422, False),
     "CONTACT_ERASED": (410, False),
+    "WORKSPACE_EXISTS": (409, False),
+    "SENDER_IN_USE": (409, False),
     "EXPIRED": (422, False),
     "INSUFFICIENT_BALANCE": (402, False),
     "RATE_LIMITED": (429, True),

@@ -349,9 +349,9 @@ def test_media_source_is_exactly_one_valid_source(media: dict[str, str]) -> None
     assert err.param.startswith("media")
 
 
-def test_template_needs_a_sender() -> None:
-    err = error_of({"to": TO, "template": {"name": "t", "language": "en"}})
-    assert (err.code, err.param) == (ErrorCode.SENDER_REQUIRED, "sender_id")
+def test_a_template_without_a_sender_is_left_to_the_default_sender() -> None:
+    message = parse_send_request({"to": TO, "template": {"name": "t", "language": "en"}})
+    assert message.sender_id is None  # the service picks the workspace's default sender
 
 
 def test_scheduling_options() -> None:

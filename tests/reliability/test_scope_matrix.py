@@ -96,6 +96,19 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
             "POST", "/v1/keys", {"scopes": ["messages:read"], "senders": [SENDER]}
         ),
         ("get", "/v1/keys"): lambda: fixed("GET", "/v1/keys"),
+        ("post", "/v1/workspaces"): ids["new_workspace"],  # type: ignore[dict-item]
+        ("get", "/v1/workspaces"): lambda: fixed("GET", "/v1/workspaces"),
+        ("get", "/v1/workspaces/{workspace_id}"): lambda: fixed("GET", "/v1/workspaces/default"),
+        ("patch", "/v1/workspaces/{workspace_id}"): lambda: fixed(
+            "PATCH", "/v1/workspaces/default", {"name": "Default"}
+        ),
+        ("post", "/v1/senders"): lambda: fixed("POST", "/v1/senders", {"id": "extra-sender"}),
+        ("get", "/v1/senders"): lambda: fixed("GET", "/v1/senders"),
+        ("get", "/v1/senders/{sender_id}"): lambda: fixed("GET", f"/v1/senders/{SENDER}"),
+        ("patch", "/v1/senders/{sender_id}"): lambda: fixed(
+            "PATCH", f"/v1/senders/{SENDER}", {"name": "Sandbox"}
+        ),
+        ("delete", "/v1/senders/{sender_id}"): ids["retire_sender"],  # type: ignore[dict-item]
         ("delete", "/v1/keys/{key_id}"): ids["new_key_path"],  # type: ignore[dict-item]
         ("post", "/v1/sandbox/inbound"): lambda: fixed(
             "POST", "/v1/sandbox/inbound", {"from": TO, "to_sender": SENDER, "text": "hi"}
@@ -109,6 +122,14 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
         ("delete", "/v1/media/{media_id}"): ids["new_media_path"],  # type: ignore[dict-item]
     }
 
+
+# What a key limited to any senders (the one used included) gets when it has the scope:
+# workspace-wide changes need a key for every sender.
+LIMITED: dict[tuple[str, str], tuple[int, str]] = {
+    ("patch", "/v1/workspaces/{workspace_id}"): (403, "FORBIDDEN"),
+    ("post", "/v1/senders"): (403, "FORBIDDEN"),
+    ("delete", "/v1/senders/{sender_id}"): (403, "FORBIDDEN"),
+}
 
 # What a key limited to another sender gets when it has the scope.
 OTHER_SENDER: dict[tuple[str, str], tuple[int, str] | None] = {
@@ -130,6 +151,15 @@ OTHER_SENDER: dict[tuple[str, str], tuple[int, str] | None] = {
     ("post", "/v1/keys"): (403, "FORBIDDEN"),
     ("get", "/v1/keys"): None,  # lists only the keys within its senders
     ("delete", "/v1/keys/{key_id}"): (403, "FORBIDDEN"),
+    ("post", "/v1/workspaces"): None,  # the operator's: workspaces are above senders
+    ("get", "/v1/workspaces"): None,
+    ("get", "/v1/workspaces/{workspace_id}"): None,
+    ("patch", "/v1/workspaces/{workspace_id}"): None,  # (refused to every limited key)
+    ("post", "/v1/senders"): None,
+    ("get", "/v1/senders"): None,  # lists only its senders
+    ("get", "/v1/senders/{sender_id}"): (404, "NOT_FOUND"),
+    ("patch", "/v1/senders/{sender_id}"): (404, "NOT_FOUND"),
+    ("delete", "/v1/senders/{sender_id}"): None,
     ("post", "/v1/sandbox/inbound"): (403, "FORBIDDEN"),
     ("post", "/v1/sandbox/script"): None,  # scripts only the key's own senders' sends
     ("post", "/v1/media"): None,  # media belongs to the workspace, not to a sender
@@ -162,6 +192,16 @@ async def test_scope_and_sender_matrix(gw: Harness) -> None:
         assert status == 201, body
         return str(body["data"]["media_id"])
 
+    made = iter(range(10**6))
+
+    async def new_workspace() -> Request:
+        return "POST", "/v1/workspaces", {"id": f"tenant-{next(made)}"}
+
+    async def retire_sender() -> Request:
+        status, body, _ = await gw.post("/v1/senders", {"id": "extra-sender"}, key=admin)
+        assert status == 201, body
+        return "DELETE", "/v1/senders/extra-sender", None
+
     async def new_media_path() -> Request:
         return "DELETE", f"/v1/media/{await upload()}", None
 
@@ -170,6 +210,8 @@ async def test_scope_and_sender_matrix(gw: Harness) -> None:
         "new_key_path": new_key_path,
         "media": await upload(),
         "new_media_path": new_media_path,
+        "new_workspace": new_workspace,
+        "retire_sender": retire_sender,
     }
     requests = _requests(ids_with_key)
     assert set(operations) == set(requests) == set(OTHER_SENDER), "a new endpoint needs a row"
@@ -202,9 +244,13 @@ async def test_scope_and_sender_matrix(gw: Harness) -> None:
         for op, scope in sorted(operations.items()):
             status, code = await call(await requests[op](), key)
             cells += 1
-            allowed = "admin" in scopes or scope in scopes
+            allowed = "operator" in scopes or (
+                scope != "operator" and ("admin" in scopes or scope in scopes)
+            )
             if not allowed:
                 expected: Any = (403, "INSUFFICIENT_SCOPE")
+            elif limit is not None and op in LIMITED:
+                expected = LIMITED[op]
             elif limit == "other-sender" and OTHER_SENDER[op] is not None:
                 expected = OTHER_SENDER[op]
             else:

@@ -16,6 +16,7 @@ from waport_http.routes import (
     operations,
     sandbox,
     templates,
+    tenants,
     webhooks,
 )
 
@@ -32,6 +33,7 @@ def all_routes(gw: Gateway) -> list[web.RouteDef]:
         *conversations.Routes(gw).table(),
         *templates.Routes(gw).table(),
         *keys.Routes(gw).table(),
+        *tenants.Routes(gw).table(),
         *sandbox.Routes(gw).table(),
         *webhooks.Routes(gw).table(),
         *operations.Routes(gw).table(),

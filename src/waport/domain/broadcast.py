@@ -42,7 +42,7 @@ def plan_broadcast(request: BroadcastRequest) -> tuple[OutboundMessage, ...]:
 
     Raises ``VALIDATION_FAILED`` for no recipients, ``TOO_MANY_RECIPIENTS`` above
     256, ``DUPLICATE_RECIPIENT`` (``param: recipients[i].to``) when two rows name one
-    recipient, and ``SENDER_REQUIRED`` without a sender.
+    recipient. Without a sender, the workspace's default sender sends it.
     """
     rows = request.recipients
     if not rows:
@@ -55,8 +55,6 @@ def plan_broadcast(request: BroadcastRequest) -> tuple[OutboundMessage, ...]:
             f"a broadcast has at most {BROADCAST.recipients_max} recipients",
             "recipients",
         )
-    if request.sender_id is None:
-        raise WaportError(ErrorCode.SENDER_REQUIRED, "a broadcast needs a sender_id", "sender_id")
     seen: dict[Recipient, int] = {}
     for i, row in enumerate(rows):
         if row.to in seen:

@@ -551,8 +551,6 @@ def parse_broadcast_request(body: object) -> BroadcastRequest:
     if body.get("template") is None:
         raise WaportError(ErrorCode.VALIDATION_FAILED, "a broadcast needs a template", "template")
     template = _at("template", lambda: _template(body["template"]))
-    if body.get("sender_id") is None:
-        raise WaportError(ErrorCode.SENDER_REQUIRED, "a broadcast needs a sender_id", "sender_id")
     rows_raw = body.get("recipients")
     if not isinstance(rows_raw, list) or not rows_raw:
         raise WaportError(

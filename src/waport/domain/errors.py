@@ -58,6 +58,8 @@ class ErrorCode(enum.StrEnum):
     RECIPIENT_NOT_ON_WHATSAPP = "RECIPIENT_NOT_ON_WHATSAPP"
     RECIPIENT_OPTED_OUT = "RECIPIENT_OPTED_OUT"
     CONTACT_ERASED = "CONTACT_ERASED"
+    WORKSPACE_EXISTS = "WORKSPACE_EXISTS"
+    SENDER_IN_USE = "SENDER_IN_USE"
     EXPIRED = "EXPIRED"
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
     RATE_LIMITED = "RATE_LIMITED"
@@ -195,7 +197,11 @@ CATALOGUE: Final[Mapping[ErrorCode, ErrorInfo]] = {
     _E.MISSING_TEMPLATE_VARIABLES: ErrorInfo(
         422, False, "Template parameters are missing; the error lists the missing keys."
     ),
-    _E.SENDER_REQUIRED: ErrorInfo(422, False, "A template send needs a sender_id."),
+    _E.SENDER_REQUIRED: ErrorInfo(
+        422,
+        False,
+        "No longer raised: a send without sender_id goes from the workspace's default sender.",
+    ),
     _E.SENDER_NOT_FOUND: ErrorInfo(
         422, False, "The sender is not an active sender of the caller's workspace."
     ),
@@ -215,6 +221,10 @@ CATALOGUE: Final[Mapping[ErrorCode, ErrorInfo]] = {
     ),
     _E.RECIPIENT_OPTED_OUT: ErrorInfo(
         422, False, "The contact opted out (STOP) of this category of template messages."
+    ),
+    _E.WORKSPACE_EXISTS: ErrorInfo(409, False, "A workspace with this id exists already."),
+    _E.SENDER_IN_USE: ErrorInfo(
+        409, False, "This provider number is a sender of another workspace."
     ),
     _E.CONTACT_ERASED: ErrorInfo(
         410, False, "The contact was erased (DELETE /v1/contacts/{phone}) before it was sent."

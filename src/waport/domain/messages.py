@@ -374,10 +374,6 @@ class OutboundMessage:
     contact: ContactDetails | None = None
 
     def __attrs_post_init__(self) -> None:
-        if isinstance(self.content, TemplateMessage) and self.sender_id is None:
-            raise WaportError(
-                ErrorCode.SENDER_REQUIRED, "a template send needs a sender_id", "sender_id"
-            )
         if isinstance(self.content, Reaction) and self.reply_to is not None:
             raise WaportError(
                 ErrorCode.VALIDATION_FAILED, "a reaction cannot be a reply", "reply_to"

@@ -88,6 +88,9 @@ class Workspace:
     billing_suspended: bool = False
     balance: int | None = None
     """Prepaid balance in the smallest currency unit; ``None`` when billing is unlimited."""
+    default_sender_id: str | None = None
+    """The sender a send (and a window check) without ``sender_id`` uses; ``None``: the
+    first active one."""
 
 
 @attrs.frozen(kw_only=True)
@@ -101,8 +104,11 @@ class Sender:
     active: bool = True
 
 
+OPERATOR = "operator"
+"""The scope that manages workspaces (``/v1/workspaces``); it implies every other."""
 SCOPES = frozenset(
     {
+        OPERATOR,
         "messages:send",
         "messages:read",
         "broadcasts:send",
@@ -130,7 +136,10 @@ class ApiKey:
     revoked_at: datetime | None = None
 
     def allows(self, scope: str) -> bool:
-        return "admin" in self.scopes or scope in self.scopes
+        """An operator key may do anything; an admin key anything but the operator's."""
+        if OPERATOR in self.scopes:
+            return True
+        return scope != OPERATOR and ("admin" in self.scopes or scope in self.scopes)
 
     def may_use(self, sender_id: str | None) -> bool:
         """Whether this key may act on, or see, what belongs to ``sender_id`` (a key

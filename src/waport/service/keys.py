@@ -170,7 +170,7 @@ async def create_key(
             "a key limited to some senders may create keys only for those senders",
             "senders",
         )
-    if "admin" not in actor.scopes and not scopes <= actor.scopes:
+    if not all(actor.allows(scope) for scope in scopes):
         raise WaportError(
             ErrorCode.FORBIDDEN, "a key may grant only scopes it has itself", "scopes"
         )
@@ -221,11 +221,11 @@ async def revoke_key(core: Core, actor: ApiKey, key_id: str) -> ApiKey:
             "key_id",
         )
     async with core.key_changes:
-        if "admin" in target.scopes and target.revoked_at is None:
+        if target.allows("admin") and target.revoked_at is None:
             others = [
                 k
                 for k in await core.store.api_keys.list(actor.workspace_id)
-                if "admin" in k.scopes and k.revoked_at is None and k.id != target.id
+                if k.allows("admin") and k.revoked_at is None and k.id != target.id
             ]
             if not others:
                 raise WaportError(ErrorCode.LAST_ADMIN_KEY, "this is the last admin key", "key_id")

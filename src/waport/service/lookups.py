@@ -93,7 +93,8 @@ class Lookups:
         self, workspace: Workspace, sender_id: str | None, allowed: frozenset[str] | None
     ) -> Sender:
         """The sender a send goes from: the one named (active, of the workspace, allowed to
-        the caller), or the workspace's first active sender the caller may use."""
+        the caller), or else the workspace's default sender, or its first active sender,
+        that the caller may use."""
         if sender_id is None:
             senders = [
                 s
@@ -104,7 +105,8 @@ class Lookups:
                 raise WaportError(
                     ErrorCode.SENDER_NOT_FOUND, "the workspace has no active sender", "sender_id"
                 )
-            return senders[0]
+            chosen = [s for s in senders if s.id == workspace.default_sender_id]
+            return (chosen or senders)[0]
         sender = await self.find_sender(sender_id)
         if sender is None or sender.workspace_id != workspace.id or not sender.active:
             raise WaportError(

@@ -98,11 +98,14 @@ async def list_conversations(
 async def get_window(
     core: Core, to: Recipient | str, scope: Scope, *, sender_id: str | None = None
 ) -> WindowStatus:
-    """The window with ``to``: with one sender, or with any sender the caller may use."""
+    """The window with ``to``: with one sender, or (without one) with the sender a send
+    without ``sender_id`` would use, so that the two never disagree."""
     workspace = await core.lookups.workspace(core.workspace_of(scope))
     contact = to if isinstance(to, Recipient) else parse_recipient(to)
     messages = core.store.messages
     include = workspace.template_opens_window
+    if sender_id is None and any(s.active for s in await core.lookups.senders(workspace.id)):
+        sender_id = (await core.lookups.sender(workspace, None, scope.senders)).id
     if sender_id is not None:
         if scope.senders is not None and sender_id not in scope.senders:
             raise WaportError(ErrorCode.FORBIDDEN, "this API key may not use this sender", "from")

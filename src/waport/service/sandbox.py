@@ -81,7 +81,7 @@ async def inbound(
     media: object = None,
 ) -> tuple[MessageRecord | None, IngestReport]:
     """A contact (a phone number) writes ``text`` to one of the scope's senders (the
-    first it may use when none is named), answering ``reply_to`` (our message id or the
+    workspace's default sender when none is named), answering ``reply_to`` (our message id or the
     provider's): the window opens and ``message.received`` (or ``message.reply``)
     follows, as for a real provider's webhook."""
     control = controls(core)
@@ -89,7 +89,10 @@ async def inbound(
     if to_sender is not None and scope.senders is not None and to_sender not in scope.senders:
         raise WaportError(ErrorCode.FORBIDDEN, "this API key may not use this sender", "to_sender")
     senders = await sender_ids(core, scope)
-    sender = to_sender or (senders[0] if senders else None)
+    sender = to_sender
+    if sender is None and senders:  # the one a send without sender_id goes from
+        workspace = await core.lookups.workspace(core.workspace_of(scope))
+        sender = (await core.lookups.sender(workspace, None, scope.senders)).id
     if sender is None or sender not in senders:
         raise WaportError(
             ErrorCode.SENDER_NOT_FOUND, "no such sender in the workspace", "to_sender"

@@ -1,0 +1,151 @@
+"""The OpenAPI paths and schemas of ``/v1/workspaces`` and ``/v1/senders``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from waport.domain.tenants import STATUSES, TIERS
+from waport_http.openapi_parts import (
+    AUTH_ERRORS,
+    COMMON_ERRORS,
+    envelope,
+    error_responses,
+    json_body,
+    ok_response,
+    operation,
+    path_param,
+)
+from waport_http.openapi_schemas import ref
+
+_TIER = {"enum": list(TIERS), "description": "business-initiated conversations per 24 h"}
+
+
+def tenant_schemas() -> dict[str, Any]:
+    settable = {
+        "name": {"type": "string", "maxLength": 120},
+        "status": {"enum": list(STATUSES), "description": "operator only"},
+        "messaging_tier": {**_TIER, "description": "operator only; null is unlimited"},
+        "template_opens_window": {"type": "boolean"},
+        "default_sender_id": {"type": ["string", "null"]},
+        "webhook_url": {"type": ["string", "null"]},
+    }
+    return {
+        "Workspace": {
+            "type": "object",
+            "required": ["id", "name", "status", "messaging_tier"],
+            "properties": {
+                "id": {"type": "string"},
+                **settable,
+                "balance": {"type": ["integer", "null"]},
+                "admin_key": {
+                    **ref("Key"),
+                    "description": "at creation only: the first admin key, shown once",
+                },
+            },
+        },
+        "WorkspacePatch": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": settable,
+        },
+        "WorkspaceCreate": {
+            "type": "object",
+            "required": ["id"],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+                **settable,
+            },
+        },
+        "Sender": {
+            "type": "object",
+            "required": ["id", "active"],
+            "properties": {
+                "id": {
+                    "type": "string",
+                    "description": "the provider's id of the number (Meta phone number id, "
+                    "WAHA session)",
+                },
+                "workspace_id": {"type": "string"},
+                "phone": {"type": ["string", "null"], "description": "the number people see"},
+                "name": {"type": "string"},
+                "active": {"type": "boolean"},
+            },
+        },
+    }
+
+
+def _one(name: str) -> dict[str, Any]:
+    return ok_response(envelope(ref(name), ["ok"]))
+
+
+def _many(name: str) -> dict[str, Any]:
+    return ok_response(envelope({"type": "array", "items": ref(name)}, ["ok"]))
+
+
+def tenant_paths() -> dict[str, Any]:
+    changes = error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 404)
+    return {
+        "/v1/workspaces": {
+            "post": operation(
+                "Create a workspace, with its first admin key (shown once)",
+                "operator",
+                {"201": _one("Workspace"), **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 409)},
+                requestBody=json_body(ref("WorkspaceCreate")),
+            ),
+            "get": operation(
+                "Every workspace",
+                "operator",
+                {"200": _many("Workspace"), **error_responses(*AUTH_ERRORS, 500)},
+            ),
+        },
+        "/v1/workspaces/{workspace_id}": {
+            "get": operation(
+                "One workspace (an operator's key: any; a workspace's key: its own)",
+                "admin",
+                {"200": _one("Workspace"), **error_responses(*AUTH_ERRORS, 404, 500)},
+                parameters=[path_param("workspace_id")],
+            ),
+            "patch": operation(
+                "Change a workspace (status and messaging tier: operator only)",
+                "admin",
+                {"200": _one("Workspace"), **changes},
+                parameters=[path_param("workspace_id")],
+                requestBody=json_body(ref("WorkspacePatch")),
+            ),
+        },
+        "/v1/senders": {
+            "post": operation(
+                "Add a provider's number to the workspace (409 if another workspace has it)",
+                "admin",
+                {"201": _one("Sender"), **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 409)},
+                requestBody=json_body(ref("Sender")),
+            ),
+            "get": operation(
+                "The workspace's senders the key may use",
+                "messages:read",
+                {"200": _many("Sender"), **error_responses(*AUTH_ERRORS, 500)},
+            ),
+        },
+        "/v1/senders/{sender_id}": {
+            "get": operation(
+                "One sender",
+                "messages:read",
+                {"200": _one("Sender"), **error_responses(*AUTH_ERRORS, 404, 500)},
+                parameters=[path_param("sender_id")],
+            ),
+            "patch": operation(
+                "Change a sender: display number, name, active",
+                "admin",
+                {"200": _one("Sender"), **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 404)},
+                parameters=[path_param("sender_id")],
+                requestBody=json_body(ref("Sender")),
+            ),
+            "delete": operation(
+                "Retire a sender (it stops sending; its messages stay)",
+                "admin",
+                {"200": _one("Sender"), **error_responses(*AUTH_ERRORS, 404, 500)},
+                parameters=[path_param("sender_id")],
+            ),
+        },
+    }

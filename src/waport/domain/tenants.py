@@ -1,0 +1,156 @@
+"""Workspaces and senders through the API (``/v1/workspaces``, ``/v1/senders``): the
+fields a request may set, checked field by field, and who may set which.
+
+An operator (a key with the ``operator`` scope) manages every workspace; a workspace's
+admin key reads and changes its own, but not what the operator decides for it: its
+status (suspension), its messaging tier and its billing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.records import Sender, Workspace
+
+TIERS: Final[tuple[int | None, ...]] = (250, 2_000, 10_000, 100_000, None)
+"""Business-initiated conversations per moving 24 h (``None``: unlimited)."""
+STATUSES: Final = ("active", "suspended")
+NAME_MAX: Final = 120
+_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+WORKSPACE_FIELDS: Final = (
+    "id",
+    "name",
+    "status",
+    "messaging_tier",
+    "template_opens_window",
+    "default_sender_id",
+    "webhook_url",
+)
+OPERATOR_FIELDS: Final = frozenset({"status", "messaging_tier"})
+"""What only an operator may change."""
+SENDER_FIELDS: Final = ("id", "phone", "name", "active")
+
+
+def _refuse(message: str, param: str) -> WaportError:
+    return WaportError(ErrorCode.VALIDATION_FAILED, message, param)
+
+
+def _object(body: object, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+    if not isinstance(body, Mapping):
+        raise _refuse("the body must be a JSON object", "body")
+    for name in body:
+        if name not in allowed:
+            raise _refuse(f"unknown field (allowed: {', '.join(allowed)})", str(name))
+    return body
+
+
+def parse_id(value: object, param: str) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise _refuse(
+            "1-64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit", param
+        )
+    return value
+
+
+def _name(value: object, param: str = "name") -> str:
+    if not isinstance(value, str) or len(value) > NAME_MAX:
+        raise _refuse(f"a name is a string of at most {NAME_MAX} characters", param)
+    return value
+
+
+def _tier(value: object) -> int | None:
+    if value not in TIERS or isinstance(value, bool):
+        shown = ", ".join("null" if t is None else str(t) for t in TIERS)
+        raise _refuse(f"a messaging tier is one of {shown}", "messaging_tier")
+    return value
+
+
+def _flag(value: object, param: str) -> bool:
+    if not isinstance(value, bool):
+        raise _refuse("true or false", param)
+    return value
+
+
+def _optional_text(value: object, param: str) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise _refuse("a non-empty string, or null", param)
+    return value
+
+
+def patch_workspace(workspace: Workspace, body: object, *, operator: bool) -> Workspace:
+    """``workspace`` with the fields of a ``PATCH`` (or of a creation's body) applied.
+    ``FORBIDDEN`` naming the field when a workspace's own key changes what only an
+    operator may."""
+    fields = _object(body, WORKSPACE_FIELDS[1:])
+    for name in fields:
+        if name in OPERATOR_FIELDS and not operator:
+            raise WaportError(ErrorCode.FORBIDDEN, "only an operator key may change this", name)
+    changes: dict[str, Any] = {}
+    if "name" in fields:
+        changes["name"] = _name(fields["name"])
+    if "status" in fields:
+        if fields["status"] not in STATUSES:
+            raise _refuse("active or suspended", "status")
+        changes["billing_suspended"] = fields["status"] == "suspended"
+    if "messaging_tier" in fields:
+        changes["messaging_tier"] = _tier(fields["messaging_tier"])
+    if "template_opens_window" in fields:
+        changes["template_opens_window"] = _flag(
+            fields["template_opens_window"], "template_opens_window"
+        )
+    if "default_sender_id" in fields:
+        value = fields["default_sender_id"]
+        changes["default_sender_id"] = (
+            None if value is None else parse_id(value, "default_sender_id")
+        )
+    if "webhook_url" in fields:
+        changes["webhook_url"] = _optional_text(fields["webhook_url"], "webhook_url")
+    return attrs.evolve(workspace, **changes)
+
+
+def new_workspace(body: object) -> Workspace:
+    """A workspace as ``POST /v1/workspaces`` creates it: its ``id`` and any of the
+    other fields (an operator's request). New workspaces start at the first tier."""
+    fields = _object(body, WORKSPACE_FIELDS)
+    if "id" not in fields:
+        raise _refuse("a workspace needs an id", "id")
+    workspace_id = parse_id(fields["id"], "id")
+    base = Workspace(id=workspace_id, name=workspace_id, messaging_tier=TIERS[0])
+    rest = {k: v for k, v in fields.items() if k != "id"}
+    return patch_workspace(base, rest, operator=True)
+
+
+def status_of(workspace: Workspace) -> str:
+    return "suspended" if workspace.billing_suspended else "active"
+
+
+def new_sender(body: object, workspace_id: str) -> Sender:
+    """A sender as ``POST /v1/senders`` adds it: ``id`` (the provider's number: a Meta
+    phone number id, a WAHA session), ``phone`` (the number people see), ``name``."""
+    fields = _object(body, SENDER_FIELDS)
+    if "id" not in fields:
+        raise _refuse("a sender needs the provider's id of its number", "id")
+    sender = Sender(id=parse_id(fields["id"], "id"), workspace_id=workspace_id)
+    return patch_sender(sender, {k: v for k, v in fields.items() if k != "id"})
+
+
+def patch_sender(sender: Sender, body: object) -> Sender:
+    fields = _object(body, SENDER_FIELDS[1:])
+    changes: dict[str, Any] = {}
+    if "phone" in fields:
+        phone = fields["phone"]
+        if phone is not None and (
+            not isinstance(phone, str) or not re.fullmatch(r"\+?[0-9]{6,15}", phone)
+        ):
+            raise _refuse("the number people see: digits, with or without +", "phone")
+        changes["phone"] = phone
+    if "name" in fields:
+        changes["name"] = _name(fields["name"])
+    if "active" in fields:
+        changes["active"] = _flag(fields["active"], "active")
+    return attrs.evolve(sender, **changes)

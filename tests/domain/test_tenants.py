@@ -1,0 +1,111 @@
+"""Workspaces and senders as the API changes them (``waport.domain.tenants``), and what a
+key's scopes allow (``ApiKey.allows``): an operator anything, an admin anything but the
+operator's, any other key its own scopes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from waport.domain import tenants
+from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.records import OPERATOR, SCOPES, ApiKey, Sender, Workspace
+
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def key(scopes: frozenset[str]) -> ApiKey:
+    return ApiKey(id="k", workspace_id="w", digest="d", scopes=scopes, created_at=T0)
+
+
+@given(st.frozensets(st.sampled_from(sorted(SCOPES)), min_size=1), st.sampled_from(sorted(SCOPES)))
+def test_what_a_key_allows(scopes: frozenset[str], wanted: str) -> None:
+    allowed = key(scopes).allows(wanted)
+    if OPERATOR in scopes:
+        assert allowed
+    elif wanted == OPERATOR:
+        assert not allowed  # an admin key never manages workspaces
+    else:
+        assert allowed == ("admin" in scopes or wanted in scopes)
+
+
+def test_a_new_workspace_starts_active_at_the_first_tier() -> None:
+    made = tenants.new_workspace({"id": "acme", "name": "Acme"})
+    assert (made.id, made.name, made.messaging_tier, made.billing_suspended) == (
+        "acme",
+        "Acme",
+        250,
+        False,
+    )
+    assert tenants.status_of(made) == "active"
+    unlimited = tenants.new_workspace({"id": "big", "messaging_tier": None})
+    assert unlimited.messaging_tier is None
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({}, "id"),
+        ({"id": ""}, "id"),
+        ({"id": "-x"}, "id"),
+        ({"id": "a" * 65}, "id"),
+        ({"id": "ok", "messaging_tier": 300}, "messaging_tier"),
+        ({"id": "ok", "messaging_tier": True}, "messaging_tier"),
+        ({"id": "ok", "status": "closed"}, "status"),
+        ({"id": "ok", "template_opens_window": "yes"}, "template_opens_window"),
+        ({"id": "ok", "name": "n" * 121}, "name"),
+        ({"id": "ok", "balance": 5}, "balance"),
+        ([], "body"),
+    ],
+)
+def test_a_bad_workspace_names_the_field(body: object, param: str) -> None:
+    with pytest.raises(WaportError) as info:
+        tenants.new_workspace(body)
+    assert (info.value.code, info.value.param) == (ErrorCode.VALIDATION_FAILED, param)
+
+
+@given(st.sampled_from(sorted(tenants.OPERATOR_FIELDS)))
+def test_only_an_operator_changes_status_and_tier(field: str) -> None:
+    value = {"status": "suspended", "messaging_tier": 2_000}[field]
+    workspace = Workspace(id="w")
+    with pytest.raises(WaportError) as info:
+        tenants.patch_workspace(workspace, {field: value}, operator=False)
+    assert (info.value.code, info.value.param) == (ErrorCode.FORBIDDEN, field)
+    changed = tenants.patch_workspace(workspace, {field: value}, operator=True)
+    expected = {"status": ("suspended", 250), "messaging_tier": ("active", 2_000)}[field]
+    assert (tenants.status_of(changed), changed.messaging_tier) == expected
+
+
+def test_a_workspace_key_changes_its_own_settings() -> None:
+    changed = tenants.patch_workspace(
+        Workspace(id="w"),
+        {
+            "name": "W",
+            "default_sender_id": "s1",
+            "template_opens_window": True,
+            "webhook_url": None,
+        },
+        operator=False,
+    )
+    assert (changed.name, changed.default_sender_id, changed.template_opens_window) == (
+        "W",
+        "s1",
+        True,
+    )
+
+
+def test_senders() -> None:
+    sender = tenants.new_sender({"id": "1065", "phone": "+255700100001", "name": "Support"}, "w")
+    assert sender == Sender(id="1065", workspace_id="w", phone="+255700100001", name="Support")
+    retired = tenants.patch_sender(sender, {"active": False})
+    assert not retired.active
+    for body, param in [
+        ({"id": "x", "phone": "call me"}, "phone"),
+        ({"id": "x", "workspace_id": "v"}, "workspace_id"),
+    ]:
+        with pytest.raises(WaportError) as info:
+            tenants.new_sender(body, "w")
+        assert info.value.param == param
