@@ -30,7 +30,7 @@ from waport.domain.records import SCOPES
 from waport.plugins import PluginContext, Registry
 from waport.ports import Store
 from waport.service import DEFAULT_WORKSPACE, RandomIds, Scope, SystemClock, keys, templates
-from waport_http import cli_lists, config
+from waport_http import cli_lists, cli_tenants, config
 from waport_http.logs import configure_logging
 from waport_http.server import open_components, serve
 from waport_http.views import key_view, media_view, message_view
@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     get.add_argument("-o", "--output", required=True, help="the file to write (- for stdout)")
 
     cli_lists.add_commands(sub)
+    cli_tenants.add_commands(sub)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -275,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return anyio.run(cli_lists.messages, args, loaded)
         if args.command == "contacts":
             return anyio.run(cli_lists.contacts, args, loaded)
+        if args.command in ("workspaces", "senders", "balance"):
+            return anyio.run(cli_tenants.run, args, loaded)
         return anyio.run(_templates, args, loaded)
     except ConfigError as exc:
         print(f"waport: configuration error: {exc}", file=sys.stderr)

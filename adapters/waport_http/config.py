@@ -120,6 +120,10 @@ class Settings:
     """Template categories an opted-out contact is not sent (``RECIPIENT_OPTED_OUT``)."""
     opt_out_reply: str | None = None
     """A text sent back to a contact who opts out (inside the window their message opened)."""
+    prices: tuple[str, ...] = ()
+    """What a message costs a prepaid workspace, per category, in the smallest currency
+    unit: ``MARKETING=50,UTILITY=20,AUTHENTICATION=20`` (a category not listed is free).
+    A workspace is prepaid when an operator sets its ``billing`` to ``prepaid``."""
     inbound_media: str = "eager"
     """Media contacts send (photos, voice notes, documents): fetched from the provider
     into the media store right after the webhook (``eager``, retried with backoff), when

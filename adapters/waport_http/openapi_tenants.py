@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from waport.domain.tenants import STATUSES, TIERS
+from waport.domain.ledger import EntryKind
+from waport.domain.tenants import BILLING, STATUSES, TIERS
 from waport_http.openapi_parts import (
     AUTH_ERRORS,
     COMMON_ERRORS,
@@ -13,7 +14,9 @@ from waport_http.openapi_parts import (
     json_body,
     ok_response,
     operation,
+    page_of,
     path_param,
+    query_param,
 )
 from waport_http.openapi_schemas import ref
 
@@ -28,6 +31,10 @@ def tenant_schemas() -> dict[str, Any]:
         "template_opens_window": {"type": "boolean"},
         "default_sender_id": {"type": ["string", "null"]},
         "webhook_url": {"type": ["string", "null"]},
+        "billing": {
+            "enum": list(BILLING),
+            "description": "operator only; prepaid starts at 0 and moves with the ledger",
+        },
     }
     return {
         "Workspace": {
@@ -55,6 +62,19 @@ def tenant_schemas() -> dict[str, Any]:
             "properties": {
                 "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
                 **settable,
+            },
+        },
+        "LedgerEntry": {
+            "type": "object",
+            "required": ["id", "kind", "amount", "at"],
+            "properties": {
+                "id": {"type": "string"},
+                "kind": {"enum": [k.value for k in EntryKind]},
+                "amount": {"type": "integer", "description": "what it added to the balance"},
+                "at": {"type": "string", "format": "date-time"},
+                "message_id": {"type": ["string", "null"]},
+                "category": {"type": ["string", "null"]},
+                "reason": {"type": "string"},
             },
         },
         "Sender": {
@@ -113,6 +133,58 @@ def tenant_paths() -> dict[str, Any]:
                 parameters=[path_param("workspace_id")],
                 requestBody=json_body(ref("WorkspacePatch")),
             ),
+        },
+        "/v1/workspaces/{workspace_id}/balance": {
+            "post": operation(
+                "Credit (or, with a negative amount, debit) a prepaid workspace, with a reason",
+                "operator",
+                {
+                    "200": ok_response(
+                        envelope(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "workspace_id": {"type": "string"},
+                                    "balance": {"type": "integer"},
+                                },
+                            },
+                            ["ok"],
+                        )
+                    ),
+                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 402, 404),
+                },
+                parameters=[path_param("workspace_id")],
+                requestBody=json_body(
+                    {
+                        "type": "object",
+                        "required": ["amount", "reason"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "amount": {"type": "integer", "not": {"const": 0}},
+                            "reason": {"type": "string", "minLength": 1, "maxLength": 200},
+                        },
+                    }
+                ),
+            )
+        },
+        "/v1/workspaces/{workspace_id}/ledger": {
+            "get": operation(
+                "Every debit, refund and credit of a workspace, newest first, a page at a time",
+                "admin",
+                {
+                    "200": ok_response(page_of(ref("LedgerEntry"))),
+                    **error_responses(400, *AUTH_ERRORS, 404, 500),
+                },
+                parameters=[
+                    path_param("workspace_id"),
+                    query_param(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                        "page size",
+                    ),
+                    query_param("cursor", {"type": "string"}, "next_cursor of the page before"),
+                ],
+            )
         },
         "/v1/senders": {
             "post": operation(

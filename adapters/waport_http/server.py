@@ -26,6 +26,7 @@ from aiohttp import web
 
 from waport.domain import consent
 from waport.domain.errors import ConfigError
+from waport.domain.ledger import CATEGORIES
 from waport.plugins import Registry
 from waport.ports import Clock, IdSource, Provider, Store
 from waport.service import DEFAULT_WORKSPACE, Messenger, Policy, keys, tune_gc
@@ -73,6 +74,7 @@ def composition(loaded: LoadedConfig, *, sync_templates: bool = True) -> Composi
             ),
             sync_templates_on_start=sync_templates,
             inbound_media=settings.inbound_media,
+            prices=parse_prices(settings.prices),
             **_consent_policy(settings),
         ),
         webhook_url=settings.webhook_url,
@@ -243,6 +245,21 @@ async def serve(
             with anyio.CancelScope(shield=True):
                 await runner.cleanup()
     say("waport: stopped; queued messages stay queued for the next start")
+
+
+def parse_prices(entries: tuple[str, ...]) -> dict[str, int]:
+    """``prices`` (``CATEGORY=amount`` entries) as ``Policy.prices``."""
+    prices: dict[str, int] = {}
+    for entry in entries:
+        category, _, amount = entry.partition("=")
+        category = category.strip().upper()
+        if category not in CATEGORIES or not amount.strip().isdigit():
+            raise ConfigError(
+                f"prices: {entry!r} is not CATEGORY=amount with CATEGORY one of "
+                f"{', '.join(CATEGORIES)} and a whole amount in the smallest unit"
+            )
+        prices[category] = int(amount)
+    return prices
 
 
 def _consent_policy(settings: Settings) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from datetime import datetime
 import attrs
 
 from waport import storekit
+from waport.domain import ledger
 from waport.domain.consent import ConsentChange
 from waport.domain.contacts import (
     ContactPatch,
@@ -19,6 +20,7 @@ from waport.domain.contacts import (
     spoken_with,
 )
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.ledger import LedgerEntry
 from waport.domain.recipients import Recipient
 from waport.domain.records import (
     ApiKey,
@@ -87,6 +89,9 @@ class _Workspaces:
     _s: _State
 
     async def put(self, workspace: Workspace) -> None:
+        old = self._s.workspaces.get(workspace.id)
+        if old is not None and (old.balance is None) == (workspace.balance is None):
+            workspace = attrs.evolve(workspace, balance=old.balance)  # the ledger's
         self._s.workspaces[workspace.id] = workspace
 
     async def get(self, workspace_id: str) -> Workspace | None:
@@ -107,14 +112,28 @@ class _Workspaces:
             key=lambda s: s.id,
         )
 
-    async def adjust_balance(self, workspace_id: str, delta: int) -> int | None:
-        workspace = self._s.workspaces.get(workspace_id)
-        if workspace is None or workspace.balance is None or workspace.balance + delta < 0:
-            return None
-        self._s.workspaces[workspace_id] = attrs.evolve(
-            workspace, balance=workspace.balance + delta
+    async def credit(self, entry: LedgerEntry) -> int:
+        moved = self._s.move(entry.workspace_id, entry.amount)
+        if moved is None:
+            workspace = self._s.workspaces.get(entry.workspace_id)
+            ledger.apply(None if workspace is None else workspace.balance, entry.amount)
+            raise ledger.insufficient(entry.amount)
+        self._s.book(entry)
+        return moved
+
+    async def ledger(
+        self, workspace_id: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[LedgerEntry]:
+        found = sorted(
+            (
+                e
+                for e in self._s.ledger.values()
+                if e.workspace_id == workspace_id and (after is None or (e.at, e.id) < after)
+            ),
+            key=lambda e: (e.at, e.id),
+            reverse=True,
         )
-        return workspace.balance + delta
+        return found[: limit + 1]
 
 
 @attrs.define

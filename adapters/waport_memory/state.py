@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import attrs
 
 from waport import storekit
-from waport.domain import lifecycle
+from waport.domain import ledger, lifecycle
 from waport.domain.erasure import Erasure
+from waport.domain.ledger import LedgerEntry
 from waport.domain.listing import (
     Cursor,
 )
@@ -44,6 +46,26 @@ class _State:
     aliases: dict[str, Recipient] = attrs.Factory(dict)
     templates: dict[tuple[str, str, str], TemplateSpec] = attrs.Factory(dict)
     outbox: dict[str, OutboxEvent] = attrs.Factory(dict)
+    ledger: dict[str, LedgerEntry] = attrs.Factory(dict)
+
+    def move(self, workspace_id: str, amount: int) -> int | None:
+        """Move a prepaid balance (``ledgersql.LedgerStatements.move``): the new balance,
+        or ``None`` (unlimited, unknown, or a debit it cannot cover)."""
+        workspace = self.workspaces.get(workspace_id)
+        if workspace is None or workspace.balance is None:
+            return None
+        after = workspace.balance + amount
+        if after < 0 and amount < 0:
+            return None
+        self.workspaces[workspace_id] = attrs.evolve(workspace, balance=after)
+        return after
+
+    def book(self, entry: LedgerEntry) -> bool:
+        """Keep an entry once; False when its id is kept already."""
+        if entry.id in self.ledger:
+            return False
+        self.ledger[entry.id] = entry
+        return True
 
 
 def _enqueue(state: _State, event: OutboxEvent | None) -> None:
@@ -70,7 +92,21 @@ def _save(state: _State, record: MessageRecord, changes: list[StatusChange]) -> 
             _note_window(state, record, change.at, template=True)
     for event in storekit.events_for(record, changes):
         _enqueue(state, event)
+    _refund(state, record, changes)
     return record
+
+
+def _refund(state: _State, record: MessageRecord, changes: Sequence[StatusChange]) -> None:
+    """The refunds ``changes`` owe (``ledger.refund_owed``), once per message."""
+    for change in changes:
+        debited = state.ledger.get(ledger.debit_id(record.id))
+        if debited is not None and ledger.refund_owed(record, change):
+            reason = f"message {change.status.value}"
+            if change.error is not None:
+                reason += f": {change.error.code}"
+            entry = ledger.refund(debited, change.at, reason)
+            if state.book(entry):
+                state.move(entry.workspace_id, entry.amount)
 
 
 def _key(m: MessageRecord) -> tuple[int, str]:
@@ -81,13 +117,13 @@ def _key(m: MessageRecord) -> tuple[int, str]:
 def _erase_contact(state: _State, workspace_id: str, erasure: Erasure) -> list[MessageRecord]:
     """``MessageStore.erase_contact`` on the memory store's state."""
     number = erasure.recipient
-    erased = [
-        lifecycle.erase(m, erasure)
-        for m in state.messages.values()
-        if m.workspace_id == workspace_id and m.contact == number
+    found = [
+        m for m in state.messages.values() if m.workspace_id == workspace_id and m.contact == number
     ]
-    for record in erased:
+    erased = [lifecycle.erase(m, erasure) for m in found]
+    for before, record in zip(found, erased, strict=True):
         state.messages[record.id] = record
+        _refund(state, record, record.history[len(before.history) :])  # failed unsent
     ids = {r.id for r in erased}
     for event in [e for e in state.outbox.values() if e.message_id in ids]:
         state.outbox[event.id] = erasure.event(event)

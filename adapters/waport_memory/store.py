@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from waport import storekit
-from waport.domain import lifecycle
+from waport.domain import ledger, lifecycle
 from waport.domain.erasure import Erasure
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PatchAction
@@ -407,6 +407,19 @@ class MemoryStore:
         ids = [r.id for r in tx.messages]
         if len(set(ids)) != len(ids) or any(i in s.messages for i in ids):
             raise WaportError(ErrorCode.INTERNAL, "duplicate message id")
+        debited = []
+        for workspace_id, total in tx.debit_totals().items():
+            workspace = s.workspaces.get(workspace_id)
+            if workspace is None or workspace.balance is None:
+                continue  # unlimited: nothing to debit
+            if workspace.balance + total < 0:
+                raise ledger.insufficient(total)
+            debited.append(workspace_id)
+        for workspace_id in debited:  # every check passed: now write
+            s.move(workspace_id, tx.debit_totals()[workspace_id])
+        for entry in tx.debits:
+            if entry.workspace_id in debited:
+                s.book(entry)
         for claim in tx.claims:
             s.idempotency[(claim.scope, claim.key)] = claim
         for record in tx.messages:

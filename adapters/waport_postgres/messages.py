@@ -28,6 +28,7 @@ from waport_postgres.rows import (
     _note_window,
     _Part,
     _provider_lock,
+    _refund,
     _save,
     _update_message,
     from_us,
@@ -248,8 +249,11 @@ class _Messages(_Part):
         number, alias = str(erasure.recipient), str(erasure.alias)
         async with self._tx() as c:
             rows = await c.fetch(ERASE.messages + " FOR UPDATE", number, workspace_id)
-            erased = [lifecycle.erase(self._docs.load(row), erasure) for row in rows]
+            found = [self._docs.load(row) for row in rows]
+            erased = [lifecycle.erase(record, erasure) for record in found]
             await c.executemany(ERASE.rewrite_message, [erasesql.message_args(r) for r in erased])
+            for before, record in zip(found, erased, strict=True):
+                await _refund(c, record, record.history[len(before.history) :])
             events = await c.fetch(ERASE.events, alias, workspace_id)
             await c.executemany(
                 ERASE.rewrite_event,

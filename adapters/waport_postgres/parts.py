@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from waport import codec, sqlkit, storekit
+from waport import codec, ledgersql, sqlkit, storekit
+from waport.domain import ledger
 from waport.domain.consent import ConsentChange
 from waport.domain.contacts import ContactPatch, ContactQuery, heard_of, patch_contact
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.ledger import LedgerEntry
 from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.domain.recipients import Recipient, stored_recipient
 from waport.domain.records import (
@@ -25,6 +27,7 @@ from waport.domain.records import (
 from waport.domain.templates import TemplateSpec
 from waport_postgres.rows import (
     _EVENT_COLUMNS,
+    LEDGER,
     RETRIES,
     Conn,
     _enqueue,
@@ -146,7 +149,7 @@ class _Workspaces(_Part):
     async def put(self, workspace: Workspace) -> None:
         await self._exec(
             "INSERT INTO workspaces (id, balance, doc) VALUES ($1, $2, $3)"
-            " ON CONFLICT (id) DO UPDATE SET balance = excluded.balance, doc = excluded.doc",
+            f" ON CONFLICT (id) DO UPDATE SET {ledgersql.KEEP_BALANCE}, doc = excluded.doc",
             workspace.id,
             workspace.balance,
             codec.dumps(workspace),
@@ -184,14 +187,24 @@ class _Workspaces(_Part):
         )
         return [codec.loads(row["doc"], Sender) for row in rows]
 
-    async def adjust_balance(self, workspace_id: str, delta: int) -> int | None:
-        balance = await self._one(
-            "UPDATE workspaces SET balance = balance + $1 WHERE id = $2"
-            " AND balance IS NOT NULL AND balance + $1 >= 0 RETURNING balance",
-            delta,
-            workspace_id,
-        )
-        return int(balance) if balance is not None else None
+    async def credit(self, entry: LedgerEntry) -> int:
+        async with self._tx() as c:
+            moved = await c.fetchval(
+                LEDGER.move, *ledgersql.move_args(entry.workspace_id, entry.amount)
+            )
+            if moved is None:
+                ledger.apply(await c.fetchval(LEDGER.balance, entry.workspace_id), entry.amount)
+                raise ledger.insufficient(entry.amount)
+            await c.execute(LEDGER.insert, *ledgersql.insert_args(entry))
+            return int(moved)
+
+    async def ledger(
+        self, workspace_id: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[LedgerEntry]:
+        cursor = None if after is None else (us(after[0]), after[1])
+        following, args = ledgersql.page_args(workspace_id, cursor, limit + 1)
+        rows = await self._fetch(LEDGER.next_page if following else LEDGER.first_page, *args)
+        return [codec.loads(row["doc"], LedgerEntry) for row in rows]
 
 
 async def _locked_contact(c: Conn, workspace_id: str, recipient: Recipient) -> Contact | None:

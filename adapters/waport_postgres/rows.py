@@ -10,8 +10,10 @@ from typing import Any, Final, TypeVar
 import asyncpg
 import attrs
 
-from waport import codec, sqlkit, storekit
+from waport import codec, ledgersql, sqlkit, storekit
+from waport.domain import ledger
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.ledger import LedgerEntry
 from waport.domain.records import (
     MessageRecord,
     OutboxEvent,
@@ -31,6 +33,7 @@ RETRIES = 5
 
 
 SQL: Final = sqlkit.Statements.for_postgres()
+LEDGER: Final = ledgersql.LedgerStatements.for_postgres()
 _Docs = sqlkit.RowCache
 
 
@@ -99,7 +102,33 @@ async def _save(
             await _note_window(c, after, change.at, "template")
     for event in storekit.events_for(after, changes):
         await _enqueue(c, event)
+    await _refund(c, after, changes)
     return after
+
+
+async def _refund(c: Conn, r: MessageRecord, changes: Sequence[StatusChange]) -> None:
+    """The refunds ``changes`` owe (``ledger.refund_owed``), once per message."""
+    for debit_id, change in ledgersql.owed_refunds(r, changes):
+        doc = await c.fetchval(LEDGER.entry, debit_id)
+        if doc is None:  # never debited: free, or an unlimited workspace
+            continue
+        entry = ledgersql.refund_of(doc, change)
+        if await c.fetchval(LEDGER.insert + " RETURNING TRUE", *ledgersql.insert_args(entry)):
+            await c.execute(LEDGER.move, *ledgersql.move_args(entry.workspace_id, entry.amount))
+
+
+async def _debit(c: Conn, entries: Sequence[LedgerEntry], totals: dict[str, int]) -> None:
+    """``Transaction.debit``: each workspace's total, or ``INSUFFICIENT_BALANCE``."""
+    for workspace_id, total in sorted(totals.items()):
+        moved = await c.fetchval(LEDGER.move, *ledgersql.move_args(workspace_id, total))
+        if moved is None:
+            if await c.fetchval(LEDGER.balance, workspace_id) is None:  # unlimited
+                continue
+            raise ledger.insufficient(total)
+        await c.executemany(
+            LEDGER.insert,
+            [ledgersql.insert_args(e) for e in entries if e.workspace_id == workspace_id],
+        )
 
 
 async def split_documents(c: Conn) -> int:

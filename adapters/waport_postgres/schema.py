@@ -162,7 +162,20 @@ INSERT INTO conversations (workspace_id, contact, sender_id, last_us, last_messa
     FROM messages ORDER BY workspace_id, contact, sender_id, created_us DESC, id DESC;
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5, V6, V7)
+V8: Final = """
+-- prepaid billing: every change to a balance is an entry (waport.domain.ledger), written
+-- with what caused it (a message's debit and refund have ids derived from the message's)
+CREATE TABLE ledger (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    at_us BIGINT NOT NULL,
+    amount BIGINT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX ledger_by_workspace ON ledger (workspace_id, at_us, id);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5, V6, V7, V8)
 MEDIA_MOVED: Final = 3
 HOT_COLUMNS: Final = 4
 MODES_FILLED: Final = 6

@@ -52,6 +52,7 @@ from waport_postgres.parts import (
 from waport_postgres.rows import (
     Conn,
     _as_store_error,
+    _debit,
     _Docs,
     _insert_message,
     fill_modes,
@@ -75,6 +76,8 @@ class _Transaction(storekit.PendingWrites):
     _docs: _Docs = attrs.field(kw_only=True)
 
     async def apply(self, c: Conn) -> None:
+        if self.debits:
+            await _debit(c, self.debits, self.debit_totals())
         for claim in self.claims:
             taken = await c.fetchval(
                 "INSERT INTO idempotency (scope, key, expires_us, doc) VALUES ($1, $2, $3, $4)"

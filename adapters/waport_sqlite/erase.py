@@ -14,7 +14,7 @@ from waport.domain import lifecycle
 from waport.domain.erasure import Erasure
 from waport.domain.records import MessageRecord
 from waport_sqlite.engine import Conn
-from waport_sqlite.rows import _Docs
+from waport_sqlite.rows import _Docs, _refund
 
 SQL: Final = erasesql.EraseStatements.for_sqlite()
 CHECKPOINT_TRIES: Final = 20
@@ -26,8 +26,9 @@ def erase(conn: Conn, docs: _Docs, workspace_id: str, erasure: Erasure) -> list[
     found = [docs.load(row) for row in conn.execute(SQL.messages, (number, workspace_id))]
     erased = [lifecycle.erase(record, erasure) for record in found]
     conn.executemany(SQL.rewrite_message, [erasesql.message_args(r) for r in erased])
-    for record in erased:
+    for before, record in zip(found, erased, strict=True):
         docs.rewritten(record)
+        _refund(conn, record, record.history[len(before.history) :])  # failed unsent
     alias = str(erasure.alias)
     events = conn.execute(SQL.events, (alias, workspace_id)).fetchall()
     conn.executemany(

@@ -8,10 +8,12 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from waport import codec, sqlkit, storekit
+from waport import codec, ledgersql, sqlkit, storekit
+from waport.domain import ledger
 from waport.domain.consent import ConsentChange
 from waport.domain.contacts import ContactPatch, ContactQuery, heard_of, patch_contact
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.ledger import LedgerEntry
 from waport.domain.recipients import Recipient, stored_recipient
 from waport.domain.records import (
     ApiKey,
@@ -30,6 +32,7 @@ from waport_sqlite.engine import (
 from waport_sqlite.messages import _Part
 from waport_sqlite.rows import (
     _EVENT_COLUMNS,
+    LEDGER,
     _enqueue,
     _load_event,
 )
@@ -126,7 +129,7 @@ class _Workspaces(_Part):
         await self._w.call(
             lambda c: c.execute(
                 "INSERT INTO workspaces (id, balance, doc) VALUES (?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET balance = excluded.balance, doc = excluded.doc",
+                f" ON CONFLICT (id) DO UPDATE SET {ledgersql.KEEP_BALANCE}, doc = excluded.doc",
                 (workspace.id, workspace.balance, codec.dumps(workspace)),
             )
         )
@@ -174,15 +177,29 @@ class _Workspaces(_Part):
 
         return await self._r.call(read)
 
-    async def adjust_balance(self, workspace_id: str, delta: int) -> int | None:
-        def write(c: Conn) -> int | None:
-            row = c.execute(
-                "UPDATE workspaces SET balance = balance + ? WHERE id = ? AND balance IS NOT NULL AND balance + ? >= 0 RETURNING balance",
-                (delta, workspace_id, delta),
+    async def credit(self, entry: LedgerEntry) -> int:
+        def write(c: Conn) -> int:
+            moved = c.execute(
+                LEDGER.move, ledgersql.move_args(entry.workspace_id, entry.amount)
             ).fetchone()
-            return int(row[0]) if row else None
+            if moved is None:
+                found = c.execute(LEDGER.balance, (entry.workspace_id,)).fetchone()
+                ledger.apply(None if found is None else found[0], entry.amount)
+                raise ledger.insufficient(entry.amount)
+            c.execute(LEDGER.insert, ledgersql.insert_args(entry))
+            return int(moved[0])
 
         return await self._w.call(write)
+
+    async def ledger(
+        self, workspace_id: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[LedgerEntry]:
+        cursor = None if after is None else (us(after[0]), after[1])
+        following, args = ledgersql.page_args(workspace_id, cursor, limit + 1)
+        sql = LEDGER.next_page if following else LEDGER.first_page
+        return await self._r.call(
+            lambda c: [codec.loads(doc, LedgerEntry) for (doc,) in c.execute(sql, args)]
+        )
 
 
 class _Contacts(_Part):

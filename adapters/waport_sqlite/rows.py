@@ -9,7 +9,9 @@ from typing import Any, Final
 
 import attrs
 
-from waport import codec, sqlkit, storekit
+from waport import codec, ledgersql, sqlkit, storekit
+from waport.domain import ledger
+from waport.domain.ledger import LedgerEntry
 from waport.domain.records import (
     MessageRecord,
     OutboxEvent,
@@ -28,6 +30,7 @@ from waport_sqlite.engine import (
 
 _Docs = sqlkit.RowCache
 SQL: Final = sqlkit.Statements.for_sqlite()
+LEDGER: Final = ledgersql.LedgerStatements.for_sqlite()
 
 
 def _insert_message(conn: Conn, docs: _Docs, r: MessageRecord) -> bool:
@@ -112,7 +115,33 @@ def _save(
             _note_window(conn, w, r, change.at, "template")
     for event in storekit.events_for(r, changes):
         _enqueue(conn, event)
+    _refund(conn, r, changes)
     return r
+
+
+def _refund(conn: Conn, r: MessageRecord, changes: Sequence[StatusChange]) -> None:
+    """The refunds ``changes`` owe (``ledger.refund_owed``), once per message."""
+    for debit_id, change in ledgersql.owed_refunds(r, changes):
+        row = conn.execute(LEDGER.entry, (debit_id,)).fetchone()
+        if row is None:  # never debited: free, or an unlimited workspace
+            continue
+        entry = ledgersql.refund_of(row[0], change)
+        if conn.execute(LEDGER.insert, ledgersql.insert_args(entry)).rowcount == 1:
+            conn.execute(LEDGER.move, ledgersql.move_args(entry.workspace_id, entry.amount))
+
+
+def _debit(conn: Conn, entries: Sequence[LedgerEntry], totals: dict[str, int]) -> None:
+    """``Transaction.debit``: each workspace's total, or ``INSUFFICIENT_BALANCE``."""
+    for workspace_id, total in totals.items():
+        if conn.execute(LEDGER.move, ledgersql.move_args(workspace_id, total)).fetchone() is None:
+            found = conn.execute(LEDGER.balance, (workspace_id,)).fetchone()
+            if found is None or found[0] is None:  # unlimited: nothing to debit
+                continue
+            raise ledger.insufficient(total)
+        conn.executemany(
+            LEDGER.insert,
+            [ledgersql.insert_args(e) for e in entries if e.workspace_id == workspace_id],
+        )
 
 
 def _load_event(row: tuple[Any, ...]) -> OutboxEvent:

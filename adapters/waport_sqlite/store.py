@@ -69,6 +69,7 @@ from waport_sqlite.parts import (
     _Workspaces,
 )
 from waport_sqlite.rows import (
+    _debit,
     _Docs,
     _insert_message,
     fill_modes,
@@ -84,6 +85,8 @@ class _Transaction(storekit.PendingWrites):
     _docs: _Docs = attrs.field(kw_only=True)
 
     def apply(self, c: Conn) -> None:
+        if self.debits:
+            _debit(c, self.debits, self.debit_totals())
         for claim in self.claims:
             row = c.execute(
                 "SELECT expires_us FROM idempotency WHERE scope = ? AND key = ?",

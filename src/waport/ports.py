@@ -17,6 +17,7 @@ from waport.domain.consent import ConsentChange
 from waport.domain.contacts import ContactPatch, ContactQuery
 from waport.domain.erasure import Erasure
 from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate
+from waport.domain.ledger import LedgerEntry
 from waport.domain.lifecycle import (
     AttemptOutcome,
     Failed,
@@ -215,7 +216,11 @@ class ApiKeyStore(Protocol):
 
 
 class WorkspaceStore(Protocol):
-    async def put(self, workspace: Workspace) -> None: ...
+    async def put(self, workspace: Workspace) -> None:
+        """Create or change a workspace. A prepaid balance is the ledger's: ``put``
+        changes it only when the billing mode changes (``None`` makes the workspace
+        unlimited; a number makes an unlimited one prepaid, starting there)."""
+        ...
 
     async def get(self, workspace_id: str) -> Workspace | None: ...
 
@@ -227,9 +232,17 @@ class WorkspaceStore(Protocol):
 
     async def senders(self, workspace_id: str) -> Sequence[Sender]: ...
 
-    async def adjust_balance(self, workspace_id: str, delta: int) -> int | None:
-        """Add ``delta`` to a prepaid balance unless it would go below zero; the new balance,
-        or ``None`` when refused (or the workspace has no balance)."""
+    async def credit(self, entry: LedgerEntry) -> int:
+        """Apply an operator's credit (or debit: a negative amount) and keep its entry;
+        the new balance. ``INSUFFICIENT_BALANCE`` when a debit would take it below zero,
+        ``VALIDATION_FAILED`` (``billing``) for an unlimited or unknown workspace."""
+        ...
+
+    async def ledger(
+        self, workspace_id: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[LedgerEntry]:
+        """The workspace's entries newest first (time, then id), strictly after the
+        cursor ``after`` (an entry's time and id): up to ``limit + 1``."""
         ...
 
 
@@ -355,6 +368,14 @@ class Transaction(Protocol):
         ...
 
     def upsert_contact(self, contact: Contact) -> None: ...
+
+    def debit(self, entries: Sequence[LedgerEntry]) -> None:
+        """Debit the messages' prices (``ledger.debit``) with their rows: the whole
+        transaction fails with ``INSUFFICIENT_BALANCE`` when a workspace's balance cannot
+        cover its entries. An unlimited workspace is not debited and keeps no entry.
+        Refunds are the stores' to write with the status change that owes them
+        (``ledger.refund_owed``), once per message."""
+        ...
 
 
 class Store(Protocol):

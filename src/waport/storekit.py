@@ -17,6 +17,7 @@ from typing import Any, overload
 import attrs
 
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.ledger import LedgerEntry
 from waport.domain.lifecycle import (
     apply_change,
     change_consent,
@@ -109,6 +110,7 @@ class PendingWrites:
     messages: list[MessageRecord] = attrs.Factory(list)
     claims: list[IdempotencyRecord] = attrs.Factory(list)
     contacts: list[Contact] = attrs.Factory(list)
+    debits: list[LedgerEntry] = attrs.Factory(list)
 
     def add_messages(self, records: Sequence[MessageRecord]) -> None:
         self.messages.extend(records)
@@ -118,6 +120,16 @@ class PendingWrites:
 
     def upsert_contact(self, contact: Contact) -> None:
         self.contacts.append(contact)
+
+    def debit(self, entries: Sequence[LedgerEntry]) -> None:
+        self.debits.extend(entries)
+
+    def debit_totals(self) -> dict[str, int]:
+        """What the debits take from each workspace."""
+        totals: dict[str, int] = {}
+        for entry in self.debits:
+            totals[entry.workspace_id] = totals.get(entry.workspace_id, 0) + entry.amount
+        return totals
 
 
 # ----------------------------------------------------------------------------- media stores

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -67,16 +68,38 @@ def test_a_bad_workspace_names_the_field(body: object, param: str) -> None:
     assert (info.value.code, info.value.param) == (ErrorCode.VALIDATION_FAILED, param)
 
 
+CHANGES = {"status": "suspended", "messaging_tier": 2_000, "billing": "prepaid"}
+
+
 @given(st.sampled_from(sorted(tenants.OPERATOR_FIELDS)))
-def test_only_an_operator_changes_status_and_tier(field: str) -> None:
-    value = {"status": "suspended", "messaging_tier": 2_000}[field]
+def test_only_an_operator_changes_status_tier_and_billing(field: str) -> None:
+    assert set(CHANGES) == tenants.OPERATOR_FIELDS
     workspace = Workspace(id="w")
     with pytest.raises(WaportError) as info:
-        tenants.patch_workspace(workspace, {field: value}, operator=False)
+        tenants.patch_workspace(workspace, {field: CHANGES[field]}, operator=False)
     assert (info.value.code, info.value.param) == (ErrorCode.FORBIDDEN, field)
-    changed = tenants.patch_workspace(workspace, {field: value}, operator=True)
-    expected = {"status": ("suspended", 250), "messaging_tier": ("active", 2_000)}[field]
-    assert (tenants.status_of(changed), changed.messaging_tier) == expected
+    changed = tenants.patch_workspace(workspace, {field: CHANGES[field]}, operator=True)
+    expected = {
+        "status": ("suspended", 250, "unlimited"),
+        "messaging_tier": ("active", 2_000, "unlimited"),
+        "billing": ("active", 250, "prepaid"),
+    }[field]
+    assert (
+        tenants.status_of(changed),
+        changed.messaging_tier,
+        tenants.billing_of(changed),
+    ) == expected
+
+
+def test_prepaid_starts_at_zero_and_unlimited_forgets_the_balance() -> None:
+    prepaid = tenants.patch_workspace(Workspace(id="w"), {"billing": "prepaid"}, operator=True)
+    assert prepaid.balance == 0
+    kept = tenants.patch_workspace(
+        attrs.evolve(prepaid, balance=70), {"billing": "prepaid"}, operator=True
+    )
+    assert kept.balance == 70
+    unlimited = tenants.patch_workspace(kept, {"billing": "unlimited"}, operator=True)
+    assert unlimited.balance is None
 
 
 def test_a_workspace_key_changes_its_own_settings() -> None:

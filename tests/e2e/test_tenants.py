@@ -154,3 +154,90 @@ async def test_two_tenants_over_http(tmp_path: Path) -> None:
             await acme.ok("POST", "/v1/messages", {"to": "255714000000", "template": HELLO})
         log = await anyio.to_thread.run_sync(gateway.stop)
     assert "Traceback" not in log
+
+
+async def test_a_prepaid_workspace_pays_per_message_and_gets_failures_back(
+    tmp_path: Path,
+) -> None:
+    env = {**ENV, "WAPORT_PRICES": "MARKETING=30,UTILITY=10"}
+    with waport_serve(tmp_path, env) as gateway:
+        async with aiohttp.ClientSession() as http:
+            operator = Client(http, gateway, gateway.key)
+            made = await operator.ok(
+                "POST", "/v1/workspaces", {"id": "shop", "billing": "prepaid"}, 201
+            )
+            assert (made["billing"], made["balance"]) == ("prepaid", 0)
+            shop = Client(http, gateway, made["admin_key"]["key"])
+            await shop.ok("POST", "/v1/senders", {"id": "shop-1"}, 201)
+            hello = {"to": "255715000001", "template": HELLO}  # a UTILITY template: 10
+
+            # nothing to pay with: refused, and nothing stored
+            assert (await shop.refused("POST", "/v1/messages", hello))[:2] == (
+                402,
+                "INSUFFICIENT_BALANCE",
+            )
+            assert await shop.ok("GET", "/v1/messages") == []
+            top_up = {"amount": 25, "reason": "first top-up"}
+            credited = await operator.ok("POST", "/v1/workspaces/shop/balance", top_up)
+            assert credited["balance"] == 25
+            assert (await shop.refused("POST", "/v1/workspaces/shop/balance", top_up))[:2] == (
+                403,
+                "INSUFFICIENT_SCOPE",
+            )
+            sent = await shop.ok("POST", "/v1/messages", hello)
+            assert sent["status"] == "sent"
+            # a broadcast that does not fit whole: refused whole, nothing stored
+            two = {
+                "template": HELLO,
+                "recipients": [{"to": "255715000002"}, {"to": "255715000003"}],
+            }
+            assert (await shop.refused("POST", "/v1/broadcasts", two))[:2] == (
+                402,
+                "INSUFFICIENT_BALANCE",
+            )
+            assert len(await shop.ok("GET", "/v1/messages")) == 1
+            # a send that fails is refunded, once
+            script = {"to": "255715000009", "fail_with": "RECIPIENT_NOT_ON_WHATSAPP"}
+            await shop.ok("POST", "/v1/sandbox/script", script)
+            status, answer = await shop.call(
+                "POST", "/v1/messages", {**hello, "to": "255715000009"}
+            )
+            assert (status, answer["error"]["code"]) == (422, "RECIPIENT_NOT_ON_WHATSAPP")
+            failed = answer["data"]
+            assert failed["status"] == "failed"
+            workspace = await shop.ok("GET", "/v1/workspaces/shop")
+            assert workspace["balance"] == 15  # 25 - 10 - 10 + 10
+            refused_debit = {"amount": -16, "reason": "fee"}
+            assert (await operator.refused("POST", "/v1/workspaces/shop/balance", refused_debit))[
+                :2
+            ] == (
+                402,
+                "INSUFFICIENT_BALANCE",
+            )
+
+            # the ledger, a page at a time, newest first
+            entries: list[dict[str, Any]] = []
+            path = "/v1/workspaces/shop/ledger?limit=2"
+            while True:
+                status, page = await shop.call("GET", path)
+                assert status == 200, page
+                entries.extend(page["data"])
+                if not page["next_cursor"]:
+                    break
+                path = f"/v1/workspaces/shop/ledger?limit=2&cursor={page['next_cursor']}"
+            assert [(e["kind"], e["amount"]) for e in reversed(entries)] == [
+                ("credit", 25),
+                ("debit", -10),
+                ("debit", -10),
+                ("refund", 10),
+            ]
+            assert entries[0]["message_id"] == failed["message_id"]
+            assert sum(e["amount"] for e in entries) == workspace["balance"]
+            other = await operator.ok("POST", "/v1/workspaces", {"id": "other"}, 201)
+            stranger = Client(http, gateway, other["admin_key"]["key"])
+            assert (await stranger.refused("GET", "/v1/workspaces/shop/ledger"))[:2] == (
+                404,
+                "NOT_FOUND",
+            )
+        log = await anyio.to_thread.run_sync(gateway.stop)
+    assert "Traceback" not in log

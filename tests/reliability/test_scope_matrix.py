@@ -102,6 +102,12 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
         ("patch", "/v1/workspaces/{workspace_id}"): lambda: fixed(
             "PATCH", "/v1/workspaces/default", {"name": "Default"}
         ),
+        ("post", "/v1/workspaces/{workspace_id}/balance"): lambda: fixed(
+            "POST", "/v1/workspaces/prepaid/balance", {"amount": 100, "reason": "top-up"}
+        ),
+        ("get", "/v1/workspaces/{workspace_id}/ledger"): lambda: fixed(
+            "GET", "/v1/workspaces/default/ledger"
+        ),
         ("post", "/v1/senders"): lambda: fixed("POST", "/v1/senders", {"id": "extra-sender"}),
         ("get", "/v1/senders"): lambda: fixed("GET", "/v1/senders"),
         ("get", "/v1/senders/{sender_id}"): lambda: fixed("GET", f"/v1/senders/{SENDER}"),
@@ -155,6 +161,8 @@ OTHER_SENDER: dict[tuple[str, str], tuple[int, str] | None] = {
     ("get", "/v1/workspaces"): None,
     ("get", "/v1/workspaces/{workspace_id}"): None,
     ("patch", "/v1/workspaces/{workspace_id}"): None,  # (refused to every limited key)
+    ("post", "/v1/workspaces/{workspace_id}/balance"): None,
+    ("get", "/v1/workspaces/{workspace_id}/ledger"): None,
     ("post", "/v1/senders"): None,
     ("get", "/v1/senders"): None,  # lists only its senders
     ("get", "/v1/senders/{sender_id}"): (404, "NOT_FOUND"),
@@ -178,6 +186,11 @@ async def test_scope_and_sender_matrix(gw: Harness) -> None:
         if "x-waport-scope" in op
     }
     admin = await gw.key({"admin"}, rate=RATE)
+    operator = await gw.key({"operator"}, rate=RATE)
+    status, made, _ = await gw.post(
+        "/v1/workspaces", {"id": "prepaid", "billing": "prepaid"}, key=operator
+    )
+    assert status == 201, made
     ids = await _fixtures(gw, admin)
 
     async def new_key_path() -> Request:

@@ -18,7 +18,6 @@ from waport import (
     parse_recipient,
 )
 from waport.domain.records import Workspace
-from waport.service import PrepaidBilling
 
 from .conftest import Stack
 
@@ -111,8 +110,9 @@ async def test_messaging_limit_tier(stack: Stack) -> None:
 
 
 async def test_prepaid_billing(stack: Stack) -> None:
-    stack.messenger.billing = PrepaidBilling(stack.store, prices={"UTILITY": 10})
-    await stack.store.workspaces.put(Workspace(id="default", balance=25))
+    stack.messenger.core.policy = attrs.evolve(stack.messenger.core.policy, prices={"UTILITY": 10})
+    await stack.store.workspaces.put(Workspace(id="default", messaging_tier=None))  # unlimited
+    await stack.store.workspaces.put(Workspace(id="default", balance=25))  # now prepaid
     await stack.messenger.send(
         {"to": "255700000001", "sender_id": "sandbox-sender", "template": HELLO}
     )
@@ -128,6 +128,10 @@ async def test_prepaid_billing(stack: Stack) -> None:
     ws = await stack.store.workspaces.get("default")
     assert ws is not None
     assert ws.balance == 15  # the failed send was refunded
+    kinds = [
+        e.kind.value for e in await stack.store.workspaces.ledger("default", after=None, limit=9)
+    ]
+    assert sorted(kinds) == ["debit", "debit", "refund"]
     await stack.store.workspaces.put(Workspace(id="default", balance=100, billing_suspended=True))
     with pytest.raises(WaportError) as info:
         await stack.messenger.send(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from waport.ports import Billing, Clock, IdSource, Provider, Store
-from waport.service import PrepaidBilling, RandomIds, SystemClock, UnlimitedBilling
+from waport.service import RandomIds, SystemClock, UnlimitedBilling
 from waport.testing import FakeClock, SequentialIds
 from waport.testing.stateful import SimulatedProvider
 from waport_memory import MemoryStore, SandboxProvider
@@ -37,8 +37,8 @@ def ids(a: RandomIds, b: SequentialIds) -> tuple[IdSource, IdSource]:
     return a, b
 
 
-def billing(a: UnlimitedBilling, b: PrepaidBilling) -> tuple[Billing, Billing]:
-    return a, b
+def billing(a: UnlimitedBilling) -> Billing:
+    return a
 
 
 def postgres_store(s: PostgresStore) -> Store:

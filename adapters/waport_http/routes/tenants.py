@@ -9,11 +9,12 @@ import attrs
 from aiohttp import web
 
 from waport.domain import tenants as rules
+from waport.domain.ledger import LedgerEntry
 from waport.domain.records import OPERATOR, Sender, Workspace
 from waport.service import tenants
 from waport_http import bodies
 from waport_http.middleware import ok
-from waport_http.views import key_view
+from waport_http.views import key_view, page_body
 
 if TYPE_CHECKING:
     from waport_http.app import Gateway
@@ -28,7 +29,20 @@ def workspace_view(workspace: Workspace) -> dict[str, Any]:
         "template_opens_window": workspace.template_opens_window,
         "default_sender_id": workspace.default_sender_id,
         "webhook_url": workspace.webhook_url,
+        "billing": rules.billing_of(workspace),
         "balance": workspace.balance,
+    }
+
+
+def entry_view(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "kind": entry.kind.value,
+        "amount": entry.amount,
+        "at": entry.at.isoformat(),
+        "message_id": entry.message_id,
+        "category": entry.category,
+        "reason": entry.reason,
     }
 
 
@@ -56,6 +70,8 @@ class Routes:
             web.get("/v1/workspaces", self.list_workspaces),
             web.get("/v1/workspaces/{workspace_id}", self.get_workspace),
             web.patch("/v1/workspaces/{workspace_id}", self.patch_workspace),
+            web.post("/v1/workspaces/{workspace_id}/balance", self.credit),
+            web.get("/v1/workspaces/{workspace_id}/ledger", self.ledger),
             web.post("/v1/senders", self.add_sender),
             web.get("/v1/senders", self.list_senders),
             web.get("/v1/senders/{sender_id}", self.get_sender),
@@ -91,6 +107,21 @@ class Routes:
         body = await self._body(request)
         changed = await tenants.patch_workspace(self.gw.core, key, workspace_id, body)
         return _data(workspace_view(changed))
+
+    async def credit(self, request: web.Request) -> web.Response:
+        key = await self.gw.authenticate(request, OPERATOR)
+        workspace_id = request.match_info["workspace_id"]
+        body = await self._body(request)
+        balance = await tenants.credit(self.gw.core, key, workspace_id, body)
+        return _data({"workspace_id": workspace_id, "balance": balance})
+
+    async def ledger(self, request: web.Request) -> web.Response:
+        key = await self.gw.authenticate(request, "admin")
+        params = bodies.query(request, "limit", "cursor")
+        page = await tenants.ledger_page(
+            self.gw.core, key, request.match_info["workspace_id"], params
+        )
+        return ok(page_body([entry_view(e) for e in page.entries], page.next_cursor))
 
     async def add_sender(self, request: web.Request) -> web.Response:
         key = await self.gw.authenticate(request, "admin")

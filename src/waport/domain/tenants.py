@@ -20,6 +20,7 @@ from waport.domain.records import Sender, Workspace
 TIERS: Final[tuple[int | None, ...]] = (250, 2_000, 10_000, 100_000, None)
 """Business-initiated conversations per moving 24 h (``None``: unlimited)."""
 STATUSES: Final = ("active", "suspended")
+BILLING: Final = ("unlimited", "prepaid")
 NAME_MAX: Final = 120
 _ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 WORKSPACE_FIELDS: Final = (
@@ -30,8 +31,9 @@ WORKSPACE_FIELDS: Final = (
     "template_opens_window",
     "default_sender_id",
     "webhook_url",
+    "billing",
 )
-OPERATOR_FIELDS: Final = frozenset({"status", "messaging_tier"})
+OPERATOR_FIELDS: Final = frozenset({"status", "messaging_tier", "billing"})
 """What only an operator may change."""
 SENDER_FIELDS: Final = ("id", "phone", "name", "active")
 
@@ -110,7 +112,18 @@ def patch_workspace(workspace: Workspace, body: object, *, operator: bool) -> Wo
         )
     if "webhook_url" in fields:
         changes["webhook_url"] = _optional_text(fields["webhook_url"], "webhook_url")
+    if "billing" in fields:
+        if fields["billing"] not in BILLING:
+            raise _refuse("unlimited or prepaid", "billing")
+        prepaid = fields["billing"] == "prepaid"
+        # a prepaid workspace starts at 0 (the operator credits it); its balance then
+        # moves with the ledger only
+        changes["balance"] = (workspace.balance or 0) if prepaid else None
     return attrs.evolve(workspace, **changes)
+
+
+def billing_of(workspace: Workspace) -> str:
+    return "unlimited" if workspace.balance is None else "prepaid"
 
 
 def new_workspace(body: object) -> Workspace:

@@ -1,7 +1,7 @@
 """Use cases over the ports (one module each), the Messenger facade over them, billing
 adapters, the system clock, and ``tune_gc`` for long-running processes."""
 
-from waport.service.billing import PrepaidBilling, UnlimitedBilling
+from waport.service.billing import UnlimitedBilling
 from waport.service.clock import RandomIds, SystemClock
 from waport.service.core import (
     DEFAULT_WORKSPACE,
@@ -28,7 +28,6 @@ __all__ = [
     "Policy",
     "Scope",
     "SendResult",
-    "PrepaidBilling",
     "RandomIds",
     "SystemClock",
     "UnlimitedBilling",

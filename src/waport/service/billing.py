@@ -1,13 +1,14 @@
-"""Billing adapters: unlimited (the default) and a store-backed prepaid balance."""
+"""The ``Billing`` port's default: every send allowed.
+
+``Billing`` is a hook for an external billing system (reserve before a send is stored,
+refund when it fails). waport's own prepaid balances need none: they are a ledger the
+stores keep with the messages (``waport.domain.ledger``, ``Policy.prices``), so that a
+crash never loses or doubles a debit or a refund.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import attrs
-
-from waport.domain.errors import ErrorCode, WaportError
-from waport.ports import Store
 
 
 @attrs.define
@@ -20,30 +21,3 @@ class UnlimitedBilling:
 
     async def refund(self, workspace_id: str, *, category: str, count: int) -> None:
         return None
-
-
-@attrs.define
-class PrepaidBilling:
-    """A prepaid balance per workspace (``Workspace.balance``), debited per message by category.
-
-    ``prices`` maps a category (MARKETING, UTILITY, AUTHENTICATION, SERVICE) to a
-    price in the smallest currency unit; categories not listed are free.
-    """
-
-    store: Store
-    prices: Mapping[str, int] = attrs.field(factory=dict)
-
-    async def reserve(self, workspace_id: str, *, category: str, count: int) -> None:
-        cost = self.prices.get(category, 0) * count
-        if cost == 0:
-            return
-        if await self.store.workspaces.adjust_balance(workspace_id, -cost) is None:
-            raise WaportError(
-                ErrorCode.INSUFFICIENT_BALANCE,
-                f"the balance cannot cover {count} {category} message(s)",
-            )
-
-    async def refund(self, workspace_id: str, *, category: str, count: int) -> None:
-        cost = self.prices.get(category, 0) * count
-        if cost:
-            await self.store.workspaces.adjust_balance(workspace_id, cost)

@@ -27,7 +27,13 @@ from waport.service import media
 from waport.service.attempt import attempt
 from waport.service.core import SERVICE_CATEGORY, BroadcastResult, Core, Scope
 from waport.service.rules import check_capabilities
-from waport.service.send import check_limits, idempotency_record, prepare, with_stored_media
+from waport.service.send import (
+    check_limits,
+    debits,
+    idempotency_record,
+    prepare,
+    with_stored_media,
+)
 
 
 def _bare_row(
@@ -122,6 +128,7 @@ async def broadcast(
         try:
             async with core.store.transaction() as tx:
                 tx.add_messages(rows)
+                tx.debit(debits(core, live, now))
                 if scope.idempotency is not None:
                     ids = tuple(r.id for r in rows)
                     tx.claim_idempotency(idempotency_record(core, scope.idempotency, ids, now))

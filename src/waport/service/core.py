@@ -90,6 +90,10 @@ class Policy:
     first asked for (``lazy``), or never (``off``)."""
     media_fetch_attempts: int = 4
     """Tries of an eager fetch that may pass (the provider unreachable), with ``backoff``."""
+    prices: Mapping[str, int] = attrs.field(factory=dict)
+    """What a message of each category (MARKETING, UTILITY, AUTHENTICATION, SERVICE)
+    costs a prepaid workspace, in the smallest unit; a category not listed is free
+    (``waport.domain.ledger``)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -15,10 +15,11 @@ from typing import Any
 import anyio
 import attrs
 
-from waport.domain import lifecycle
+from waport.domain import ledger, lifecycle
 from waport.domain.consent import opted_out_error, refuses
 from waport.domain.convert import parse_send_request
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.ledger import LedgerEntry
 from waport.domain.limits import MESSAGING_LIMIT_PERIOD
 from waport.domain.messages import MediaStored, OutboundMessage, Reaction, TemplateMessage
 from waport.domain.records import (
@@ -59,6 +60,15 @@ async def check_limits(
             ErrorCode.MESSAGING_LIMIT_REACHED,
             f"the workspace may reach {tier} new contacts outside a window per 24 h",
         )
+
+
+def debits(core: Core, rows: Sequence[MessageRecord], now: datetime) -> list[LedgerEntry]:
+    """What accepting ``rows`` costs a prepaid workspace (``Policy.prices``); the store
+    debits it with the rows, or refuses them all (``INSUFFICIENT_BALANCE``)."""
+    prices = core.policy.prices
+    if not prices:
+        return []
+    return [entry for r in rows if (entry := ledger.debit(r, prices, now)) is not None]
 
 
 async def check_targets(core: Core, message: OutboundMessage, workspace_id: str) -> None:
@@ -209,6 +219,7 @@ async def send(
                 claimed = True
         async with core.store.transaction() as tx:
             tx.add_messages([record])
+            tx.debit(debits(core, [record], now))
             if scope.idempotency is not None:
                 tx.claim_idempotency(idempotency_record(core, scope.idempotency, (record.id,), now))
             if message.contact is not None:

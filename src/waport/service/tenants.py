@@ -6,13 +6,15 @@ to one workspace: its inbound traffic lands there (``ingest``)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import anyio
 import attrs
 
-from waport.domain import tenants
+from waport.domain import ledger, tenants
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.ledger import LedgerEntry
+from waport.domain.listing import page_params
 from waport.domain.records import OPERATOR, SCOPES, ApiKey, Sender, Workspace
 from waport.service.core import Core, Scope
 from waport.service.keys import NewKey, issue
@@ -159,3 +161,53 @@ async def retire_sender(core: Core, actor: ApiKey, sender_id: str) -> Sender:
     messages and templates stay, and ``POST`` brings it back."""
     _unlimited(actor)
     return await patch_sender(core, actor, sender_id, {"active": False})
+
+
+# ----------------------------------------------------------------------------- billing
+
+
+@attrs.frozen
+class LedgerPage:
+    entries: Sequence[LedgerEntry]
+    next_cursor: str | None
+
+
+async def credit(core: Core, actor: ApiKey, workspace_id: str, body: object) -> int:
+    """``POST /v1/workspaces/{id}/balance`` (operator): credit (or debit, a negative
+    amount) a prepaid workspace with a reason; the new balance."""
+    await get_workspace(core, actor, workspace_id)
+    fields = body if isinstance(body, Mapping) else {}
+    unknown = sorted(set(fields) - {"amount", "reason"}) if isinstance(body, Mapping) else []
+    if not isinstance(body, Mapping) or unknown:
+        raise WaportError(
+            ErrorCode.VALIDATION_FAILED,
+            'the body is {"amount": ..., "reason": ...}',
+            unknown[0] if unknown else "body",
+        )
+    entry = ledger.credit(
+        core.ids.new_id("led"),
+        workspace_id,
+        fields.get("amount"),
+        fields.get("reason"),
+        core.clock.now(),
+    )
+    balance = await core.store.workspaces.credit(entry)
+    core.lookups.invalidate()
+    log.info(
+        "workspace %s credited %d by %s: %s", workspace_id, entry.amount, actor.id, entry.reason
+    )
+    return balance
+
+
+async def ledger_page(
+    core: Core, actor: ApiKey, workspace_id: str, params: Mapping[str, str]
+) -> LedgerPage:
+    """``GET /v1/workspaces/{id}/ledger``: its entries newest first, a page at a time."""
+    await get_workspace(core, actor, workspace_id)
+    limit = page_params(params, ("limit", "cursor"))
+    cursor = params.get("cursor")
+    after = ledger.read_cursor(cursor) if cursor else None
+    rows = await core.store.workspaces.ledger(workspace_id, after=after, limit=limit)
+    shown = rows[:limit]
+    following = ledger.entry_cursor(shown[-1]) if len(rows) > limit else None
+    return LedgerPage(entries=shown, next_cursor=following)

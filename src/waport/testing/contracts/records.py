@@ -54,14 +54,6 @@ class RecordsContract:
         )
         assert [w.id for w in await store.workspaces.list()] == ["ws1"]
 
-    async def test_prepaid_balance_never_goes_negative(self, store: Store) -> None:
-        await store.workspaces.put(Workspace(id="ws1", balance=10))
-        assert await store.workspaces.adjust_balance("ws1", -7) == 3
-        assert await store.workspaces.adjust_balance("ws1", -4) is None
-        assert await store.workspaces.adjust_balance("ws1", 5) == 8
-        await store.workspaces.put(Workspace(id="ws2"))
-        assert await store.workspaces.adjust_balance("ws2", -1) is None
-
     async def test_api_keys(self, store: Store) -> None:
         key = ApiKey(
             id="k1",

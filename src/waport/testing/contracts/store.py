@@ -35,6 +35,7 @@ from waport.domain.status import ErrorDetail, MessageStatus, StatusChange, merge
 from waport.ports import Failed, Release, Retry, Sent, StatusPatch, Store
 from waport.testing import builders
 from waport.testing.contracts.erasure import ErasureContract
+from waport.testing.contracts.ledger import LedgerContract
 from waport.testing.contracts.media import MediaContract
 from waport.testing.contracts.outbox import OutboxContract
 from waport.testing.contracts.records import ListingContract, RecordsContract
@@ -53,7 +54,12 @@ from waport.testing.contracts.support import (
 
 
 class StoreContract(
-    RecordsContract, ListingContract, OutboxContract, MediaContract, ErasureContract
+    RecordsContract,
+    ListingContract,
+    OutboxContract,
+    MediaContract,
+    ErasureContract,
+    LedgerContract,
 ):
     """Every store port method, including failure paths. See the module docstring."""
 
