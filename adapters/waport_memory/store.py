@@ -88,6 +88,14 @@ class _Messages:
             }
         )
 
+    async def leaves_window(self, workspace_id: str, since: datetime, rank: int) -> datetime | None:
+        latest: dict[Recipient, datetime] = {}
+        for m in self._s.messages.values():
+            if m.workspace_id == workspace_id and m.initiated and m.created_at > since:
+                latest[m.contact] = max(latest.get(m.contact, m.created_at), m.created_at)
+        ordered = sorted(latest.values())
+        return ordered[rank] if rank < len(ordered) else None
+
     async def initiated_contacts(
         self, workspace_id: str, since: datetime, contacts: Collection[Recipient]
     ) -> set[Recipient]:

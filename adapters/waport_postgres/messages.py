@@ -82,6 +82,10 @@ class _Messages(_Part):
         )
         return int(rows[0]["n"])
 
+    async def leaves_window(self, workspace_id: str, since: datetime, rank: int) -> datetime | None:
+        rows = await self._fetch(SQL.leaves_window, workspace_id, us(since), rank)
+        return from_us(rows[0]["last"]) if rows else None
+
     async def initiated_contacts(
         self, workspace_id: str, since: datetime, contacts: Collection[Recipient]
     ) -> set[Recipient]:

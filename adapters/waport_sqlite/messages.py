@@ -115,6 +115,13 @@ class _Messages(_Part):
 
         return await self._r.call(read)
 
+    async def leaves_window(self, workspace_id: str, since: datetime, rank: int) -> datetime | None:
+        def read(c: Conn) -> datetime | None:
+            row = c.execute(SQL.leaves_window, (workspace_id, us(since), rank)).fetchone()
+            return None if row is None else from_us(row[0])
+
+        return await self._r.call(read)
+
     async def initiated_contacts(
         self, workspace_id: str, since: datetime, contacts: Collection[Recipient]
     ) -> set[Recipient]:

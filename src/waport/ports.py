@@ -106,6 +106,12 @@ class MessageStore(Protocol):
         """Unique contacts reached by business-initiated sends after ``since`` (exclusive)."""
         ...
 
+    async def leaves_window(self, workspace_id: str, since: datetime, rank: int) -> datetime | None:
+        """Of the contacts reached by business-initiated sends after ``since``, the latest
+        such send to the ``rank``-th (from 0) to leave the moving window, ordered by that
+        time; ``None`` when fewer were reached. (When the messaging tier has room again.)"""
+        ...
+
     async def initiated_contacts(
         self, workspace_id: str, since: datetime, contacts: Collection[Recipient]
     ) -> set[Recipient]:

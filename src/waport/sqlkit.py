@@ -286,6 +286,10 @@ class Statements:
         " ON CONFLICT (id) DO NOTHING"
     )
 
+    leaves_window: str = (
+        "SELECT MAX(created_us) AS last FROM messages WHERE initiated = {true}"
+        " AND workspace_id = ? AND created_us > ? GROUP BY contact ORDER BY last LIMIT 1 OFFSET ?"
+    )
     split_batch: str = "SELECT id, doc FROM messages WHERE id > ? ORDER BY id LIMIT 500"
     fill_mode: str = "UPDATE messages SET mode = ? WHERE id = ?"
     note_conversation: str = (
@@ -318,11 +322,13 @@ class Statements:
 
     @classmethod
     def for_sqlite(cls) -> Statements:
-        return cls._build(lambda sql: sql.replace("{greatest}", "MAX"))
+        return cls._build(lambda sql: sql.replace("{greatest}", "MAX").replace("{true}", "1"))
 
     @classmethod
     def for_postgres(cls) -> Statements:
-        return cls._build(lambda sql: numbered(sql.replace("{greatest}", "GREATEST")))
+        return cls._build(
+            lambda sql: numbered(sql.replace("{greatest}", "GREATEST").replace("{true}", "TRUE"))
+        )
 
     @classmethod
     def _build(cls, dialect: Callable[[str], str]) -> Statements:

@@ -150,6 +150,13 @@ async def test_two_tenants_over_http(tmp_path: Path) -> None:
                 "POST", "/v1/messages", {"to": "255714000000", "template": HELLO}
             )
             assert (status, code) == (429, "MESSAGING_LIMIT_REACHED")
+            async with http.post(
+                gateway.base + "/v1/messages",
+                json={"to": "255714000000", "template": HELLO},
+                headers={"Authorization": f"Bearer {acme.key}"},
+            ) as r:
+                # room again when the first contact reached leaves the moving 24 h
+                assert 86_000 < int(r.headers["Retry-After"]) <= 86_400
             await operator.ok("PATCH", "/v1/workspaces/acme", {"messaging_tier": 2000})
             await acme.ok("POST", "/v1/messages", {"to": "255714000000", "template": HELLO})
         log = await anyio.to_thread.run_sync(gateway.stop)

@@ -55,10 +55,15 @@ async def check_limits(
     messages = core.store.messages
     already = await messages.initiated_contacts(workspace.id, since, initiated)
     new = len(initiated - already)
-    if new and await messages.count_initiated(workspace.id, since) + new > tier:
+    over = await messages.count_initiated(workspace.id, since) + new - tier if new else 0
+    if over > 0:
+        # room again once ``over`` of the contacts reached leave the moving window
+        leaves = await messages.leaves_window(workspace.id, since, over - 1)
+        wait = (leaves + MESSAGING_LIMIT_PERIOD - now).total_seconds() if leaves else None
         raise WaportError(
             ErrorCode.MESSAGING_LIMIT_REACHED,
             f"the workspace may reach {tier} new contacts outside a window per 24 h",
+            retry_after=wait if wait is None or wait > 0 else 1.0,
         )
 
 

@@ -419,6 +419,12 @@ class StoreContract(
         assert await store.messages.initiated_contacts(
             "ws1", T0 - timedelta(hours=1), contacts
         ) == {Recipient("phone", "255700000001")}
+        # who leaves the window first: 002 (its one send at T0), then 001 (its latest, T0+1)
+        since = T0 - timedelta(hours=1)
+        assert await store.messages.leaves_window("ws1", since, 0) == T0
+        assert await store.messages.leaves_window("ws1", since, 1) == T0 + _sec(1)
+        assert await store.messages.leaves_window("ws1", since, 2) is None
+        assert await store.messages.leaves_window("ws2", since, 0) is None
 
     async def test_broadcast_rows(self, store: Store) -> None:
         await add_messages(
