@@ -148,6 +148,11 @@ def component_schemas() -> dict[str, Any]:
                 "history": {"type": "array", "items": {"type": "object"}},
                 "attempts": {"type": "integer"},
                 "content": {},
+                "not_before": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "a queued message's next attempt (paced, scheduled, retried)",
+                },
                 "erased_at": {
                     "type": "string",
                     "format": "date-time",

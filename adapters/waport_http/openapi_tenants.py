@@ -31,6 +31,31 @@ def tenant_schemas() -> dict[str, Any]:
         "template_opens_window": {"type": "boolean"},
         "default_sender_id": {"type": ["string", "null"]},
         "webhook_url": {"type": ["string", "null"]},
+        "pacing": {
+            "type": ["object", "null"],
+            "description": "seconds between two sends of a category from one sender: "
+            '{"MARKETING": [8, 25]}; null: the gateway\'s',
+            "additionalProperties": {
+                "type": "array",
+                "items": {"type": "number", "minimum": 0},
+                "minItems": 2,
+                "maxItems": 2,
+            },
+        },
+        "max_sends_per_second": {
+            "type": ["number", "null"],
+            "description": "per sender; null: the provider's rate",
+        },
+        "opt_out": {
+            "type": ["object", "null"],
+            "description": "the workspace's opt-out rules; null: the gateway's",
+            "properties": {
+                "keywords": {"type": "array", "items": {"type": "string"}},
+                "opt_in_keywords": {"type": "array", "items": {"type": "string"}},
+                "blocked_categories": {"type": "array", "items": {"type": "string"}},
+                "reply": {"type": ["string", "null"]},
+            },
+        },
         "billing": {
             "enum": list(BILLING),
             "description": "operator only; prepaid starts at 0 and moves with the ledger",

@@ -9,7 +9,7 @@ from waport.domain.listing import mode_of
 from waport.domain.records import ApiKey, Direction, MediaObject, MessageRecord
 from waport.domain.render import content_dict
 from waport.domain.sources import media_of
-from waport.domain.status import ErrorDetail, MessageStatus
+from waport.domain.status import UNSENT, ErrorDetail, MessageStatus
 from waport.domain.templates import TemplateSpec
 from waport.domain.window import WindowStatus
 from waport.service.core import BroadcastResult
@@ -39,6 +39,12 @@ def message_view(record: MessageRecord, *, history: bool = False) -> dict[str, A
                 out["scheduled_at"] = record.message.scheduled_at.isoformat()
             if record.message.expires_at is not None:
                 out["expires_at"] = record.message.expires_at.isoformat()
+            if (
+                record.status in UNSENT
+                and record.due_at is not None
+                and record.due_at > record.created_at
+            ):
+                out["not_before"] = record.due_at.isoformat()  # paced, scheduled or retried
             media = media_of(record.message)
             if media is not None and isinstance(media.source, MediaStored):
                 stored = media.source

@@ -132,3 +132,45 @@ def test_senders() -> None:
         with pytest.raises(WaportError) as info:
             tenants.new_sender(body, "w")
         assert info.value.param == param
+
+
+def test_a_workspaces_own_pacing_rate_and_opt_out_rules() -> None:
+    body = {
+        "pacing": {"MARKETING": [8, 25]},
+        "max_sends_per_second": 0.5,
+        "opt_out": {"keywords": ["BASTA!"], "blocked_categories": ["marketing", "UTILITY"]},
+    }
+    changed = tenants.patch_workspace(Workspace(id="w"), body, operator=False)
+    assert changed.category_pacing == {"MARKETING": (8.0, 25.0)}
+    assert changed.max_sends_per_second == 0.5
+    assert changed.consent is not None
+    assert changed.consent.opt_out_keywords == frozenset({"basta"})
+    assert changed.consent.blocked == frozenset({"MARKETING", "UTILITY"})
+    assert "start" in changed.consent.opt_in_keywords  # the default opt-in words
+    back = tenants.patch_workspace(
+        changed, {"pacing": None, "max_sends_per_second": None, "opt_out": None}, operator=False
+    )
+    assert (back.category_pacing, back.max_sends_per_second, back.consent) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"pacing": {"PROMO": [1, 2]}}, "pacing.PROMO"),
+        ({"pacing": {"MARKETING": [3]}}, "pacing.MARKETING"),
+        ({"pacing": {"MARKETING": [-1, 2]}}, "pacing.MARKETING"),
+        ({"pacing": {"MARKETING": [1, 4000]}}, "pacing.MARKETING"),
+        ({"pacing": [8, 25]}, "pacing"),
+        ({"max_sends_per_second": 0}, "max_sends_per_second"),
+        ({"max_sends_per_second": True}, "max_sends_per_second"),
+        ({"opt_out": {"keywords": ["stop"], "opt_in_keywords": ["STOP"]}}, "opt_out.keywords"),
+        ({"opt_out": {"keywords": "stop"}}, "opt_out.keywords"),
+        ({"opt_out": {"blocked_categories": ["PROMO"]}}, "opt_out.blocked_categories"),
+        ({"opt_out": {"reply": ""}}, "opt_out.reply"),
+        ({"opt_out": {"words": []}}, "words"),
+    ],
+)
+def test_bad_workspace_settings_name_the_field(body: object, param: str) -> None:
+    with pytest.raises(WaportError) as info:
+        tenants.patch_workspace(Workspace(id="w"), body, operator=False)
+    assert (info.value.code, info.value.param) == (ErrorCode.VALIDATION_FAILED, param)

@@ -7,6 +7,7 @@ sender."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -246,5 +247,65 @@ async def test_a_prepaid_workspace_pays_per_message_and_gets_failures_back(
                 404,
                 "NOT_FOUND",
             )
+        log = await anyio.to_thread.run_sync(gateway.stop)
+    assert "Traceback" not in log
+
+
+async def test_a_workspaces_own_pacing_and_opt_out_words(tmp_path: Path) -> None:
+    with waport_serve(tmp_path, ENV) as gateway:
+        async with aiohttp.ClientSession() as http:
+            operator = Client(http, gateway, gateway.key)
+            made = await operator.ok("POST", "/v1/workspaces", {"id": "shop"}, 201)
+            shop = Client(http, gateway, made["admin_key"]["key"])
+            await shop.ok("POST", "/v1/senders", {"id": "shop-1"}, 201)
+            settings = {
+                "pacing": {"MARKETING": [8, 25]},
+                "opt_out": {"keywords": ["basta"], "opt_in_keywords": ["vuelvo"], "reply": "Adiós"},
+            }
+            changed = await shop.ok("PATCH", "/v1/workspaces/shop", settings)
+            assert changed["pacing"] == {"MARKETING": [8.0, 25.0]}
+            assert changed["opt_out"]["keywords"] == ["basta"]
+            bad = {"pacing": {"MARKETING": [25, 8]}}
+            assert await shop.refused("PATCH", "/v1/workspaces/shop", bad) == (
+                400,
+                "VALIDATION_FAILED",
+                "pacing.MARKETING",
+            )
+
+            # two marketing sends from one sender: the second waits 8-25 s
+            sale = {"name": "spring_sale", "language": "en_US", "params": ["20%"]}
+            first = await shop.ok("POST", "/v1/messages", {"to": "255717000001", "template": sale})
+            status, body = await shop.call(
+                "POST", "/v1/messages", {"to": "255717000002", "template": sale}
+            )
+            assert status == 202, body
+            second = body["data"]
+            assert second["status"] == "pending"
+            gap = datetime.fromisoformat(second["not_before"]) - datetime.fromisoformat(
+                first["created_at"]
+            )
+            assert timedelta(seconds=8) <= gap <= timedelta(seconds=25.5)
+            # a utility template is not paced
+            await shop.ok("POST", "/v1/messages", {"to": "255717000003", "template": HELLO})
+
+            # the workspace's words: "basta" opts out (and is answered), STOP does not here
+            await shop.ok("POST", "/v1/sandbox/inbound", {"from": "255717000004", "text": "STOP"})
+            contact = await shop.ok("GET", "/v1/contacts/255717000004")
+            assert contact["opted_out"] is False
+            await shop.ok("POST", "/v1/sandbox/inbound", {"from": "255717000004", "text": "Basta!"})
+            contact = await shop.ok("GET", "/v1/contacts/255717000004")
+            assert contact["opted_out"] is True
+            status, code, _ = await shop.refused(
+                "POST", "/v1/messages", {"to": "255717000004", "template": sale}
+            )
+            assert (status, code) == (422, "RECIPIENT_OPTED_OUT")
+            chats = await shop.ok("GET", "/v1/conversations")
+            last = {c["contact"]: c["last_message"] for c in chats}["255717000004"]
+            assert (last["direction"], last["summary"]) == ("outbound", "Adiós")  # the reply
+            # the default workspace keeps the gateway's words
+            await operator.ok(
+                "POST", "/v1/sandbox/inbound", {"from": "255717000005", "text": "STOP"}
+            )
+            assert (await operator.ok("GET", "/v1/contacts/255717000005"))["opted_out"] is True
         log = await anyio.to_thread.run_sync(gateway.stop)
     assert "Traceback" not in log

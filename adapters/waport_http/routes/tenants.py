@@ -9,6 +9,7 @@ import attrs
 from aiohttp import web
 
 from waport.domain import tenants as rules
+from waport.domain.consent import ConsentRules
 from waport.domain.ledger import LedgerEntry
 from waport.domain.records import OPERATOR, Sender, Workspace
 from waport.service import tenants
@@ -29,6 +30,13 @@ def workspace_view(workspace: Workspace) -> dict[str, Any]:
         "template_opens_window": workspace.template_opens_window,
         "default_sender_id": workspace.default_sender_id,
         "webhook_url": workspace.webhook_url,
+        "pacing": (
+            None
+            if workspace.category_pacing is None
+            else {k: list(v) for k, v in workspace.category_pacing.items()}
+        ),
+        "max_sends_per_second": workspace.max_sends_per_second,
+        "opt_out": None if workspace.consent is None else _consent_view(workspace.consent),
         "billing": rules.billing_of(workspace),
         "balance": workspace.balance,
     }
@@ -43,6 +51,15 @@ def entry_view(entry: LedgerEntry) -> dict[str, Any]:
         "message_id": entry.message_id,
         "category": entry.category,
         "reason": entry.reason,
+    }
+
+
+def _consent_view(rules: ConsentRules) -> dict[str, Any]:
+    return {
+        "keywords": sorted(rules.opt_out_keywords),
+        "opt_in_keywords": sorted(rules.opt_in_keywords),
+        "blocked_categories": sorted(rules.blocked),
+        "reply": rules.reply,
     }
 
 

@@ -158,3 +158,16 @@ def opted_out_error() -> WaportError:
         " keyword, or the API set it); utility and authentication templates still go",
         "to",
     )
+
+
+@attrs.frozen(kw_only=True)
+class ConsentRules:
+    """One workspace's opt-out rules (``Workspace.consent``; unset: the gateway's)."""
+
+    opt_out_keywords: frozenset[str] = OPT_OUT_KEYWORDS
+    """As ``classify`` compares them (``normalise``d)."""
+    opt_in_keywords: frozenset[str] = OPT_IN_KEYWORDS
+    blocked: frozenset[str] = BLOCKED_CATEGORIES
+    """Template categories an opted-out contact is not sent."""
+    reply: str | None = None
+    """The confirmation sent back to a contact who opts out."""

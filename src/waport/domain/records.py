@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from waport.domain.consent import ConsentChange
+from waport.domain.consent import ConsentChange, ConsentRules
 from waport.domain.events import (
     MEDIA_FAILED,
     MEDIA_READY,
@@ -91,6 +91,14 @@ class Workspace:
     default_sender_id: str | None = None
     """The sender a send (and a window check) without ``sender_id`` uses; ``None``: the
     first active one."""
+    consent: ConsentRules | None = None
+    """Its opt-out keywords, blocked categories and confirmation; ``None``: the gateway's."""
+    category_pacing: Mapping[str, tuple[float, float]] | None = None
+    """Seconds between two sends of a category from one sender (a random gap in the
+    range); ``None``: the gateway's ``Policy.category_pacing``."""
+    max_sends_per_second: float | None = None
+    """At most this many sends a second from each of its senders (and no more than the
+    provider allows); ``None``: the provider's rate."""
 
 
 @attrs.frozen(kw_only=True)

@@ -14,7 +14,10 @@ from typing import Any, Final
 
 import attrs
 
+from waport.domain import consent
+from waport.domain.consent import ConsentRules
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.ledger import CATEGORIES
 from waport.domain.records import Sender, Workspace
 
 TIERS: Final[tuple[int | None, ...]] = (250, 2_000, 10_000, 100_000, None)
@@ -22,6 +25,10 @@ TIERS: Final[tuple[int | None, ...]] = (250, 2_000, 10_000, 100_000, None)
 STATUSES: Final = ("active", "suspended")
 BILLING: Final = ("unlimited", "prepaid")
 NAME_MAX: Final = 120
+PACING_MAX_SECONDS: Final = 3_600.0
+RATE_MAX: Final = 1_000.0
+REPLY_MAX: Final = 1_024
+
 _ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 WORKSPACE_FIELDS: Final = (
     "id",
@@ -32,6 +39,9 @@ WORKSPACE_FIELDS: Final = (
     "default_sender_id",
     "webhook_url",
     "billing",
+    "pacing",
+    "max_sends_per_second",
+    "opt_out",
 )
 OPERATOR_FIELDS: Final = frozenset({"status", "messaging_tier", "billing"})
 """What only an operator may change."""
@@ -84,6 +94,81 @@ def _optional_text(value: object, param: str) -> str | None:
     return value
 
 
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _pacing(value: object) -> dict[str, tuple[float, float]] | None:
+    """``{"MARKETING": [8, 25]}``: a random gap of 8-25 s between two marketing sends
+    of a sender; ``null``: the gateway's."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise _refuse("an object of category: [min, max] seconds, or null", "pacing")
+    out: dict[str, tuple[float, float]] = {}
+    for category, gap in value.items():
+        param = f"pacing.{category}"
+        if category not in CATEGORIES:
+            raise _refuse(f"a category is one of {', '.join(CATEGORIES)}", param)
+        low = high = None
+        if isinstance(gap, list) and len(gap) == len(("min", "max")):
+            low, high = _number(gap[0]), _number(gap[1])
+        if low is None or high is None or not 0 <= low <= high <= PACING_MAX_SECONDS:
+            raise _refuse(f"[min, max] seconds, 0 <= min <= max <= {PACING_MAX_SECONDS:g}", param)
+        out[category] = (low, high)
+    return out
+
+
+def _rate(value: object) -> float | None:
+    if value is None:
+        return None
+    rate = _number(value)
+    if rate is None or not 0 < rate <= RATE_MAX:
+        raise _refuse(
+            f"sends a second, above 0 and at most {RATE_MAX:g}, or null", "max_sends_per_second"
+        )
+    return rate
+
+
+def _consent(value: object) -> ConsentRules | None:
+    """``{"keywords": [...], "opt_in_keywords": [...], "blocked_categories": [...],
+    "reply": "..."}`` (each optional: the defaults); ``null``: the gateway's rules."""
+    if value is None:
+        return None
+    fields = _object(value, ("keywords", "opt_in_keywords", "blocked_categories", "reply"))
+    lists = {}
+    for name in ("keywords", "opt_in_keywords", "blocked_categories"):
+        given = fields.get(name)
+        if given is not None and (
+            not isinstance(given, list)
+            or not all(isinstance(k, str) and 0 < len(k) <= consent.MAX_KEYWORD for k in given)
+        ):
+            raise _refuse(f"a list of 1-{consent.MAX_KEYWORD} character strings", f"opt_out.{name}")
+        lists[name] = given
+    try:
+        outs, ins = consent.keyword_sets(lists["keywords"], lists["opt_in_keywords"])
+    except WaportError as err:
+        raise _refuse(err.message, "opt_out.keywords") from None
+    blocked = lists["blocked_categories"]
+    if blocked is not None and not {b.upper() for b in blocked} <= set(CATEGORIES):
+        raise _refuse(f"categories of {', '.join(CATEGORIES)}", "opt_out.blocked_categories")
+    reply = fields.get("reply")
+    if reply is not None and (not isinstance(reply, str) or not 0 < len(reply) <= REPLY_MAX):
+        raise _refuse(f"a text of 1-{REPLY_MAX} characters, or null", "opt_out.reply")
+    return ConsentRules(
+        opt_out_keywords=outs,
+        opt_in_keywords=ins,
+        blocked=(
+            frozenset(b.upper() for b in blocked)
+            if blocked is not None
+            else consent.BLOCKED_CATEGORIES
+        ),
+        reply=reply,
+    )
+
+
 def patch_workspace(workspace: Workspace, body: object, *, operator: bool) -> Workspace:
     """``workspace`` with the fields of a ``PATCH`` (or of a creation's body) applied.
     ``FORBIDDEN`` naming the field when a workspace's own key changes what only an
@@ -112,6 +197,12 @@ def patch_workspace(workspace: Workspace, body: object, *, operator: bool) -> Wo
         )
     if "webhook_url" in fields:
         changes["webhook_url"] = _optional_text(fields["webhook_url"], "webhook_url")
+    if "pacing" in fields:
+        changes["category_pacing"] = _pacing(fields["pacing"])
+    if "max_sends_per_second" in fields:
+        changes["max_sends_per_second"] = _rate(fields["max_sends_per_second"])
+    if "opt_out" in fields:
+        changes["consent"] = _consent(fields["opt_out"])
     if "billing" in fields:
         if fields["billing"] not in BILLING:
             raise _refuse("unlimited or prepaid", "billing")

@@ -22,7 +22,7 @@ from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import AttemptOutcome, Failed, Release, Retry, Sent
 from waport.domain.messages import OutboundMessage, Reaction, TemplateMessage
 from waport.domain.ratelimit import RateLimit
-from waport.domain.records import MessageRecord
+from waport.domain.records import MessageRecord, Workspace
 from waport.domain.sources import media_of
 from waport.domain.templates import BoundTemplate, TemplateSpec, check_template_params
 from waport.service import media
@@ -51,15 +51,25 @@ async def bound_template(
     return spec, check_template_params(spec, content)
 
 
-async def pace(core: Core, record: MessageRecord, now: datetime) -> datetime | None:
-    """When the message may go out, if not now (per-sender, per-recipient and per-category pacing)."""
+async def pace(
+    core: Core, record: MessageRecord, now: datetime, workspace: Workspace | None = None
+) -> datetime | None:
+    """When the message may go out, if not now (per-sender, per-recipient and
+    per-category pacing; the workspace's own rates where it has them)."""
     caps = core.provider.capabilities
     limits = core.store.rate_limits
-    if caps.max_rps < UNPACED_RPS:
-        per_second = max(1, math.ceil(caps.max_rps))
-        decision = await limits.hit(
-            f"pace:{record.sender_id}", RateLimit(per_second, timedelta(seconds=1)), now=now
+    if workspace is None:
+        workspace = await core.lookups.find_workspace(record.workspace_id)
+    rps = caps.max_rps
+    if workspace is not None and workspace.max_sends_per_second is not None:
+        rps = min(rps, workspace.max_sends_per_second)
+    if rps < UNPACED_RPS:
+        rate = (
+            RateLimit(math.ceil(rps), timedelta(seconds=1))
+            if rps >= 1
+            else RateLimit(1, timedelta(seconds=1 / rps))  # slower than one a second
         )
+        decision = await limits.hit(f"pace:{record.sender_id}", rate, now=now)
         if not decision.allowed:
             return now + decision.retry_after
     pair = core.policy.pair_rate or caps.pair_rate
@@ -67,7 +77,10 @@ async def pace(core: Core, record: MessageRecord, now: datetime) -> datetime | N
         decision = await limits.hit(f"pair:{record.sender_id}:{record.contact}", pair, now=now)
         if not decision.allowed:
             return now + decision.retry_after
-    gap = core.policy.category_pacing.get(record.category or "")
+    pacing = core.policy.category_pacing
+    if workspace is not None and workspace.category_pacing is not None:
+        pacing = workspace.category_pacing
+    gap = pacing.get(record.category or "")
     if gap is not None:
         seconds = core.rand.uniform(*gap)
         decision = await limits.hit(

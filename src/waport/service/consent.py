@@ -2,14 +2,16 @@
 message that said it is acknowledged, so a crash can never lose it; after the message
 is stored, ``contact.opted_out`` / ``contact.opted_in`` follows its
 ``message.received``, and the configured confirmation (``Policy.opt_out_reply``) is
-queued as a text inside the window the message opened."""
+queued as a text inside the window the message opened. The keywords, the blocked
+categories and the confirmation are the workspace's (``Workspace.consent``), or the
+gateway's."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 
-from waport.domain.consent import Consent, ConsentChange, classify, flipped
+from waport.domain.consent import Consent, ConsentChange, ConsentRules, classify, flipped
 from waport.domain.errors import WaportError
 from waport.domain.records import Contact, MessageRecord, consent_event
 from waport.service.core import Core, Scope
@@ -18,20 +20,26 @@ from waport.service.send import send
 log = logging.getLogger("waport.consent")
 
 
-def _said(core: Core, record: MessageRecord) -> Consent | None:
+async def _rules(core: Core, workspace_id: str) -> ConsentRules:
+    return core.consent_rules(await core.lookups.find_workspace(workspace_id))
+
+
+def _said(rules: ConsentRules, record: MessageRecord) -> Consent | None:
     inbound = record.inbound
     if inbound is None or inbound.kind != "text" or record.contact.kind != "phone":
         return None
-    policy = core.policy
-    return classify(inbound.text, policy.opt_out_keywords, policy.opt_in_keywords)
+    return classify(inbound.text, rules.opt_out_keywords, rules.opt_in_keywords)
 
 
 async def keep(core: Core, records: Sequence[MessageRecord]) -> dict[str, Contact]:
-    """Before the records are stored: apply the keywords they say, oldest first. The
-    contacts that changed, by the id of the record that changed them."""
+    """Before the records are stored: apply the keywords they say (by their workspace's
+    rules), oldest first. The contacts that changed, by the id of the record that
+    changed them."""
     changed: dict[str, Contact] = {}
     for record in sorted(records, key=lambda r: r.created_at):
-        said = _said(core, record)
+        if record.inbound is None or record.inbound.kind != "text":
+            continue
+        said = _said(await _rules(core, record.workspace_id), record)
         if said is None:
             continue
         change = ConsentChange(
@@ -57,8 +65,9 @@ async def announce(
         event = consent_event(record, contact)
         if event is not None:
             events.append(event)
-        if contact.opted_out and core.policy.opt_out_reply:
-            await _confirm(core, record, core.policy.opt_out_reply)
+        reply = (await _rules(core, record.workspace_id)).reply if contact.opted_out else None
+        if reply:
+            await _confirm(core, record, reply)
     if events:
         await core.store.outbox.add(events)
 

@@ -17,9 +17,14 @@ import anyio
 import attrs
 
 from waport.domain.broadcast import BroadcastSummary, summarize
-from waport.domain.consent import BLOCKED_CATEGORIES, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
+from waport.domain.consent import (
+    BLOCKED_CATEGORIES,
+    OPT_IN_KEYWORDS,
+    OPT_OUT_KEYWORDS,
+    ConsentRules,
+)
 from waport.domain.ratelimit import RateLimit
-from waport.domain.records import MessageRecord
+from waport.domain.records import MessageRecord, Workspace
 from waport.domain.schedule import Backoff
 from waport.domain.status import ErrorDetail, MessageStatus
 from waport.ports import Billing, Clock, IdSource, Provider, Store, UrlGuard
@@ -155,6 +160,18 @@ class Core:
 
     def workspace_of(self, scope: Scope) -> str:
         return scope.workspace_id or self.default_workspace
+
+    def consent_rules(self, workspace: Workspace | None) -> ConsentRules:
+        """A workspace's opt-out rules: its own (``Workspace.consent``), or the gateway's."""
+        if workspace is not None and workspace.consent is not None:
+            return workspace.consent
+        policy = self.policy
+        return ConsentRules(
+            opt_out_keywords=policy.opt_out_keywords,
+            opt_in_keywords=policy.opt_in_keywords,
+            blocked=policy.opt_out_blocked,
+            reply=policy.opt_out_reply,
+        )
 
     def inline(self, attempt: bool | None) -> bool:
         """Whether a send or broadcast is attempted inside the call (else only stored)."""

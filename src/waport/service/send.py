@@ -111,11 +111,10 @@ async def prepare(
     if isinstance(message.content, TemplateMessage):
         spec, _ = await bound_template(core, message, sender.id)
         category = spec.category.value
-        if category in core.policy.opt_out_blocked and message.to.kind == "phone":
+        blocked = core.consent_rules(workspace).blocked
+        if category in blocked and message.to.kind == "phone":
             contact = await core.store.contacts.get(workspace.id, message.to)
-            if contact is not None and refuses(
-                category, contact.opted_out, core.policy.opt_out_blocked
-            ):
+            if contact is not None and refuses(category, contact.opted_out, blocked):
                 raise opted_out_error()
         if caps.window_applies:
             last = await messages.last_inbound(workspace.id, message.to, sender.id)
@@ -216,7 +215,7 @@ async def send(
         if record.status == MessageStatus.PENDING and inline:
             # pace first; a message that may go now is stored already claimed, so its
             # acceptance and its "attempting" mark land in one commit
-            not_before = await pace(core, record, now)
+            not_before = await pace(core, record, now, workspace)
             if not_before is not None:
                 record = attrs.evolve(record, due_at=not_before)
             else:
