@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from .conftest import Server, waport_serve
 
@@ -28,11 +36,30 @@ _made = itertools.count()
 _server: Server | None = None
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     folder: Path = tmp_path_factory.mktemp("tenants")
-    with waport_serve(folder, {"WAPORT_RATE_LIMIT_PER_MINUTE": "1000000"}) as server:
+    env = {"WAPORT_RATE_LIMIT_PER_MINUTE": "1000000"}
+    schema = f"isolation{os.getpid()}"
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    if url is not None:
+        env |= {"WAPORT_DATABASE": url, "WAPORT_POSTGRES_SCHEMA": schema}
+    with waport_serve(folder, env) as server:
         yield server
+    if url is not None:
+        anyio.run(_drop, url, schema)
+
+
+async def _drop(url: str, schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
 
 
 def call(key: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -170,6 +197,9 @@ class Tenants(RuleBasedStateMachine):
             assert {s["id"] for s in listed["data"]} == self.senders[tenant]
             status, listed = call(key, "GET", "/v1/keys")
             assert {k["id"] for k in listed["data"]} == self.key_ids[tenant]
+            status, listed = call(key, "GET", "/v1/templates")
+            assert status == 200
+            assert {t["sender_id"] for t in listed["data"]} <= self.senders[tenant]
             status, listed = call(key, "GET", "/v1/conversations?limit=200")
             assert {c["contact"] for c in listed["data"]} <= self.contacts[tenant]
             status, listed = call(key, "GET", f"/v1/workspaces/{self.workspace[tenant]}/ledger")
@@ -177,18 +207,18 @@ class Tenants(RuleBasedStateMachine):
             assert listed["data"] == []  # unlimited: no entries
 
 
-TestTenants = Tenants.TestCase
-TestTenants.settings = settings(
-    max_examples=15,
-    stateful_step_count=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-
-
-@pytest.fixture(autouse=True)
-def _with_gateway(gateway: Server) -> Iterator[None]:
-    global _server  # noqa: PLW0603 - the state machine's class-level handle on the gateway
+def test_tenants_never_see_each_other(gateway: Server) -> None:
+    global _server  # noqa: PLW0603 - the state machine's handle on the gateway
     _server = gateway
-    yield
-    _server = None
+    try:
+        run_state_machine_as_test(
+            Tenants,
+            settings=settings(
+                max_examples=15,
+                stateful_step_count=15,
+                deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+            ),
+        )
+    finally:
+        _server = None
