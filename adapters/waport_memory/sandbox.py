@@ -399,7 +399,10 @@ class SandboxProvider:
     def _catalogue(self, sender: str) -> list[TemplateSpec]:
         """A sender's templates: any number is the sandbox's (a sender a workspace adds
         through the API sends at once), with the default catalogue unless set."""
-        return self.templates.setdefault(sender, list(default_templates(sender)))
+        found = self.templates.get(sender)
+        if found is None:  # built once: a send asks for it every time
+            found = self.templates[sender] = list(default_templates(sender))
+        return found
 
     async def ping(self) -> None:
         return None

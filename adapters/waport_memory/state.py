@@ -99,8 +99,10 @@ def _save(state: _State, record: MessageRecord, changes: list[StatusChange]) -> 
 def _refund(state: _State, record: MessageRecord, changes: Sequence[StatusChange]) -> None:
     """The refunds ``changes`` owe (``ledger.refund_owed``), once per message."""
     for change in changes:
+        if change.status not in ledger.REFUNDABLE or not ledger.refund_owed(record, change):
+            continue
         debited = state.ledger.get(ledger.debit_id(record.id))
-        if debited is not None and ledger.refund_owed(record, change):
+        if debited is not None:
             reason = f"message {change.status.value}"
             if change.error is not None:
                 reason += f": {change.error.code}"

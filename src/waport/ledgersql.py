@@ -86,7 +86,7 @@ def owed_refunds(
     return [
         (ledger.debit_id(record.id), change)
         for change in changes
-        if ledger.refund_owed(record, change)
+        if change.status in ledger.REFUNDABLE and ledger.refund_owed(record, change)
     ]
 
 

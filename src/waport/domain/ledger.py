@@ -83,6 +83,10 @@ def debit(record: MessageRecord, prices: Mapping[str, int], at: datetime) -> Led
     )
 
 
+REFUNDABLE: Final = frozenset({MessageStatus.FAILED, MessageStatus.EXPIRED})
+"""The statuses that may owe a refund (``refund_owed`` decides): a cheap first test."""
+
+
 def refund_owed(record: MessageRecord, change: StatusChange) -> bool:
     """Whether ``change`` of ``record`` returns what accepting it cost: an outbound
     message that failed for good or expired."""

@@ -137,6 +137,7 @@ class Core:
     refuses private addresses with it); None accepts any http(s) URL."""
     lookups: Lookups = attrs.field(init=False)
     wakeup: anyio.Event = attrs.field(factory=anyio.Event, init=False)
+    _gateway_rules: tuple[Policy, ConsentRules] | None = attrs.field(default=None, init=False)
     attempting: int = attrs.field(default=0, init=False)
     reserved: set[str] = attrs.field(factory=set, init=False)
     """Messages a call is attempting inline: this process's dispatcher leaves them alone,
@@ -166,12 +167,16 @@ class Core:
         if workspace is not None and workspace.consent is not None:
             return workspace.consent
         policy = self.policy
-        return ConsentRules(
-            opt_out_keywords=policy.opt_out_keywords,
-            opt_in_keywords=policy.opt_in_keywords,
-            blocked=policy.opt_out_blocked,
-            reply=policy.opt_out_reply,
-        )
+        cached = self._gateway_rules
+        if cached is None or cached[0] is not policy:  # built once per policy
+            rules = ConsentRules(
+                opt_out_keywords=policy.opt_out_keywords,
+                opt_in_keywords=policy.opt_in_keywords,
+                blocked=policy.opt_out_blocked,
+                reply=policy.opt_out_reply,
+            )
+            cached = self._gateway_rules = (policy, rules)
+        return cached[1]
 
     def inline(self, attempt: bool | None) -> bool:
         """Whether a send or broadcast is attempted inside the call (else only stored)."""
