@@ -60,6 +60,12 @@ def message_view(record: MessageRecord, *, history: bool = False) -> dict[str, A
             out["mode"] = mode_of(record)
             out["kind"] = record.inbound.kind
             out["text"] = record.inbound.text
+            if record.inbound.referral is not None:
+                out["referral"] = dict(record.inbound.referral)
+            if record.inbound.flow_reply is not None:
+                out["flow_reply"] = dict(record.inbound.flow_reply)
+            if record.inbound.kind == "unknown":
+                out["content"] = dict(record.inbound.payload)  # the provider's own object
     if record.erased_at is not None:
         out["erased_at"] = record.erased_at.isoformat()
     if record.broadcast_id:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate
+from waport.domain.events import ProviderEvent, StatusUpdate
 from waport.domain.messages import (
     ButtonsMessage,
     CatalogMessage,
@@ -39,7 +38,7 @@ from waport.domain.messages import (
     TemplateMessage,
     Text,
 )
-from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.recipients import Recipient
 from waport.domain.status import ErrorDetail, MessageStatus
 from waport.domain.templates import (
     BoundTemplate,
@@ -51,9 +50,9 @@ from waport.domain.templates import (
     TemplateStatus,
     placeholders,
 )
+from waport_meta.inbound import PROVIDER, at_time, inbound
 
 log = logging.getLogger("waport.meta")
-PROVIDER: Final = "meta"
 
 # ----------------------------------------------------------------------------- sending
 
@@ -419,68 +418,6 @@ _STATUSES: Final[Mapping[str, MessageStatus]] = {
     "played": MessageStatus.PLAYED,
     "failed": MessageStatus.FAILED,
 }
-_MEDIA_KINDS: Final = ("image", "video", "audio", "document", "sticker")
-
-
-def _at(value: Any) -> datetime:
-    return datetime.fromtimestamp(int(value), UTC)
-
-
-def _inbound(
-    message: Mapping[str, Any], *, sender_id: str, names: Mapping[str, str]
-) -> InboundMessage:
-    kind = str(message["type"])
-    contact = parse_recipient(str(message["from"]), param="from")
-    text: str | None = None
-    payload: dict[str, Any] = {}
-    body = message.get(kind)
-    if kind == "text" and isinstance(body, Mapping):
-        text = str(body.get("body", ""))
-    elif kind in _MEDIA_KINDS and isinstance(body, Mapping):
-        payload = {
-            k: body[k]
-            for k in ("id", "mime_type", "sha256", "filename", "voice", "animated", "url")
-            if k in body
-        }
-        text = str(body["caption"]) if "caption" in body else None
-    elif kind == "interactive" and isinstance(body, Mapping):
-        reply_type = str(body.get("type", ""))
-        reply = body.get(reply_type)
-        if isinstance(reply, Mapping):
-            kind = reply_type
-            payload = {k: reply[k] for k in ("id", "title", "description") if k in reply}
-            text = str(reply.get("title", "")) or None
-    elif kind == "button" and isinstance(body, Mapping):
-        payload = {"payload": body.get("payload")}
-        text = str(body.get("text", "")) or None
-    elif kind == "reaction" and isinstance(body, Mapping):
-        payload = {"message_id": body.get("message_id"), "emoji": body.get("emoji", "")}
-    elif kind == "location" and isinstance(body, Mapping):
-        payload = {
-            k: body[k] for k in ("latitude", "longitude", "name", "address", "url") if k in body
-        }
-    elif kind in ("contacts", "order", "system") and body is not None:
-        payload = {kind: body}
-        if kind == "system" and isinstance(body, Mapping):
-            text = str(body.get("body", "")) or None
-    elif kind == "unsupported":
-        errors = message.get("errors") or []
-        payload = {"errors": [e.get("code") for e in errors if isinstance(e, Mapping)]}
-    context = message.get("context")
-    reply_to = str(context["id"]) if isinstance(context, Mapping) and context.get("id") else None
-    return InboundMessage(
-        provider=PROVIDER,
-        provider_message_id=str(message["id"]),
-        sender_id=sender_id,
-        contact=contact,
-        received_at=_at(message["timestamp"]),
-        kind=kind,
-        text=text,
-        contact_name=names.get(str(message["from"])),
-        reply_to=reply_to,
-        payload=payload,
-        raw=message,
-    )
 
 
 def _status(item: Mapping[str, Any], map_error: Any) -> StatusUpdate:
@@ -499,7 +436,7 @@ def _status(item: Mapping[str, Any], map_error: Any) -> StatusUpdate:
         provider=PROVIDER,
         provider_message_id=str(item["id"]),
         status=status,
-        at=_at(item["timestamp"]),
+        at=at_time(item["timestamp"]),
         recipient=str(item["recipient_id"]) if item.get("recipient_id") is not None else None,
         message_id=str(callback)
         if isinstance(callback, str) and callback.startswith("msg_")
@@ -546,7 +483,7 @@ def parse_events(body: Any, map_error: Any) -> list[ProviderEvent]:
                     names[str(contact.get("wa_id", ""))] = str(contact["profile"].get("name", ""))
             for message in _list(value.get("messages")):
                 try:
-                    events.append(_inbound(message, sender_id=sender_id, names=names))
+                    events.append(inbound(message, sender_id=sender_id, names=names))
                 except _UNREADABLE as exc:
                     log.warning("skipped an unreadable inbound message: %s", type(exc).__name__)
             for status in _list(value.get("statuses")):

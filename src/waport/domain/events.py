@@ -20,7 +20,9 @@ class InboundMessage:
 
     ``kind`` is ``text``, ``image``, ``video``, ``audio``, ``document``, ``sticker``,
     ``location``, ``contacts``, ``button_reply``, ``list_reply``, ``button``,
-    ``reaction``, ``order``, ``system``, ``unsupported`` (or another provider kind).
+    ``reaction``, ``order``, ``system``, ``unsupported``, ``flow_reply``, or ``unknown``
+    (a kind waport does not know yet: ``payload`` keeps the provider's ``type`` and
+    whole object, so nothing is dropped).
     ``payload`` holds the kind's details (media id and MIME, reply id and title,
     emoji and target ...); ``raw`` the provider's own object, for debugging.
     """
@@ -41,6 +43,12 @@ class InboundMessage:
     """In a group, the participant who wrote."""
     alias: str | None = None
     """Another id the provider gave this contact (a WhatsApp-Web ``@lid``)."""
+    referral: Mapping[str, Any] | None = None
+    """The ad or post that started the conversation (Click-to-WhatsApp): its source
+    URL, id and type, headline, body, media and ``ctwa_clid``, as the provider gave them."""
+    flow_reply: Mapping[str, Any] | None = None
+    """What a customer filled in a WhatsApp Flow: ``name``, ``body`` and ``response``
+    (the answers, parsed from the provider's JSON)."""
     payload: Mapping[str, Any] = attrs.field(factory=dict)
     raw: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
@@ -141,6 +149,10 @@ def inbound_payload(
         data["author"] = str(message.author)
     if message.payload:
         data["content"] = dict(message.payload)
+    if message.referral is not None:
+        data["referral"] = dict(message.referral)
+    if message.flow_reply is not None:
+        data["flow_reply"] = dict(message.flow_reply)
     if reply_to_message_id is not None:
         data["reply_to_message_id"] = reply_to_message_id
     if message.reply_to is not None:

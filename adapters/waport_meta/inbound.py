@@ -1,0 +1,131 @@
+"""Reading Meta's inbound messages (the ``messages`` of a webhook's ``value``) into
+``InboundMessage``: every documented kind, the ad referral that started a chat, a Flow's
+answers, and any kind not known yet kept whole (``kind: "unknown"``), never dropped."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from waport.domain.events import InboundMessage
+from waport.domain.recipients import parse_recipient
+
+PROVIDER: Final = "meta"
+
+_MEDIA_KINDS: Final = ("image", "video", "audio", "document", "sticker")
+_KNOWN_KINDS: Final = frozenset(
+    {
+        "text",
+        *_MEDIA_KINDS,
+        "interactive",
+        "button",
+        "reaction",
+        "location",
+        "contacts",
+        "order",
+        "system",
+        "unsupported",
+        "request_welcome",
+    }
+)
+_REFERRAL_FIELDS: Final = (
+    "source_url",
+    "source_id",
+    "source_type",
+    "headline",
+    "body",
+    "media_type",
+    "image_url",
+    "video_url",
+    "thumbnail_url",
+    "ctwa_clid",
+)
+
+
+def _flow_reply(reply: Mapping[str, Any]) -> dict[str, Any]:
+    """An ``nfm_reply``: the flow's name, the text shown, and the answers (Meta sends them
+    as a JSON string; kept as given when it is not JSON)."""
+    answers: Any = reply.get("response_json")
+    if isinstance(answers, str):
+        with contextlib.suppress(ValueError):
+            answers = json.loads(answers)
+    return {"name": reply.get("name"), "body": reply.get("body"), "response": answers}
+
+
+def at_time(value: Any) -> datetime:
+    return datetime.fromtimestamp(int(value), UTC)
+
+
+def inbound(
+    message: Mapping[str, Any], *, sender_id: str, names: Mapping[str, str]
+) -> InboundMessage:
+    kind = str(message["type"])
+    contact = parse_recipient(str(message["from"]), param="from")
+    text: str | None = None
+    payload: dict[str, Any] = {}
+    flow: dict[str, Any] | None = None
+    body = message.get(kind)
+    if kind == "text" and isinstance(body, Mapping):
+        text = str(body.get("body", ""))
+    elif kind in _MEDIA_KINDS and isinstance(body, Mapping):
+        payload = {
+            k: body[k]
+            for k in ("id", "mime_type", "sha256", "filename", "voice", "animated", "url")
+            if k in body
+        }
+        text = str(body["caption"]) if "caption" in body else None
+    elif kind == "interactive" and isinstance(body, Mapping):
+        reply_type = str(body.get("type", ""))
+        reply = body.get(reply_type)
+        if reply_type == "nfm_reply" and isinstance(reply, Mapping):
+            kind = "flow_reply"
+            flow = _flow_reply(reply)
+            text = str(flow["body"]) if flow["body"] else None
+        elif isinstance(reply, Mapping):
+            kind = reply_type
+            payload = {k: reply[k] for k in ("id", "title", "description") if k in reply}
+            text = str(reply.get("title", "")) or None
+    elif kind == "button" and isinstance(body, Mapping):
+        payload = {"payload": body.get("payload")}
+        text = str(body.get("text", "")) or None
+    elif kind == "reaction" and isinstance(body, Mapping):
+        payload = {"message_id": body.get("message_id"), "emoji": body.get("emoji", "")}
+    elif kind == "location" and isinstance(body, Mapping):
+        payload = {
+            k: body[k] for k in ("latitude", "longitude", "name", "address", "url") if k in body
+        }
+    elif kind in ("contacts", "order", "system") and body is not None:
+        payload = {kind: body}
+        if kind == "system" and isinstance(body, Mapping):
+            text = str(body.get("body", "")) or None
+    elif kind == "unsupported":
+        errors = message.get("errors") or []
+        payload = {"errors": [e.get("code") for e in errors if isinstance(e, Mapping)]}
+    elif kind not in _KNOWN_KINDS:  # kept whole, never dropped
+        payload = {"type": kind, "object": dict(message)}
+        kind = "unknown"
+    referral = message.get("referral")
+    context = message.get("context")
+    reply_to = str(context["id"]) if isinstance(context, Mapping) and context.get("id") else None
+    return InboundMessage(
+        provider=PROVIDER,
+        provider_message_id=str(message["id"]),
+        sender_id=sender_id,
+        contact=contact,
+        received_at=at_time(message["timestamp"]),
+        kind=kind,
+        text=text,
+        contact_name=names.get(str(message["from"])),
+        reply_to=reply_to,
+        referral=(
+            {k: referral[k] for k in _REFERRAL_FIELDS if k in referral}
+            if isinstance(referral, Mapping)
+            else None
+        ),
+        flow_reply=flow,
+        payload=payload,
+        raw=message,
+    )
