@@ -148,6 +148,19 @@ def component_schemas() -> dict[str, Any]:
                 "history": {"type": "array", "items": {"type": "object"}},
                 "attempts": {"type": "integer"},
                 "content": {},
+                "referral": {
+                    "type": "object",
+                    "description": "inbound: the ad or post that started the chat "
+                    "(source_url, source_id, source_type, headline, body, media, ctwa_clid)",
+                },
+                "flow_reply": {
+                    "type": "object",
+                    "description": "inbound: a WhatsApp Flow's answers {name, body, response}",
+                },
+                "kind": {
+                    "type": "string",
+                    "description": "inbound: its kind (unknown: kept whole)",
+                },
                 "not_before": {
                     "type": "string",
                     "format": "date-time",
