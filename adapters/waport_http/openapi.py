@@ -18,6 +18,7 @@ from waport_http.openapi_parts import (
     IDEMPOTENCY_HEADER,
     JSON,
     LISTING_PARAMETERS,
+    PAGE_PARAMETERS,
     PREFER_HEADER,
     envelope,
     error_responses,
@@ -279,12 +280,7 @@ def openapi_document() -> dict[str, Any]:
                     query_param("label", {"type": "string"}, "contacts with this label"),
                     query_param("opted_out", {"enum": ["true", "false"]}, "opted out, or not"),
                     query_param("q", {"type": "string"}, "the start of the number or the name"),
-                    query_param(
-                        "limit",
-                        {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-                        "page size",
-                    ),
-                    query_param("cursor", {"type": "string"}, "next_cursor of the page before"),
+                    *PAGE_PARAMETERS,
                 ],
             )
         },

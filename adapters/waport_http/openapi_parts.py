@@ -90,6 +90,14 @@ def query_param(name: str, schema: dict[str, Any], description: str) -> dict[str
     }
 
 
+PAGE_PARAMETERS: Final = [
+    query_param(
+        "limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "page size"
+    ),
+    query_param("cursor", {"type": "string"}, "next_cursor of the page before"),
+]
+"""``limit`` and ``cursor``: every listing's."""
+
 LISTING_PARAMETERS: Final = [
     query_param("contact", {"type": "string"}, "the contact's number (any spelling) or JID"),
     query_param("sender_id", {"type": "string"}, "one sender of the workspace"),
@@ -99,17 +107,11 @@ LISTING_PARAMETERS: Final = [
     query_param("broadcast_id", {"type": "string"}, "the rows of one broadcast"),
     query_param("since", {"type": "string", "format": "date-time"}, "created at or after"),
     query_param("until", {"type": "string", "format": "date-time"}, "created before"),
-    query_param(
-        "limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "page size"
-    ),
-    query_param("cursor", {"type": "string"}, "next_cursor of the page before"),
+    *PAGE_PARAMETERS,
 ]
 
 
 CONVERSATION_PARAMETERS: Final = [
     query_param("sender_id", {"type": "string"}, "one sender of the workspace"),
-    query_param(
-        "limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "page size"
-    ),
-    query_param("cursor", {"type": "string"}, "next_cursor of the page before"),
+    *PAGE_PARAMETERS,
 ]

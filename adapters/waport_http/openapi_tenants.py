@@ -9,6 +9,7 @@ from waport.domain.tenants import BILLING, STATUSES, TIERS
 from waport_http.openapi_parts import (
     AUTH_ERRORS,
     COMMON_ERRORS,
+    PAGE_PARAMETERS,
     envelope,
     error_responses,
     json_body,
@@ -16,7 +17,6 @@ from waport_http.openapi_parts import (
     operation,
     page_of,
     path_param,
-    query_param,
 )
 from waport_http.openapi_schemas import ref
 
@@ -202,12 +202,7 @@ def tenant_paths() -> dict[str, Any]:
                 },
                 parameters=[
                     path_param("workspace_id"),
-                    query_param(
-                        "limit",
-                        {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-                        "page size",
-                    ),
-                    query_param("cursor", {"type": "string"}, "next_cursor of the page before"),
+                    *PAGE_PARAMETERS,
                 ],
             )
         },

@@ -160,3 +160,14 @@ async def wait_for(predicate: Any, limit: float = 15.0, interval: float = 0.05) 
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+async def drop_schema(url: str, schema: str) -> None:
+    """Drop a PostgreSQL schema a test's gateways used (``WAPORT_POSTGRES_SCHEMA``)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()

@@ -27,7 +27,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from .conftest import Server, waport_serve
+from .conftest import Server, drop_schema, waport_serve
 
 HELLO = {"name": "hello_world", "language": "en_US"}
 PHONES = ("255716000001", "255716000002", "255716000003")
@@ -49,17 +49,7 @@ def gateway(
     with waport_serve(folder, env) as server:
         yield server
     if url is not None:
-        anyio.run(_drop, url, schema)
-
-
-async def _drop(url: str, schema: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
+        anyio.run(drop_schema, url, schema)
 
 
 def call(key: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:

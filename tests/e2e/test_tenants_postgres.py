@@ -13,10 +13,9 @@ from typing import Any
 
 import aiohttp
 import anyio
-import asyncpg
 import pytest
 
-from .conftest import Server, waport_serve
+from .conftest import Server, drop_schema, waport_serve
 
 pytestmark = pytest.mark.anyio
 HELLO = {"name": "hello_world", "language": "en_US"}  # a UTILITY template
@@ -38,21 +37,13 @@ def two_gateways(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Server, Se
         try:
             yield first, second, schema
         finally:
-            anyio.run(_drop, postgres_url, schema)
+            anyio.run(drop_schema, postgres_url, schema)
 
 
 def _folder(root: Path, name: str) -> Path:
     folder = root / name
     folder.mkdir()
     return folder
-
-
-async def _drop(url: str, schema: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 async def _call(
