@@ -98,13 +98,26 @@ def openapi_document() -> dict[str, Any]:
         },
         "/v1/messages/{message_id}/read": {
             "post": operation(
-                "Mark an inbound message read",
+                "Mark an inbound message read (and, with typing, show the contact a typing "
+                "indicator: Meta's with the read receipt, WAHA's start-typing)",
                 "messages:send",
                 {
                     "200": ok_response(envelope(ref("Message"), ["ok"])),
                     **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 422, 502, 503),
                 },
                 parameters=[path_param("message_id")],
+                requestBody={
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {"typing": {"type": "boolean", "default": False}},
+                            }
+                        }
+                    },
+                },
             )
         },
         "/v1/window-status": {

@@ -34,6 +34,8 @@ def _message(body: Any) -> str:
             value = body.get(key)
             if isinstance(value, str):
                 return value
+            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                return "; ".join(value)  # a validation answer's field-level detail
             if isinstance(value, Mapping) and isinstance(value.get("message"), str):
                 return str(value["message"])
         exception = body.get("exception")

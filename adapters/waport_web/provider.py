@@ -298,4 +298,4 @@ class WahaProvider:
             envelope = json.loads(body)
         except (ValueError, RecursionError):
             raise WaportError(ErrorCode.VALIDATION_FAILED, "the webhook body is not JSON") from None
-        return wire.parse_envelope(envelope)
+        return wire.parse_envelope(envelope, self.clock.now())

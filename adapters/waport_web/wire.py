@@ -286,7 +286,9 @@ def _phone_behind(payload: Mapping[str, Any]) -> Recipient | None:
     return None
 
 
-def _seconds(value: Any, fallback_ms: Any) -> datetime:
+def _seconds(value: Any, fallback_ms: Any, received: datetime | None = None) -> datetime:
+    """The event's time: its own, else the envelope's, else when it was received (a
+    delivery receipt without a time is still a receipt)."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return datetime.fromtimestamp(float(value), UTC)
     if (
@@ -295,12 +297,15 @@ def _seconds(value: Any, fallback_ms: Any) -> datetime:
         and fallback_ms > 0
     ):
         return datetime.fromtimestamp(float(fallback_ms) / 1000, UTC)
+    if received is not None:
+        return received
     raise ValueError("no timestamp")
 
 
 def _kind(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     media = payload.get("media")
-    if payload.get("hasMedia") and isinstance(media, Mapping):
+    # a media object says it (some engines leave hasMedia out); hasMedia false says not
+    if payload.get("hasMedia", True) and isinstance(media, Mapping) and media:
         mime = str(media.get("mimetype") or "application/octet-stream")
         # named as the Cloud API names them, so both providers' events read alike
         details = {
@@ -320,8 +325,9 @@ def _kind(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return "text", {}
 
 
-def parse_envelope(envelope: Any) -> list[ProviderEvent]:
-    """The events of one WAHA webhook envelope (``{event, session, payload, ...}``)."""
+def parse_envelope(envelope: Any, received: datetime | None = None) -> list[ProviderEvent]:
+    """The events of one WAHA webhook envelope (``{event, session, payload, ...}``);
+    ``received``: when it arrived, the time of an event that carries none."""
     if (
         not isinstance(envelope, Mapping)
         or not isinstance(envelope.get("event"), str)
@@ -341,7 +347,7 @@ def parse_envelope(envelope: Any) -> list[ProviderEvent]:
                 return []
             return [_reaction(payload, session, envelope.get("timestamp"))]
         if event == "message.ack":
-            update = _ack(payload, envelope.get("timestamp"))
+            update = _ack(payload, envelope.get("timestamp"), received)
             return [update] if update is not None else []
     except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
         log.warning("skipped an unreadable %s event: %s", event, type(exc).__name__)
@@ -402,7 +408,9 @@ def _reaction(payload: Mapping[str, Any], session: str, stamp: Any) -> InboundMe
     )
 
 
-def _ack(payload: Mapping[str, Any], stamp: Any) -> StatusUpdate | None:
+def _ack(
+    payload: Mapping[str, Any], stamp: Any, received: datetime | None = None
+) -> StatusUpdate | None:
     if not payload.get("fromMe", True):
         return None
     ack = payload["ack"]
@@ -423,7 +431,7 @@ def _ack(payload: Mapping[str, Any], stamp: Any) -> StatusUpdate | None:
         provider=PROVIDER,
         provider_message_id=bare_id(str(payload["id"])),
         status=status,
-        at=_seconds(payload.get("timestamp"), stamp),
+        at=_seconds(payload.get("timestamp"), stamp, received),
         recipient=str(payload.get("to") or "") or None,
         error=error,
         raw=payload,

@@ -114,8 +114,10 @@ class Routes:
     async def mark_read(self, request: web.Request) -> web.Response:
         gw = self.gw
         key = await gw.authenticate(request, "messages:send")
-        body = await bodies.read_json(request, gw.max_body_bytes, optional=True)
-        typing = isinstance(body, dict) and body.get("typing") is True
+        body = await bodies.read_object(request, gw.max_body_bytes, "typing", optional=True)
+        typing = body.get("typing", False)
+        if not isinstance(typing, bool):
+            raise WaportError(ErrorCode.VALIDATION_FAILED, "typing is true or false", "typing")
         record = await read.mark_read(
             gw.core, request.match_info["message_id"], gw.scope(key), typing=typing
         )

@@ -127,6 +127,21 @@ async def test_another_workspaces_message_is_404_on_get_and_403_on_read(gw: Harn
     assert (status, body["error"]["code"]) == (422, "INVALID_MESSAGE")
 
 
+async def test_a_read_receipt_takes_typing_and_nothing_else(gw: Harness) -> None:
+    status, body, _ = await gw.post("/v1/sandbox/inbound", {"from": TO, "text": "hi"})
+    path = f"/v1/messages/{body['data']['message_id']}/read"
+    for wrong, param in (({"typing": "yes"}, "typing"), ({"typnig": True}, "typnig")):
+        status, body, _ = await gw.post(path, wrong)
+        assert (status, body["error"]["code"], body["error"]["param"]) == (
+            400,
+            "VALIDATION_FAILED",
+            param,
+        )
+    status, body, _ = await gw.post(path, {"typing": True})
+    assert (status, body["data"]["status"]) == (200, "read")
+    assert gw.running.provider.marked_read  # the sandbox was told (with typing)
+
+
 async def test_rate_limit_headers_on_every_response_and_429(gw: Harness) -> None:
     key = await gw.key({"messages:read"}, rate=3)
     now = int(gw.clock.now().timestamp())

@@ -540,3 +540,41 @@ async def test_a_restarted_fake_never_repeats_a_message_id() -> None:
         async with web_harness() as h:
             ids += [(await send(h, {"text": f"hi {n}"}, client_id=f"msg_{n}"))[2] for n in range(3)]
     assert len(set(ids)) == 6
+
+
+def test_nothing_waha_says_is_lost() -> None:
+    """Issue 27: a receipt without a time takes the time it arrived; a message with a
+    media object but no hasMedia is media; a 400's field-level detail is kept."""
+    receipt = {
+        "event": "message.ack",
+        "session": SESSION,
+        "payload": {"id": "true_255712345678@c.us_AAA", "fromMe": True, "ack": 3},
+    }
+    assert wire.parse_envelope(receipt) == []  # without a receiving time: unreadable
+    (update,) = wire.parse_envelope(receipt, AT)
+    assert (update.status, update.at) == (MessageStatus.READ, AT)
+
+    photo = {
+        "event": "message",
+        "session": SESSION,
+        "payload": {
+            "id": "false_255712345678@c.us_BBB",
+            "from": "255712345678@c.us",
+            "fromMe": False,
+            "timestamp": 1_767_000_000,
+            "body": "",
+            "media": {"url": "http://waha:3000/api/files/x.jpg", "mimetype": "image/jpeg"},
+        },
+    }
+    (message,) = wire.parse_envelope(photo, AT)
+    assert message.kind == "image"
+    assert message.payload["mime_type"] == "image/jpeg"
+
+    answer = {
+        "statusCode": 400,
+        "message": ["chatId must be a string", "text should not be empty"],
+        "error": "Bad Request",
+    }
+    error = from_response(400, answer)
+    assert error.code == ErrorCode.VALIDATION_FAILED
+    assert error.provider_message == "chatId must be a string; text should not be empty"
