@@ -11,6 +11,7 @@ from typing import Any
 from waport.domain.errors import ErrorCode
 from waport.domain.records import SCOPES
 from waport_http.auth import MAX_RATE_PER_MINUTE
+from waport_http.openapi_contacts import contact_paths
 from waport_http.openapi_parts import (
     AUTH_ERRORS,
     COMMON_ERRORS,
@@ -18,7 +19,6 @@ from waport_http.openapi_parts import (
     IDEMPOTENCY_HEADER,
     JSON,
     LISTING_PARAMETERS,
-    PAGE_PARAMETERS,
     PREFER_HEADER,
     envelope,
     error_responses,
@@ -27,7 +27,6 @@ from waport_http.openapi_parts import (
     operation,
     page_of,
     path_param,
-    query_param,
 )
 from waport_http.openapi_schemas import component_schemas, ref
 from waport_http.openapi_tenants import tenant_paths, tenant_schemas
@@ -281,70 +280,6 @@ def openapi_document() -> dict[str, Any]:
                 parameters=[path_param("contact"), *CONVERSATION_PARAMETERS],
             )
         },
-        "/v1/contacts": {
-            "get": operation(
-                "The workspace's contacts by number, filtered, a page at a time",
-                "messages:read",
-                {
-                    "200": ok_response(page_of(ref("Contact"))),
-                    **error_responses(400, *AUTH_ERRORS, 500),
-                },
-                parameters=[
-                    query_param("label", {"type": "string"}, "contacts with this label"),
-                    query_param("opted_out", {"enum": ["true", "false"]}, "opted out, or not"),
-                    query_param("q", {"type": "string"}, "the start of the number or the name"),
-                    *PAGE_PARAMETERS,
-                ],
-            )
-        },
-        "/v1/contacts/{phone}": {
-            "get": operation(
-                "One contact: labels, attributes, names, first and last seen, windows, opt-out",
-                "messages:read",
-                {
-                    "200": ok_response(envelope(ref("Contact"), ["ok"])),
-                    **error_responses(400, *AUTH_ERRORS, 404, 500),
-                },
-                parameters=[path_param("phone")],
-            ),
-            "patch": operation(
-                "Change a contact: labels added and removed, attributes, name, opt-out",
-                "messages:send",
-                {
-                    "200": ok_response(envelope(ref("Contact"), ["ok"])),
-                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS),
-                },
-                parameters=[path_param("phone")],
-                requestBody=json_body(ref("ContactPatch")),
-            ),
-            "delete": operation(
-                "Erase a contact (data protection): number hashed, texts, names, labels and "
-                "their media removed, statuses kept; messages not sent yet fail CONTACT_ERASED",
-                "admin",
-                {
-                    "200": ok_response(
-                        envelope(
-                            {
-                                "type": "object",
-                                "required": ["erased", "pseudonym", "messages", "media"],
-                                "properties": {
-                                    "erased": {"const": True},
-                                    "pseudonym": {
-                                        "type": "string",
-                                        "description": "what the erased messages name instead",
-                                    },
-                                    "messages": {"type": "integer", "minimum": 0},
-                                    "media": {"type": "integer", "minimum": 0},
-                                },
-                            },
-                            ["ok"],
-                        )
-                    ),
-                    **error_responses(400, *AUTH_ERRORS, 500),
-                },
-                parameters=[path_param("phone")],
-            ),
-        },
         "/v1/templates": {
             "get": operation(
                 "The template catalogue of the workspace's senders",
@@ -568,7 +503,7 @@ def openapi_document() -> dict[str, Any]:
             "authenticated responses carry X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset "
             "(Unix time) and the IETF RateLimit / RateLimit-Policy fields.",
         },
-        "paths": paths | tenant_paths(),
+        "paths": paths | contact_paths() | tenant_paths(),
         "components": {
             "schemas": schemas,
             "securitySchemes": {

@@ -55,6 +55,7 @@ from waport.ports import (
     EventSource,
     MediaDownload,
     MediaDownloader,
+    NumberCheck,
     SandboxControl,
     SendReceipt,
     SubscriptionHandshake,
@@ -230,6 +231,13 @@ class SandboxProvider:
     @property
     def downloads(self) -> MediaDownloader:
         return self
+
+    @property
+    def numbers(self) -> NumberCheck:
+        return self
+
+    async def on_whatsapp(self, recipient: Recipient, *, sender: str) -> bool:
+        return recipient not in self.not_on_whatsapp
 
     @asynccontextmanager
     async def download_media(

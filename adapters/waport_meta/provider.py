@@ -49,6 +49,7 @@ from waport.ports import (
     EventSource,
     MediaDownload,
     MediaDownloader,
+    NumberCheck,
     SandboxControl,
     SendReceipt,
     SubscriptionHandshake,
@@ -152,6 +153,10 @@ class MetaCloudProvider:
     @property
     def downloads(self) -> MediaDownloader:
         return self
+
+    @property
+    def numbers(self) -> NumberCheck | None:
+        return None  # the Cloud API cannot tell whether a number has WhatsApp
 
     def download_media(
         self, provider_media_id: str, *, sender: str

@@ -151,6 +151,8 @@ class FakeWaha:
     calls: int = 0
     failures: list[RemoteFailure] = attrs.Factory(list)
     files: dict[str, tuple[bytes, str]] = attrs.Factory(dict)
+    without_whatsapp: set[str] = attrs.Factory(set)
+    """Numbers (digits) check-exists says have no WhatsApp account."""
     """Media contacts sent, as WAHA keeps them: file name -> (bytes, mime type)."""
     file_failures: int = 0
     """How many file downloads to answer 500 first."""
@@ -180,6 +182,7 @@ class FakeWaha:
         application.router.add_post("/api/startTyping", self.seen_handler)
         application.router.add_post("/api/stopTyping", self.seen_handler)
         application.router.add_get("/api/sessions/{session}", self.session_info)
+        application.router.add_get("/api/contacts/check-exists", self.check_exists)
         application.router.add_get("/api/files/{session}/{name}", self.file)
         return application
 
@@ -298,6 +301,21 @@ class FakeWaha:
                 "engine": {"engine": self.engine},
             }
         )
+
+    async def check_exists(self, request: web.Request) -> web.Response:
+        """``GET /api/contacts/check-exists?phone=&session=``: ``{numberExists, chatId?}``."""
+        self.calls += 1
+        if request.headers.get("X-Api-Key") != self.api_key:
+            return web.json_response({"message": "Unauthorized", "statusCode": 401}, status=401)
+        phone = request.query.get("phone", "")
+        if not phone.isdigit() or request.query.get("session") != self.session:
+            return web.json_response(
+                {"statusCode": 400, "message": ["phone must be digits"], "error": "Bad Request"},
+                status=400,
+            )
+        if phone in self.without_whatsapp:
+            return web.json_response({"numberExists": False})
+        return web.json_response({"numberExists": True, "chatId": f"{phone}@c.us"})
 
     # ------------------------------------------------------------------ media
 

@@ -31,6 +31,7 @@ from waport.ports import (
     EventSource,
     MediaDownload,
     MediaDownloader,
+    NumberCheck,
     SandboxControl,
     SendReceipt,
     SubscriptionHandshake,
@@ -137,6 +138,19 @@ class WahaProvider:
     @property
     def downloads(self) -> MediaDownloader | None:
         return self
+
+    @property
+    def numbers(self) -> NumberCheck:
+        return self
+
+    async def on_whatsapp(self, recipient: Recipient, *, sender: str) -> bool:
+        """WAHA's check-exists: ``{numberExists, chatId?}``."""
+        body = await self._call(
+            "GET",
+            "/api/contacts/check-exists",
+            params={"phone": recipient.value, "session": self.session},
+        )
+        return isinstance(body, Mapping) and body.get("numberExists") is True
 
     def download_media(
         self, provider_media_id: str, *, sender: str

@@ -152,6 +152,14 @@ class MediaDownloader(Protocol):
         ...
 
 
+class NumberCheck(Protocol):
+    """A provider's role that tells whether a number has WhatsApp (WAHA's check-exists)."""
+
+    async def on_whatsapp(self, recipient: Recipient, *, sender: str) -> bool:
+        """Whether ``recipient`` (a phone) has a WhatsApp account, asked through ``sender``."""
+        ...
+
+
 class Provider(Protocol):
     """One WhatsApp channel. Methods raise ``WaportError`` only; never transport errors."""
 
@@ -189,6 +197,11 @@ class Provider(Protocol):
     @property
     def downloads(self) -> MediaDownloader | None:
         """Its downloading role (the bytes of media contacts sent), if it has one."""
+        ...
+
+    @property
+    def numbers(self) -> NumberCheck | None:
+        """Its number-check role (is this number on WhatsApp?), if it can tell."""
         ...
 
     async def send(

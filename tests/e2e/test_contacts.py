@@ -108,3 +108,20 @@ async def test_contacts_round_trip_filter_and_opt_out(tmp_path: Path) -> None:
             assert (status, bad["error"]["param"]) == (400, "labels")
         log = gateway.stop()
     assert "Traceback" not in log
+
+
+async def test_whether_a_number_has_whatsapp_on_the_sandbox(tmp_path: Path) -> None:
+    """``GET /v1/contacts/{phone}/whatsapp`` (issue 27): the sandbox can tell; the
+    workspace's default sender asks; a number that is not one is refused."""
+    with waport_serve(tmp_path, ENV) as gateway:
+        root = {"Authorization": f"Bearer {gateway.key}"}
+        async with aiohttp.ClientSession(headers=root) as http:
+            status, body = await _call(http, gateway, "GET", "/v1/contacts/+255712345009/whatsapp")
+            assert status == 200, body
+            assert body["data"] == {
+                "phone": "255712345009",
+                "sender_id": "sandbox-sender",
+                "on_whatsapp": True,
+            }
+            status, body = await _call(http, gateway, "GET", "/v1/contacts/hello/whatsapp")
+            assert (status, body["error"]["code"]) == (400, "INVALID_RECIPIENT")

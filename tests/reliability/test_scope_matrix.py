@@ -66,6 +66,9 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
         ("get", "/v1/conversations/{contact}"): lambda: fixed("GET", f"/v1/conversations/{TO}"),
         ("get", "/v1/contacts"): lambda: fixed("GET", "/v1/contacts"),
         ("get", "/v1/contacts/{phone}"): lambda: fixed("GET", f"/v1/contacts/{TO}"),
+        ("get", "/v1/contacts/{phone}/whatsapp"): lambda: fixed(
+            "GET", f"/v1/contacts/{TO}/whatsapp?sender_id={SENDER}"
+        ),
         ("patch", "/v1/contacts/{phone}"): lambda: fixed(
             "PATCH", f"/v1/contacts/{TO}", {"labels": {"add": ["vip"]}}
         ),
@@ -146,6 +149,7 @@ OTHER_SENDER: dict[tuple[str, str], tuple[int, str] | None] = {
     ("get", "/v1/contacts"): None,  # contacts belong to the workspace, not to a sender
     ("get", "/v1/contacts/{phone}"): None,
     ("patch", "/v1/contacts/{phone}"): None,
+    ("get", "/v1/contacts/{phone}/whatsapp"): (403, "FORBIDDEN"),  # asked through a sender
     ("delete", "/v1/contacts/{phone}"): None,  # an admin act on the workspace's contact
     ("get", "/v1/messages/{message_id}"): (404, "MESSAGE_NOT_FOUND"),
     ("post", "/v1/messages/{message_id}/read"): (403, "FORBIDDEN"),

@@ -59,6 +59,7 @@ class Routes:
             web.get("/v1/contacts/{phone}", self.get),
             web.patch("/v1/contacts/{phone}", self.patch),
             web.delete("/v1/contacts/{phone}", self.erase),
+            web.get("/v1/contacts/{phone}/whatsapp", self.whatsapp),
         ]
 
     async def list(self, request: web.Request) -> web.Response:
@@ -98,3 +99,14 @@ class Routes:
                 },
             }
         )
+
+    async def whatsapp(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        key = await gw.authenticate(request, "messages:read")
+        sender_id = bodies.query(request, "sender_id").get("sender_id") or None
+        gw.check_sender(key, sender_id, "sender_id")
+        phone, sender, found = await contacts.on_whatsapp(
+            gw.core, gw.scope(key), request.match_info["phone"], sender_id
+        )
+        body = {"phone": str(phone), "sender_id": sender, "on_whatsapp": found}
+        return ok({"status": "ok", "data": body})

@@ -146,3 +146,21 @@ async def erase_contact(core: Core, scope: Scope, phone: str) -> ErasedContact:
             async with core.inbound_fetches.one_fetch(record.id):
                 media += await core.store.media.delete(stored_media_id(record.id))
     return ErasedContact(pseudonym=alias, messages=len(erased), media=media)
+
+
+async def on_whatsapp(
+    core: Core, scope: Scope, phone: str, sender_id: str | None = None
+) -> tuple[Recipient, str, bool]:
+    """Whether a number has WhatsApp, asked through a sender of the caller's (the
+    workspace's default when none is named): the number, the sender, the answer.
+    ``FEATURE_NOT_SUPPORTED`` when the provider cannot tell (Meta's Cloud API)."""
+    recipient = _phone(phone)
+    numbers = core.provider.numbers
+    if numbers is None:
+        raise WaportError(
+            ErrorCode.FEATURE_NOT_SUPPORTED,
+            f"the {core.provider.name} provider cannot tell whether a number has WhatsApp",
+        )
+    workspace = await core.lookups.workspace(core.workspace_of(scope))
+    sender = await core.lookups.sender(workspace, sender_id, scope.senders)
+    return recipient, sender.id, await numbers.on_whatsapp(recipient, sender=sender.id)

@@ -601,3 +601,16 @@ async def test_a_refused_multipart_send_leaves_no_media_behind(gw: Harness) -> N
     media = gw.running.store.media
     assert media._objects == {}  # type: ignore[attr-defined]
     assert media._blobs == {}  # type: ignore[attr-defined]
+
+
+async def test_whether_a_number_has_whatsapp(gw: Harness) -> None:
+    path = f"/v1/contacts/{TO}/whatsapp"
+    status, body, _ = await gw.get(path)
+    assert (status, body["data"]["on_whatsapp"]) == (200, True)
+    from waport.domain.recipients import parse_recipient
+
+    gw.running.provider.not_on_whatsapp.add(parse_recipient(TO))  # type: ignore[attr-defined]
+    status, body, _ = await gw.get(path)
+    assert (status, body["data"]["on_whatsapp"]) == (200, False)
+    status, body, _ = await gw.get(path + "?sender_id=nobody")
+    assert (status, body["error"]["code"]) == (422, "SENDER_NOT_FOUND")

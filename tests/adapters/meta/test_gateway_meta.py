@@ -264,3 +264,11 @@ async def test_probes_ask_meta_at_most_once_a_period_and_liveness_never(stack: A
     clock.set(clock.now() - timedelta(hours=1))  # a clock set back does not keep a verdict
     assert await probe("/healthz") == (200, {"store": "ok", "provider": "ok"})
     assert fake.calls == before + 3
+
+
+async def test_meta_cannot_tell_whether_a_number_has_whatsapp(stack: Any) -> None:
+    _running, _fake, base, key, http, _clock = stack
+    headers = {"Authorization": f"Bearer {key}"}
+    async with http.get(f"{base}/v1/contacts/255712345678/whatsapp", headers=headers) as r:
+        body = await r.json()
+    assert (r.status, body["error"]["code"]) == (400, "FEATURE_NOT_SUPPORTED")

@@ -578,3 +578,16 @@ def test_nothing_waha_says_is_lost() -> None:
     error = from_response(400, answer)
     assert error.code == ErrorCode.VALIDATION_FAILED
     assert error.provider_message == "chatId must be a string; text should not be empty"
+
+
+async def test_whether_a_number_has_whatsapp(harness: WebHarness) -> None:
+    """WAHA's check-exists, as ``GET /v1/contacts/{phone}/whatsapp`` asks it."""
+    numbers = harness.provider.numbers
+    assert numbers is not None
+    assert await numbers.on_whatsapp(parse_recipient(TO), sender=SESSION) is True
+    harness.fake.without_whatsapp.add("255712345678")
+    assert await numbers.on_whatsapp(parse_recipient(TO), sender=SESSION) is False
+    harness.fake.api_key = "another"
+    with pytest.raises(WaportError) as info:
+        await numbers.on_whatsapp(parse_recipient(TO), sender=SESSION)
+    assert info.value.code == ErrorCode.PROVIDER_AUTH_FAILED

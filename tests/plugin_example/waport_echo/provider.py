@@ -33,6 +33,7 @@ from waport.ports import (
     Capabilities,
     EventSource,
     MediaDownloader,
+    NumberCheck,
     ProviderEvent,
     SandboxControl,
     SendReceipt,
@@ -98,6 +99,10 @@ class EchoProvider:
 
     @property
     def downloads(self) -> MediaDownloader | None:
+        return None
+
+    @property
+    def numbers(self) -> NumberCheck | None:
         return None
 
     async def send(
