@@ -29,11 +29,12 @@ from waport_http.openapi_parts import (
     path_param,
 )
 from waport_http.openapi_schemas import component_schemas, ref
+from waport_http.openapi_templates import template_paths, template_schemas
 from waport_http.openapi_tenants import tenant_paths, tenant_schemas
 
 
 def openapi_document() -> dict[str, Any]:
-    schemas = component_schemas() | tenant_schemas()
+    schemas = component_schemas() | tenant_schemas() | template_schemas()
     send_errors = error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 402, 404, 409, 422, 502, 503)
     paths: dict[str, Any] = {
         "/v1/messages": {
@@ -280,36 +281,6 @@ def openapi_document() -> dict[str, Any]:
                 parameters=[path_param("contact"), *CONVERSATION_PARAMETERS],
             )
         },
-        "/v1/templates": {
-            "get": operation(
-                "The template catalogue of the workspace's senders",
-                "templates:read",
-                {
-                    "200": ok_response(
-                        envelope({"type": "array", "items": {"type": "object"}}, ["ok"])
-                    ),
-                    **error_responses(*AUTH_ERRORS, 422, 500),
-                },
-                parameters=[
-                    {
-                        "name": "sender_id",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string"},
-                    }
-                ],
-            )
-        },
-        "/v1/templates/sync": {
-            "post": operation(
-                "Fetch the templates from the provider",
-                "templates:write",
-                {
-                    "200": ok_response(envelope({"type": "object"}, ["ok"])),
-                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 422, 502, 503),
-                },
-            )
-        },
         "/v1/keys": {
             "post": operation(
                 "Create an API key (shown once)",
@@ -503,7 +474,7 @@ def openapi_document() -> dict[str, Any]:
             "authenticated responses carry X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset "
             "(Unix time) and the IETF RateLimit / RateLimit-Policy fields.",
         },
-        "paths": paths | contact_paths() | tenant_paths(),
+        "paths": paths | contact_paths() | tenant_paths() | template_paths(),
         "components": {
             "schemas": schemas,
             "securitySchemes": {

@@ -168,6 +168,9 @@ def template_view(spec: TemplateSpec) -> dict[str, Any]:
         "language": spec.language,
         "status": spec.status.value,
         "category": spec.category.value,
+        "quality": spec.quality,
+        "reason": spec.reason,
+        "provider_id": spec.provider_id,
         "body": spec.body,
         "params": {
             "body": list(spec.body_params),

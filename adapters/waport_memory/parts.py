@@ -212,6 +212,12 @@ class _Templates:
     async def get(self, sender_id: str, name: str, language: str) -> TemplateSpec | None:
         return self._s.templates.get((sender_id, name, language))
 
+    async def delete(self, sender_id: str, name: str) -> int:
+        gone = [k for k in self._s.templates if k[0] == sender_id and k[1] == name]
+        for key in gone:
+            del self._s.templates[key]
+        return len(gone)
+
     async def list(self, sender_ids: Collection[str]) -> Sequence[TemplateSpec]:
         wanted = set(sender_ids)
         return sorted(

@@ -44,7 +44,7 @@ from waport.domain.messages import (
     OutboundMessage,
     TemplateMessage,
 )
-from waport.domain.recipients import Recipient, parse_recipient
+from waport.domain.recipients import Recipient
 from waport.domain.sources import media_of, with_source
 from waport.domain.status import ErrorDetail, MessageStatus
 from waport.domain.templates import BoundTemplate, TemplateCategory, TemplateSpec, spec_from_text
@@ -59,8 +59,11 @@ from waport.ports import (
     SandboxControl,
     SendReceipt,
     SubscriptionHandshake,
+    TemplateAdmin,
     WebhookReceiver,
 )
+from waport_memory.sandbox_templates import SandboxTemplates
+from waport_memory.sandbox_wire import event_from_json
 
 SANDBOX_SENDER: Final = "sandbox-sender"
 SIGNATURE_HEADER: Final = "X-Sandbox-Signature"
@@ -235,6 +238,10 @@ class SandboxProvider:
     @property
     def numbers(self) -> NumberCheck:
         return self
+
+    @property
+    def template_admin(self) -> TemplateAdmin:
+        return SandboxTemplates(self._catalogue)
 
     async def on_whatsapp(self, recipient: Recipient, *, sender: str) -> bool:
         return recipient not in self.not_on_whatsapp
@@ -426,7 +433,7 @@ class SandboxProvider:
             )
         try:
             data = json.loads(body)
-            return tuple(_event_from_json(item) for item in data["events"])
+            return tuple(event_from_json(item) for item in data["events"])
         except WaportError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError):
@@ -558,31 +565,6 @@ def _trim(items: list[Any], keep: int) -> None:
     O(1) a call, and ``items`` stays a list)."""
     if len(items) >= 2 * keep:
         del items[: len(items) - keep + 1]
-
-
-def _event_from_json(item: Mapping[str, Any]) -> ProviderEvent:
-    at = datetime.fromisoformat(item["at"])
-    if at.tzinfo is None:
-        raise WaportError(ErrorCode.VALIDATION_FAILED, "sandbox event times carry a zone")
-    if item["kind"] == "status":
-        return StatusUpdate(
-            provider="sandbox",
-            provider_message_id=str(item["provider_message_id"]),
-            status=MessageStatus(item["status"]),
-            at=at,
-            message_id=item.get("message_id"),
-        )
-    if item["kind"] == "inbound":
-        return InboundMessage(
-            provider="sandbox",
-            provider_message_id=str(item["provider_message_id"]),
-            sender_id=str(item["sender_id"]),
-            contact=parse_recipient(item["from"]),
-            received_at=at,
-            kind="text",
-            text=str(item.get("text", "")),
-        )
-    raise WaportError(ErrorCode.VALIDATION_FAILED, "unknown sandbox event kind")
 
 
 def _drop_torn_tail(path: str) -> None:

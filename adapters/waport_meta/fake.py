@@ -31,7 +31,7 @@ from waport.domain.templates import TemplateSpec
 from waport.testing import FakeClock
 from waport.testing.contracts.provider import RemoteFailure
 from waport.testing.faults import Fault, reset_connection
-from waport_meta import wire
+from waport_meta import fake_templates, wire
 from waport_meta.fake_checks import check_message
 from waport_meta.fake_constants import MEDIA_TYPES
 from waport_meta.provider import MetaCloudProvider
@@ -219,6 +219,8 @@ class FakeGraphApi:
         application.router.add_post("/{version}/{node}/messages", self.messages)
         application.router.add_post("/{version}/{node}/media", self.media)
         application.router.add_get("/{version}/{node}/message_templates", self.message_templates)
+        application.router.add_post("/{version}/{node}/message_templates", self.create_template)
+        application.router.add_delete("/{version}/{node}/message_templates", self.delete_template)
         application.router.add_get("/{version}/{node}", self.node)
         application.router.add_get("/_media/{media_id}", self.download, name="download")
         return application
@@ -323,6 +325,32 @@ class FakeGraphApi:
                 f"{self.url}/{request.match_info['version']}/{self.waba_id}/message_templates?limit={self.page_size}&after={start + self.page_size}"
             )
         return web.json_response(body)
+
+    async def create_template(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        if not self._authorised(request):
+            return _error(401, 190, "Invalid OAuth access token")
+        if request.match_info["node"] != self.waba_id:
+            return _error(400, 100, "(#100) Object does not exist")
+        payload = await request.json()
+        problems = fake_templates.check_template(payload)
+        if problems:
+            self.invalid.append(("message_templates", problems))
+            return _error(400, 100, "(#100) Invalid parameter: " + "; ".join(problems))
+        made = fake_templates.created(payload, f"{next(self._ids):016d}")
+        self.templates.append(made)
+        return web.json_response({k: made[k] for k in ("id", "status", "category")})
+
+    async def delete_template(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        if not self._authorised(request):
+            return _error(401, 190, "Invalid OAuth access token")
+        name = request.query.get("name", "")
+        kept = [t for t in self.templates if t.get("name") != name]
+        if len(kept) == len(self.templates):
+            return _error(404, 100, f"(#100) Message template {name!r} not found")
+        self.templates[:] = kept
+        return web.json_response({"success": True})
 
     async def node(self, request: web.Request) -> web.Response:
         self.calls += 1

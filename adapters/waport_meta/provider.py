@@ -28,7 +28,7 @@ import orjson
 
 from waport import codec, httpkit
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.events import ProviderEvent
+from waport.domain.events import ProviderEvent, TemplateUpdate
 from waport.domain.limits import MediaKind
 from waport.domain.messages import (
     HeaderMedia,
@@ -53,10 +53,12 @@ from waport.ports import (
     SandboxControl,
     SendReceipt,
     SubscriptionHandshake,
+    TemplateAdmin,
     WebhookReceiver,
 )
 from waport_meta import errors, wire
 from waport_meta.media import MEDIA_HOSTS, download
+from waport_meta.templates import MetaTemplates
 
 log = logging.getLogger("waport.meta")
 DEFAULT_GRAPH_URL: Final = "https://graph.facebook.com"
@@ -157,6 +159,10 @@ class MetaCloudProvider:
     @property
     def numbers(self) -> NumberCheck | None:
         return None  # the Cloud API cannot tell whether a number has WhatsApp
+
+    @property
+    def template_admin(self) -> TemplateAdmin:
+        return MetaTemplates(self)
 
     def download_media(
         self, provider_media_id: str, *, sender: str
@@ -419,7 +425,12 @@ class MetaCloudProvider:
             data = json.loads(body)
         except (ValueError, RecursionError):
             raise WaportError(ErrorCode.VALIDATION_FAILED, "the webhook body is not JSON") from None
-        return wire.parse_events(data, errors.detail_from_graph_error)
+        events = wire.parse_events(data, errors.detail_from_graph_error, self.clock.now())
+        senders = tuple(self.phone_number_ids)  # a template is the account's: every number's
+        return [
+            attrs.evolve(e, sender_ids=senders) if isinstance(e, TemplateUpdate) else e
+            for e in events
+        ]
 
 
 def _no_answer() -> WaportError:

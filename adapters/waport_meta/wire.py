@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 from waport.domain.errors import ErrorCode, WaportError
@@ -50,6 +51,7 @@ from waport.domain.templates import (
     TemplateStatus,
     placeholders,
 )
+from waport_meta import template_wire
 from waport_meta.inbound import PROVIDER, at_time, inbound
 
 log = logging.getLogger("waport.meta")
@@ -454,8 +456,9 @@ def _status(item: Mapping[str, Any], map_error: Any) -> StatusUpdate:
 _UNREADABLE: Final = (KeyError, TypeError, ValueError, WaportError, OverflowError, OSError)
 
 
-def parse_events(body: Any, map_error: Any) -> list[ProviderEvent]:
-    """Every event of a webhook body: all entries, all changes, all messages and statuses.
+def parse_events(body: Any, map_error: Any, received: datetime) -> list[ProviderEvent]:
+    """Every event of a webhook body: all entries, all changes, all messages and statuses,
+    and the template webhooks (``received``: when the body came, for an entry without time).
 
     Raises ``VALIDATION_FAILED`` when the body is not a WhatsApp webhook; skips (and
     logs) an individual item it cannot read, so one odd item never costs the batch.
@@ -466,13 +469,19 @@ def parse_events(body: Any, map_error: Any) -> list[ProviderEvent]:
     for entry in body["entry"]:
         changes = entry.get("changes") if isinstance(entry, Mapping) else None
         for change in changes if isinstance(changes, list) else ():
-            if (
-                not isinstance(change, Mapping)
-                or change.get("field") != "messages"
-                or not isinstance(change.get("value"), Mapping)
-            ):
+            if not isinstance(change, Mapping) or not isinstance(change.get("value"), Mapping):
                 continue
             value = change["value"]
+            field = change.get("field")
+            if field in template_wire.TEMPLATE_FIELDS:
+                try:
+                    at = template_wire.entry_time(entry, received)
+                    events.append(template_wire.template_update(field, value, at=at))
+                except _UNREADABLE as exc:
+                    log.warning("skipped an unreadable template update: %s", type(exc).__name__)
+                continue
+            if field != "messages":
+                continue
             metadata = value.get("metadata")
             sender_id = (
                 str(metadata.get("phone_number_id", "")) if isinstance(metadata, Mapping) else ""

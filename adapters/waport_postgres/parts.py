@@ -330,6 +330,13 @@ class _Templates(_Part):
         )
         return codec.loads(rows[0]["doc"], TemplateSpec) if rows else None
 
+    async def delete(self, sender_id: str, name: str) -> int:
+        async with self._tx() as c:
+            done = await c.execute(
+                "DELETE FROM templates WHERE sender_id = $1 AND name = $2", sender_id, name
+            )
+        return int(done.split()[-1])
+
     async def list(self, sender_ids: Collection[str]) -> Sequence[TemplateSpec]:
         rows = await self._fetch(
             "SELECT doc FROM templates WHERE sender_id = ANY($1::text[])"

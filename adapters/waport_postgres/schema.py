@@ -175,7 +175,13 @@ CREATE TABLE ledger (
 CREATE INDEX ledger_by_workspace ON ledger (workspace_id, at_us, id);
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5, V6, V7, V8)
+V9: Final = """
+-- a template's events (template.updated) are ordered by the template, not a message:
+-- the outbox's message_id becomes the subject of an event, no longer a reference
+ALTER TABLE outbox DROP CONSTRAINT IF EXISTS outbox_message_id_fkey;
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5, V6, V7, V8, V9)
 MEDIA_MOVED: Final = 3
 HOT_COLUMNS: Final = 4
 MODES_FILLED: Final = 6

@@ -319,6 +319,15 @@ class _Templates(_Part):
 
         return await self._r.point(read)
 
+    async def delete(self, sender_id: str, name: str) -> int:
+        def write(c: Conn) -> int:
+            gone = c.execute(
+                "DELETE FROM templates WHERE sender_id = ? AND name = ?", (sender_id, name)
+            )
+            return int(gone.rowcount)
+
+        return await self._w.call(write)
+
     async def list(self, sender_ids: Collection[str]) -> Sequence[TemplateSpec]:
         wanted = sorted(set(sender_ids))
 

@@ -190,7 +190,32 @@ CREATE TABLE ledger (
 CREATE INDEX ledger_by_workspace ON ledger (workspace_id, at_us, id);
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5, V6, V7, V8)
+V9: Final = """
+-- a template's events (template.updated) are ordered by the template, not a message:
+-- the outbox's message_id becomes the subject of an event and loses its reference to
+-- messages (SQLite rebuilds a table to drop a constraint)
+CREATE TABLE outbox_v9 (
+    id TEXT PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+    due_us INTEGER NOT NULL,
+    leased_us INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    url TEXT NOT NULL,
+    created_us INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+INSERT INTO outbox_v9 (id, message_id, seq, state, due_us, leased_us, attempts, last_error, url, created_us, doc)
+    SELECT id, message_id, seq, state, due_us, leased_us, attempts, last_error, url, created_us, doc FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v9 RENAME TO outbox;
+CREATE INDEX outbox_pending_by_message ON outbox(message_id, seq, created_us, id) WHERE state = 'pending';
+CREATE INDEX outbox_pending_due ON outbox(due_us) WHERE state = 'pending';
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (V1, V2, V3, V4, V5, V6, V7, V8, V9)
 MEDIA_MOVED: Final = 3
 """The version after which no stored message holds media bytes."""
 HOT_COLUMNS: Final = 4

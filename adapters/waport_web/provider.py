@@ -35,6 +35,7 @@ from waport.ports import (
     SandboxControl,
     SendReceipt,
     SubscriptionHandshake,
+    TemplateAdmin,
     WebhookReceiver,
 )
 from waport_web import errors, media, wire
@@ -142,6 +143,10 @@ class WahaProvider:
     @property
     def numbers(self) -> NumberCheck:
         return self
+
+    @property
+    def template_admin(self) -> TemplateAdmin | None:
+        return None  # WhatsApp Web has no templates
 
     async def on_whatsapp(self, recipient: Recipient, *, sender: str) -> bool:
         """WAHA's check-exists: ``{numberExists, chatId?}``."""

@@ -54,6 +54,7 @@ from waport.provider_port import (
     SandboxControl,
     SendReceipt,
     SubscriptionHandshake,
+    TemplateAdmin,
     WebhookReceiver,
 )
 
@@ -295,6 +296,10 @@ class TemplateStore(Protocol):
 
     async def get(self, sender_id: str, name: str, language: str) -> TemplateSpec | None: ...
 
+    async def delete(self, sender_id: str, name: str) -> int:
+        """Forget the sender's template ``name`` in every language; returns how many."""
+        ...
+
     async def list(self, sender_ids: Collection[str]) -> Sequence[TemplateSpec]: ...
 
 
@@ -441,6 +446,7 @@ __all__ = [
     "MediaDownload",
     "MediaDownloader",
     "NumberCheck",
+    "TemplateAdmin",
     "MediaStore",
     "MessageStore",
     "OutboxStore",

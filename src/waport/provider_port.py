@@ -17,6 +17,7 @@ from waport.domain.limits import MediaKind
 from waport.domain.messages import MODES, MediaData, MediaStream, OutboundMessage
 from waport.domain.ratelimit import RateLimit
 from waport.domain.recipients import Recipient
+from waport.domain.template_drafts import TemplateDraft
 from waport.domain.templates import BoundTemplate, TemplateSpec
 
 # ----------------------------------------------------------------------------- provider
@@ -160,6 +161,20 @@ class NumberCheck(Protocol):
         ...
 
 
+class TemplateAdmin(Protocol):
+    """A provider's role that creates and deletes templates (Meta's ``message_templates``);
+    their review comes back later as ``TemplateUpdate`` events."""
+
+    async def create_template(self, draft: TemplateDraft, *, sender: str) -> TemplateSpec:
+        """Submit ``draft`` (checked already) for review; returns its catalogue entry with
+        the provider's id and status (usually ``PENDING``)."""
+        ...
+
+    async def delete_template(self, name: str, *, sender: str) -> None:
+        """Delete the template ``name`` in every language."""
+        ...
+
+
 class Provider(Protocol):
     """One WhatsApp channel. Methods raise ``WaportError`` only; never transport errors."""
 
@@ -202,6 +217,11 @@ class Provider(Protocol):
     @property
     def numbers(self) -> NumberCheck | None:
         """Its number-check role (is this number on WhatsApp?), if it can tell."""
+        ...
+
+    @property
+    def template_admin(self) -> TemplateAdmin | None:
+        """Its template-management role (create, delete), if it has one."""
         ...
 
     async def send(

@@ -57,6 +57,7 @@ SNAPSHOT = {
     "RECIPIENT_OPTED_OUT": (422, False),
     "CONTACT_ERASED": (410, False),
     "WORKSPACE_EXISTS": (409, False),
+    "TEMPLATE_EXISTS": (409, False),
     "SENDER_IN_USE": (409, False),
     "EXPIRED": (422, False),
     "INSUFFICIENT_BALANCE": (402, False),

@@ -95,6 +95,8 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
         ("post", "/v1/templates/sync"): lambda: fixed(
             "POST", "/v1/templates/sync", {"sender_id": SENDER}
         ),
+        ("post", "/v1/templates"): ids["new_template"],  # type: ignore[dict-item]
+        ("delete", "/v1/templates/{name}"): ids["made_template"],  # type: ignore[dict-item]
         ("post", "/v1/keys"): lambda: fixed(
             "POST", "/v1/keys", {"scopes": ["messages:read"], "senders": [SENDER]}
         ),
@@ -158,6 +160,8 @@ OTHER_SENDER: dict[tuple[str, str], tuple[int, str] | None] = {
     ("get", "/v1/broadcasts/{broadcast_id}"): (404, "BROADCAST_NOT_FOUND"),
     ("get", "/v1/templates"): (403, "FORBIDDEN"),
     ("post", "/v1/templates/sync"): (403, "FORBIDDEN"),
+    ("post", "/v1/templates"): (403, "FORBIDDEN"),
+    ("delete", "/v1/templates/{name}"): (403, "FORBIDDEN"),
     ("post", "/v1/keys"): (403, "FORBIDDEN"),
     ("get", "/v1/keys"): None,  # lists only the keys within its senders
     ("delete", "/v1/keys/{key_id}"): (403, "FORBIDDEN"),
@@ -219,6 +223,21 @@ async def test_scope_and_sender_matrix(gw: Harness) -> None:
         assert status == 201, body
         return "DELETE", "/v1/senders/extra-sender", None
 
+    def template(name: str) -> dict[str, Any]:
+        return {"sender_id": SENDER, "name": name, "language": "en", "category": "UTILITY"} | {
+            "body": "Hello {{1}}, thanks.",
+            "examples": {"1": "Ana"},
+        }
+
+    async def new_template() -> Request:
+        return "POST", "/v1/templates", template(f"matrix_{next(made)}")
+
+    async def made_template() -> Request:
+        name = f"matrix_{next(made)}"
+        status, body, _ = await gw.post("/v1/templates", template(name), key=admin)
+        assert status == 201, body
+        return "DELETE", f"/v1/templates/{name}?sender_id={SENDER}", None
+
     async def new_media_path() -> Request:
         return "DELETE", f"/v1/media/{await upload()}", None
 
@@ -229,6 +248,8 @@ async def test_scope_and_sender_matrix(gw: Harness) -> None:
         "new_media_path": new_media_path,
         "new_workspace": new_workspace,
         "retire_sender": retire_sender,
+        "new_template": new_template,
+        "made_template": made_template,
     }
     requests = _requests(ids_with_key)
     assert set(operations) == set(requests) == set(OTHER_SENDER), "a new endpoint needs a row"

@@ -24,8 +24,26 @@ class Routes:
     def table(self) -> list[web.RouteDef]:
         return [
             web.get("/v1/templates", self.list),
+            web.post("/v1/templates", self.create),
             web.post("/v1/templates/sync", self.sync),
+            web.delete("/v1/templates/{name}", self.delete),
         ]
+
+    async def create(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        key = await gw.authenticate(request, "templates:write")
+        body = await bodies.read_json(request, gw.max_body_bytes)
+        spec = await templates.create_template(gw.core, gw.scope(key), body)
+        return ok({"status": "ok", "data": template_view(spec)}, status=201)
+
+    async def delete(self, request: web.Request) -> web.Response:
+        gw = self.gw
+        key = await gw.authenticate(request, "templates:write")
+        sender = bodies.query(request, "sender_id").get("sender_id") or None
+        gw.check_sender(key, sender, "sender_id")
+        name = request.match_info["name"]
+        gone = await templates.delete_template(gw.core, gw.scope(key), name, sender)
+        return ok({"status": "ok", "data": {"name": name, "deleted": gone}})
 
     async def list(self, request: web.Request) -> web.Response:
         gw = self.gw

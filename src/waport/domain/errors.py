@@ -59,6 +59,7 @@ class ErrorCode(enum.StrEnum):
     RECIPIENT_OPTED_OUT = "RECIPIENT_OPTED_OUT"
     CONTACT_ERASED = "CONTACT_ERASED"
     WORKSPACE_EXISTS = "WORKSPACE_EXISTS"
+    TEMPLATE_EXISTS = "TEMPLATE_EXISTS"
     SENDER_IN_USE = "SENDER_IN_USE"
     EXPIRED = "EXPIRED"
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
@@ -223,6 +224,9 @@ CATALOGUE: Final[Mapping[ErrorCode, ErrorInfo]] = {
         422, False, "The contact opted out (STOP) of this category of template messages."
     ),
     _E.WORKSPACE_EXISTS: ErrorInfo(409, False, "A workspace with this id exists already."),
+    _E.TEMPLATE_EXISTS: ErrorInfo(
+        409, False, "The sender has a template of this name in this language already."
+    ),
     _E.SENDER_IN_USE: ErrorInfo(
         409, False, "This provider number is a sender of another workspace."
     ),

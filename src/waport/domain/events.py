@@ -12,6 +12,7 @@ import attrs
 
 from waport.domain.recipients import Recipient
 from waport.domain.status import ErrorDetail, MessageStatus
+from waport.domain.templates import TemplateCategory, TemplateStatus
 
 
 @attrs.frozen(kw_only=True)
@@ -70,7 +71,26 @@ class StatusUpdate:
     raw: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
 
-ProviderEvent = InboundMessage | StatusUpdate
+@attrs.frozen(kw_only=True)
+class TemplateUpdate:
+    """The provider's word on one of a sender's templates: reviewed (approved, rejected,
+    paused, disabled ...), rated, or moved to another category. Only what changed is set."""
+
+    provider: str
+    sender_ids: tuple[str, ...]
+    """The senders whose catalogue holds it (Meta: every number of the account)."""
+    name: str
+    language: str
+    at: datetime
+    provider_id: str | None = None
+    status: TemplateStatus | None = None
+    quality: str | None = None
+    category: TemplateCategory | None = None
+    reason: str | None = None
+    raw: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
+
+
+ProviderEvent = InboundMessage | StatusUpdate | TemplateUpdate
 
 
 # Outbound webhook event types, per status reached.
@@ -88,6 +108,7 @@ MEDIA_READY: Final = "media.ready"
 MEDIA_FAILED: Final = "media.failed"
 OPTED_OUT: Final = "contact.opted_out"
 OPTED_IN: Final = "contact.opted_in"
+TEMPLATE_UPDATED: Final = "template.updated"
 EVENT_TYPES: Final = (
     "message.sent",
     "message.delivered",
@@ -99,6 +120,7 @@ EVENT_TYPES: Final = (
     MEDIA_FAILED,
     OPTED_OUT,
     OPTED_IN,
+    TEMPLATE_UPDATED,
 )
 
 

@@ -94,6 +94,10 @@ class TemplateSpec:
     footer: str = ""
     buttons: tuple[TemplateButtonSpec, ...] = ()
     provider_id: str | None = None
+    quality: str | None = None
+    """The provider's quality rating (Meta: ``GREEN``, ``YELLOW``, ``RED``, ``UNKNOWN``)."""
+    reason: str | None = None
+    """Why the provider last changed its status (a rejection's reason), if it said."""
 
     @property
     def positional(self) -> bool:

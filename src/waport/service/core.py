@@ -219,6 +219,9 @@ class IngestReport:
     statuses_stashed: int = 0
     unknown_sender: int = 0
     unresolved_contact: int = 0
+    templates_changed: int = 0
+    templates_unknown: int = 0
+    """Template updates for a template the catalogue does not hold (made outside waport)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 
 import attrs
 
-from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate
+from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate, TemplateUpdate
 from waport.domain.lifecycle import StatusPatch
 from waport.domain.records import Direction, MessageRecord
 from waport.domain.status import MessageStatus, StatusChange
-from waport.service import consent, inbound_media
+from waport.service import consent, inbound_media, templates
 from waport.service.core import Core, IngestReport
 
 log = logging.getLogger("waport.service")
@@ -92,6 +92,8 @@ async def ingest(core: Core, events: Sequence[ProviderEvent]) -> IngestReport:
         if isinstance(e, StatusUpdate)
     ]
     results = await core.store.messages.apply_statuses(patches) if patches else []
+    reviews = [e for e in events if isinstance(e, TemplateUpdate)]
+    changed, unknown = await templates.apply_updates(core, reviews) if reviews else (0, 0)
     return IngestReport(
         inbound_new=sum(flags),
         inbound_duplicate=len(flags) - sum(flags),
@@ -100,4 +102,6 @@ async def ingest(core: Core, events: Sequence[ProviderEvent]) -> IngestReport:
         statuses_stashed=sum(r.stashed for r in results),
         unknown_sender=dropped.count("sender"),
         unresolved_contact=dropped.count("contact"),
+        templates_changed=changed,
+        templates_unknown=unknown,
     )

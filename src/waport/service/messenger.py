@@ -290,6 +290,18 @@ class Messenger:
     ) -> Sequence[TemplateSpec]:
         return await templates.list_templates(self.core, _scope(workspace_id), sender_id=sender_id)
 
+    async def create_template(
+        self, body: Mapping[str, Any], *, workspace_id: str | None = None
+    ) -> TemplateSpec:
+        """Submit a template (the ``POST /v1/templates`` body) to the provider for review."""
+        return await templates.create_template(self.core, _scope(workspace_id), body)
+
+    async def delete_template(
+        self, name: str, *, sender_id: str | None = None, workspace_id: str | None = None
+    ) -> int:
+        """Delete a template in every language; returns how many languages went."""
+        return await templates.delete_template(self.core, _scope(workspace_id), name, sender_id)
+
     async def upload_media(
         self,
         data: bytes | AsyncIterable[bytes],

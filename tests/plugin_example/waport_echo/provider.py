@@ -38,6 +38,7 @@ from waport.ports import (
     SandboxControl,
     SendReceipt,
     SubscriptionHandshake,
+    TemplateAdmin,
     WebhookReceiver,
 )
 
@@ -103,6 +104,10 @@ class EchoProvider:
 
     @property
     def numbers(self) -> NumberCheck | None:
+        return None
+
+    @property
+    def template_admin(self) -> TemplateAdmin | None:
         return None
 
     async def send(

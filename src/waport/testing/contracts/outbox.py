@@ -10,6 +10,8 @@ from waport.domain.records import (
     OutboxState,
 )
 from waport.domain.status import MessageStatus, StatusChange
+from waport.domain.template_events import template_event
+from waport.domain.templates import TemplateSpec, TemplateStatus
 from waport.ports import Sent, StatusPatch, Store
 from waport.testing import builders
 from waport.testing.contracts.support import T0, _sec, add_messages
@@ -75,6 +77,23 @@ class OutboxContract:
         assert [(e.id, e.type, dict(e.payload)) for e in claimed] == [
             (event.id, "media.ready", dict(event.payload))
         ]
+
+    async def test_a_templates_events_need_no_message_and_go_out_in_order(
+        self, store: Store
+    ) -> None:
+        spec = TemplateSpec(sender_id="s1", name="promo", language="en")
+        paused = attrs.evolve(spec, status=TemplateStatus.PAUSED, quality="RED")
+        url = "https://hooks.example.com/wa"
+        first = template_event(paused, spec, workspace_id="w", url=url, at=T0)
+        second = template_event(spec, paused, workspace_id="w", url=url, at=T0 + _sec(1))
+        await store.outbox.add([first, second])
+        await store.outbox.add([first])  # the provider redelivered its webhook
+        claimed = await store.outbox.claim(T0 + _sec(2), limit=10, lease=_sec(30))
+        assert [(e.id, e.type) for e in claimed] == [(first.id, "template.updated")]
+        assert claimed[0].payload["data"]["status"] == "PAUSED"
+        await store.outbox.delivered(first.id, at=T0 + _sec(2))
+        then = await store.outbox.claim(T0 + _sec(2), limit=10, lease=_sec(30))
+        assert [e.payload["data"]["previous"]["status"] for e in then] == ["PAUSED"]
 
     async def test_an_expired_lease_makes_an_event_claimable_again(self, store: Store) -> None:
         await self._sent_with_statuses(store, "m1")

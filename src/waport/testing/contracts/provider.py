@@ -45,6 +45,7 @@ from waport.domain.messages import (
 )
 from waport.domain.recipients import Recipient
 from waport.domain.status import MessageStatus
+from waport.domain.template_drafts import parse_draft
 from waport.domain.templates import BoundTemplate, TemplateSpec, check_template_params
 from waport.ports import Provider, SendReceipt, WebhookReceiver
 
@@ -319,6 +320,34 @@ class ProviderContract:
             (s.name, s.language) == (harness.template.name, harness.template.language)
             for s in specs
         )
+
+    async def test_a_created_template_is_listed_and_a_deleted_one_is_not(
+        self, harness: ProviderHarness
+    ) -> None:
+        admin = harness.provider.template_admin
+        if admin is None:
+            pytest.skip("this provider cannot create templates")
+        body = {
+            "name": "contract_made",
+            "language": "en",
+            "category": "UTILITY",
+            "body": "Hello {{1}}, thanks.",
+            "examples": {"1": "Ana"},
+        }
+        made = await admin.create_template(
+            parse_draft(body, harness.sender_id), sender=harness.sender_id
+        )
+        assert (made.name, made.language, made.sender_id) == (
+            "contract_made",
+            "en",
+            harness.sender_id,
+        )
+        assert made.body_params == ("1",)
+        listed = await harness.provider.list_templates(harness.sender_id)
+        assert ("contract_made", "en") in {(s.name, s.language) for s in listed}
+        await admin.delete_template("contract_made", sender=harness.sender_id)
+        listed = await harness.provider.list_templates(harness.sender_id)
+        assert "contract_made" not in {s.name for s in listed}
 
     async def test_mark_read(self, harness: ProviderHarness) -> None:
         if not harness.provider.capabilities.mark_read:

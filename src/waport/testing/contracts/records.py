@@ -156,6 +156,27 @@ class RecordsContract:
         await store.templates.put(TemplateSpec(sender_id="s2", name="c", language="en"))
         assert [t.name for t in await store.templates.list(["s1", "s2"])] == ["b", "c"]
 
+    async def test_a_template_is_deleted_in_every_language_and_keeps_its_rating(
+        self, store: Store
+    ) -> None:
+        rated = TemplateSpec(
+            sender_id="s1", name="a", language="en", quality="YELLOW", reason="NONE"
+        )
+        others = [
+            attrs.evolve(rated, language="pt_BR"),
+            TemplateSpec(sender_id="s1", name="b", language="en"),
+            TemplateSpec(sender_id="s2", name="a", language="en"),
+        ]
+        await store.templates.replace("s1", [rated, *others[:2]])
+        await store.templates.put(others[2])
+        assert await store.templates.get("s1", "a", "en") == rated
+        assert await store.templates.delete("s1", "a") == 2
+        assert await store.templates.delete("s1", "a") == 0
+        assert [t.key for t in await store.templates.list(["s1", "s2"])] == [
+            ("s1", "b", "en"),
+            ("s2", "a", "en"),
+        ]
+
     # ------------------------------------------------------------------ transactions and idempotency
 
     async def test_transaction_commits_on_clean_exit(self, store: Store) -> None:
