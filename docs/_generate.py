@@ -255,7 +255,49 @@ def capabilities_page() -> str:
     ]
     for label, render in fields:
         lines.append(f"| {label} | " + " | ".join(render(caps) for _, caps in rows) + " |")
+    roles = {name: known_roles(name) for name, _ in rows}
+    for label, role in ROLES:
+        lines.append(
+            f"| {label} | "
+            + " | ".join("yes" if role in roles[name] else "no" for name, _ in rows)
+            + " |"
+        )
     return "\n".join(lines) + "\n"
+
+
+ROLES: tuple[tuple[str, str], ...] = (
+    ("pushes webhooks", "receiver"),
+    ("hands over contacts' media", "downloads"),
+    ("tells whether a number has WhatsApp", "numbers"),
+    ("creates and deletes templates", "template_admin"),
+)
+"""The provider roles the table shows: a row says whether the provider has the role."""
+
+
+def known_roles(name: str) -> set[str]:
+    """The roles a bundled provider has, read from an instance that makes no call."""
+    provider: Any
+    if name == "sandbox":
+        from waport_memory import SandboxProvider
+
+        provider = SandboxProvider(clock=FakeClock())
+    elif name == "meta":
+        from waport_meta.provider import MetaCloudProvider
+
+        provider = MetaCloudProvider(
+            http=None,
+            clock=FakeClock(),
+            token="t",  # noqa: S106 - no call is made
+            phone_number_ids=("1",),
+            waba_id="2",
+        )
+    elif name == "web":
+        from waport_web.provider import WahaProvider
+
+        provider = WahaProvider(http=None, clock=FakeClock(), url="http://waha")
+    else:
+        return set()
+    return {role for _, role in ROLES if getattr(provider, role) is not None}
 
 
 def known_capabilities(name: str) -> Capabilities | None:
@@ -359,15 +401,15 @@ def rest_page() -> str:
         "1-200), filtered by any of `contact` (any spelling of the number), `sender_id`,",
         "`direction` (`inbound`, `outbound`), `status`, `mode` (inbound messages have their",
         "kind's mode: a photo is `media`), `broadcast_id`, `since` and `until` (ISO 8601; no",
-        "zone is UTC). The answer is `{\"status\": \"ok\", \"data\": [messages], \"next_cursor\"}`;",
+        'zone is UTC). The answer is `{"status": "ok", "data": [messages], "next_cursor"}`;',
         "pass `next_cursor` as `cursor` for the next page (it is `null` on the last). A walk",
         "shows each message once, and messages that arrive meanwhile (newer) never shift it.",
         "A number-scoped key sees its senders' messages only. A filter that cannot mean",
         "anything is `VALIDATION_FAILED` (400) naming it.",
         "",
         "```bash",
-        "curl -H \"Authorization: Bearer $WAPORT_KEY\" \\",
-        "  \"http://127.0.0.1:8080/v1/messages?contact=%2B255712345678&direction=inbound&limit=20\"",
+        'curl -H "Authorization: Bearer $WAPORT_KEY" \\',
+        '  "http://127.0.0.1:8080/v1/messages?contact=%2B255712345678&direction=inbound&limit=20"',
         "```",
         "",
         "## Conversations",
@@ -379,6 +421,39 @@ def rest_page() -> str:
         "text, caption or kind) and `window` (`within_window`, `expires_at`). Filter by",
         "`sender_id`; `limit` and `cursor` as for messages. `GET /v1/conversations/{contact}`",
         "is that contact's messages, newest first (optionally `sender_id`).",
+        "",
+        "## Templates",
+        "",
+        "`GET /v1/templates` is the catalogue (`status`, `category`, `quality`, `reason`,",
+        "the parameters a send supplies); `POST /v1/templates/sync` fetches it from the",
+        "provider. `POST /v1/templates` (scope `templates:write`) creates one: waport checks",
+        "it as Meta documents templates (see [the rules](../concepts/rules.md#creating-a-template))",
+        "and submits it through the sender (`sender_id`, default the workspace's); the answer",
+        "is 201 with the template as the provider took it, on Meta `PENDING`:",
+        "",
+        "```bash",
+        'curl -H "Authorization: Bearer $WAPORT_KEY" -H "Content-Type: application/json" \\',
+        "  http://127.0.0.1:8080/v1/templates -d '{",
+        '    "name": "order_ready", "language": "en_US", "category": "UTILITY",',
+        '    "header": {"format": "TEXT", "text": "Order {{1}}", "examples": {"1": "A-17"}},',
+        '    "body": "Hi {{1}}, your order is ready.", "examples": {"1": "Ana"},',
+        '    "footer": "Reply STOP to opt out",',
+        '    "buttons": [{"type": "URL", "text": "Track", "url": "https://shop.example/t/{{1}}",',
+        '                 "example": "https://shop.example/t/A-17"}]}\'',
+        "```",
+        "",
+        "Meta's review arrives as its `message_template_status_update` webhook (subscribe",
+        "the app to it beside `messages`); quality ratings (`message_template_quality_update`)",
+        "and category changes (`template_category_update`) too. Each changes the catalogue at",
+        "once (a send of a template now `PAUSED` or `DISABLED` is `TEMPLATE_NOT_APPROVED`",
+        "before any call to Meta) and owes the workspace's webhook `template.updated`, once",
+        "per change however often Meta repeats it. A review of a template the catalogue does",
+        "not hold (made in WhatsApp Manager) waits for the next sync. The sandbox approves a",
+        "new template at once; WAHA has no templates (`FEATURE_NOT_SUPPORTED`). A second",
+        "template of the same name and language is 409 `TEMPLATE_EXISTS`.",
+        "`DELETE /v1/templates/{name}?sender_id=...` deletes every language at the provider",
+        "and in the catalogue (`{\"name\", \"deleted\": languages}`); a name the catalogue",
+        "does not hold is 404 `TEMPLATE_NOT_FOUND`, without a call.",
         "",
         "## Contacts",
         "",
@@ -405,7 +480,7 @@ def rest_page() -> str:
         "a number-scoped key sees them all.",
         "",
         "`GET /v1/contacts/{phone}/whatsapp` asks the provider whether a number has",
-        "WhatsApp (`{\"phone\", \"sender_id\", \"on_whatsapp\"}`), through `sender_id` or the",
+        'WhatsApp (`{"phone", "sender_id", "on_whatsapp"}`), through `sender_id` or the',
         "workspace's default sender. WAHA (`check-exists`) and the sandbox can tell; Meta's",
         "Cloud API cannot, and answers 400 `FEATURE_NOT_SUPPORTED`. A provider plugin tells",
         "by its `numbers` role (`NumberCheck`).",
@@ -423,8 +498,8 @@ def rest_page() -> str:
         "answers the same status without the contact. The media they sent are deleted. On",
         "SQLite the freed pages are overwritten and the write-ahead log truncated, so the",
         "file keeps no copy; on PostgreSQL old row versions remain until `VACUUM` (autovacuum)",
-        "reclaims them. The answer: `{\"erased\": true, \"pseudonym\": ..., \"messages\": 4,",
-        "\"media\": 1}`. Erasing a number waport does not know answers `messages: 0`.",
+        'reclaims them. The answer: `{"erased": true, "pseudonym": ..., "messages": 4,',
+        '"media": 1}`. Erasing a number waport does not know answers `messages: 0`.',
         "Messages received from the same number afterwards are new, and start a new record.",
         "",
         "## Workspaces and senders",
@@ -449,7 +524,7 @@ def rest_page() -> str:
         "contacts reached leave the moving 24 hours.",
         "",
         "A workspace's admin key also sets its own rules (each `null` for the gateway's):",
-        "`pacing` (`{\"MARKETING\": [8, 25]}`: a random 8-25 s between two marketing sends",
+        '`pacing` (`{"MARKETING": [8, 25]}`: a random 8-25 s between two marketing sends',
         "of one sender; a paced send answers 202 `pending` with `not_before`, when it will",
         "go), `max_sends_per_second` (per sender, never above the provider's rate) and",
         "`opt_out` (`keywords`, `opt_in_keywords`, `blocked_categories`, `reply`: its STOP",
@@ -479,7 +554,7 @@ def rest_page() -> str:
         "message that fails for good or expires is refunded once, with the status change (a",
         "provisional `OUTCOME_UNKNOWN` failure is not: the message may have gone).",
         "`POST /v1/workspaces/{id}/balance` (operator) credits it, or debits it with a",
-        "negative `amount`, with a `reason`: `{\"amount\": 5000, \"reason\": \"top-up\"}`",
+        'negative `amount`, with a `reason`: `{"amount": 5000, "reason": "top-up"}`',
         "answers the new `balance` (402 if a debit would take it below zero).",
         "`GET /v1/workspaces/{id}/ledger` (the operator, or the workspace's admin key) lists",
         "every entry newest first: `kind` (`debit`, `refund`, `credit`), `amount` (what it",
