@@ -115,6 +115,23 @@ def tenant_schemas() -> dict[str, Any]:
                 "phone": {"type": ["string", "null"], "description": "the number people see"},
                 "name": {"type": "string"},
                 "active": {"type": "boolean"},
+                "health": {
+                    "type": "object",
+                    "readOnly": True,
+                    "description": (
+                        "the provider's latest word on it (WAHA session status, Meta "
+                        "quality and account updates); while available is false its sends "
+                        "fail fast with PROVIDER_UNAVAILABLE"
+                    ),
+                    "properties": {
+                        "available": {"type": "boolean"},
+                        "state": {"type": ["string", "null"]},
+                        "quality": {"type": ["string", "null"]},
+                        "messaging_limit": {"type": ["string", "null"]},
+                        "reason": {"type": ["string", "null"]},
+                        "at": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                },
             },
         },
     }

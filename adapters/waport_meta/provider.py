@@ -28,7 +28,7 @@ import orjson
 
 from waport import codec, httpkit
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.events import ProviderEvent, TemplateUpdate
+from waport.domain.events import ProviderEvent, SenderUpdate, TemplateUpdate
 from waport.domain.limits import MediaKind
 from waport.domain.messages import (
     HeaderMedia,
@@ -426,9 +426,11 @@ class MetaCloudProvider:
         except (ValueError, RecursionError):
             raise WaportError(ErrorCode.VALIDATION_FAILED, "the webhook body is not JSON") from None
         events = wire.parse_events(data, errors.detail_from_graph_error, self.clock.now())
-        senders = tuple(self.phone_number_ids)  # a template is the account's: every number's
+        senders = tuple(self.phone_number_ids)  # the account's word: for every number
         return [
-            attrs.evolve(e, sender_ids=senders) if isinstance(e, TemplateUpdate) else e
+            attrs.evolve(e, sender_ids=senders)
+            if isinstance(e, TemplateUpdate | SenderUpdate)
+            else e
             for e in events
         ]
 

@@ -51,7 +51,7 @@ from waport.domain.templates import (
     TemplateStatus,
     placeholders,
 )
-from waport_meta import template_wire
+from waport_meta import account_wire, template_wire
 from waport_meta.inbound import PROVIDER, at_time, inbound
 
 log = logging.getLogger("waport.meta")
@@ -473,12 +473,16 @@ def parse_events(body: Any, map_error: Any, received: datetime) -> list[Provider
                 continue
             value = change["value"]
             field = change.get("field")
-            if field in template_wire.TEMPLATE_FIELDS:
+            if field in template_wire.TEMPLATE_FIELDS or field in account_wire.ACCOUNT_FIELDS:
                 try:
                     at = template_wire.entry_time(entry, received)
-                    events.append(template_wire.template_update(field, value, at=at))
+                    events.append(
+                        template_wire.template_update(field, value, at=at)
+                        if field in template_wire.TEMPLATE_FIELDS
+                        else account_wire.sender_update(field, value, at=at)
+                    )
                 except _UNREADABLE as exc:
-                    log.warning("skipped an unreadable template update: %s", type(exc).__name__)
+                    log.warning("skipped an unreadable %s: %s", field, type(exc).__name__)
                 continue
             if field != "messages":
                 continue

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate
+from waport.domain.events import InboundMessage, ProviderEvent, SenderUpdate, StatusUpdate
 from waport.domain.limits import MediaKind
 from waport.domain.media import kind_from_mime
 from waport.domain.messages import (
@@ -50,6 +50,9 @@ ACKS: Final[Mapping[int, MessageStatus | None]] = {
     3: MessageStatus.READ,
     4: MessageStatus.PLAYED,
 }
+
+WORKING: Final = "WORKING"
+"""The one WAHA session status in which a session can send."""
 
 
 def chat_id(recipient: Recipient) -> str:
@@ -349,6 +352,8 @@ def parse_envelope(envelope: Any, received: datetime | None = None) -> list[Prov
         if event == "message.ack":
             update = _ack(payload, envelope.get("timestamp"), received)
             return [update] if update is not None else []
+        if event == "session.status":
+            return [_session(payload, session, envelope.get("timestamp"), received)]
     except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
         log.warning("skipped an unreadable %s event: %s", event, type(exc).__name__)
     return []
@@ -404,6 +409,24 @@ def _reaction(payload: Mapping[str, Any], session: str, stamp: Any) -> InboundMe
             "emoji": reaction.get("text", ""),
             "message_id": bare_id(str(target)) if target else None,
         },
+        raw=payload,
+    )
+
+
+def _session(
+    payload: Mapping[str, Any], session: str, stamp: Any, received: datetime | None
+) -> SenderUpdate:
+    """``session.status``: a session sends only while ``WORKING`` (``STARTING``,
+    ``SCAN_QR_CODE``, ``FAILED`` and ``STOPPED`` cannot)."""
+    status = payload["status"]
+    if not isinstance(status, str) or not status:
+        raise TypeError("a session status is a string")
+    return SenderUpdate(
+        provider=PROVIDER,
+        sender_ids=(session,),
+        at=_seconds(None, stamp, received),
+        available=status == WORKING,
+        state=status,
         raw=payload,
     )
 

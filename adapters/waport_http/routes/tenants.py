@@ -12,6 +12,7 @@ from waport.domain import tenants as rules
 from waport.domain.consent import ConsentRules
 from waport.domain.ledger import LedgerEntry
 from waport.domain.records import OPERATOR, Sender, Workspace
+from waport.domain.sender_health import health_view
 from waport.service import tenants
 from waport_http import bodies
 from waport_http.middleware import ok
@@ -70,6 +71,7 @@ def sender_view(sender: Sender) -> dict[str, Any]:
         "phone": sender.phone,
         "name": sender.name,
         "active": sender.active,
+        "health": health_view(sender.health),
     }
 
 

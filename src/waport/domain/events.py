@@ -90,7 +90,27 @@ class TemplateUpdate:
     raw: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
 
-ProviderEvent = InboundMessage | StatusUpdate | TemplateUpdate
+@attrs.frozen(kw_only=True)
+class SenderUpdate:
+    """The provider's word on one of our senders: its session (WAHA's ``session.status``),
+    its number's quality and messaging limit, or its account (Meta). Only what it said
+    is set; ``available`` None leaves the sender's availability as it was."""
+
+    provider: str
+    sender_ids: tuple[str, ...]
+    """The senders it may concern (Meta: every number of the account, narrowed by ``phone``)."""
+    at: datetime
+    phone: str | None = None
+    """The number it names (Meta names the display number, not its id)."""
+    available: bool | None = None
+    state: str | None = None
+    quality: str | None = None
+    messaging_limit: str | None = None
+    reason: str | None = None
+    raw: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
+
+
+ProviderEvent = InboundMessage | StatusUpdate | TemplateUpdate | SenderUpdate
 
 
 # Outbound webhook event types, per status reached.
@@ -109,6 +129,7 @@ MEDIA_FAILED: Final = "media.failed"
 OPTED_OUT: Final = "contact.opted_out"
 OPTED_IN: Final = "contact.opted_in"
 TEMPLATE_UPDATED: Final = "template.updated"
+SENDER_UPDATED: Final = "sender.updated"
 EVENT_TYPES: Final = (
     "message.sent",
     "message.delivered",
@@ -121,6 +142,7 @@ EVENT_TYPES: Final = (
     OPTED_OUT,
     OPTED_IN,
     TEMPLATE_UPDATED,
+    SENDER_UPDATED,
 )
 
 

@@ -102,6 +102,26 @@ class Workspace:
 
 
 @attrs.frozen(kw_only=True)
+class SenderHealth:
+    """What the provider last said of a sender (see ``waport.domain.sender_health``)."""
+
+    available: bool = True
+    """False while the provider says it cannot send (a WhatsApp-Web session not
+    ``WORKING``, a disabled account): its sends fail fast with PROVIDER_UNAVAILABLE."""
+    state: str | None = None
+    """The provider's own word: WAHA's session status, Meta's account event."""
+    quality: str | None = None
+    """Meta's word on the number's quality (``FLAGGED``, ``UNFLAGGED``, ``UPGRADE`` ...)."""
+    messaging_limit: str | None = None
+    """Meta's messaging limit for the number (``TIER_1K``, ``TIER_UNLIMITED`` ...)."""
+    reason: str | None = None
+    at: datetime | None = None
+    """When the provider said what it last said of availability, state and reason."""
+    number_at: datetime | None = None
+    """When it last said the quality or messaging limit."""
+
+
+@attrs.frozen(kw_only=True)
 class Sender:
     """A phone number (or web session) of a workspace."""
 
@@ -110,6 +130,8 @@ class Sender:
     phone: str | None = None
     name: str = ""
     active: bool = True
+    health: SenderHealth | None = None
+    """The provider's latest word on it; ``None``: nothing said yet (taken as healthy)."""
 
 
 OPERATOR = "operator"

@@ -165,8 +165,11 @@ def _after(core: Core, record: MessageRecord, err: WaportError, now: datetime) -
     )
 
 
-async def attempt(core: Core, message_id: str) -> MessageRecord:
-    """Claim, pace, send and record one stored message."""
+async def attempt(
+    core: Core, message_id: str, *, unavailable: WaportError | None = None
+) -> MessageRecord:
+    """Claim, pace, send and record one stored message (``unavailable``: its sender is
+    down, so it waits its backoff without a call)."""
     now = core.clock.now()
     claimed = await core.store.messages.claim(message_id, now=now)
     if claimed is None:
@@ -174,11 +177,16 @@ async def attempt(core: Core, message_id: str) -> MessageRecord:
         if current is None:
             raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, "no such message", "message_id")
         return current
-    return await run_claimed(core, claimed, now, paced=True)
+    return await run_claimed(core, claimed, now, paced=True, unavailable=unavailable)
 
 
 async def run_claimed(
-    core: Core, claimed: MessageRecord, now: datetime, *, paced: bool = False
+    core: Core,
+    claimed: MessageRecord,
+    now: datetime,
+    *,
+    paced: bool = False,
+    unavailable: WaportError | None = None,
 ) -> MessageRecord:
     """Attempt a claimed message and record the outcome. Shielded: once claimed, the
     outcome is always written, even if the caller goes away."""
@@ -186,6 +194,8 @@ async def run_claimed(
         core.attempting += 1
         try:
             outcome: AttemptOutcome | None = lifecycle.expiry(claimed, now)
+            if outcome is None and unavailable is not None:
+                outcome = _after(core, claimed, unavailable, now)
             if outcome is None:
                 not_before = await pace(core, claimed, now) if paced else None
                 outcome = (

@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from waport.domain import lifecycle
+from waport.domain import lifecycle, sender_health
 from waport.domain.broadcast import BroadcastRequest, plan_broadcast
 from waport.domain.convert import parse_broadcast_request
 from waport.domain.errors import ErrorCode, WaportError
@@ -81,6 +81,8 @@ async def broadcast(
     messages = plan_broadcast(req)
     check_capabilities(core.provider.capabilities, messages[0])
     sender = await core.lookups.sender(workspace, req.sender_id, scope.senders)
+    if (down := sender_health.refusal(sender)) is not None:
+        raise down
     now = core.clock.now()
     broadcast_id = core.ids.new_id("bc")
     rows: list[MessageRecord] = []

@@ -222,6 +222,7 @@ class IngestReport:
     templates_changed: int = 0
     templates_unknown: int = 0
     """Template updates for a template the catalogue does not hold (made outside waport)."""
+    senders_changed: int = 0
 
 
 @attrs.frozen(kw_only=True)

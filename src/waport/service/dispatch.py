@@ -12,7 +12,8 @@ import logging
 import anyio
 from anyio.abc import TaskStatus
 
-from waport.domain import lifecycle
+from waport.domain import lifecycle, sender_health
+from waport.domain.errors import WaportError
 from waport.domain.lifecycle import Release
 from waport.domain.schedule import is_expired
 from waport.domain.status import UNSENT
@@ -55,9 +56,16 @@ async def dispatch_once(core: Core) -> DispatchReport:
     attempted = expired = 0
     limiter = anyio.CapacityLimiter(policy.broadcast_concurrency)
 
-    async def attempt_one(record_id: str) -> None:
+    down: dict[str, WaportError] = {}
+    for sender_id in {r.sender_id for r in due}:  # one read per sender and pass
+        sender = await core.lookups.find_sender(sender_id)
+        refused = sender_health.refusal(sender) if sender is not None else None
+        if refused is not None:
+            down[sender_id] = refused
+
+    async def attempt_one(record_id: str, unavailable: WaportError | None) -> None:
         async with limiter:
-            await attempt(core, record_id)
+            await attempt(core, record_id, unavailable=unavailable)
 
     async with anyio.create_task_group() as tg:
         fetches = core.inbound_fetches
@@ -70,7 +78,7 @@ async def dispatch_once(core: Core) -> DispatchReport:
                 expired += 1
             else:
                 attempted += 1
-            tg.start_soon(attempt_one, record.id)
+            tg.start_soon(attempt_one, record.id, down.get(record.sender_id))
     return DispatchReport(
         attempted=attempted,
         expired=expired,

@@ -8,11 +8,17 @@ from collections.abc import Sequence
 
 import attrs
 
-from waport.domain.events import InboundMessage, ProviderEvent, StatusUpdate, TemplateUpdate
+from waport.domain.events import (
+    InboundMessage,
+    ProviderEvent,
+    SenderUpdate,
+    StatusUpdate,
+    TemplateUpdate,
+)
 from waport.domain.lifecycle import StatusPatch
 from waport.domain.records import Direction, MessageRecord
 from waport.domain.status import MessageStatus, StatusChange
-from waport.service import consent, inbound_media, templates
+from waport.service import consent, inbound_media, signals, templates
 from waport.service.core import Core, IngestReport
 
 log = logging.getLogger("waport.service")
@@ -94,6 +100,8 @@ async def ingest(core: Core, events: Sequence[ProviderEvent]) -> IngestReport:
     results = await core.store.messages.apply_statuses(patches) if patches else []
     reviews = [e for e in events if isinstance(e, TemplateUpdate)]
     changed, unknown = await templates.apply_updates(core, reviews) if reviews else (0, 0)
+    said = [e for e in events if isinstance(e, SenderUpdate)]
+    senders_changed = await signals.apply_sender_updates(core, said) if said else 0
     return IngestReport(
         inbound_new=sum(flags),
         inbound_duplicate=len(flags) - sum(flags),
@@ -104,4 +112,5 @@ async def ingest(core: Core, events: Sequence[ProviderEvent]) -> IngestReport:
         unresolved_contact=dropped.count("contact"),
         templates_changed=changed,
         templates_unknown=unknown,
+        senders_changed=senders_changed,
     )

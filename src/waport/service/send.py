@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import attrs
 
-from waport.domain import ledger, lifecycle
+from waport.domain import ledger, lifecycle, sender_health
 from waport.domain.consent import opted_out_error, refuses
 from waport.domain.convert import parse_send_request
 from waport.domain.errors import ErrorCode, WaportError
@@ -201,6 +201,8 @@ async def send(
     )
     check_capabilities(core.provider.capabilities, message)
     sender = await core.lookups.sender(workspace, message.sender_id, scope.senders)
+    if (down := sender_health.refusal(sender)) is not None:
+        raise down
     if message.reply_to is not None or isinstance(message.content, Reaction):
         await check_targets(core, message, workspace.id)
     now = core.clock.now()
