@@ -214,6 +214,7 @@ def capabilities_page() -> str:
         ("button types", lambda c: ", ".join(sorted(c.button_types)) or "none"),
         ("media kinds", lambda c: ", ".join(sorted(k.value for k in c.media_kinds))),
         ("groups", lambda c: "yes" if c.groups else "no"),
+        ("users by id (BSUID)", lambda c: "yes" if c.user_ids else "no"),
         ("channels", lambda c: "yes" if c.channels else "no"),
         ("inline base64 media", lambda c: "yes" if c.base64_media else "no"),
         ("templates", lambda c: "yes" if c.templates else "no"),

@@ -161,6 +161,15 @@ def component_schemas() -> dict[str, Any]:
                     "type": "string",
                     "description": "inbound: its kind (unknown: kept whole)",
                 },
+                "contact": {
+                    "type": "object",
+                    "description": "inbound: the writer's business-scoped user id and "
+                    "username {user_id, username}, when the provider gave them",
+                },
+                "group": {
+                    "type": "object",
+                    "description": "inbound, in a group: {id, participant} (who wrote)",
+                },
                 "not_before": {
                     "type": "string",
                     "format": "date-time",

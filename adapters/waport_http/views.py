@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from waport.domain.attachments import MediaStored
+from waport.domain.events import writer_details
 from waport.domain.listing import mode_of
 from waport.domain.records import ApiKey, Direction, MediaObject, MessageRecord
 from waport.domain.render import content_dict
@@ -64,6 +65,7 @@ def message_view(record: MessageRecord, *, history: bool = False) -> dict[str, A
                 out["referral"] = dict(record.inbound.referral)
             if record.inbound.flow_reply is not None:
                 out["flow_reply"] = dict(record.inbound.flow_reply)
+            out.update(writer_details(record.inbound))
             if record.inbound.kind == "unknown":
                 out["content"] = dict(record.inbound.payload)  # the provider's own object
     if record.erased_at is not None:

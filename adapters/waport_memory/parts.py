@@ -176,7 +176,7 @@ class _Contacts:
         if spoken_with(query):  # and the numbers there are messages with
             latest: dict[Recipient, datetime] = {}
             for m in self._s.messages.values():
-                if m.workspace_id == query.workspace_id and m.contact.kind == "phone":
+                if m.workspace_id == query.workspace_id and m.contact.person:
                     latest[m.contact] = max(latest.get(m.contact, m.created_at), m.created_at)
             found.extend(
                 contact

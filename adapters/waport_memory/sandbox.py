@@ -200,6 +200,7 @@ class SandboxProvider:
         if caps is None or caps.max_rps != self.max_rps:
             caps = self._capabilities = Capabilities(
                 groups=True,
+                user_ids=True,
                 channels=True,
                 base64_media=True,
                 streams_media=True,
@@ -357,7 +358,7 @@ class SandboxProvider:
         if (
             self.enforce_window
             and is_gated(message.content)
-            and message.to.kind == "phone"
+            and message.to.person
             and not window_open
         ):
             error = ErrorDetail(

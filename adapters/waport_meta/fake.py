@@ -161,6 +161,24 @@ _FAILURES: Final[Mapping[RemoteFailure, tuple[int, dict[str, Any] | None]]] = {
 }
 
 
+def _addressee(payload: Mapping[str, Any]) -> str:
+    """Whom a send went to, as waport names them."""
+    if "recipient" in payload:
+        return str(payload["recipient"])
+    if payload.get("recipient_type") == "group":
+        return f"group:{payload['to']}"
+    return str(payload["to"]).lstrip("+")
+
+
+def _contact(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``contacts`` entry of a send's answer: the number, the user id, or the group."""
+    if "recipient" in payload:
+        return {"input": payload["recipient"], "user_id": payload["recipient"]}
+    if payload.get("recipient_type") == "group":
+        return {"input": payload["to"], "group_id": payload["to"]}
+    return {"input": payload["to"], "wa_id": payload["to"].lstrip("+")}
+
+
 def _error(status: int, code: int, message: str) -> web.Response:
     return web.json_response(
         {
@@ -275,7 +293,7 @@ class FakeGraphApi:
             await anyio.sleep(self.timeout_delay)
         answer: dict[str, Any] = {
             "messaging_product": "whatsapp",
-            "contacts": [{"input": payload["to"], "wa_id": payload["to"].lstrip("+")}],
+            "contacts": [_contact(payload)],
             "messages": [{"id": wamid}],
         }
         if payload["type"] == "template":
@@ -476,8 +494,13 @@ class MetaHarness:
     def script_failure(self, kind: RemoteFailure) -> None:
         self.fake.failures.append(kind)
 
+    @property
+    def group(self) -> Recipient:
+        """A group this provider sends to (the contract's group send)."""
+        return Recipient("group", "group:Y2FwaV9ncm91cDox")
+
     def sent(self) -> Sequence[Mapping[str, str]]:
-        return [{"to": str(p["to"]).lstrip("+"), "mode": _mode(p)} for p in self.fake.sent]
+        return [{"to": _addressee(p), "mode": _mode(p)} for p in self.fake.sent]
 
     def seed_media(self, data: bytes, mime_type: str) -> str:
         media_id = f"{900_000 + len(self.fake.stored_media)}"

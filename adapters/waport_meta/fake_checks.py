@@ -6,7 +6,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from waport_meta.fake_constants import E164, MEDIA_TYPES, TYPES
+from waport_meta.fake_constants import BSUID, E164, GROUP_ID, MEDIA_TYPES, TYPES
+
+
+def _check_addressee(payload: Mapping[str, Any]) -> list[str]:
+    """A number (``to``), a user by BSUID (``recipient``), or a group (its id as ``to``)."""
+    kind = payload.get("recipient_type", "individual")
+    to, user = payload.get("to"), payload.get("recipient")
+    if kind == "group":
+        if not isinstance(to, str) or not GROUP_ID.fullmatch(to) or user is not None:
+            return ["a group message's to is the group id, and nothing else names it"]
+        return []
+    if kind != "individual":
+        return ["recipient_type must be individual or group"]
+    if user is not None and (not isinstance(user, str) or not BSUID.fullmatch(user)):
+        return ["recipient is a business-scoped user id (CC.digits)"]
+    if user is None and (not isinstance(to, str) or not E164.fullmatch(to)):
+        return ["to must be + and the E.164 digits (or recipient a BSUID)"]
+    return []
 
 
 def check_message(payload: Any) -> list[str]:
@@ -23,11 +40,7 @@ def check_message(payload: Any) -> list[str]:
         if extra:
             problems.append(f"read: unknown fields {sorted(extra)}")
         return problems
-    to = payload.get("to")
-    if not isinstance(to, str) or not E164.fullmatch(to):
-        problems.append("to must be + and the E.164 digits")
-    if payload.get("recipient_type", "individual") != "individual":
-        problems.append("recipient_type must be individual")
+    problems.extend(_check_addressee(payload))
     kind = payload.get("type")
     if kind not in TYPES:
         return [*problems, f"unknown type {kind!r}"]
@@ -39,6 +52,7 @@ def check_message(payload: Any) -> list[str]:
         "messaging_product",
         "recipient_type",
         "to",
+        "recipient",
         "type",
         kind,
         "context",

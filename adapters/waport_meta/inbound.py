@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from waport.domain.events import InboundMessage
-from waport.domain.recipients import parse_recipient
+from waport.domain.recipients import GROUP_PREFIX, Recipient, parse_recipient
 
 PROVIDER: Final = "meta"
 
@@ -59,11 +59,37 @@ def at_time(value: Any) -> datetime:
     return datetime.fromtimestamp(int(value), UTC)
 
 
+def _writer(
+    message: Mapping[str, Any], people: Mapping[str, Mapping[str, Any]]
+) -> tuple[Recipient, Mapping[str, Any], str | None]:
+    """Who wrote: their number, else (a user who shows a username) their business-scoped
+    user id; the ``contacts`` entry that names them; and that user id."""
+    number = message.get("from")
+    user_id = message.get("from_user_id")
+    person = people.get(str(number)) or people.get(str(user_id)) or {}
+    user_id = user_id or person.get("user_id")
+    if number:
+        writer = parse_recipient(str(number), param="from")
+    else:
+        writer = parse_recipient(str(user_id), param="from_user_id")
+        if writer.kind != "user":
+            raise ValueError("a message without a number names its writer by user id")
+    return writer, person, str(user_id) if user_id else None
+
+
 def inbound(
-    message: Mapping[str, Any], *, sender_id: str, names: Mapping[str, str]
+    message: Mapping[str, Any], *, sender_id: str, people: Mapping[str, Mapping[str, Any]]
 ) -> InboundMessage:
+    """One inbound message; ``people`` maps a number or user id to its ``contacts`` entry
+    (profile name, username, user id). A Groups API message (``group_id``) is the group's,
+    written by the participant: it opens no 1:1 window."""
     kind = str(message["type"])
-    contact = parse_recipient(str(message["from"]), param="from")
+    writer, person, user_id = _writer(message, people)
+    contact, author = writer, None
+    if message.get("group_id"):
+        contact, author = parse_recipient(f"{GROUP_PREFIX}{message['group_id']}"), writer
+    given = person.get("profile")
+    profile: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
     text: str | None = None
     payload: dict[str, Any] = {}
     flow: dict[str, Any] | None = None
@@ -118,7 +144,10 @@ def inbound(
         received_at=at_time(message["timestamp"]),
         kind=kind,
         text=text,
-        contact_name=names.get(str(message["from"])),
+        contact_name=str(profile["name"]) if profile.get("name") else None,
+        author=author,
+        user_id=user_id,
+        username=str(profile["username"]) if profile.get("username") else None,
         reply_to=reply_to,
         referral=(
             {k: referral[k] for k in _REFERRAL_FIELDS if k in referral}

@@ -40,7 +40,7 @@ from waport.domain.messages import (
     TemplateMessage,
 )
 from waport.domain.ratelimit import RateLimit
-from waport.domain.recipients import Recipient
+from waport.domain.recipients import GROUP_PREFIX, Recipient
 from waport.domain.schedule import parse_retry_after
 from waport.domain.templates import BoundTemplate, TemplateSpec
 from waport.ports import (
@@ -79,7 +79,8 @@ def default_capabilities(
     return Capabilities(
         send_timeout=send_timeout,
         button_types=frozenset({"reply"}),
-        groups=False,
+        groups=True,  # the Groups API: group:<id>
+        user_ids=True,
         channels=False,
         base64_media=True,
         templates=True,
@@ -275,10 +276,14 @@ class MetaCloudProvider:
         reply_to: str | None = None,
     ) -> SendReceipt:
         caps = self.capabilities
-        if message.mode not in caps.modes or message.to.kind != "phone":
+        to = message.to
+        sendable = to.person or (to.kind == "group" and to.value.startswith(GROUP_PREFIX))
+        if message.mode not in caps.modes or not sendable:
             raise WaportError(
                 ErrorCode.FEATURE_NOT_SUPPORTED,
-                f"the Cloud API cannot send {message.mode} to a {message.to.kind}",
+                f"the Cloud API cannot send {message.mode} to {to.value} (its groups are "
+                "group:<id>)",
+                "to",
             )
         if sender not in self.phone_number_ids:
             raise WaportError(

@@ -39,7 +39,7 @@ from waport.domain.messages import (
     TemplateMessage,
     Text,
 )
-from waport.domain.recipients import Recipient
+from waport.domain.recipients import GROUP_PREFIX, Recipient
 from waport.domain.status import ErrorDetail, MessageStatus
 from waport.domain.templates import (
     BoundTemplate,
@@ -62,6 +62,17 @@ log = logging.getLogger("waport.meta")
 def to_field(recipient: Recipient) -> str:
     """Meta wants ``+`` and the digits: without the ``+`` it may prepend the business's own country code."""
     return recipient.e164
+
+
+def addressee(recipient: Recipient) -> dict[str, str]:
+    """Whom a message goes to, as the Cloud API names them: a number (``to``), a user by
+    business-scoped user id (``recipient``), or a Groups API group (``recipient_type``
+    ``group``, ``to`` its id)."""
+    if recipient.kind == "user":
+        return {"recipient_type": "individual", "recipient": recipient.value}
+    if recipient.kind == "group" and recipient.value.startswith(GROUP_PREFIX):
+        return {"recipient_type": "group", "to": recipient.value[len(GROUP_PREFIX) :]}
+    return {"recipient_type": "individual", "to": to_field(recipient)}
 
 
 def _media_object(media: Media, media_id: str | None = None) -> dict[str, Any]:
@@ -283,11 +294,7 @@ def message_payload(
 ) -> dict[str, Any]:
     """The JSON body of ``POST /{phone-number-id}/messages`` for one message."""
     content = message.content
-    payload: dict[str, Any] = {
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": to_field(message.to),
-    }
+    payload: dict[str, Any] = {"messaging_product": "whatsapp", **addressee(message.to)}
     if isinstance(content, Text):
         payload["type"] = "text"
         payload["text"] = {"body": content.body, "preview_url": content.preview_url}
@@ -490,13 +497,14 @@ def parse_events(body: Any, map_error: Any, received: datetime) -> list[Provider
             sender_id = (
                 str(metadata.get("phone_number_id", "")) if isinstance(metadata, Mapping) else ""
             )
-            names: dict[str, str] = {}
+            people: dict[str, Mapping[str, Any]] = {}
             for contact in _list(value.get("contacts")):
-                if isinstance(contact.get("profile"), Mapping):
-                    names[str(contact.get("wa_id", ""))] = str(contact["profile"].get("name", ""))
+                for key in (contact.get("wa_id"), contact.get("user_id")):
+                    if key:
+                        people[str(key)] = contact
             for message in _list(value.get("messages")):
                 try:
-                    events.append(inbound(message, sender_id=sender_id, names=names))
+                    events.append(inbound(message, sender_id=sender_id, people=people))
                 except _UNREADABLE as exc:
                     log.warning("skipped an unreadable inbound message: %s", type(exc).__name__)
             for status in _list(value.get("statuses")):

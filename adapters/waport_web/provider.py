@@ -23,7 +23,7 @@ from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.events import ProviderEvent
 from waport.domain.limits import MediaKind
 from waport.domain.messages import MODES, MediaData, MediaStream, OutboundMessage
-from waport.domain.recipients import Recipient
+from waport.domain.recipients import GROUP_PREFIX, Recipient
 from waport.domain.templates import BoundTemplate, TemplateSpec
 from waport.ports import (
     Capabilities,
@@ -235,6 +235,12 @@ class WahaProvider:
                 ErrorCode.FEATURE_NOT_SUPPORTED,
                 f"WhatsApp-Web cannot send {message.mode} messages",
                 message.mode,
+            )
+        if message.to.kind == "user" or message.to.value.startswith(GROUP_PREFIX):
+            raise WaportError(
+                ErrorCode.FEATURE_NOT_SUPPORTED,
+                "WhatsApp-Web sends to numbers and JIDs (not to user ids or Groups API ids)",
+                "to",
             )
         if sender != self.session:
             raise WaportError(

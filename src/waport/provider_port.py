@@ -36,6 +36,9 @@ class Capabilities:
     button_types: frozenset[str] = ALL_BUTTONS
     media_kinds: frozenset[MediaKind] = frozenset(MediaKind)
     groups: bool = False
+    user_ids: bool = False
+    """Whether it sends to a WhatsApp user by business-scoped user id (Meta's BSUIDs,
+    for users who show a username instead of their number)."""
     channels: bool = False
     base64_media: bool = True
     templates: bool = True

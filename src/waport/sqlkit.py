@@ -26,7 +26,7 @@ from waport.domain.contacts import ContactQuery, spoken_with
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.lifecycle import PURGEABLE_SQL
 from waport.domain.listing import ConversationQuery, MessageQuery, mode_of
-from waport.domain.recipients import ERASED_PREFIX
+from waport.domain.recipients import ERASED_PREFIX, GROUP_PREFIX
 from waport.domain.records import MessageRecord, OutboxEvent
 from waport.storekit import from_us, to_us
 
@@ -437,6 +437,7 @@ def contact_page_query(query: ContactQuery, *, postgres: bool = False) -> tuple[
         chats = [
             f"c.workspace_id = {arg(query.workspace_id)}",
             "c.contact NOT LIKE '%@%'",  # groups and channels are not contacts
+            f"c.contact NOT LIKE '{GROUP_PREFIX}%'",
             f"c.contact NOT LIKE '{ERASED_PREFIX}%'",
             "NOT EXISTS (SELECT 1 FROM contacts k"
             " WHERE k.workspace_id = c.workspace_id AND k.recipient = c.contact)",

@@ -9,6 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from waport import ErrorCode, Recipient, WaportError, parse_recipient
+from waport.domain.recipients import stored_recipient
 from waport.testing.strategies import phone_digits, phone_spellings, recipients
 
 ORACLE_PHONE = re.compile(r"[1-9][0-9]{7,14}")
@@ -90,3 +91,23 @@ def test_invalid(text: object) -> None:
 def test_e164_form_for_providers() -> None:
     assert parse_recipient("255712345678").e164 == "+255712345678"
     assert parse_recipient("1@g.us").e164 == "1@g.us"
+
+
+@given(
+    st.from_regex(r"[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9_=-]{1,128}", fullmatch=True),
+)
+def test_user_ids_and_groups_api_ids_parse_to_their_own_kinds(user_id: str, group: str) -> None:
+    user = parse_recipient(f"  {user_id} ")
+    assert (user.kind, str(user), user.person) == ("user", user_id, True)
+    found = parse_recipient(f"group:{group}")
+    assert (found.kind, str(found), found.person) == ("group", f"group:{group}", False)
+    assert parse_recipient(str(user)) == user  # the normal form parses to itself
+    assert stored_recipient(str(found)) == found
+
+
+@pytest.mark.parametrize("text", ["group:", "group:a/b", "group:" + "x" * 129, "us.123", "US."])
+def test_a_malformed_user_id_or_group_id_is_refused(text: str) -> None:
+    with pytest.raises(WaportError) as info:
+        parse_recipient(text)
+    assert info.value.code == ErrorCode.INVALID_RECIPIENT

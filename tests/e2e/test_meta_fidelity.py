@@ -95,3 +95,79 @@ async def test_referrals_flow_answers_and_unknown_kinds_are_kept(tmp_path: Path)
             assert kinds == ["flow_reply", "text", "unknown"]  # none dropped
         log = await anyio.to_thread.run_sync(gateway.stop)
     assert "Traceback" not in log
+
+
+BSUID = "US.13491208655302741918"
+GROUP = "Y2FwaV9ncm91cDox"
+
+
+def _raw(fake: meta_fake.FakeGraphApi, value: dict[str, Any]) -> tuple[dict[str, str], bytes]:
+    body = json.dumps(fake.webhook(value), separators=(",", ":")).encode()
+    return meta_fake.sign(body), body
+
+
+async def test_a_user_known_by_id_is_answered_and_a_group_opens_no_private_window(
+    tmp_path: Path,
+) -> None:
+    by_id = {  # a user who shows a username: Meta withholds the number
+        "contacts": [{"profile": {"name": "Ana", "username": "@ana"}, "user_id": BSUID}],
+        "messages": [
+            {
+                "from_user_id": BSUID,
+                "id": "wamid.USER1",
+                "timestamp": str(int(time.time())),
+                "type": "text",
+                "text": {"body": "Do you ship to Arusha?"},
+            }
+        ],
+    }
+    in_group = {  # a Groups API message: the group's, written by a participant
+        "contacts": [{"profile": {"name": "Bo"}, "wa_id": "16505550000"}],
+        "messages": [
+            {
+                "from": "16505550000",
+                "group_id": GROUP,
+                "id": "wamid.GROUP1",
+                "timestamp": str(int(time.time())),
+                "type": "text",
+                "text": {"body": "Hi all"},
+            }
+        ],
+    }
+    async with (
+        webhook_receiver() as receiver,
+        meta_gateway(tmp_path, WAPORT_WEBHOOK_URL=receiver.url) as (gateway, fake),
+    ):
+        headers = {"Authorization": f"Bearer {gateway.key}"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            await _deliver(http, gateway, _raw(fake, by_id))
+            await _deliver(http, gateway, _raw(fake, in_group))
+            user = await _received(receiver, "wamid.USER1")
+            assert (user["from"], user["contact"]) == (
+                BSUID,
+                {"user_id": BSUID, "username": "@ana"},
+            )
+            assert user["contact_name"] == "Ana"
+            group = await _received(receiver, "wamid.GROUP1")
+            assert group["from"] == f"group:{GROUP}"
+            assert group["group"] == {"id": f"group:{GROUP}", "participant": "16505550000"}
+            async with http.get(f"{gateway.base}/v1/messages/{user['message_id']}") as r:
+                assert (await r.json())["data"]["contact"]["username"] == "@ana"
+
+            async def send(to: str) -> tuple[int, Any]:
+                body = {"to": to, "text": "Yes we do", "sender_id": meta_fake.PHONE_NUMBER_ID}
+                async with http.post(f"{gateway.base}/v1/messages", json=body) as r:
+                    return r.status, await r.json()
+
+            status, answer = await send(BSUID)  # within the window the user opened
+            assert status == 200, answer
+            assert fake.sent[-1]["recipient"] == BSUID
+            assert "to" not in fake.sent[-1]
+            status, answer = await send(f"group:{GROUP}")
+            assert status == 200, answer
+            assert (fake.sent[-1]["recipient_type"], fake.sent[-1]["to"]) == ("group", GROUP)
+            status, answer = await send("+16505550000")  # the participant wrote to the group
+            assert (status, answer["error"]["code"]) == (422, "WINDOW_CLOSED")
+            assert fake.invalid == []
+        log = await anyio.to_thread.run_sync(gateway.stop)
+    assert "Traceback" not in log

@@ -50,6 +50,10 @@ class InboundMessage:
     flow_reply: Mapping[str, Any] | None = None
     """What a customer filled in a WhatsApp Flow: ``name``, ``body`` and ``response``
     (the answers, parsed from the provider's JSON)."""
+    user_id: str | None = None
+    """The writer's business-scoped user id (Meta's BSUID), when the provider gave it."""
+    username: str | None = None
+    """The writer's WhatsApp username, if they set one (then Meta may withhold the number)."""
     payload: Mapping[str, Any] = attrs.field(factory=dict)
     raw: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
@@ -175,6 +179,18 @@ def status_payload(
     return data
 
 
+def writer_details(message: InboundMessage) -> dict[str, Any]:
+    """Who wrote, beyond the chat: ``contact`` (``user_id``, ``username``) when the
+    provider named them, and ``group`` (``id``, ``participant``) for a group's message."""
+    out: dict[str, Any] = {}
+    if message.user_id is not None or message.username is not None:
+        out["contact"] = {"user_id": message.user_id, "username": message.username}
+    if message.contact is not None and message.contact.kind == "group":
+        participant = str(message.author) if message.author is not None else None
+        out["group"] = {"id": str(message.contact), "participant": participant}
+    return out
+
+
 def inbound_payload(
     *, message_id: str, message: InboundMessage, reply_to_message_id: str | None
 ) -> dict[str, Any]:
@@ -197,6 +213,7 @@ def inbound_payload(
         data["referral"] = dict(message.referral)
     if message.flow_reply is not None:
         data["flow_reply"] = dict(message.flow_reply)
+    data.update(writer_details(message))
     if reply_to_message_id is not None:
         data["reply_to_message_id"] = reply_to_message_id
     if message.reply_to is not None:

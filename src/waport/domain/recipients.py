@@ -1,4 +1,6 @@
-"""Recipients: E.164 phone numbers, group JIDs and channel JIDs.
+"""Recipients: E.164 phone numbers, WhatsApp users by business-scoped user id (a user
+who shows a username instead of a number), groups (WhatsApp-Web JIDs, or ids of
+Meta's Groups API) and channel JIDs.
 
 ``parse_recipient`` turns any accepted spelling into one normal form, so two
 spellings of one number are the same ``Recipient`` (duplicate detection and the
@@ -14,7 +16,7 @@ import attrs
 
 from waport.domain.errors import ErrorCode, WaportError
 
-RecipientKind = Literal["phone", "group", "channel", "erased"]
+RecipientKind = Literal["phone", "user", "group", "channel", "erased"]
 
 ERASED_PREFIX: Final = "erased:"
 """How an erased contact's pseudonym begins (``waport.domain.erasure``)."""
@@ -23,6 +25,12 @@ _STRIPPED: Final = str.maketrans("", "", " -.()")
 _PHONE: Final = re.compile(r"[1-9][0-9]{7,14}")
 _GROUP: Final = re.compile(r"[0-9]+(?:-[0-9]+)?@g\.us")
 _CHANNEL: Final = re.compile(r"[0-9]+@newsletter")
+_USER: Final = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
+"""A business-scoped user id (BSUID): a country code, a dot, ``ENT.`` for a parent
+BSUID, then up to 128 letters and digits (``US.13491208655302741918``)."""
+GROUP_PREFIX: Final = "group:"
+_GROUP_ID: Final = re.compile(r"[A-Za-z0-9_=-]{1,128}")
+"""A Meta Groups API group id (``group:`` and the id as Meta gives it)."""
 _USER_JID_SUFFIXES: Final = ("@c.us", "@s.whatsapp.net")
 
 
@@ -30,9 +38,11 @@ _USER_JID_SUFFIXES: Final = ("@c.us", "@s.whatsapp.net")
 class Recipient:
     """A validated destination. ``str(r)`` is the normal form.
 
-    phone: digits only, no ``+`` (``255712345678``); group: ``<digits>@g.us`` or
-    ``<digits>-<digits>@g.us``; channel: ``<digits>@newsletter``; erased: the
-    pseudonym of an erased contact (``erased:<hex>``, never parsed from a request).
+    phone: digits only, no ``+`` (``255712345678``); user: a BSUID
+    (``US.13491208655302741918``); group: ``<digits>@g.us`` or ``<digits>-<digits>@g.us``
+    (WhatsApp Web), or ``group:<id>`` (Meta's Groups API); channel:
+    ``<digits>@newsletter``; erased: the pseudonym of an erased contact
+    (``erased:<hex>``, never parsed from a request).
     """
 
     kind: RecipientKind
@@ -40,6 +50,12 @@ class Recipient:
 
     def __str__(self) -> str:
         return self.value
+
+    @property
+    def person(self) -> bool:
+        """One person (a number, or a user known by id): the kind the 24-hour window,
+        opt-out and per-recipient pacing are about; not a group, channel or pseudonym."""
+        return self.kind in ("phone", "user")
 
     @property
     def e164(self) -> str:
@@ -55,6 +71,16 @@ def parse_recipient(text: object, *, param: str = "to") -> Recipient:
     if not isinstance(text, str):
         raise WaportError(ErrorCode.INVALID_RECIPIENT, "the recipient must be a string", param)
     raw = text.strip()
+    if _USER.fullmatch(raw):
+        return Recipient("user", raw)
+    if raw.startswith(GROUP_PREFIX):
+        if _GROUP_ID.fullmatch(raw[len(GROUP_PREFIX) :]):
+            return Recipient("group", raw)
+        raise WaportError(
+            ErrorCode.INVALID_RECIPIENT,
+            "a Groups API group is group:<id> (letters, digits, _, = and -)",
+            param,
+        )
     if raw.endswith("@g.us"):
         if _GROUP.fullmatch(raw):
             return Recipient("group", raw)

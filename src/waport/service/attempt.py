@@ -73,7 +73,7 @@ async def pace(
         if not decision.allowed:
             return now + decision.retry_after
     pair = core.policy.pair_rate or caps.pair_rate
-    if pair is not None and record.contact.kind == "phone":
+    if pair is not None and record.contact.person:
         decision = await limits.hit(f"pair:{record.sender_id}:{record.contact}", pair, now=now)
         if not decision.allowed:
             return now + decision.retry_after

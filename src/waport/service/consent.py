@@ -26,7 +26,7 @@ async def _rules(core: Core, workspace_id: str) -> ConsentRules:
 
 def _said(rules: ConsentRules, record: MessageRecord) -> Consent | None:
     inbound = record.inbound
-    if inbound is None or inbound.kind != "text" or record.contact.kind != "phone":
+    if inbound is None or inbound.kind != "text" or not record.contact.person:
         return None
     return classify(inbound.text, rules.opt_out_keywords, rules.opt_in_keywords)
 

@@ -61,8 +61,12 @@ class ContactPage:
 
 def _phone(text: str) -> Recipient:
     recipient = parse_recipient(text, param="phone")
-    if recipient.kind != "phone":
-        raise WaportError(ErrorCode.INVALID_RECIPIENT, "a contact is a phone number", "phone")
+    if not recipient.person:
+        raise WaportError(
+            ErrorCode.INVALID_RECIPIENT,
+            "a contact is a phone number (or a WhatsApp user id)",
+            "phone",
+        )
     return recipient
 
 

@@ -39,6 +39,12 @@ def check_capabilities(caps: Capabilities, message: OutboundMessage) -> None:
         raise WaportError(
             ErrorCode.FEATURE_NOT_SUPPORTED, "this provider cannot send to groups", "to"
         )
+    if message.to.kind == "user" and not caps.user_ids:
+        raise WaportError(
+            ErrorCode.FEATURE_NOT_SUPPORTED,
+            "this provider cannot send to a user by business-scoped user id",
+            "to",
+        )
     if message.to.kind == "channel" and not caps.channels:
         raise WaportError(
             ErrorCode.FEATURE_NOT_SUPPORTED, "this provider cannot send to channels", "to"

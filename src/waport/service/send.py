@@ -112,7 +112,7 @@ async def prepare(
         spec, _ = await bound_template(core, message, sender.id)
         category = spec.category.value
         blocked = core.consent_rules(workspace).blocked
-        if category in blocked and message.to.kind == "phone":
+        if category in blocked and message.to.person:
             contact = await core.store.contacts.get(workspace.id, message.to)
             if contact is not None and refuses(category, contact.opted_out, blocked):
                 raise opted_out_error()
@@ -123,7 +123,7 @@ async def prepare(
         caps.window_applies
         and message.check_window
         and is_gated(message.content)
-        and message.to.kind == "phone"
+        and message.to.person
     ):
         last = await messages.last_inbound(
             workspace.id, message.to, sender.id, include_templates=workspace.template_opens_window

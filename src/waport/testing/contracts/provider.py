@@ -232,11 +232,8 @@ class ProviderContract:
     async def test_groups_and_channels_are_honest(
         self, harness: ProviderHarness, kind: str
     ) -> None:
-        to = (
-            Recipient("group", "120363025246125486@g.us")
-            if kind == "group"
-            else Recipient("channel", "120363025246125486@newsletter")
-        )
+        group = getattr(harness, "group", Recipient("group", "120363025246125486@g.us"))
+        to = group if kind == "group" else Recipient("channel", "120363025246125486@newsletter")
         supported = (
             harness.provider.capabilities.groups
             if kind == "group"
@@ -244,6 +241,21 @@ class ProviderContract:
         )
         before = harness.remote_calls
         if supported:
+            receipt = await self._send(harness, "text", to=to)
+            assert receipt.provider_message_id
+            assert harness.sent()[-1]["to"] == str(to)
+        else:
+            with pytest.raises(WaportError) as info:
+                await self._send(harness, "text", to=to)
+            assert info.value.code == ErrorCode.FEATURE_NOT_SUPPORTED
+            assert harness.remote_calls == before
+
+    async def test_a_user_known_by_id_is_sent_to_only_where_the_provider_can(
+        self, harness: ProviderHarness
+    ) -> None:
+        to = Recipient("user", "US.13491208655302741918")
+        before = harness.remote_calls
+        if harness.provider.capabilities.user_ids:
             receipt = await self._send(harness, "text", to=to)
             assert receipt.provider_message_id
             assert harness.sent()[-1]["to"] == str(to)
