@@ -29,6 +29,8 @@ _KNOWN_KINDS: Final = frozenset(
         "system",
         "unsupported",
         "request_welcome",
+        "edit",
+        "revoke",
     }
 )
 _REFERRAL_FIELDS: Final = (
@@ -127,6 +129,15 @@ def inbound(
         payload = {kind: body}
         if kind == "system" and isinstance(body, Mapping):
             text = str(body.get("body", "")) or None
+    elif kind == "edit" and isinstance(body, Mapping):  # the writer changed a message
+        kind, edited = "edited", body.get("message")
+        payload = {"original_message_id": body.get("original_message_id"), "message": edited}
+        if isinstance(edited, Mapping):
+            new = edited.get(str(edited.get("type", "")))
+            if isinstance(new, Mapping) and (new.get("body") or new.get("caption")):
+                text = str(new.get("body") or new.get("caption"))
+    elif kind == "revoke" and isinstance(body, Mapping):  # ... or deleted it for everyone
+        kind, payload = "revoked", {"original_message_id": body.get("original_message_id")}
     elif kind == "unsupported":
         errors = message.get("errors") or []
         payload = {"errors": [e.get("code") for e in errors if isinstance(e, Mapping)]}

@@ -72,7 +72,8 @@ def check_request(path: str, body: Any) -> list[str]:
     """Problems with a WAHA request body, by its documented shape."""
     if not isinstance(body, Mapping):
         return ["the body is not an object"]
-    problems = [] if isinstance(body.get("session"), str) else ["session is required"]
+    in_path = path.endswith("/presence")  # the session is in the path: /api/{session}/...
+    problems = [] if in_path or isinstance(body.get("session"), str) else ["session is required"]
     if path == "/api/reaction":
         if not isinstance(body.get("messageId"), str) or not isinstance(body.get("reaction"), str):
             problems.append("reaction needs messageId and reaction")
@@ -116,6 +117,10 @@ def check_request(path: str, body: Any) -> list[str]:
             problems.append("contacts are {vcard} or {fullName, phoneNumber}")
     elif path in ("/api/sendSeen", "/api/startTyping", "/api/stopTyping"):
         allowed = {"session", "chatId", "messageIds", "messageId", "participant"}
+    elif path.endswith("/presence"):
+        allowed = {"chatId", "presence"}
+        if body.get("presence") not in ("offline", "online", "typing", "recording", "paused"):
+            problems.append("presence is offline, online, typing, recording or paused")
     elif path == "/api/sendButtons":
         allowed = common | {"header", "body", "footer", "buttons", "headerImage"}
         buttons = body.get("buttons")
@@ -181,6 +186,7 @@ class FakeWaha:
         application.router.add_post("/api/sendSeen", self.seen_handler)
         application.router.add_post("/api/startTyping", self.seen_handler)
         application.router.add_post("/api/stopTyping", self.seen_handler)
+        application.router.add_post("/api/{session}/presence", self.seen_handler)
         application.router.add_get("/api/sessions/{session}", self.session_info)
         application.router.add_get("/api/contacts/check-exists", self.check_exists)
         application.router.add_get("/api/files/{session}/{name}", self.file)

@@ -29,6 +29,8 @@ class WebConfig:
     """Send interactive buttons and lists (WAHA says they may stop working at any time)."""
     message_ids: bool = False
     """Pre-generate message ids from waport's ids (NOWEB/GOWS engines) so retries re-use them."""
+    recording_indicator: bool = True
+    """Show "recording audio..." in the chat before a voice note goes (WAHA's presence)."""
     timeout: float = 20.0
     """Seconds one WAHA request may take."""
     max_rps: float = 20.0
@@ -50,6 +52,7 @@ async def open_web(config: WebConfig, ctx: PluginContext) -> AsyncIterator[WahaP
             base64_media=config.base64_media,
             interactive=config.interactive,
             message_ids=config.message_ids,
+            recording_indicator=config.recording_indicator,
             timeout=config.timeout,
             max_rps=config.max_rps,
         )

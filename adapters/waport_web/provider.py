@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
@@ -43,6 +44,8 @@ from waport_web import errors, media, wire
 HMAC_HEADER: Final = "X-Webhook-Hmac"
 DEFAULT_TIMEOUT: Final = 20.0
 """Seconds a WAHA request (and so a send, which is one request) may take."""
+
+log = logging.getLogger("waport.web")
 
 
 def default_capabilities(
@@ -91,6 +94,9 @@ class WahaProvider:
     message_ids: bool = False
     """Send a pre-generated message id derived from waport's id (NOWEB/GOWS engines), so a
     retried text, location or contact card re-uses it."""
+    recording_indicator: bool = True
+    """Before a voice note, set the chat's presence to ``recording`` (best effort: a
+    failure is logged and the note still goes), as a person's phone would show."""
     timeout: float = DEFAULT_TIMEOUT
     max_rps: float = 20.0
     _capabilities: tuple[dict[str, Any], Capabilities] | None = attrs.field(
@@ -264,11 +270,23 @@ class WahaProvider:
             message_ids=self.message_ids,
         )
         stream = source if isinstance(source, MediaStream) else None
+        if path == wire.VOICE_PATH and self.recording_indicator:
+            await self._presence(wire.chat_id(message.to), "recording")
         answer = await self._call(method, path, json_body=body, media_stream=stream)
         pid = wire.sent_id(answer, body.get("id") if isinstance(body.get("id"), str) else None)
         if pid is None:
             pid = f"unknown.{client_id}"  # it was sent (2xx): never fail it into a re-send
         return SendReceipt(provider_message_id=pid, accepted_at=self.clock.now())
+
+    async def _presence(self, chat: str, presence: str) -> None:
+        try:
+            await self._call(
+                "POST",
+                f"/api/{self.session}/presence",
+                json_body={"chatId": chat, "presence": presence},
+            )
+        except WaportError as exc:  # an indicator never costs the message
+            log.warning("WAHA presence %s for a chat failed: %s", presence, exc.code)
 
     async def mark_read(
         self, provider_message_id: str, *, sender: str, contact: Recipient, typing: bool = False

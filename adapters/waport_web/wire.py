@@ -112,10 +112,11 @@ def _file(media: Media) -> dict[str, Any]:
     return out
 
 
+VOICE_PATH: Final = "/api/sendVoice"
 _MEDIA_ENDPOINTS: Final[Mapping[MediaKind, str]] = {
     MediaKind.IMAGE: "/api/sendImage",
     MediaKind.DOCUMENT: "/api/sendFile",
-    MediaKind.AUDIO: "/api/sendVoice",
+    MediaKind.AUDIO: VOICE_PATH,
     MediaKind.VIDEO: "/api/sendVideo",
 }
 

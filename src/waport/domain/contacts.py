@@ -11,6 +11,7 @@ from typing import Any, Final
 import attrs
 
 from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.events import InboundMessage
 from waport.domain.limits import (
     CONTACT_NAME_MAX,
     LABEL_MAX,
@@ -21,7 +22,7 @@ from waport.domain.limits import (
 )
 from waport.domain.listing import DEFAULT_LIMIT, pack, page_params, unpack
 from waport.domain.messages import JsonScalar
-from waport.domain.recipients import Recipient
+from waport.domain.recipients import Recipient, parse_recipient
 from waport.domain.records import Contact
 
 PATCH_FIELDS: Final = ("name", "labels", "attributes", "opted_out")
@@ -192,3 +193,36 @@ def matches(contact: Contact, query: ContactQuery) -> bool:
         ):
             return False
     return query.after is None or str(contact.recipient) > query.after
+
+
+# ----------------------------------------------------------------------------- number changes
+
+PREVIOUS_NUMBER: Final = "previous_number"
+NEW_NUMBER: Final = "new_number"
+
+
+def number_change(message: InboundMessage) -> tuple[Recipient, Recipient] | None:
+    """``(old, new)`` when ``message`` is the provider's word that its writer changed
+    number (Meta's ``system`` message of type ``user_changed_number``)."""
+    system = message.payload.get("system") if message.kind == "system" else None
+    if not isinstance(system, Mapping) or system.get("type") != "user_changed_number":
+        return None
+    if message.contact is None or not message.contact.person:
+        return None
+    try:
+        new = parse_recipient(str(system.get("wa_id", "")), param="wa_id")
+    except WaportError:
+        return None
+    return (message.contact, new) if new.person and new != message.contact else None
+
+
+def carry_over(
+    old: Recipient, new: Recipient, known: Contact | None
+) -> tuple[ContactPatch, ContactPatch]:
+    """What a number change writes: the new number's contact takes the old one's name and
+    labels and notes ``previous_number``; the old one notes ``new_number``. Its history,
+    windows and opt-out stay with the old number (a new number has not opted in)."""
+    name: str | object = known.name if known is not None and known.name else KEEP
+    labels = known.labels if known is not None else ()
+    to_new = ContactPatch(name=name, add_labels=labels, attributes={PREVIOUS_NUMBER: str(old)})
+    return to_new, ContactPatch(attributes={NEW_NUMBER: str(new)})

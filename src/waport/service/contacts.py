@@ -15,7 +15,9 @@ import attrs
 from waport.domain.consent import ConsentChange
 from waport.domain.contacts import (
     ContactQuery,
+    carry_over,
     contact_cursor,
+    number_change,
     parse_contact_patch,
     parse_contact_query,
 )
@@ -24,7 +26,7 @@ from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.inbound_media import stored_media_id
 from waport.domain.listing import MessageQuery
 from waport.domain.recipients import Recipient, parse_recipient
-from waport.domain.records import Contact
+from waport.domain.records import Contact, MessageRecord
 from waport.domain.window import window_status
 from waport.service.core import Core, Scope
 
@@ -150,6 +152,23 @@ async def erase_contact(core: Core, scope: Scope, phone: str) -> ErasedContact:
             async with core.inbound_fetches.one_fetch(record.id):
                 media += await core.store.media.delete(stored_media_id(record.id))
     return ErasedContact(pseudonym=alias, messages=len(erased), media=media)
+
+
+async def note_number_changes(core: Core, records: Sequence[MessageRecord]) -> int:
+    """Contacts whose number changed (stored inbound ``system`` messages saying so): the
+    new number's contact takes the old one's name and labels; returns how many."""
+    changed = 0
+    for record in records:
+        change = number_change(record.inbound) if record.inbound is not None else None
+        if change is None:
+            continue
+        old, new = change
+        store = core.store.contacts
+        to_new, to_old = carry_over(old, new, await store.get(record.workspace_id, old))
+        await store.patch(record.workspace_id, new, to_new, record.created_at)
+        await store.patch(record.workspace_id, old, to_old, record.created_at)
+        changed += 1
+    return changed
 
 
 async def on_whatsapp(

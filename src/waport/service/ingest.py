@@ -19,6 +19,7 @@ from waport.domain.lifecycle import StatusPatch
 from waport.domain.records import Direction, MessageRecord
 from waport.domain.status import MessageStatus, StatusChange
 from waport.service import consent, inbound_media, signals, templates
+from waport.service.contacts import note_number_changes
 from waport.service.core import Core, IngestReport
 
 log = logging.getLogger("waport.service")
@@ -85,6 +86,7 @@ async def ingest(core: Core, events: Sequence[ProviderEvent]) -> IngestReport:
     for record in stored:
         log.debug("inbound %s from %s stored", record.id, record.contact)
     inbound_media.queue(core, stored)
+    await note_number_changes(core, stored)
     if opted:
         await consent.announce(core, stored, opted)
     patches = [

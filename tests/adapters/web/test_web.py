@@ -591,3 +591,25 @@ async def test_whether_a_number_has_whatsapp(harness: WebHarness) -> None:
     with pytest.raises(WaportError) as info:
         await numbers.on_whatsapp(parse_recipient(TO), sender=SESSION)
     assert info.value.code == ErrorCode.PROVIDER_AUTH_FAILED
+
+
+VOICE = {
+    "type": "audio",
+    "url": "https://cdn.example.com/v.ogg",
+    "voice": True,
+    "mime_type": "audio/ogg; codecs=opus",
+}
+
+
+async def test_a_voice_note_is_preceded_by_the_recording_indicator(harness: WebHarness) -> None:
+    await send(harness, {"media": VOICE})
+    chat = "255712345678@c.us"
+    assert harness.fake.seen == [
+        {"path": "/api/default/presence", "chatId": chat, "presence": "recording"}
+    ]
+    assert harness.fake.sent[-1][0] == "/api/sendVoice"
+    await send(harness, {"text": "no indicator for a text"}, client_id="msg_2")
+    assert len(harness.fake.seen) == 1
+    harness.provider.recording_indicator = False
+    await send(harness, {"media": VOICE}, client_id="msg_3")
+    assert len(harness.fake.seen) == 1
