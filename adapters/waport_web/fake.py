@@ -159,6 +159,8 @@ class FakeWaha:
     without_whatsapp: set[str] = attrs.Factory(set)
     """Numbers (digits) check-exists says have no WhatsApp account."""
     """Media contacts sent, as WAHA keeps them: file name -> (bytes, mime type)."""
+    refuse_next: list[str] = attrs.Factory(list)
+    """Field-level messages to refuse the next send with (WAHA's 400 validation answer)."""
     file_failures: int = 0
     """How many file downloads to answer 500 first."""
     file_downloads: int = 0
@@ -221,8 +223,11 @@ class FakeWaha:
             )
         path = request.path
         problems = check_request(path, body)
-        if problems:
+        if not problems and self.refuse_next:  # a rule of WAHA's that waport cannot know
+            problems, self.refuse_next = self.refuse_next, []
+        elif problems:
             self.invalid.append((path, problems))
+        if problems:
             return web.json_response(
                 {"statusCode": 400, "message": problems, "error": "Bad Request"}, status=400
             )
@@ -348,6 +353,12 @@ class FakeWaha:
         return web.Response(body=data, content_type=mime_type.split(";")[0])
 
     # ------------------------------------------------------------------ webhooks
+
+    def session_changed(self, status: str, *, at: datetime) -> dict[str, Any]:
+        """The session becomes ``status`` (its sends answer 422 unless WORKING) and the
+        ``session.status`` envelope WAHA sends to say so."""
+        self.status = status
+        return self.envelope("session.status", {"name": self.session, "status": status}, at=at)
 
     def envelope(self, event: str, payload: Mapping[str, Any], *, at: datetime) -> dict[str, Any]:
         return {

@@ -2,13 +2,14 @@
 a session that stops ``WORKING`` makes its sender unavailable (shown on
 ``GET /v1/senders/{id}``, announced as ``sender.updated``) and its sends fail at once
 with PROVIDER_UNAVAILABLE, without a call to WAHA, until the session works again; a
-delivery receipt without a timestamp is applied, and a photo without ``hasMedia`` is a
-photo."""
+delivery receipt without a timestamp is applied, a photo without ``hasMedia`` is a
+photo, and WAHA's field-level words on a refused send reach the caller."""
 
 from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,10 @@ def _signed(fake: web_fake.FakeWaha, event: str, payload: dict[str, Any]) -> tup
     envelope["timestamp"] = int(time.time() * 1000)
     body = json.dumps(envelope).encode()
     return web_fake.sign(body), body
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _events(receiver: Receiver, kind: str) -> list[dict[str, Any]]:
@@ -57,6 +62,13 @@ async def test_a_session_down_fails_sends_fast_and_receipts_and_photos_are_kept(
                     headers, body = _signed(fake, event, payload)
                     async with http.post(
                         gateway.base + "/webhooks/web", data=body, headers=headers
+                    ) as r:
+                        assert r.status == 200, await r.text()
+
+                async def deliver_envelope(envelope: dict[str, Any]) -> None:
+                    body = json.dumps(envelope).encode()
+                    async with http.post(
+                        gateway.base + "/webhooks/web", data=body, headers=web_fake.sign(body)
                     ) as r:
                         assert r.status == 200, await r.text()
 
@@ -103,7 +115,7 @@ async def test_a_session_down_fails_sends_fast_and_receipts_and_photos_are_kept(
                 status, read = await call("GET", f"/v1/messages/{sent['data']['message_id']}")
                 assert read["data"]["status"] == "read", read
 
-                await deliver("session.status", {"status": "SCAN_QR_CODE"})
+                await deliver_envelope(fake.session_changed("SCAN_QR_CODE", at=now()))
                 status, shown = await call("GET", f"/v1/senders/{session}")
                 assert shown["data"]["health"]["available"] is False
                 assert shown["data"]["health"]["state"] == "SCAN_QR_CODE"
@@ -115,9 +127,15 @@ async def test_a_session_down_fails_sends_fast_and_receipts_and_photos_are_kept(
                 assert time.monotonic() - started < 1.0  # at once, not after a timeout
                 assert fake.calls == calls  # WAHA was not asked
 
-                await deliver("session.status", {"status": "WORKING"})
+                await deliver_envelope(fake.session_changed("WORKING", at=now()))
                 status, again = await call("POST", "/v1/messages", text)
                 assert status == 200, again
+
+                # WAHA refuses a send for a rule waport cannot know: its words are kept
+                fake.refuse_next = ["text must be shorter than 4096 characters"]
+                status, refused = await call("POST", "/v1/messages", text)
+                assert (status, refused["error"]["code"]) == (400, "VALIDATION_FAILED")
+                assert "shorter than 4096" in json.dumps(refused["error"])
 
                 async def announced() -> bool:
                     return len(_events(receiver, "sender.updated")) >= 2

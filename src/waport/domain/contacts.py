@@ -217,12 +217,15 @@ def number_change(message: InboundMessage) -> tuple[Recipient, Recipient] | None
 
 
 def carry_over(
-    old: Recipient, new: Recipient, known: Contact | None
+    old: Recipient, new: Recipient, known: Contact | None, profile_name: str | None = None
 ) -> tuple[ContactPatch, ContactPatch]:
-    """What a number change writes: the new number's contact takes the old one's name and
-    labels and notes ``previous_number``; the old one notes ``new_number``. Its history,
-    windows and opt-out stay with the old number (a new number has not opted in)."""
+    """What a number change writes: the new number's contact takes the old one's name (or
+    the profile name the change came with) and labels and notes ``previous_number``; the
+    old one notes ``new_number``. Its history, windows and opt-out stay with the old
+    number (a new number has not opted in)."""
     name: str | object = known.name if known is not None and known.name else KEEP
+    if name is KEEP and profile_name:
+        name = profile_name
     labels = known.labels if known is not None else ()
     to_new = ContactPatch(name=name, add_labels=labels, attributes={PREVIOUS_NUMBER: str(old)})
     return to_new, ContactPatch(attributes={NEW_NUMBER: str(new)})

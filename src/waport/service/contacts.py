@@ -164,7 +164,9 @@ async def note_number_changes(core: Core, records: Sequence[MessageRecord]) -> i
             continue
         old, new = change
         store = core.store.contacts
-        to_new, to_old = carry_over(old, new, await store.get(record.workspace_id, old))
+        known = await store.get(record.workspace_id, old)
+        profile = record.inbound.contact_name if record.inbound is not None else None
+        to_new, to_old = carry_over(old, new, known, profile)
         await store.patch(record.workspace_id, new, to_new, record.created_at)
         await store.patch(record.workspace_id, old, to_old, record.created_at)
         changed += 1
