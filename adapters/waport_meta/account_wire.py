@@ -11,9 +11,9 @@ from waport.domain.events import SenderUpdate
 from waport_meta.inbound import PROVIDER
 
 ACCOUNT_FIELDS: Final = frozenset({"phone_number_quality_update", "account_update"})
-_BANNED: Final = frozenset({"DISABLE", "SCHEDULE_FOR_DISABLE"})
+_BANNED: Final = frozenset({"DISABLE"})
 """``ban_info.waba_ban_state`` values after which the account's numbers cannot send
-(``SCHEDULE_FOR_DISABLE`` is taken as down already: its sends would soon fail)."""
+(``SCHEDULE_FOR_DISABLE`` still sends until its date: it is kept as the reason only)."""
 _REINSTATED: Final = "REINSTATE"
 
 

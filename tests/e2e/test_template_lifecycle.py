@@ -107,22 +107,29 @@ async def test_create_approve_send_pause_refuse_delete(tmp_path: Path) -> None:
                 previous_quality_score="GREEN",
                 new_quality_score="RED",
             )
+            await meta_says(
+                "",
+                field="template_category_update",
+                previous_category="UTILITY",
+                new_category="MARKETING",
+            )
             status, refused = await call("POST", "/v1/messages", SEND)
             assert (status, refused["error"]["code"]) == (422, "TEMPLATE_NOT_APPROVED")
             assert len(fake.sent) == 1  # refused before any call to Meta
             status, listed = await call("GET", "/v1/templates")
             (now,) = [t for t in listed["data"] if t["name"] == "order_ready"]
-            assert (now["status"], now["quality"]) == ("PAUSED", "RED")
+            assert (now["status"], now["quality"], now["category"]) == ("PAUSED", "RED", "MARKETING")
 
             async def announced() -> bool:
-                return len(_updates(receiver)) >= 3
+                return len(_updates(receiver)) >= 4
 
             await wait_for(announced)
             updates = _updates(receiver)
-            assert [(u["status"], u["quality"]) for u in updates] == [
-                ("APPROVED", None),
-                ("PAUSED", None),
-                ("PAUSED", "RED"),
+            assert [(u["status"], u["quality"], u["category"]) for u in updates] == [
+                ("APPROVED", None, "UTILITY"),
+                ("PAUSED", None, "UTILITY"),
+                ("PAUSED", "RED", "UTILITY"),
+                ("PAUSED", "RED", "MARKETING"),
             ]
             assert updates[1]["previous"]["status"] == "APPROVED"
 

@@ -52,6 +52,11 @@ from .test_templates_meta import SECOND_NUMBER, _webhook
         ),
         (
             "account_update",
+            {"event": "ACCOUNT_UPDATE", "ban_info": {"waba_ban_state": "SCHEDULE_FOR_DISABLE"}},
+            {"available": None, "reason": "ban SCHEDULE_FOR_DISABLE"},
+        ),
+        (
+            "account_update",
             {
                 "event": "ACCOUNT_RESTRICTION",
                 "restriction_info": [
