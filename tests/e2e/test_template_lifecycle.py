@@ -118,7 +118,11 @@ async def test_create_approve_send_pause_refuse_delete(tmp_path: Path) -> None:
             assert len(fake.sent) == 1  # refused before any call to Meta
             status, listed = await call("GET", "/v1/templates")
             (now,) = [t for t in listed["data"] if t["name"] == "order_ready"]
-            assert (now["status"], now["quality"], now["category"]) == ("PAUSED", "RED", "MARKETING")
+            assert (now["status"], now["quality"], now["category"]) == (
+                "PAUSED",
+                "RED",
+                "MARKETING",
+            )
 
             async def announced() -> bool:
                 return len(_updates(receiver)) >= 4
