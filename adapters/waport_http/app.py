@@ -8,8 +8,8 @@ wrapper, and the bounds on request bodies.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any, Final
 
@@ -45,6 +45,28 @@ class Keep:
 
 
 @attrs.define
+class Slots:
+    """At most ``limit`` long-lived answers (event streams) at once; 429 past that."""
+
+    limit: int
+    used: int = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if self.used >= self.limit:
+            raise WaportError(
+                ErrorCode.RATE_LIMITED,
+                f"this gateway serves at most {self.limit} event streams at once",
+                retry_after=5,
+            )
+        self.used += 1
+        try:
+            yield
+        finally:
+            self.used -= 1
+
+
+@attrs.define
 class Gateway:
     """Everything a request needs, owned by the composition root (``open_gateway``)."""
 
@@ -62,12 +84,16 @@ class Gateway:
     """Seconds a body may pause between chunks; a webhook's must arrive whole within it."""
     max_webhook_reads: int = 8
     """Webhook bodies read at once (before their signature is checked, so by anyone)."""
+    max_streams: int = 64
+    """Event streams (``GET /v1/events/stream``) open at once."""
     metrics: Metrics = attrs.Factory(Metrics)
     on_ingest: Callable[[], None] | None = None
     _webhook_reads: anyio.Semaphore = attrs.field(init=False)
+    streams: Slots = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self._webhook_reads = anyio.Semaphore(self.max_webhook_reads)
+        self.streams = Slots(self.max_streams)
 
     @property
     def core(self) -> Core:
@@ -93,6 +119,13 @@ class Gateway:
         )
         application[bodies.BODY_TIMEOUT] = self.body_timeout
         application.router.add_routes(all_routes(self))
+        changes = self.core.changes
+        if changes is not None:
+
+            async def end_streams(_: web.Application) -> None:
+                changes.close()
+
+            application.on_shutdown.append(end_streams)
         return application
 
     # ------------------------------------------------------------------ auth

@@ -98,6 +98,14 @@ def rate_headers(headers: Any, decision: RateDecision, now: datetime) -> None:
     headers["RateLimit"] = f'"default";r={remaining};t={reset_seconds}'
 
 
+def stamp(request: web.Request, response: web.StreamResponse, clock: Clock) -> None:
+    """The headers every answer carries: its request id and the key's rate state."""
+    response.headers["X-Request-Id"] = request[RID_ATTR]
+    rate = request.get(RATE_ATTR)
+    if rate is not None:
+        rate_headers(response.headers, rate, clock.now())
+
+
 def envelope(*, ids: IdSource, clock: Clock, metrics: Metrics, access_log: bool) -> Middleware:
     """The middleware: every answer carries ``X-Request-Id``; every error is the coded
     envelope with its status; an unexpected exception is logged and answered INTERNAL."""
@@ -133,10 +141,8 @@ def envelope(*, ids: IdSource, clock: Clock, metrics: Metrics, access_log: bool)
             response = error_response(request, err)
             if gone or err.code is ErrorCode.REQUEST_TIMEOUT:
                 response.force_close()  # what is left of that body is not read
-        response.headers["X-Request-Id"] = request_id
-        rate = request.get(RATE_ATTR)
-        if rate is not None:
-            rate_headers(response.headers, rate, clock.now())
+        if not response.prepared:  # a stream stamped its own headers (``stamp``)
+            stamp(request, response, clock)
         resource = request.match_info.route.resource
         route = resource.canonical if resource else "unmatched"
         metrics.inc(

@@ -281,6 +281,36 @@ def openapi_document() -> dict[str, Any]:
                 parameters=[path_param("contact"), *CONVERSATION_PARAMETERS],
             )
         },
+        "/v1/events/stream": {
+            "get": operation(
+                "Server-sent events: each change of a message the key may read, live",
+                "messages:read",
+                {
+                    "200": {
+                        "description": (
+                            "text/event-stream: `ready` (or `reset`: reload, then go on), then "
+                            "one `message` event per changed message, its data the message as "
+                            "GET /v1/messages/{message_id} shows it, its id the change's number"
+                        ),
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    **error_responses(400, *AUTH_ERRORS, 429),
+                },
+                parameters=[
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                        "description": "resume after this event (EventSource sends it itself)",
+                    }
+                ],
+                description=(
+                    "Scoped to the key's workspace and senders. A comment line every 15 s "
+                    "keeps the stream open through proxies; past 64 open streams a gateway answers 429."
+                ),
+            )
+        },
         "/v1/keys": {
             "post": operation(
                 "Create an API key (shown once)",

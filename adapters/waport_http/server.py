@@ -30,6 +30,7 @@ from waport.domain.ledger import CATEGORIES
 from waport.plugins import Registry
 from waport.ports import Clock, IdSource, Provider, Store
 from waport.service import DEFAULT_WORKSPACE, Messenger, Policy, keys, tune_gc
+from waport.service.changes import Changes
 from waport.service.compose import Composition, open_messenger
 from waport.service.lifetime import task_group
 from waport_http.app import Gateway
@@ -91,10 +92,12 @@ async def open_components(
     clock: Clock | None = None,
     ids: IdSource | None = None,
     sync_templates: bool = True,
+    changes: Changes | None = None,
 ) -> AsyncIterator[tuple[Messenger, aiohttp.ClientSession]]:
     """``open_messenger`` with the gateway's shared HTTP session and URL guard (no HTTP
     server, no background loops): what CLI commands need. ``sync_templates``: fetch the
-    templates of a sender that has none at start."""
+    templates of a sender that has none at start; ``changes``: the feed of committed
+    message changes (the gateway's event stream)."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
         guard = CallerUrls(allow_private=loaded.settings.allow_private_urls)
         async with open_messenger(
@@ -104,6 +107,7 @@ async def open_components(
             ids=ids,
             http=http,
             url_guard=guard,
+            changes=changes,
         ) as messenger:
             # by capability: Meta fetches media from its own servers and the sandbox
             # fetches nothing; a WhatsApp-Web server fetches from inside your network
@@ -121,10 +125,10 @@ async def open_gateway(
     background: bool = True,
 ) -> AsyncIterator[Running]:
     settings = loaded.settings
-    async with open_components(loaded, registry=registry, clock=clock, ids=ids) as (
-        messenger,
-        http,
-    ):
+    changes = Changes()
+    async with open_components(
+        loaded, registry=registry, clock=clock, ids=ids, changes=changes
+    ) as (messenger, http):
         store = messenger.store
         lookups = messenger.lookups
 
@@ -180,6 +184,7 @@ async def open_gateway(
                 try:
                     yield running
                 finally:
+                    changes.close()  # event streams end
                     tg.cancel_scope.cancel()
 
 

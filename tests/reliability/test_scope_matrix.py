@@ -65,6 +65,7 @@ def _requests(ids: dict[str, str]) -> dict[tuple[str, str], Callable[[], Awaitab
         ("get", "/v1/conversations"): lambda: fixed("GET", "/v1/conversations"),
         ("get", "/v1/conversations/{contact}"): lambda: fixed("GET", f"/v1/conversations/{TO}"),
         ("get", "/v1/contacts"): lambda: fixed("GET", "/v1/contacts"),
+        ("get", "/v1/events/stream"): lambda: fixed("GET", "/v1/events/stream"),
         ("get", "/v1/contacts/{phone}"): lambda: fixed("GET", f"/v1/contacts/{TO}"),
         ("get", "/v1/contacts/{phone}/whatsapp"): lambda: fixed(
             "GET", f"/v1/contacts/{TO}/whatsapp?sender_id={SENDER}"
@@ -148,6 +149,7 @@ OTHER_SENDER: dict[tuple[str, str], tuple[int, str] | None] = {
     ("get", "/v1/messages"): None,  # lists only its senders' messages
     ("get", "/v1/conversations"): None,  # lists only its senders' conversations
     ("get", "/v1/conversations/{contact}"): None,  # and only their messages
+    ("get", "/v1/events/stream"): None,  # streams only its senders' changes
     ("get", "/v1/contacts"): None,  # contacts belong to the workspace, not to a sender
     ("get", "/v1/contacts/{phone}"): None,
     ("patch", "/v1/contacts/{phone}"): None,
@@ -258,6 +260,8 @@ async def test_scope_and_sender_matrix(gw: Harness) -> None:
         method, path, body = request
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         async with gw.http.request(method, gw.base + path, json=body, headers=headers) as r:
+            if r.content_type == "text/event-stream":  # open: that is the answer; leave
+                return r.status, None
             payload = await r.json(content_type=None)
             return r.status, (payload.get("error") or {}).get("code")
 

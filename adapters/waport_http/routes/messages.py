@@ -10,9 +10,9 @@ from aiohttp import web
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.listing import FILTERS
 from waport.domain.recipients import parse_recipient
-from waport.domain.records import ApiKey
+from waport.domain.records import ApiKey, MessageRecord
 from waport.service import IdempotencyClaim, inbound_media, read, replay, send
-from waport.service.core import BroadcastResult
+from waport.service.core import BroadcastResult, Core
 from waport_http import bodies
 from waport_http.app import note_preference
 from waport_http.middleware import RID_ATTR, error_payload, ok
@@ -39,6 +39,15 @@ def resumed(earlier: replay.Earlier) -> tuple[int, dict[str, Any]]:
     if len(rows) == 1:
         return send_envelope(rows[0])
     return 202, {"status": "pending", "data": {"message_ids": [row.id for row in rows]}}
+
+
+async def document(core: Core, record: MessageRecord) -> dict[str, Any]:
+    """A message as ``GET /v1/messages/{id}`` shows it: history, and its media's state."""
+    view = message_view(record, history=True)
+    media = await inbound_media.view(core, record)
+    if media is not None:
+        view["media"] = media
+    return view
 
 
 @attrs.frozen
@@ -105,11 +114,7 @@ class Routes:
         gw = self.gw
         key = await gw.authenticate(request, "messages:read")
         record = await read.get_message(gw.core, request.match_info["message_id"], gw.scope(key))
-        view = message_view(record, history=True)
-        media = await inbound_media.view(gw.core, record)
-        if media is not None:
-            view["media"] = media
-        return ok({"status": "ok", "data": view})
+        return ok({"status": "ok", "data": await document(gw.core, record)})
 
     async def mark_read(self, request: web.Request) -> web.Response:
         gw = self.gw

@@ -25,6 +25,7 @@ import attrs
 
 from waport.plugins import PluginContext, Registry
 from waport.ports import Clock, IdSource, UrlGuard
+from waport.service.changes import Changes
 from waport.service.clock import RandomIds, SystemClock
 from waport.service.core import Policy
 from waport.service.messenger import Messenger
@@ -68,11 +69,13 @@ async def open_messenger(
     ids: IdSource | None = None,
     http: Any = None,
     url_guard: UrlGuard | None = None,
+    changes: Changes | None = None,
 ) -> AsyncIterator[Messenger]:
     """Open the store and the provider, bootstrap the default workspace (with its
     webhook URL and secret) and yield the Messenger; everything closes when the block
     ends. ``http``: an ``aiohttp.ClientSession`` the plugins share (without one, each
-    plugin that speaks HTTP opens its own); ``url_guard`` checks the URLs callers give."""
+    plugin that speaks HTTP opens its own); ``url_guard`` checks the URLs callers give;
+    ``changes`` receives every committed message change."""
     registry = registry or Registry.from_entry_points()
     clock = clock or SystemClock()
     ids = ids or RandomIds()
@@ -96,6 +99,7 @@ async def open_messenger(
             ids=ids,
             policy=composition.policy,
             url_guard=url_guard,
+            changes=changes,
         )
         workspace = await messenger.bootstrap()
         webhook_url = workspace.webhook_url or composition.webhook_url

@@ -29,6 +29,7 @@ from waport.domain.schedule import Backoff
 from waport.domain.status import ErrorDetail, MessageStatus
 from waport.ports import Billing, Clock, IdSource, Provider, Store, UrlGuard
 from waport.service.billing import UnlimitedBilling
+from waport.service.changes import Changes
 from waport.service.lookups import Lookups
 from waport.service.mediaids import InboundFetches, ProviderMediaIds
 
@@ -135,6 +136,8 @@ class Core:
     url_guard: UrlGuard | None = None
     """Checks callers' webhook and media URLs before a message is accepted (the gateway
     refuses private addresses with it); None accepts any http(s) URL."""
+    changes: Changes | None = None
+    """The feed of committed message changes (``service.changes``), when one is kept."""
     lookups: Lookups = attrs.field(init=False)
     wakeup: anyio.Event = attrs.field(factory=anyio.Event, init=False)
     _gateway_rules: tuple[Policy, ConsentRules] | None = attrs.field(default=None, init=False)

@@ -36,6 +36,7 @@ from waport.domain.window import WindowStatus
 from waport.ports import Billing, Clock, IdSource, Provider, Store, UrlGuard
 from waport.service import broadcast, contacts, dispatch, media, read, send, templates
 from waport.service.billing import UnlimitedBilling
+from waport.service.changes import Changes, watch
 from waport.service.core import (
     DEFAULT_WORKSPACE,
     BroadcastResult,
@@ -64,7 +65,8 @@ class Messenger:
 
     ``url_guard`` checks callers' webhook and media URLs before a message is accepted
     (the gateway refuses private addresses with it); ``None`` accepts any http(s) URL.
-    The collaborators live in ``core``: the attributes below read and write it.
+    ``changes``: a feed that every committed message change is published to
+    (``service.changes``; the gateway's event stream reads it). The collaborators live in ``core``: the attributes below read and write it.
     """
 
     def __init__(
@@ -80,9 +82,10 @@ class Messenger:
         run_background: bool = False,
         default_workspace: str = DEFAULT_WORKSPACE,
         url_guard: UrlGuard | None = None,
+        changes: Changes | None = None,
     ) -> None:
         self.core = Core(
-            store=store,
+            store=store if changes is None else watch(store, changes),
             provider=provider,
             clock=clock,
             ids=ids,
@@ -91,6 +94,7 @@ class Messenger:
             rand=rand or random.Random(),  # noqa: S311 - jitter, not secrets
             default_workspace=default_workspace,
             url_guard=url_guard,
+            changes=changes,
         )
         self.run_background = run_background
         self._tg: TaskGroup | None = None
