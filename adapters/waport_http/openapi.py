@@ -279,6 +279,10 @@ def openapi_document() -> dict[str, Any]:
                     **error_responses(400, *AUTH_ERRORS, 500),
                 },
                 parameters=[path_param("contact"), *CONVERSATION_PARAMETERS],
+                description=(
+                    "Each message as GET /v1/messages/{message_id} shows it (content, history, "
+                    "media): a chat view needs no other call."
+                ),
             )
         },
         "/v1/events/stream": {

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from waport_http.routes import (
     broadcasts,
+    console,
     contacts,
     conversations,
     events,
@@ -39,4 +40,5 @@ def all_routes(gw: Gateway) -> list[web.RouteDef]:
         *sandbox.Routes(gw).table(),
         *webhooks.Routes(gw).table(),
         *operations.Routes(gw).table(),
+        *console.Routes(gw).table(),
     ]

@@ -12,7 +12,8 @@ from waport.domain.listing import CONVERSATION_FILTERS, summary
 from waport.service import read
 from waport_http import bodies
 from waport_http.middleware import ok
-from waport_http.views import message_view, page_body
+from waport_http.routes.messages import document
+from waport_http.views import page_body
 
 if TYPE_CHECKING:
     from waport_http.app import Gateway
@@ -59,10 +60,12 @@ class Routes:
         )
 
     async def messages(self, request: web.Request) -> web.Response:
-        """The contact's messages, newest first (optionally with one sender)."""
+        """The contact's messages, newest first (optionally with one sender), each as
+        ``GET /v1/messages/{id}`` shows it: a chat view renders them without more calls."""
         gw = self.gw
         key = await gw.authenticate(request, "messages:read")
         params = bodies.query(request, *CONVERSATION_FILTERS)
         params["contact"] = request.match_info["contact"]
         page = await read.list_messages(gw.core, gw.scope(key), params)
-        return ok(page_body([message_view(record) for record in page.messages], page.next_cursor))
+        views = [await document(gw.core, record) for record in page.messages]
+        return ok(page_body(views, page.next_cursor))

@@ -5,7 +5,9 @@ finished, a status applied, a message received, a contact erased) and keeps the 
 ``capacity`` of them, so a reader that fell behind resumes from its last number (an
 SSE ``Last-Event-ID``) or learns that it must reload (``Gap``). ``watch`` puts the
 feed in front of a store: the store's writes are the only place a message changes, so
-nothing is published twice or missed, whichever use case made the change.
+nothing is published twice or missed, whichever use case made the change. The one
+change that is not a message write, an inbound message's media fetched into the media
+store, is published by ``inbound_media.announce``.
 
 The feed is this process's: with several gateway processes, a stream sees the changes
 its own process committed (docs/guides/console.md says how to deploy for that).

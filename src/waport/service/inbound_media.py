@@ -99,6 +99,8 @@ async def announce(core: Core, record: MessageRecord) -> None:
     record = await core.store.messages.get(record.id) or record
     if record.erased_at is not None:
         return
+    if core.changes is not None:  # the message's media changed, not its record: say so
+        core.changes.publish([record])
     media = await view(core, record)
     event = media_event(record, media, core.clock.now()) if media is not None else None
     if event is not None:
