@@ -26,25 +26,36 @@ def _chromium() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def chromium() -> str:
+    """The browser's executable, once Playwright and it are known to be here."""
     required = os.environ.get("WAPORT_REQUIRE_BROWSER") == "1"
-    executable = _chromium()
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright  # noqa: F401
     except ImportError:
         if required:
             raise
         pytest.skip("Playwright is not installed (pip install -e '.[dev]')")
+    executable = _chromium()
     if executable is None:
         if required:
             raise AssertionError("no Chromium found: install the distribution's chromium")
         pytest.skip("no Chromium here: install the distribution's chromium")
+    return executable
+
+
+# root in a container has no user namespace for Chromium's sandbox
+LAUNCH_ARGS = ["--no-sandbox"] if os.geteuid() == 0 else []
+
+
+@pytest.fixture
+def browser(chromium: str) -> Iterator[Any]:
+    """A headless Chromium for a synchronous test (one per test: Playwright's sync API
+    runs an event loop of its own while open, and the anyio tests need theirs)."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            # root in a container has no user namespace for Chromium's sandbox
-            args=["--no-sandbox"] if os.geteuid() == 0 else [],
+            executable_path=chromium, headless=True, args=LAUNCH_ARGS
         )
         try:
             yield launched

@@ -162,7 +162,7 @@ def test_the_quick_start_with_clicks(browser: Any, tmp_path: Path, shots: Path |
         assert problems == {"dialogs": [], "errors": []}, problems
 
 
-def test_a_broadcast_runs_to_the_end_and_sign_out_forgets_the_key(
+def test_a_broadcast_the_api_reference_and_sign_out(
     browser: Any, tmp_path: Path, shots: Path | None
 ) -> None:
     with waport_serve(tmp_path, ENV) as server:
@@ -181,6 +181,20 @@ def test_a_broadcast_runs_to_the_end_and_sign_out_forgets_the_key(
         expect(page.locator("#broadcast-rows tr")).to_have_count(20)
         expect(page.locator("#broadcast-rows tr[data-status='sent']")).to_have_count(20)
         _shot(page, shots, "console-broadcast")
+
+        # the API reference: Swagger UI from the gateway, "try it out" with the same key
+        page.click("text=API reference")
+        expect(page.locator(".opblock").first).to_be_visible()
+        assert page.locator(".opblock").count() >= 40  # every operation of /openapi.json
+        page.locator(".opblock-get:has([data-path='/v1/conversations'])").first.click()
+        page.click("button.try-out__btn")
+        page.click("button.execute")
+        status = page.locator(".live-responses-table tbody .response-col_status").first
+        expect(status).to_have_text("200")
+        expect(page.locator(".curl-command")).to_contain_text("Authorization: Bearer wpk_")
+        _shot(page, shots, "api-reference")
+        page.click("text=← console")
+        expect(page.locator("#app")).to_be_visible()  # still signed in (this tab's session)
 
         page.click("#signout")
         expect(page.locator("#signin")).to_be_visible()

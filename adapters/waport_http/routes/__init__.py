@@ -12,6 +12,7 @@ from waport_http.routes import (
     contacts,
     conversations,
     events,
+    explorer,
     keys,
     media,
     messages,
@@ -41,4 +42,5 @@ def all_routes(gw: Gateway) -> list[web.RouteDef]:
         *webhooks.Routes(gw).table(),
         *operations.Routes(gw).table(),
         *console.Routes(gw).table(),
+        *explorer.Routes(gw).table(),
     ]

@@ -50,20 +50,35 @@ TYPES: Final = {
 }
 
 
-def assets() -> dict[str, tuple[bytes, str]]:
-    """The console's files by name, with their content types."""
+def assets(
+    package: str, folder: str, names: frozenset[str] | None = None
+) -> dict[str, tuple[bytes, str]]:
+    """The files of ``package/folder`` (only ``names`` when given), with their types."""
     found: dict[str, tuple[bytes, str]] = {}
-    for entry in resources.files("waport_http").joinpath("console").iterdir():
+    for entry in resources.files(package).joinpath(folder).iterdir():
         suffix = "." + entry.name.rpartition(".")[2]
-        if entry.is_file() and suffix in TYPES:
+        wanted = names is None or entry.name in names
+        if entry.is_file() and suffix in TYPES and wanted:
             found[entry.name] = (entry.read_bytes(), TYPES[suffix])
     return found
+
+
+def serve(files: dict[str, tuple[bytes, str]], name: str, headers: dict[str, str]) -> web.Response:
+    found = files.get(name)
+    if found is None:
+        raise WaportError(ErrorCode.NOT_FOUND, "no such file")
+    body, content_type = found
+    return web.Response(body=body, headers={**headers, "Content-Type": content_type})
+
+
+def _console() -> dict[str, tuple[bytes, str]]:
+    return assets("waport_http", "console")
 
 
 @attrs.define
 class Routes:
     gw: Gateway
-    _files: dict[str, tuple[bytes, str]] = attrs.field(factory=assets, init=False)
+    _files: dict[str, tuple[bytes, str]] = attrs.field(factory=_console, init=False)
 
     def table(self) -> list[web.RouteDef]:
         return [
@@ -90,8 +105,4 @@ class Routes:
         return response
 
     def _serve(self, name: str) -> web.Response:
-        found = self._files.get(name)
-        if found is None:
-            raise WaportError(ErrorCode.NOT_FOUND, "no such console file")
-        body, content_type = found
-        return web.Response(body=body, headers={**HEADERS, "Content-Type": content_type})
+        return serve(self._files, name, HEADERS)
