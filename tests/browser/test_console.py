@@ -19,9 +19,13 @@ ENV = {
     # slow enough to watch each tick, fast enough for a test
     "WAPORT_SANDBOX_DELIVERED_AFTER_MS": "700",
     "WAPORT_SANDBOX_READ_AFTER_MS": "1400",
+    # every request logged, at the most talkative level: still no key in the logs
+    "WAPORT_ACCESS_LOG": "true",
+    "WAPORT_LOG_LEVEL": "DEBUG",
 }
 ANA = "255712348001"
 HOSTILE = "<img src=x onerror=alert(1)>"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 expect.set_options(timeout=15_000)
 
 
@@ -158,8 +162,27 @@ def test_the_quick_start_with_clicks(browser: Any, tmp_path: Path, shots: Path |
             "() => [...document.querySelectorAll('#messages img.picture')]"
             ".some((i) => i.complete && i.naturalWidth === 8)"
         )
+
+        # the business sends a document: uploaded, sent, offered as a download
+        page.set_input_files(
+            "#media-file",
+            files=[{"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": PDF}],
+        )
+        page.fill("#media-caption", "your invoice")
+        page.click("#send-media")
+        document = page.locator("#messages li.bubble.out", has_text="your invoice")
+        expect(document.locator("a.download")).to_be_visible()
+        with page.expect_download() as download:
+            document.locator("a.download").click()
+        saved = tmp_path / "downloaded.pdf"
+        download.value.save_as(saved)
+        assert saved.read_bytes() == PDF
+
         assert page.evaluate("window.stayed") is True  # all of it live: no reload
         assert problems == {"dialogs": [], "errors": []}, problems
+        log = server.stop()
+        assert "GET /v1/events/stream" in log  # the access log was on
+        assert log.count(server.key) == 1  # printed once at first start, never logged
 
 
 def test_a_broadcast_the_api_reference_and_sign_out(
