@@ -296,7 +296,24 @@ def openapi_document() -> dict[str, Any]:
                             "one `message` event per changed message, its data the message as "
                             "GET /v1/messages/{message_id} shows it, its id the change's number"
                         ),
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        "content": {
+                            "text/event-stream": {
+                                # each event (as OpenAPI 3.2's itemSchema would say)
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["event", "data"],
+                                    "properties": {
+                                        "event": {"enum": ["ready", "reset", "message"]},
+                                        "data": {
+                                            "type": "string",
+                                            "contentMediaType": "application/json",
+                                        },
+                                        "id": {"type": "string", "pattern": "^[0-9]+$"},
+                                        "retry": {"type": "integer"},
+                                    },
+                                }
+                            }
+                        },
                     },
                     **error_responses(400, *AUTH_ERRORS, 429),
                 },

@@ -48,6 +48,10 @@ def test_the_live_api_keeps_its_contract(live: Server) -> None:
     for result in api.get_all_operations():
         operation = result.ok()
         operations += 1
+        if operation.path == "/v1/events/stream":
+            # an answer that never ends: each case would wait out the timeout. Its only
+            # input is Last-Event-ID, tested with its edges in test_event_stream.py
+            continue
 
         @given(case=operation.as_strategy())
         @settings(
