@@ -31,6 +31,7 @@ from waport.plugins import PluginContext, Registry
 from waport.ports import Store
 from waport.service import DEFAULT_WORKSPACE, RandomIds, Scope, SystemClock, keys, templates
 from waport_http import cli_lists, cli_tenants, config
+from waport_http.cli_output import print_json, print_secret
 from waport_http.logs import configure_logging
 from waport_http.server import open_components, serve
 from waport_http.views import key_view, media_view, message_view
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="waport", description="WhatsApp Business messaging gateway"
     )
+    parser.add_argument("--version", action="version", version=f"waport {__version__}")
     parser.add_argument("--config", help="a TOML configuration file")
     parser.add_argument(
         "--database", help="SQLite path, memory:, or postgresql:// URL (WAPORT_DATABASE)"
@@ -123,8 +125,7 @@ async def _store_only(loaded: config.LoadedConfig) -> AsyncIterator[Store]:
         yield store
 
 
-def _print(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
+_print = print_json
 
 
 async def _keys(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
@@ -144,7 +145,8 @@ async def _keys(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
                 label=args.label,
                 default_workspace=DEFAULT_WORKSPACE,
             )
-            _print({**key_view(new.record), "key": new.secret})
+            view = {"key": new.secret, **key_view(new.record)}
+            print_secret(view, new.secret, new.record.id)
         elif args.keys_command == "list":
             _print([key_view(k) for k in await keys.operator_list(store, args.workspace)])
         elif not await keys.operator_revoke(store, clock, args.key_id):
@@ -255,6 +257,13 @@ def loop_options(choice: str) -> dict[str, Any]:
     return {"loop_factory": uvloop.new_event_loop}
 
 
+def _plugin_configs() -> dict[str, type[Any]]:
+    """Each installed plugin's name and configuration class."""
+    registry = Registry.from_entry_points()
+    found: dict[str, type[Any]] = {n: p.config_type for n, p in registry.providers.items()}
+    return found | {name: plugin.config_type for name, plugin in registry.stores.items()}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "version":
@@ -263,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         loaded = _load(args)
         configure_logging(loaded.settings.log_level, loaded.secrets())
+        for line in config.unknown_variables(loaded.env, _plugin_configs()):
+            print(f"waport: warning: {line}", file=sys.stderr)
         if args.command == "serve":
             anyio.run(serve, loaded, backend_options=loop_options(loaded.settings.event_loop))
             return 0

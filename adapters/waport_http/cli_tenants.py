@@ -19,6 +19,7 @@ from typing import Any
 from waport.domain.records import OPERATOR, ApiKey
 from waport.service import tenants
 from waport_http import config
+from waport_http.cli_output import print_json, print_secret
 from waport_http.routes.tenants import entry_view, sender_view, workspace_view
 from waport_http.server import open_components
 from waport_http.views import key_view
@@ -74,8 +75,7 @@ def _operator(workspace_id: str, now: datetime) -> ApiKey:
     )
 
 
-def _print(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
+_print = print_json
 
 
 def _tier(text: str) -> int | None:
@@ -98,8 +98,12 @@ async def run(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
                 if args.prepaid:
                     body["billing"] = "prepaid"
                 made = await tenants.create_workspace(core, actor, body, pepper=pepper)
-                admin = {**key_view(made.admin_key.record), "key": made.admin_key.secret}
-                _print({**workspace_view(made.workspace), "admin_key": admin})
+                admin = {"key": made.admin_key.secret, **key_view(made.admin_key.record)}
+                print_secret(
+                    {"admin_key": admin, **workspace_view(made.workspace)},
+                    made.admin_key.secret,
+                    made.admin_key.record.id,
+                )
             elif command == "list":
                 for workspace in await tenants.list_workspaces(core, actor):
                     print(json.dumps(workspace_view(workspace), separators=(",", ":")))

@@ -10,6 +10,7 @@ Values are validated at start and a bad one stops the gateway with a clear messa
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 import types
 import typing
@@ -335,4 +336,28 @@ def load(path: str | Path | None, env: Mapping[str, str]) -> LoadedConfig:
         raise ConfigError("gc_threshold must be 0 (Python's default) or more")
     if settings.event_loop not in EVENT_LOOPS:
         raise ConfigError(f"event_loop must be one of {', '.join(EVENT_LOOPS)}")
+    if settings.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(
+            f"log_level must be one of {', '.join(LOG_LEVELS)}; got {settings.log_level!r}"
+        )
     return LoadedConfig(settings=settings, tables=tables, env=dict(env))
+
+
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
+# read by waport itself or its tools, not settings: never "unknown"
+OTHER_VARIABLES: Final = frozenset({"WAPORT_CONFIG"})
+
+
+def unknown_variables(env: Mapping[str, str], plugins: Mapping[str, type[Any]]) -> list[str]:
+    """A line per ``WAPORT_*`` variable that no setting reads (a typo is otherwise silently
+    ignored), with the nearest known name when there is one. ``plugins``: each installed
+    plugin's name and configuration class (their variables are ``WAPORT_<PLUGIN>_<NAME>``)."""
+    known = set(OTHER_VARIABLES) | {f"{PREFIX}{name.upper()}" for name in _field_types(Settings)}
+    for plugin, cls in plugins.items():
+        known |= {f"{PREFIX}{plugin.upper()}_{name.upper()}" for name in _field_types(cls)}
+    lines = []
+    for variable in sorted(v for v in env if v.startswith(PREFIX) and v not in known):
+        near = difflib.get_close_matches(variable, sorted(known), n=1, cutoff=0.75)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        lines.append(f"{variable} is not a waport setting and is ignored{hint}")
+    return lines

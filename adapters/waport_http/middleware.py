@@ -118,12 +118,15 @@ def envelope(*, ids: IdSource, clock: Clock, metrics: Metrics, access_log: bool)
         started = time.perf_counter() if access_log else 0.0
         err: WaportError | None = None
         gone = False
+        allow = ""
         try:
             response = await handler(request)
         except WaportError as exc:
             err = exc
         except web.HTTPException as exc:
             err = http_error(exc)
+            if isinstance(exc, web.HTTPMethodNotAllowed):  # RFC 9110: say what is allowed
+                allow = ", ".join(sorted(exc.allowed_methods))
         except ClientGone:
             log.debug("the client left %s %s early", request.method, request.path)
             err = WaportError(ErrorCode.VALIDATION_FAILED, "the request body ended early")
@@ -139,6 +142,8 @@ def envelope(*, ids: IdSource, clock: Clock, metrics: Metrics, access_log: bool)
             err = WaportError(ErrorCode.INTERNAL, "an unexpected error; report the correlation id")
         if err is not None:
             response = error_response(request, err)
+            if allow:
+                response.headers["Allow"] = allow
             if gone or err.code is ErrorCode.REQUEST_TIMEOUT:
                 response.force_close()  # what is left of that body is not read
         if not response.prepared:  # a stream stamped its own headers (``stamp``)

@@ -199,6 +199,21 @@ async def _listen(runner: web.AppRunner, settings: Settings) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
+async def _first_start(running: Running, settings: Settings, say: Callable[[str], None]) -> None:
+    """On the first start, the operator's admin key (and a generated signing secret),
+    shown this once."""
+    admin = await keys.ensure_admin_key(running.messenger.core, settings.key_pepper)
+    if admin is None:
+        return
+    workspace = await running.store.workspaces.get(DEFAULT_WORKSPACE)
+    say("waport: first start - an admin API key was created. It is shown only this once:")
+    say(f"  WAPORT_KEY={admin}")
+    if workspace is not None and workspace.webhook_secret and not settings.webhook_secret:
+        # generated here, so the operator has not seen it; one from the configuration
+        # is never echoed
+        say(f"  webhook signing secret: {workspace.webhook_secret}")
+
+
 async def serve(
     loaded: LoadedConfig,
     *,
@@ -210,15 +225,6 @@ async def serve(
     settings = loaded.settings
     say = out or (lambda line: print(line, flush=True))
     async with open_gateway(loaded, registry=registry) as running:
-        admin = await keys.ensure_admin_key(running.messenger.core, settings.key_pepper)
-        if admin is not None:
-            workspace = await running.store.workspaces.get(DEFAULT_WORKSPACE)
-            say("waport: first start - an admin API key was created. It is shown only this once:")
-            say(f"  WAPORT_KEY={admin}")
-            if workspace is not None and workspace.webhook_secret and not settings.webhook_secret:
-                # generated here, so the operator has not seen it; one from the
-                # configuration is never echoed
-                say(f"  webhook signing secret: {workspace.webhook_secret}")
         runner = web.AppRunner(
             running.app,
             access_log=None,
@@ -233,6 +239,8 @@ async def serve(
         await runner.setup()
         try:
             url = await _listen(runner, settings)
+            # only once listening: a start that cannot bind creates no key to lose
+            await _first_start(running, settings, say)
             tune_gc(settings.gc_threshold)
             loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
             say(

@@ -40,13 +40,14 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Final
 
 import anyio
 import attrs
 
 from waport import codec, storekit
 from waport.domain import lifecycle
-from waport.domain.errors import ErrorCode, WaportError
+from waport.domain.errors import ConfigError, ErrorCode, WaportError
 from waport.service.lifetime import task_group
 from waport_sqlite.engine import (
     Conn,
@@ -78,6 +79,11 @@ from waport_sqlite.rows import (
 from waport_sqlite.schema import HOT_COLUMNS, MEDIA_MOVED, MODES_FILLED
 
 # ----------------------------------------------------------------------------- transaction
+
+OPEN_HINT: Final = (
+    "WAPORT_DATABASE (or --database) is a SQLite file in a folder that exists and this "
+    "user may write, memory:, or a postgresql:// URL"
+)
 
 
 @attrs.define
@@ -182,7 +188,7 @@ async def open_sqlite(
     try:
         write_conn, read_conn, point_conn = await anyio.to_thread.run_sync(setup)
     except sqlite3.Error as exc:  # no such folder, not a database, no permission
-        raise WaportError(ErrorCode.INTERNAL, f"cannot open the database {path}: {exc}") from exc
+        raise ConfigError(f"cannot open the database {path}: {exc}; {OPEN_HINT}") from exc
     writer = _Writer(write_conn, max_batch=max_batch)
     reader = _Reader(read_conn, point_conn, max_batch=max_batch)
     try:

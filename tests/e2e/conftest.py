@@ -58,7 +58,8 @@ def waport_serve(
 ) -> Iterator[Server]:
     port = free_port()
     full_env = {
-        **os.environ,
+        # the suite's own switches (WAPORT_TEST_*, WAPORT_REQUIRE_*) are not the gateway's
+        **{k: v for k, v in os.environ.items() if not k.startswith("WAPORT_")},
         "PYTHONPATH": os.pathsep.join(sys.path),
         "WAPORT_LISTEN": f"127.0.0.1:{port}",
         "WAPORT_DATABASE": str(folder / "waport.db"),

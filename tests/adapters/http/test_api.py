@@ -63,6 +63,9 @@ async def test_errors_use_the_envelope_with_a_code_and_param(gw: Harness) -> Non
         assert (r.status, (await r.json())["error"]["code"]) == (404, "NOT_FOUND")
     async with gw.http.put(gw.base + "/v1/messages", headers=gw.headers()) as r:
         assert (r.status, (await r.json())["error"]["code"]) == (405, "METHOD_NOT_ALLOWED")
+        assert r.headers["Allow"] == "GET, HEAD, POST"  # what the endpoint does accept
+    async with gw.http.delete(gw.base + "/v1/events/stream", headers=gw.headers()) as r:
+        assert (r.status, r.headers["Allow"]) == (405, "GET, HEAD")
 
 
 @pytest.mark.parametrize(

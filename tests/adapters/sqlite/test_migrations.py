@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from waport import ErrorCode, WaportError, codec
+from waport.domain.errors import ConfigError
 from waport.testing import builders
 from waport_sqlite import open_sqlite
 from waport_sqlite.engine import us
@@ -85,11 +86,11 @@ async def test_a_path_that_is_no_database_is_a_clear_error(
 ) -> None:
     (tmp_path / "text.db").write_text("not a database\n" * 100)
     path = str(tmp_path / name)
-    with pytest.raises(WaportError) as info:
+    with pytest.raises(ConfigError) as info:  # the CLI's exit 2, with the hint
         async with open_sqlite(path):
             pass
-    assert info.value.code == ErrorCode.INTERNAL
-    assert info.value.message == f"cannot open the database {path}: {said}"
+    assert str(info.value).startswith(f"cannot open the database {path}: {said}; ")
+    assert "WAPORT_DATABASE" in str(info.value)
     assert (tmp_path / "text.db").read_text().startswith("not a database")  # left alone
 
 
