@@ -1,47 +1,189 @@
-"""A small Prometheus text-format registry, owned by the gateway (no global state)."""
+"""The gateway's Prometheus metrics, through ``prometheus_client`` (a registry per gateway,
+no global state).
+
+Counters end in ``_total``; latencies are histograms in seconds: HTTP requests (by
+route template and method), provider sends (by provider and outcome) and store commits.
+``waport_build_info`` names the version; the process and platform collectors add CPU,
+memory, file descriptors and the Python version. Every label set is bounded: routes are
+templates, methods outside the standard ones are ``other``, statuses are numbers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import platform
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Final
 
-import attrs
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from waport import __version__
+from waport.domain.errors import WaportError
+from waport.ports import Provider, Store, Transaction
+
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# from a cached lookup (sub-millisecond) to a provider's slow answer
+LATENCY_BUCKETS: Final = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 
 
-def _labels(labels: Mapping[str, str]) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
-    return "{" + inner + "}"
+class _Relay(Collector):
+    """The webhook relay's running totals, read when scraped."""
+
+    def __init__(self) -> None:
+        self.relay: Any = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self.relay is None:
+            return
+        for name, help_text, value in (
+            (
+                "waport_webhooks_delivered",
+                "Outbound webhook deliveries",
+                self.relay.delivered_total,
+            ),
+            (
+                "waport_webhooks_failed",
+                "Outbound webhook delivery failures",
+                self.relay.failed_total,
+            ),
+        ):
+            family = CounterMetricFamily(name, help_text)
+            family.add_metric([], value)
+            yield family
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-@attrs.define
 class Metrics:
-    _counters: dict[str, dict[tuple[tuple[str, str], ...], float]] = attrs.Factory(dict)
-    _help: dict[str, str] = attrs.Factory(dict)
+    """The gateway's metrics and their exposition."""
 
-    def inc(self, name: str, help_text: str, amount: float = 1, **labels: str) -> None:
-        self._help.setdefault(name, help_text)
-        series = self._counters.setdefault(name, {})
-        key = tuple(sorted(labels.items()))
-        series[key] = series.get(key, 0) + amount
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry()
+        self._requests = Counter(
+            "waport_http_requests",
+            "HTTP requests by route, method and status",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self._request_seconds = Histogram(
+            "waport_http_request_duration_seconds",
+            "Time to answer an HTTP request (an event stream: until it ends)",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._accepted = Counter(
+            "waport_messages_accepted", "Messages accepted", ["mode"], registry=registry
+        )
+        self._webhook_events = Counter(
+            "waport_webhook_events", "Provider events received", ["provider"], registry=registry
+        )
+        self._provider_seconds = Histogram(
+            "waport_provider_call_duration_seconds",
+            "Time a provider took to take (or refuse) a message",
+            ["provider", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._commit_seconds = Histogram(
+            "waport_store_commit_duration_seconds",
+            "Time a store transaction took to commit (durable)",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._messages = Gauge(
+            "waport_messages", "Stored messages by status", ["status"], registry=registry
+        )
+        self._outbox = Gauge(
+            "waport_outbox_pending",
+            "Outbound webhook events waiting for delivery",
+            registry=registry,
+        )
+        Info("waport_build", "The waport version serving", registry=registry).info(
+            {"version": __version__, "python": platform.python_version()}
+        )
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        self._relay = _Relay()
+        registry.register(self._relay)
 
-    def render(
-        self, gauges: Mapping[str, tuple[str, Mapping[tuple[tuple[str, str], ...], float]]]
-    ) -> str:
-        lines: list[str] = []
-        for name in sorted(self._counters):
-            lines.append(f"# HELP {name} {self._help[name]}")
-            lines.append(f"# TYPE {name} counter")
-            for key, value in sorted(self._counters[name].items()):
-                lines.append(f"{name}{_labels(dict(key))} {value:g}")
-        for name in sorted(gauges):
-            help_text, series = gauges[name]
-            lines.append(f"# HELP {name} {help_text}")
-            lines.append(f"# TYPE {name} gauge")
-            for key, value in sorted(series.items()):
-                lines.append(f"{name}{_labels(dict(key))} {value:g}")
-        return "\n".join(lines) + "\n"
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        method = method if method in METHODS else "other"
+        self._requests.labels(route, method, str(status)).inc()
+        self._request_seconds.labels(route, method).observe(seconds)
+
+    def accepted(self, mode: str) -> None:
+        self._accepted.labels(mode).inc()
+
+    def webhook_events(self, provider: str, count: int) -> None:
+        self._webhook_events.labels(provider).inc(count)
+
+    def watch_relay(self, relay: Any) -> None:
+        """Expose ``relay``'s ``delivered_total`` and ``failed_total`` as counters."""
+        self._relay.relay = relay
+
+    def render(self, messages: Mapping[str, int], outbox_pending: int) -> bytes:
+        """The exposition, with the store's backlog as it is now."""
+        self._messages.clear()  # a status with no message left is gone, not stale
+        for status, count in messages.items():
+            self._messages.labels(status).set(count)
+        self._outbox.set(outbox_pending)
+        return generate_latest(self.registry)
+
+    def instrument(self, store: Store, provider: Provider) -> tuple[Store, Provider]:
+        """``store`` and ``provider`` timed: each commit, and each send to the provider."""
+        return _TimedStore(store, self._commit_seconds), _TimedProvider(
+            provider, self._provider_seconds
+        )
+
+
+class _TimedStore:
+    def __init__(self, inner: Store, seconds: Histogram) -> None:
+        self._inner = inner
+        self._seconds = seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._inner.transaction() as tx:
+            yield tx
+            started = time.perf_counter()  # the body is done: what is left is the commit
+        self._seconds.observe(time.perf_counter() - started)
+
+
+class _TimedProvider:
+    def __init__(self, inner: Provider, seconds: Histogram) -> None:
+        self._inner = inner
+        self._seconds = seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def send(self, message: Any, **options: Any) -> Any:
+        started, outcome = time.perf_counter(), "accepted"
+        try:
+            return await self._inner.send(message, **options)
+        except WaportError as err:
+            outcome = "retryable" if err.retryable else "refused"
+            raise
+        except BaseException:
+            outcome = "error"
+            raise
+        finally:
+            self._seconds.labels(self._inner.name, outcome).observe(time.perf_counter() - started)

@@ -115,7 +115,7 @@ def envelope(*, ids: IdSource, clock: Clock, metrics: Metrics, access_log: bool)
         incoming = request.headers.get("X-Request-Id", "")
         request_id = incoming if REQUEST_ID.fullmatch(incoming) else ids.new_id("req")
         request[RID_ATTR] = request_id
-        started = time.perf_counter() if access_log else 0.0
+        started = time.perf_counter()
         err: WaportError | None = None
         gone = False
         allow = ""
@@ -150,13 +150,8 @@ def envelope(*, ids: IdSource, clock: Clock, metrics: Metrics, access_log: bool)
             stamp(request, response, clock)
         resource = request.match_info.route.resource
         route = resource.canonical if resource else "unmatched"
-        metrics.inc(
-            "waport_http_requests_total",
-            "HTTP requests by route and status",
-            route=route,
-            method=request.method,
-            status=str(response.status),
-        )
+        took = time.perf_counter() - started
+        metrics.request(route, request.method, response.status, took)
         if access_log:
             log.info(
                 "%s %s %d%s in %.1f ms (%s)",  # "in": the log's number masking leaves it be
@@ -164,7 +159,7 @@ def envelope(*, ids: IdSource, clock: Clock, metrics: Metrics, access_log: bool)
                 route,
                 response.status,
                 f" {err.code.value}" if err is not None else "",
-                (time.perf_counter() - started) * 1000,
+                took * 1000,
                 request_id,
             )
         return response

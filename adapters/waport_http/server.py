@@ -36,6 +36,7 @@ from waport.service.lifetime import task_group
 from waport_http.app import Gateway
 from waport_http.config import LoadedConfig, Settings, shown_database
 from waport_http.egress import CallerUrls, guarded_session
+from waport_http.metrics import Metrics
 from waport_http.relay import WebhookRelay
 
 log = logging.getLogger("waport")
@@ -93,6 +94,7 @@ async def open_components(
     ids: IdSource | None = None,
     sync_templates: bool = True,
     changes: Changes | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[tuple[Messenger, aiohttp.ClientSession]]:
     """``open_messenger`` with the gateway's shared HTTP session and URL guard (no HTTP
     server, no background loops): what CLI commands need. ``sync_templates``: fetch the
@@ -108,6 +110,7 @@ async def open_components(
             http=http,
             url_guard=guard,
             changes=changes,
+            instrument=metrics.instrument if metrics is not None else None,
         ) as messenger:
             # by capability: Meta fetches media from its own servers and the sandbox
             # fetches nothing; a WhatsApp-Web server fetches from inside your network
@@ -125,9 +128,9 @@ async def open_gateway(
     background: bool = True,
 ) -> AsyncIterator[Running]:
     settings = loaded.settings
-    changes = Changes()
+    changes, metrics = Changes(), Metrics()
     async with open_components(
-        loaded, registry=registry, clock=clock, ids=ids, changes=changes
+        loaded, registry=registry, clock=clock, ids=ids, changes=changes, metrics=metrics
     ) as (messenger, http):
         store = messenger.store
         lookups = messenger.lookups
@@ -166,8 +169,10 @@ async def open_gateway(
                 max_webhook_reads=settings.max_webhook_reads,
                 access_log=settings.access_log,
                 metrics_token=settings.metrics_token,
+                metrics=metrics,
                 on_ingest=messenger.wake,
             )
+            metrics.watch_relay(relay)
             running = Running(
                 gateway=gateway,
                 app=gateway.app(),

@@ -52,15 +52,22 @@ class Server:
         return "".join(self.output)
 
 
+def child_environ() -> dict[str, str]:
+    """The environment for a waport child process: this one's, without the suite's own
+    ``WAPORT_*`` switches (a gateway names variables it does not know), with this path."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WAPORT_")},
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+
+
 @contextmanager
 def waport_serve(
     folder: Path, env: dict[str, str] | None = None, *, key: str | None = None
 ) -> Iterator[Server]:
     port = free_port()
     full_env = {
-        # the suite's own switches (WAPORT_TEST_*, WAPORT_REQUIRE_*) are not the gateway's
-        **{k: v for k, v in os.environ.items() if not k.startswith("WAPORT_")},
-        "PYTHONPATH": os.pathsep.join(sys.path),
+        **child_environ(),
         "WAPORT_LISTEN": f"127.0.0.1:{port}",
         "WAPORT_DATABASE": str(folder / "waport.db"),
         "WAPORT_WEBHOOK_SECRET": SECRET,

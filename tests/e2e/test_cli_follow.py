@@ -4,7 +4,6 @@ database: it prints the messages there were, then each new one as it arrives."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import aiohttp
 import anyio
 import pytest
 
-from .conftest import waport_serve
+from .conftest import child_environ, waport_serve
 
 pytestmark = pytest.mark.anyio
 
@@ -27,11 +26,7 @@ async def test_follow_prints_new_messages_as_they_arrive(tmp_path: Path) -> None
             inbound = {"from": "255712345678", "text": "before the follow"}
             async with http.post(gateway.base + "/v1/sandbox/inbound", json=inbound) as r:
                 assert r.status == 200
-            env = {
-                **os.environ,
-                "PYTHONPATH": os.pathsep.join(sys.path),
-                "WAPORT_DATABASE": str(tmp_path / "waport.db"),
-            }
+            env = {**child_environ(), "WAPORT_DATABASE": str(tmp_path / "waport.db")}
             command = [sys.executable, "-m", "waport_http.cli", "messages", "list", "--follow"]
             follower = await anyio.to_thread.run_sync(
                 partial(

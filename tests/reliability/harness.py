@@ -4,7 +4,6 @@ that retries until a 2xx, signed Meta webhooks."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import aiohttp
 import anyio
 import attrs
 
+from tests.e2e.conftest import child_environ
 from waport_meta import fake as meta_fake
 
 
@@ -39,8 +39,7 @@ class Gateway:
 
     def start(self) -> None:
         env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(sys.path),
+            **child_environ(),
             "WAPORT_LISTEN": f"127.0.0.1:{self.port}",
             "WAPORT_DATABASE": str(self.folder / "waport.db"),
             **self.env,

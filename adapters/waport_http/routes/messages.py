@@ -87,11 +87,7 @@ class Routes:
                 gw.core, body, gw.scope(key, claim), attempt=False if queue_only else None
             )
             record = result.message
-            gw.metrics.inc(
-                "waport_messages_accepted_total",
-                "Messages accepted",
-                mode=record.message.mode if record.message else "?",
-            )
+            gw.metrics.accepted(record.message.mode if record.message else "?")
             if record.status.terminal and record.error is not None:
                 err = WaportError(record.error.code, record.error.message)
                 return err.http_status, error_payload(err, request[RID_ATTR], message_view(record))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
@@ -15,6 +15,7 @@ from waport.domain.errors import WaportError
 from waport.service import health
 from waport_http import auth
 from waport_http.app import PROVIDER_CHECK_PERIOD
+from waport_http.metrics import CONTENT_TYPE
 from waport_http.middleware import ok
 from waport_http.openapi import openapi_document
 
@@ -97,24 +98,5 @@ class Routes:
         if not (token and presented and hmac.compare_digest(presented.encode(), token.encode())):
             await gw.authenticate(request, "admin")
         backlog = await health.backlog(gw.core)
-        gauges: dict[str, tuple[str, Mapping[tuple[tuple[str, str], ...], float]]] = {
-            "waport_messages": (
-                "Stored messages by status",
-                {(("status", k),): float(v) for k, v in backlog.messages.items()},
-            ),
-            "waport_outbox_pending": (
-                "Outbound webhook events waiting for delivery",
-                {(): float(backlog.outbox_pending)},
-            ),
-            "waport_webhooks_delivered": (
-                "Outbound webhook deliveries since start",
-                {(): float(gw.relay.delivered_total)},
-            ),
-            "waport_webhooks_failed": (
-                "Outbound webhook delivery failures since start",
-                {(): float(gw.relay.failed_total)},
-            ),
-        }
-        return web.Response(
-            text=gw.metrics.render(gauges), content_type="text/plain", charset="utf-8"
-        )
+        body = gw.metrics.render(backlog.messages, backlog.outbox_pending)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

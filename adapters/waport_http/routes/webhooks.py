@@ -59,12 +59,7 @@ class Routes:
         events = receiver.parse_webhook(_ascii_headers(request), raw)
         report = await ingest(gw.core, events)
         gw.ingested()
-        gw.metrics.inc(
-            "waport_webhook_events_total",
-            "Provider events received",
-            provider=provider.name,
-            amount=len(events),
-        )
+        gw.metrics.webhook_events(provider.name, len(events))
         return ok({"status": "ok", "data": attrs.asdict(report)})
 
 

@@ -24,7 +24,7 @@ from typing import Any, Final
 import attrs
 
 from waport.plugins import PluginContext, Registry
-from waport.ports import Clock, IdSource, UrlGuard
+from waport.ports import Clock, IdSource, Provider, Store, UrlGuard
 from waport.service.changes import Changes
 from waport.service.clock import RandomIds, SystemClock
 from waport.service.core import Policy
@@ -70,12 +70,14 @@ async def open_messenger(
     http: Any = None,
     url_guard: UrlGuard | None = None,
     changes: Changes | None = None,
+    instrument: Callable[[Store, Provider], tuple[Store, Provider]] | None = None,
 ) -> AsyncIterator[Messenger]:
     """Open the store and the provider, bootstrap the default workspace (with its
     webhook URL and secret) and yield the Messenger; everything closes when the block
     ends. ``http``: an ``aiohttp.ClientSession`` the plugins share (without one, each
     plugin that speaks HTTP opens its own); ``url_guard`` checks the URLs callers give;
-    ``changes`` receives every committed message change."""
+    ``changes`` receives every committed message change; ``instrument`` wraps the
+    opened store and provider (the gateway times commits and provider calls)."""
     registry = registry or Registry.from_entry_points()
     clock = clock or SystemClock()
     ids = ids or RandomIds()
@@ -92,6 +94,8 @@ async def open_messenger(
             provider_plugin.name, provider_plugin.config_type
         )
         provider = await stack.enter_async_context(provider_plugin.open(provider_config, ctx))
+        if instrument is not None:
+            store, provider = instrument(store, provider)
         messenger = Messenger(
             store=store,
             provider=provider,

@@ -16,12 +16,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import child_environ
 from waport_http import cli
 
 
 def _env(**extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("WAPORT_")}
-    return {**base, "PYTHONPATH": os.pathsep.join(sys.path), **extra}
+    return {**child_environ(), **extra}
+
+
+@pytest.fixture(autouse=True)
+def _no_suite_switches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process commands read this environment: without the suite's WAPORT_*."""
+    for name in [n for n in os.environ if n.startswith("WAPORT_")]:
+        monkeypatch.delenv(name)
 
 
 def _waport(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
