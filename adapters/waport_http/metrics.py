@@ -73,6 +73,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._requests = Counter(
             "waport_http_requests",
             "HTTP requests by route, method and status",
@@ -122,9 +123,16 @@ class Metrics:
         registry.register(self._relay)
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        method = method if method in METHODS else "other"
-        self._requests.labels(route, method, str(status)).inc()
-        self._request_seconds.labels(route, method).observe(seconds)
+        children = self._children.get((route, method, status))
+        if children is None:  # once per label set (bounded): no labels() call per request
+            shown = method if method in METHODS else "other"
+            children = (
+                self._requests.labels(route, shown, str(status)),
+                self._request_seconds.labels(route, shown),
+            )
+            self._children[(route, method, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def accepted(self, mode: str) -> None:
         self._accepted.labels(mode).inc()
@@ -157,7 +165,9 @@ class _TimedStore:
         self._seconds = seconds
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        found = getattr(self._inner, name)
+        setattr(self, name, found)  # a store's parts do not change: look up once
+        return found
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -173,7 +183,10 @@ class _TimedProvider:
         self._seconds = seconds
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        found = getattr(self._inner, name)
+        if callable(found):  # its methods, once; its properties (they change) each time
+            setattr(self, name, found)
+        return found
 
     async def send(self, message: Any, **options: Any) -> Any:
         started, outcome = time.perf_counter(), "accepted"

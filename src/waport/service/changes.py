@@ -138,7 +138,9 @@ class _Store:
         self.messages: MessageStore = _Messages(inner.messages, changes)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        found = getattr(self._inner, name)
+        setattr(self, name, found)  # a store's parts do not change: look up once
+        return found
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
