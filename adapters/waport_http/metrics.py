@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
 
 from prometheus_client import (
@@ -169,18 +169,36 @@ class _TimedStore:
         setattr(self, name, found)  # a store's parts do not change: look up once
         return found
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self._inner.transaction() as tx:
-            yield tx
-            started = time.perf_counter()  # the body is done: what is left is the commit
-        self._seconds.observe(time.perf_counter() - started)
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        return _TimedCommit(self._inner.transaction(), self._seconds)
+
+
+class _TimedCommit:
+    """A transaction whose commit (its exit without an error) is timed; a class, not a
+    generator: it is on every send's path."""
+
+    __slots__ = ("_inner", "_seconds")
+
+    def __init__(self, inner: AbstractAsyncContextManager[Transaction], seconds: Histogram) -> None:
+        self._inner = inner
+        self._seconds = seconds
+
+    async def __aenter__(self) -> Transaction:
+        return await self._inner.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> bool | None:
+        started = time.perf_counter()
+        swallowed = await self._inner.__aexit__(*exc)
+        if exc[0] is None:
+            self._seconds.observe(time.perf_counter() - started)
+        return swallowed
 
 
 class _TimedProvider:
     def __init__(self, inner: Provider, seconds: Histogram) -> None:
         self._inner = inner
         self._seconds = seconds
+        self._outcomes: dict[str, Any] = {}  # outcome -> its histogram child
 
     def __getattr__(self, name: str) -> Any:
         found = getattr(self._inner, name)
@@ -199,4 +217,7 @@ class _TimedProvider:
             outcome = "error"
             raise
         finally:
-            self._seconds.labels(self._inner.name, outcome).observe(time.perf_counter() - started)
+            child = self._outcomes.get(outcome)
+            if child is None:
+                child = self._outcomes[outcome] = self._seconds.labels(self._inner.name, outcome)
+            child.observe(time.perf_counter() - started)

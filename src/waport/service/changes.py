@@ -16,8 +16,8 @@ its own process committed (docs/guides/console.md says how to deploy for that).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
 
 import anyio
@@ -56,6 +56,7 @@ class Changes:
     _kept: deque[Change] = attrs.field(init=False)
     _last: int = attrs.field(default=0, init=False)
     _arrived: anyio.Event = attrs.field(factory=anyio.Event, init=False)
+    _waiting: int = attrs.field(default=0, init=False)
     closed: bool = attrs.field(default=False, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -69,7 +70,7 @@ class Changes:
         for record in records:
             self._last += 1
             self._kept.append(Change(self._last, record.workspace_id, record.sender_id, record.id))
-        if records:
+        if records and self._waiting:  # nobody waits: no wake-up to make
             self._arrived.set()
             self._arrived = anyio.Event()
 
@@ -92,8 +93,12 @@ class Changes:
         seconds pass (a reader writes its keepalive then)."""
         if self._last > seq or self.closed:
             return
-        with anyio.move_on_after(within):
-            await self._arrived.wait()
+        self._waiting += 1
+        try:
+            with anyio.move_on_after(within):
+                await self._arrived.wait()
+        finally:
+            self._waiting -= 1
 
 
 class _Messages:
@@ -142,15 +147,34 @@ class _Store:
         setattr(self, name, found)  # a store's parts do not change: look up once
         return found
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        added: list[MessageRecord] = []
-        async with self._inner.transaction() as tx:
-            yield _Recording(tx, added)
-        self._changes.publish(added)
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        return _Publishing(self._inner.transaction(), self._changes)
+
+
+class _Publishing:
+    """A transaction whose added messages are published once it has committed (a
+    class, not a generator: it is on every send's path)."""
+
+    __slots__ = ("_added", "_changes", "_inner")
+
+    def __init__(self, inner: AbstractAsyncContextManager[Transaction], changes: Changes) -> None:
+        self._inner = inner
+        self._changes = changes
+        self._added: list[MessageRecord] = []
+
+    async def __aenter__(self) -> Transaction:
+        return _Recording(await self._inner.__aenter__(), self._added)
+
+    async def __aexit__(self, *exc: Any) -> bool | None:
+        swallowed = await self._inner.__aexit__(*exc)
+        if exc[0] is None:  # committed (a failed commit raised above)
+            self._changes.publish(self._added)
+        return swallowed
 
 
 class _Recording:
+    __slots__ = ("_added", "_inner")
+
     def __init__(self, inner: Transaction, added: list[MessageRecord]) -> None:
         self._inner = inner
         self._added = added
