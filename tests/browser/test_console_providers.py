@@ -16,7 +16,7 @@ import anyio
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from tests.e2e.conftest import Server, waport_serve
+from tests.e2e.conftest import Server, waha_environ, waport_serve
 from tests.e2e.test_inbound_media import meta_gateway
 from waport import MessageStatus, parse_recipient
 from waport_meta import fake as meta_fake
@@ -36,13 +36,7 @@ async def _gateway(provider: str, folder: Path) -> AsyncIterator[tuple[Server, A
             yield gateway, meta_fake.MetaHarness(provider=None, fake=fake)  # type: ignore[arg-type]
         return
     async with web_fake.open_fake_waha() as fake:
-        env = {
-            "WAPORT_PROVIDER": "web",
-            "WAPORT_WEB_URL": fake.url,
-            "WAPORT_WEB_API_KEY": web_fake.API_KEY,
-            "WAPORT_WEB_HMAC_KEY": web_fake.HMAC_KEY,
-            "WAPORT_RATE_LIMIT_PER_MINUTE": "100000",
-        }
+        env = waha_environ(fake.url)
         serving = waport_serve(folder, env)
         gateway = await anyio.to_thread.run_sync(serving.__enter__)
         try:

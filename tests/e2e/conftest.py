@@ -52,6 +52,20 @@ class Server:
         return "".join(self.output)
 
 
+def waha_environ(waha_url: str, **extra: str) -> dict[str, str]:
+    """A gateway's settings for the WAHA adapter on the fake at ``waha_url``."""
+    from waport_web import fake as web_fake
+
+    return {
+        "WAPORT_PROVIDER": "web",
+        "WAPORT_WEB_URL": waha_url,
+        "WAPORT_WEB_API_KEY": web_fake.API_KEY,
+        "WAPORT_WEB_HMAC_KEY": web_fake.HMAC_KEY,
+        "WAPORT_RATE_LIMIT_PER_MINUTE": "100000",
+        **extra,
+    }
+
+
 def child_environ() -> dict[str, str]:
     """The environment for a waport child process: this one's, without the suite's own
     ``WAPORT_*`` switches (a gateway names variables it does not know), with this path."""

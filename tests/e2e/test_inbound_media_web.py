@@ -16,7 +16,7 @@ import pytest
 
 from waport_web import fake as web_fake
 
-from .conftest import wait_for, waport_serve, webhook_receiver
+from .conftest import waha_environ, wait_for, waport_serve, webhook_receiver
 
 pytestmark = pytest.mark.anyio
 CHAT = "255712345678@c.us"
@@ -48,14 +48,7 @@ async def test_a_voice_note_from_whatsapp_web_is_fetched_and_served(tmp_path: Pa
         fake.file_failures = 1  # one 500 first: retried with backoff
         url = fake.keep_file(VOICE, "audio/ogg; codecs=opus")
         elsewhere = url.replace(fake.url, "http://203.0.113.9:3000")  # a misconfigured base URL
-        env = {
-            "WAPORT_PROVIDER": "web",
-            "WAPORT_WEB_URL": fake.url,
-            "WAPORT_WEB_API_KEY": web_fake.API_KEY,
-            "WAPORT_WEB_HMAC_KEY": web_fake.HMAC_KEY,
-            "WAPORT_WEBHOOK_URL": receiver.url,
-            "WAPORT_RATE_LIMIT_PER_MINUTE": "100000",
-        }
+        env = waha_environ(fake.url, WAPORT_WEBHOOK_URL=receiver.url)
         serving = waport_serve(tmp_path, env)
         gateway = await anyio.to_thread.run_sync(serving.__enter__)
         try:

@@ -19,7 +19,7 @@ import pytest
 
 from waport_web import fake as web_fake
 
-from .conftest import Receiver, wait_for, waport_serve, webhook_receiver
+from .conftest import Receiver, waha_environ, wait_for, waport_serve, webhook_receiver
 
 pytestmark = pytest.mark.anyio
 CHAT = "255712345678@c.us"
@@ -44,14 +44,7 @@ async def test_a_session_down_fails_sends_fast_and_receipts_and_photos_are_kept(
     tmp_path: Path,
 ) -> None:
     async with web_fake.open_fake_waha() as fake, webhook_receiver() as receiver:
-        env = {
-            "WAPORT_PROVIDER": "web",
-            "WAPORT_WEB_URL": fake.url,
-            "WAPORT_WEB_API_KEY": web_fake.API_KEY,
-            "WAPORT_WEB_HMAC_KEY": web_fake.HMAC_KEY,
-            "WAPORT_WEBHOOK_URL": receiver.url,
-            "WAPORT_RATE_LIMIT_PER_MINUTE": "100000",
-        }
+        env = waha_environ(fake.url, WAPORT_WEBHOOK_URL=receiver.url)
         serving = waport_serve(tmp_path, env)
         gateway = await anyio.to_thread.run_sync(serving.__enter__)
         try:
