@@ -40,6 +40,13 @@ LATENCY_BUCKETS: Final = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+# the Provider port's properties: fixed for a provider's life
+STABLE: Final = frozenset(
+    {
+        "name", "capabilities", "receiver", "handshake", "events",
+        "sandbox", "downloads", "numbers", "template_admin",
+    }
+)  # fmt: skip
 
 
 class _Relay(Collector):
@@ -202,7 +209,7 @@ class _TimedProvider:
 
     def __getattr__(self, name: str) -> Any:
         found = getattr(self._inner, name)
-        if callable(found):  # its methods, once; its properties (they change) each time
+        if callable(found) or name in STABLE:  # once; anything else (a test's) each time
             setattr(self, name, found)
         return found
 
