@@ -15,7 +15,7 @@ from waport.domain.status import MessageStatus
 from waport.domain.templates import TemplateSpec
 from waport.ports import Clock
 from waport.testing import FakeClock
-from waport.testing.contracts.provider import RemoteFailure
+from waport.testing.failures import RemoteFailure
 from waport_memory.sandbox import SANDBOX_SENDER, SandboxProvider
 
 _CODES: Mapping[RemoteFailure, ErrorCode] = {

@@ -29,7 +29,7 @@ from waport.domain.recipients import Recipient
 from waport.domain.status import MessageStatus
 from waport.domain.templates import TemplateSpec
 from waport.testing import FakeClock
-from waport.testing.contracts.provider import RemoteFailure
+from waport.testing.failures import RemoteFailure
 from waport.testing.faults import Fault, reset_connection
 from waport_meta import fake_templates, wire
 from waport_meta.fake_checks import check_message
@@ -593,6 +593,7 @@ def main() -> None:  # pragma: no cover - a process for benchmarks and manual te
         loop = uvloop.new_event_loop()
     except ImportError:
         loop = None
+    print(f"fake Graph API on {fake.url} (token: {TOKEN})", flush=True)
     web.run_app(
         fake.app(), host="127.0.0.1", port=args.port, access_log=None, print=None, loop=loop
     )

@@ -29,7 +29,7 @@ from waport.domain.recipients import Recipient
 from waport.domain.status import MessageStatus
 from waport.domain.templates import TemplateSpec
 from waport.testing import FakeClock
-from waport.testing.contracts.provider import RemoteFailure
+from waport.testing.failures import RemoteFailure
 from waport.testing.faults import Fault, reset_connection
 from waport_web import wire
 from waport_web.provider import WahaProvider
@@ -490,3 +490,21 @@ async def web_harness(
             **provider,
         )
         yield WebHarness(provider=waha, fake=fake)
+
+
+def main() -> None:  # pragma: no cover - a process for harnesses and manual tests
+    """``python -m waport_web.fake --port 3000``: serve a FakeWaha until interrupted
+    (API key ``test-waha-key``, session ``default``); needs only waport's runtime
+    dependencies."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="a fake WAHA (WhatsApp HTTP API) on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args()
+    fake = FakeWaha(url=f"http://127.0.0.1:{args.port}")
+    print(f"fake WAHA on {fake.url} (X-Api-Key: {API_KEY}, session: {SESSION})", flush=True)
+    web.run_app(fake.app(), host="127.0.0.1", port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -13,7 +13,6 @@ harness is a loopback server speaking the provider's documented wire format.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -48,21 +47,7 @@ from waport.domain.status import MessageStatus
 from waport.domain.template_drafts import parse_draft
 from waport.domain.templates import BoundTemplate, TemplateSpec, check_template_params
 from waport.ports import Provider, SendReceipt, WebhookReceiver
-
-
-class RemoteFailure(enum.Enum):
-    """Failures a harness can make its remote produce, and the code each must map to."""
-
-    AUTH = "auth"
-    RATE_LIMIT = "rate_limit"
-    PAIR_RATE_LIMIT = "pair_rate_limit"
-    NOT_ON_WHATSAPP = "not_on_whatsapp"
-    WINDOW_CLOSED = "window_closed"
-    TEMPLATE_NOT_APPROVED = "template_not_approved"
-    SERVER_ERROR = "server_error"
-    TIMEOUT = "timeout"
-    MALFORMED = "malformed"
-
+from waport.testing.failures import RemoteFailure
 
 EXPECTED: Mapping[RemoteFailure, tuple[ErrorCode, bool]] = {
     RemoteFailure.AUTH: (ErrorCode.PROVIDER_AUTH_FAILED, False),
