@@ -12,6 +12,7 @@ from waport.domain.errors import ErrorCode
 from waport.domain.records import SCOPES
 from waport_http.auth import MAX_RATE_PER_MINUTE
 from waport_http.openapi_contacts import contact_paths
+from waport_http.openapi_names import name_operations
 from waport_http.openapi_parts import (
     AUTH_ERRORS,
     COMMON_ERRORS,
@@ -516,6 +517,8 @@ def openapi_document() -> dict[str, Any]:
             )
         },
     }
+    every_path = paths | contact_paths() | tenant_paths() | template_paths()
+    tags = name_operations(every_path)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -525,7 +528,9 @@ def openapi_document() -> dict[str, Any]:
             "authenticated responses carry X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset "
             "(Unix time) and the IETF RateLimit / RateLimit-Policy fields.",
         },
-        "paths": paths | contact_paths() | tenant_paths() | template_paths(),
+        "servers": [{"url": "/", "description": "the gateway that serves this document"}],
+        "tags": tags,
+        "paths": every_path,
         "components": {
             "schemas": schemas,
             "securitySchemes": {
