@@ -5,24 +5,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
-from pathlib import Path
 
 import attrs
 import pytest
+from waport_echo.provider import EchoProvider, EchoRemote  # installed (here: pytest's pythonpath)
 
 from waport import ErrorCode, WaportError
 from waport.domain.recipients import Recipient
 from waport.domain.status import MessageStatus
 from waport.domain.templates import TemplateSpec
+from waport.testing import FakeClock
 from waport.testing.contracts import ProviderContract, ProviderHarness, RemoteFailure
-
-sys.path.insert(0, str(Path(__file__).parent))  # an installed plugin would not need this
-
-from waport_echo.provider import EchoProvider, EchoRemote
 
 FAILURES = {
     RemoteFailure.AUTH: WaportError(
@@ -99,7 +95,7 @@ class EchoHarness:
 
 @asynccontextmanager
 async def echo_harness() -> AsyncIterator[ProviderHarness]:
-    yield EchoHarness(EchoProvider(EchoRemote()))
+    yield EchoHarness(EchoProvider(EchoRemote(), FakeClock()))
 
 
 class TestEchoProvider(ProviderContract):

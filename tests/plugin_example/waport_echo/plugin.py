@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import attrs
 from waport_echo.provider import EchoProvider, EchoRemote
 
-from waport.plugins import PluginContext, ProviderPlugin
+from waport.provider_kit import PluginContext, ProviderPlugin
 
 
 @attrs.frozen(kw_only=True)
@@ -25,7 +25,7 @@ class EchoConfig:
 
 @asynccontextmanager
 async def open_echo(config: EchoConfig, ctx: PluginContext) -> AsyncIterator[EchoProvider]:
-    yield EchoProvider(EchoRemote(), sender=config.sender, secret=config.secret)
+    yield EchoProvider(EchoRemote(), ctx.clock, sender=config.sender, secret=config.secret)
 
 
 plugin = ProviderPlugin(

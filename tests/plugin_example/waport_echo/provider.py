@@ -16,30 +16,31 @@ from datetime import datetime
 
 import attrs
 
-from waport import (
-    ErrorCode,
-    InboundMessage,
-    OutboundMessage,
-    StatusUpdate,
-    WaportError,
-    parse_recipient,
-)
-from waport.domain.limits import MediaKind
-from waport.domain.messages import MediaData, MediaStream
-from waport.domain.recipients import Recipient
-from waport.domain.status import MessageStatus
-from waport.domain.templates import BoundTemplate, TemplateSpec
-from waport.ports import (
+from waport.provider_kit import (
+    BoundTemplate,
     Capabilities,
+    Clock,
+    ErrorCode,
     EventSource,
+    InboundMessage,
+    MediaData,
     MediaDownloader,
+    MediaKind,
+    MediaStream,
+    MessageStatus,
     NumberCheck,
+    OutboundMessage,
     ProviderEvent,
+    Recipient,
     SandboxControl,
     SendReceipt,
+    StatusUpdate,
     SubscriptionHandshake,
     TemplateAdmin,
+    TemplateSpec,
+    WaportError,
     WebhookReceiver,
+    parse_recipient,
 )
 
 
@@ -55,6 +56,7 @@ class EchoRemote:
 @attrs.define
 class EchoProvider:
     remote: EchoRemote
+    clock: Clock  # the one the plugin context gives: time is read from it, never the OS
     sender: str = "echo-1"
     secret: str = attrs.field(default="echo-secret", repr=False)
     _ids: itertools.count[int] = attrs.Factory(lambda: itertools.count(1))
@@ -130,7 +132,7 @@ class EchoProvider:
             raise error
         self.remote.inbox.append((sender, str(message.to), message.content.body))  # type: ignore[union-attr]
         return SendReceipt(
-            provider_message_id=f"echo-{next(self._ids)}", accepted_at=datetime.now().astimezone()
+            provider_message_id=f"echo-{next(self._ids)}", accepted_at=self.clock.now()
         )
 
     async def mark_read(
