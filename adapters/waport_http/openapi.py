@@ -353,9 +353,9 @@ def openapi_document() -> dict[str, Any]:
                                 "items": {"enum": sorted(SCOPES)},
                             },
                             "senders": {
-                                "type": "array",
+                                "type": ["array", "null"],
                                 "items": {"type": "string"},
-                                "description": "the sender ids the key may use (default: all)",
+                                "description": "the sender ids the key may use (null or absent: all)",
                             },
                             "label": {"type": "string", "maxLength": 200},
                             "rate_per_minute": {

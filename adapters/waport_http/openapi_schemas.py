@@ -194,6 +194,7 @@ def component_schemas() -> dict[str, Any]:
                 "the documentation's rules page; an error names the field it refuses."
             ),
             "required": ["to"],
+            "additionalProperties": False,  # the server refuses unknown fields
             "properties": {
                 "to": {
                     "type": "string",

@@ -32,3 +32,12 @@ def test_every_operation_has_a_unique_name_and_a_known_tag() -> None:
 def test_an_operation_left_unnamed_is_refused() -> None:
     with pytest.raises(KeyError, match="PUT /v1/new has no operationId"):
         name_operations({"/v1/new": {"put": {"summary": "a new endpoint"}}})
+
+
+def test_a_send_request_lists_exactly_the_fields_the_server_takes() -> None:
+    from waport.domain.convert import _OPTIONS
+    from waport.domain.messages import MODES
+
+    send = openapi_document()["components"]["schemas"]["SendRequest"]
+    assert send["additionalProperties"] is False  # the server refuses any other
+    assert set(send["properties"]) == set(_OPTIONS) | set(MODES)
