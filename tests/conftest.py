@@ -1,4 +1,5 @@
-"""Test-wide settings: Hypothesis profiles and the anyio backend (asyncio: aiohttp needs it)."""
+"""Test-wide settings: Hypothesis profiles and the anyio backend (asyncio: aiohttp needs it;
+the service, memory and SQLite tests run on trio too)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+BOTH_BACKENDS = pytest.fixture(params=["asyncio", "trio"], scope="module", name="anyio_backend")
+"""For the service and the adapters that do not need aiohttp (memory, SQLite, sandbox):
+``anyio_backend = BOTH_BACKENDS(backend)`` in a conftest runs its folder's tests on trio
+too."""
+
+
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ See ``waport_sqlite.store`` for why it is built this way."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -22,6 +21,7 @@ from anyio.abc import TaskStatus
 
 from waport import storekit
 from waport.domain.errors import ErrorCode, WaportError
+from waport_sqlite import loops
 from waport_sqlite.known import Known
 from waport_sqlite.schema import LATEST, MIGRATIONS
 
@@ -36,16 +36,16 @@ from_us = storekit.from_us
 
 
 class _Op(Generic[T]):
-    __slots__ = ("effects", "error", "fn", "future", "result", "slow")
+    __slots__ = ("effects", "error", "fn", "result", "slow", "waiter")
 
     def __init__(
-        self, fn: Callable[[Conn], T], future: asyncio.Future[None], *, slow: bool = False
+        self, fn: Callable[[Conn], T], waiter: loops.Waiter, *, slow: bool = False
     ) -> None:
         self.fn = fn
         self.result: T | None = None
         self.error: BaseException | None = None
         self.effects: list[Callable[[], None]] = []  # run on the loop once committed
-        self.future = future
+        self.waiter = waiter
         self.slow = slow
 
     def run(self, conn: Conn, writer: _Writer) -> bool:
@@ -64,8 +64,7 @@ class _Op(Generic[T]):
         return True
 
     def answer(self) -> None:
-        if not self.future.done():  # its caller may have been cancelled meanwhile
-            self.future.set_result(None)
+        self.waiter.set()
 
     def outcome(self) -> T:
         if self.error is not None:
@@ -112,33 +111,36 @@ class _Writer:
         self._queue: deque[_Op[Any]] = deque()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="waport-sqlite-writer")
         self._busy = False  # a batch is scheduled or committing
-        self._idle = asyncio.Event()
+        self._idle: loops.Waiter | None = None  # set when the writer is next idle
+        self._loop: loops.Loop | None = None
         self._stop = anyio.Event()
         self._closed = False
         conn.execute("PRAGMA busy_timeout=0")  # the loop never waits for a lock
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve until cancelled or closed; queued operations are finished first."""
-        self._idle.set()
+        self._loop = loops.current()
         await _serve_until_closed(self._stop, self.close, self._drain, task_status)
 
     async def _drain(self) -> None:
-        await self._idle.wait()
+        if self._busy and self._loop is not None:
+            self._idle = self._loop.waiter()
+            await self._idle.wait()
         await anyio.to_thread.run_sync(self._pool.shutdown)
 
     async def call(self, fn: Callable[[Conn], T], *, slow: bool = False) -> T:
         """Run ``fn`` with the connection in the next batch (``slow``: alone, on the
         writer's thread). If the caller is cancelled while waiting, the operation still
         runs (callers that must know shield)."""
-        if self._closed:
+        loop = self._loop
+        if self._closed or loop is None:
             raise WaportError(ErrorCode.INTERNAL, "the store is closed")
-        op: _Op[T] = _Op(fn, asyncio.get_running_loop().create_future(), slow=slow)
+        op: _Op[T] = _Op(fn, loop.waiter(), slow=slow)
         self._queue.append(op)
         if not self._busy:
             self._busy = True
-            self._idle.clear()
-            asyncio.get_running_loop().call_soon(self._flush)
-        await op.future
+            loop.call_soon(self._flush)
+        await op.waiter.wait()
         return op.outcome()
 
     def after_commit(self, effect: Callable[[], None]) -> None:
@@ -174,7 +176,8 @@ class _Writer:
             self.known.forget()
         if not self._queue:
             self._busy = False
-            self._idle.set()
+            if self._idle is not None:
+                self._idle.set()
             return
         queue = self._queue
         batch = [queue.popleft()]
@@ -185,13 +188,13 @@ class _Writer:
             while len(batch) < self.max_batch and len(queue) > 0 and not queue[0].slow:
                 batch.append(queue.popleft())
             job = _on_loop(self.conn, batch, self)
-        done = asyncio.get_running_loop().run_in_executor(self._pool, job)
-        done.add_done_callback(lambda finished: self._answer(batch, finished))
+        if self._loop is None:  # cannot be: only a running writer queues a batch
+            raise RuntimeError("the SQLite writer is not running")
+        self._loop.in_thread(self._pool, job, lambda failure: self._answer(batch, failure))
 
-    def _answer(self, batch: list[_Op[Any]], finished: asyncio.Future[None]) -> None:
+    def _answer(self, batch: list[_Op[Any]], failure: BaseException | None) -> None:
         self.stats.batches += 1
         self.stats.operations += len(batch)
-        failure = finished.exception()
         if failure is not None:  # the savepoints or the rollback themselves failed
             _fail(batch, f"the database failed: {failure}")
         for op in batch:
@@ -331,14 +334,16 @@ class _Reader:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._stop = anyio.Event()
+        self._loop: loops.Loop | None = None
         self._done: list[_Op[Any]] = []
         self._waking = False
         point_conn.execute("PRAGMA busy_timeout=0")
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve until cancelled or closed; queued operations are finished first."""
+        self._loop = loops.current()
         self._thread = threading.Thread(
-            target=self._serve, args=(asyncio.get_running_loop(),), name="waport-sqlite-reader"
+            target=self._serve, args=(self._loop,), name="waport-sqlite-reader"
         )
         self._thread.start()
         thread = self._thread
@@ -361,17 +366,20 @@ class _Reader:
 
     async def call(self, fn: Callable[[Conn], T]) -> T:
         """Run ``fn`` with the connection on the reader's thread."""
-        op: _Op[T] = _Op(fn, asyncio.get_running_loop().create_future())
+        loop = self._loop
+        if loop is None:
+            raise WaportError(ErrorCode.INTERNAL, "the store is closed")
+        op: _Op[T] = _Op(fn, loop.waiter())
         with self._ready:
             if self._closed or self._thread is None:
                 raise WaportError(ErrorCode.INTERNAL, "the store is closed")
             self._queue.append(op)
             if len(self._queue) == 1:
                 self._ready.notify()
-        await op.future
+        await op.waiter.wait()
         return op.outcome()
 
-    def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _serve(self, loop: loops.Loop) -> None:
         while True:
             with self._ready:
                 while not self._queue and not self._closed:

@@ -7,10 +7,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
 
+from tests.conftest import BOTH_BACKENDS, backend
 from waport.ports import Store
 from waport.testing.contracts import ProviderContract, ProviderHarness, StoreContract
 from waport_memory import MemoryStore
 from waport_memory.harness import sandbox_harness
+
+anyio_backend = BOTH_BACKENDS(backend)  # no aiohttp here: asyncio and trio
 
 
 @asynccontextmanager

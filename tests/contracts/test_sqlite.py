@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.conftest import BOTH_BACKENDS, backend
 from waport.ports import Store
 from waport.testing.contracts import StoreContract
 from waport.testing.stateful import messenger_machine
 from waport_memory import SandboxProvider
 from waport_sqlite import open_sqlite
+
+anyio_backend = BOTH_BACKENDS(backend)  # no aiohttp here: asyncio and trio
 
 
 @asynccontextmanager
@@ -43,3 +46,14 @@ SqliteMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestSqliteMessenger = SqliteMachine.TestCase
+
+SqliteTrioMachine = messenger_machine(
+    fresh_sqlite, lambda clock: SandboxProvider(clock=clock, max_rps=1000), backend="trio"
+)
+SqliteTrioMachine.TestCase.settings = settings(
+    max_examples=8,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestSqliteMessengerOnTrio = SqliteTrioMachine.TestCase

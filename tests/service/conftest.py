@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 import attrs
 import pytest
 
+from tests.conftest import BOTH_BACKENDS, backend
 from waport.service import Messenger
 from waport.testing import FakeClock, SequentialIds
 from waport_memory import MemoryStore, SandboxProvider
+
+anyio_backend = BOTH_BACKENDS(backend)
 
 
 @attrs.define

@@ -19,6 +19,11 @@ pytestmark = pytest.mark.anyio
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"  # the providers' HTTP client is built on asyncio's transports
+
+
 class Server:
     """A loopback aiohttp server that records the client port of every request."""
 

@@ -4,10 +4,10 @@ send that fails with it makes the next one upload anew."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from datetime import timedelta
 
+import anyio
 import attrs
 import pytest
 
@@ -15,7 +15,7 @@ from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import MediaKind
 from waport.domain.messages import MediaData, MediaId, MediaStream
 from waport.ports import Capabilities
-from waport.service import Messenger
+from waport.service import Messenger, SendResult
 from waport.testing import FakeClock, SequentialIds
 from waport_memory import MemoryStore, SandboxProvider
 
@@ -41,7 +41,7 @@ class UploadingSandbox(SandboxProvider):
     async def upload_media(
         self, media: MediaData | MediaStream, *, sender: str, kind: MediaKind
     ) -> str:
-        await asyncio.sleep(0.01)  # slow enough for the other sends to arrive meanwhile
+        await anyio.sleep(0.01)  # slow enough for the other sends to arrive meanwhile
         media_id = await super().upload_media(media, sender=sender, kind=kind)
         self.uploads.append(media_id)
         return media_id
@@ -54,7 +54,14 @@ async def test_concurrent_sends_share_one_upload_and_reuse_it() -> None:
     async with Messenger(
         store=MemoryStore(), provider=sandbox, clock=clock, ids=SequentialIds()
     ) as messenger:
-        results = await asyncio.gather(*(messenger.send(_image(n)) for n in range(20)))
+        results: list[SendResult] = []
+
+        async def send(n: int) -> None:
+            results.append(await messenger.send(_image(n)))
+
+        async with anyio.create_task_group() as tg:
+            for n in range(20):
+                tg.start_soon(send, n)
         assert {r.status.value for r in results} == {"sent"}
         assert len(uploads) == 1
         sent_ids = {s.message.content.source for s in sandbox.sent}  # type: ignore[union-attr]

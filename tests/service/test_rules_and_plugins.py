@@ -147,6 +147,7 @@ def test_plugin_descriptors_are_plain_data() -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # aiohttp runs on asyncio only
 async def test_a_plugin_uses_the_shared_session_or_owns_one() -> None:
     ctx = PluginContext(clock=FakeClock(), ids=SequentialIds())
     async with httpkit.session_for(ctx) as own:

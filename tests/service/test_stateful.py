@@ -1,4 +1,4 @@
-"""The stateful Messenger machine on the memory store."""
+"""The stateful Messenger machine on the memory store, on asyncio and on trio."""
 
 from __future__ import annotations
 
@@ -25,3 +25,14 @@ MemoryMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestMemoryMessenger = MemoryMachine.TestCase
+
+MemoryTrioMachine = messenger_machine(
+    _memory, lambda clock: SandboxProvider(clock=clock, max_rps=1000), backend="trio"
+)
+MemoryTrioMachine.TestCase.settings = settings(
+    max_examples=20,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestMemoryMessengerOnTrio = MemoryTrioMachine.TestCase

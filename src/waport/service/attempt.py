@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, TypeVar
 
 import anyio
 import attrs
@@ -29,9 +30,23 @@ from waport.service import media
 from waport.service.core import SERVICE_CATEGORY, Core
 
 log = logging.getLogger("waport.service")
+T = TypeVar("T")
 
 UNPACED_RPS: Final = 1_000_000
 """A provider whose ``max_rps`` is this or more (or ``inf``) is not paced per sender."""
+
+
+async def _within(seconds: float, call: Awaitable[T]) -> T:
+    """``await call`` with a deadline; on expiry TimeoutError. On asyncio its own timeout,
+    not anyio's ``fail_after``: a second anyio cancel scope nested in the attempt's shield
+    cost about 12 µs per send under load (docs/performance.md); on trio, anyio's."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        with anyio.fail_after(seconds):
+            return await call
+    async with asyncio.timeout(seconds):
+        return await call
 
 
 async def bound_template(
@@ -127,11 +142,7 @@ async def _outcome(core: Core, record: MessageRecord, now: datetime) -> AttemptO
         if own_deadline is not None and own_deadline <= core.policy.provider_timeout:
             receipt = await call  # the provider's own deadline is the shorter one
         else:
-            # asyncio's own timeout, not anyio's fail_after: a second anyio cancel
-            # scope nested in the attempt's shield cost about 12 µs per send under
-            # load (docs/performance.md); on expiry both raise TimeoutError
-            async with asyncio.timeout(core.policy.provider_timeout):
-                receipt = await call
+            receipt = await _within(core.policy.provider_timeout, call)
     except WaportError as err:
         if reused is not None:  # the provider's id may have expired early: upload anew
             core.provider_media.forget(reused, _media_id(message))

@@ -61,16 +61,17 @@ class SimulatedProvider(Provider, SandboxControl, Protocol):
 def messenger_machine(
     open_store: Callable[[], AbstractAsyncContextManager[Store]],
     make_provider: Callable[[Clock], SimulatedProvider],
+    *,
+    backend: str = "asyncio",
 ) -> type[RuleBasedStateMachine]:
-    """A state machine class over a fresh store from ``open_store`` per example."""
+    """A state machine class over a fresh store from ``open_store`` per example, run on
+    anyio's ``backend`` ("asyncio" or "trio")."""
 
     class MessengerMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
             self._stack = ExitStack()
-            self.portal: BlockingPortal = self._stack.enter_context(
-                start_blocking_portal("asyncio")
-            )
+            self.portal: BlockingPortal = self._stack.enter_context(start_blocking_portal(backend))
             self.clock = FakeClock()
             self.store: Store = self._stack.enter_context(
                 self.portal.wrap_async_context_manager(open_store())

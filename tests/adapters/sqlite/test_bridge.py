@@ -49,9 +49,10 @@ async def test_writes_of_one_loop_turn_share_a_commit_and_fail_alone(tmp_path: P
                 tg.start_soon(run, index, value)
 
         assert store.writer.stats.batches == before + 1
-        assert results[0] == 1
         assert results[2] == 2
-        failed = results[1]
+        # the two inserts of 1 (asyncio runs them in order; trio may not): one wins
+        (failed,) = [r for r in (results[0], results[1]) if r != 1]
+        assert 1 in (results[0], results[1])
         assert isinstance(failed, WaportError)
         assert failed.code == ErrorCode.INTERNAL
         assert "UNIQUE" in str(failed)
@@ -65,10 +66,12 @@ async def test_a_slow_write_runs_alone_on_the_thread_between_fast_batches(
         await store.writer.call(lambda c: c.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)"))
         loop_thread = threading.get_ident()
         ran_on: dict[str, int] = {}
+        order: list[str] = []
 
         def note(name: str, value: int) -> object:
             def write(c: sqlite3.Connection) -> int:
                 ran_on[name] = threading.get_ident()
+                order.append(name)
                 c.execute("INSERT INTO t (x) VALUES (?)", (value,))
                 return value
 
@@ -81,7 +84,10 @@ async def test_a_slow_write_runs_alone_on_the_thread_between_fast_batches(
             tg.start_soon(store.writer.call, note("fast2", 3))
         assert ran_on["fast1"] == ran_on["fast2"] == loop_thread
         assert ran_on["slow"] != loop_thread
-        assert store.writer.stats.batches == before + 3  # fast, slow alone, fast
+        # fast, slow alone, fast (asyncio's order); trio may start the three in another
+        # order, and two fasts that arrive together share a batch
+        between = order.index("slow") == 1
+        assert store.writer.stats.batches == before + (3 if between else 2)
         assert await store.reader.call(values) == [1, 2, 3]
 
 
