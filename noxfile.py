@@ -34,6 +34,7 @@ def _tests(session: nox.Session, *args: str) -> None:
 
 def _docs(session: nox.Session) -> None:
     session.run("python", "docs/_generate.py", "--check")
+    session.run("python", "docs/_inline.py", "--check")
     session.run(
         "mkdocs", "build", "--strict", "--site-dir", "site", env={"NO_MKDOCS_2_WARNING": "1"}
     )

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+pytest_plugins = ["pytester"]  # the pytest plugin's sample project runs in a pytest of its own
+
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.register_profile(
     "ci",

@@ -44,14 +44,20 @@ def test_every_error_code_is_documented() -> None:
         assert f"`{code.value}`" in text
 
 
-def test_every_included_example_uses_the_snippet_syntax_and_exists() -> None:
-    """A mangled ``--8<--`` line renders as text instead of the example; catch it."""
-    import re
-
-    root = GENERATOR.parents[1]
-    for page in (root / "docs").rglob("*.md"):
-        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
-            if re.match(r"^\s*-+\s*8\s*<", line):
-                match = re.fullmatch(r'--8<-- "([^":]+)(?::\w+)?"', line.strip())
-                assert match, f"{page.name}:{number}: {line!r} is not a snippet include"
-                assert (root / match.group(1)).is_file(), f"{page.name}:{number}: no such file"
+def test_the_code_shown_in_the_docs_is_the_tested_code() -> None:
+    """Every block marked ``<!-- code: path -->`` (README and docs) equals its file, which
+    the suite runs: ``python docs/_inline.py`` rewrites them."""
+    spec = importlib.util.spec_from_file_location("docs_inline", GENERATOR.parent / "_inline.py")
+    assert spec is not None
+    assert spec.loader is not None
+    inline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(inline)
+    marked = 0
+    for page in inline.pages():
+        text = page.read_text(encoding="utf-8")
+        marked += text.count("<!-- code: ")
+        assert inline.inline(text) == text, f"{page.name}: run python docs/_inline.py"
+        assert "--8<--" not in text, f"{page.name}: show the code inline (<!-- code: path -->)"
+    assert marked >= 8
+    drifted = "<!-- code: tests/docs/test_first_message.py -->\n```python\nold\n```\n"
+    assert "old" not in inline.inline(drifted)

@@ -15,6 +15,7 @@ import waport_http
 import waport_memory
 import waport_meta
 import waport_postgres
+import waport_pytest
 import waport_sqlite
 import waport_web
 
@@ -48,7 +49,16 @@ async def send_one() -> str:
 
 @pytest.mark.parametrize(
     "package",
-    [waport, waport_http, waport_memory, waport_meta, waport_postgres, waport_sqlite, waport_web],
+    [
+        waport,
+        waport_http,
+        waport_memory,
+        waport_meta,
+        waport_postgres,
+        waport_pytest,
+        waport_sqlite,
+        waport_web,
+    ],
 )
 def test_every_package_is_marked_typed(package: object) -> None:
     folder = Path(package.__file__).parent  # type: ignore[attr-defined]
