@@ -2,7 +2,7 @@
 
     waport serve                      run the gateway (SQLite + sandbox with no configuration)
     waport keys create|list|revoke    manage API keys
-    waport send                       send one message from the terminal
+    waport send                       send one message (--to-file: a template to many)
     waport templates sync             fetch the template catalogue from the provider
     waport media upload|get           keep a file in the media store, or write one out
     waport messages list [--follow]   messages, newest first (then new ones as they come)
@@ -30,7 +30,7 @@ from waport.domain.records import SCOPES
 from waport.plugins import PluginContext, Registry
 from waport.ports import Store
 from waport.service import DEFAULT_WORKSPACE, RandomIds, Scope, SystemClock, keys, templates
-from waport_http import cli_lists, cli_tenants, config
+from waport_http import cli_bulk, cli_lists, cli_tenants, config
 from waport_http.cli_output import print_json, print_secret
 from waport_http.logs import configure_logging
 from waport_http.server import open_components, serve
@@ -65,8 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     revoke = keys.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key_id")
 
-    send = sub.add_parser("send", help="send one message")
-    send.add_argument("--to", help="the recipient: E.164 phone number (or the body's own)")
+    send = sub.add_parser("send", help="send one message (or a template to a file of numbers)")
+    to = send.add_mutually_exclusive_group()
+    to.add_argument("--to", help="the recipient: E.164 phone number (or the body's own)")
+    to.add_argument(
+        "--to-file", help="a file of numbers, one per line: the --template goes to each"
+    )
     what = send.add_mutually_exclusive_group(required=True)
     what.add_argument("--text", help="a text message")
     what.add_argument("--template", help="an approved template's name")
@@ -174,6 +178,8 @@ def _json_body(text: str) -> dict[str, Any]:
 
 
 async def _send(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
+    if args.to_file is not None:
+        return await cli_bulk.send_to_file(args, loaded)
     body: dict[str, Any]
     if args.json is not None:
         body = _json_body(args.json)
@@ -233,16 +239,6 @@ async def _media(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
         return 0
 
 
-async def _templates(args: argparse.Namespace, loaded: config.LoadedConfig) -> int:
-    async with open_components(loaded, sync_templates=False) as (messenger, _):  # once, below
-        senders = (
-            [args.sender] if args.sender else await templates.sender_ids(messenger.core, Scope())
-        )
-        result = {sender: await messenger.sync_templates(sender_id=sender) for sender in senders}
-        _print({"synced": result})
-    return 0
-
-
 def loop_options(choice: str) -> dict[str, Any]:
     """anyio's asyncio options for the ``event_loop`` setting (uvloop if chosen or, for
     ``auto``, if installed)."""
@@ -289,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return anyio.run(cli_lists.contacts, args, loaded)
         if args.command in ("workspaces", "senders", "balance"):
             return anyio.run(cli_tenants.run, args, loaded)
-        return anyio.run(_templates, args, loaded)
+        return anyio.run(cli_bulk.sync_templates, args, loaded)
     except ConfigError as exc:
         print(f"waport: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -47,6 +47,8 @@ def test_the_documented_commands_work_as_printed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("WAPORT_DATABASE", str(tmp_path / "waport.db"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "numbers.txt").write_text("+255712345678\n# and\n255712345679\n")
     anyio.run(_message_from, "+255712345678")
     lines = command_lines()
     ran = set()
@@ -62,11 +64,18 @@ def test_the_documented_commands_work_as_printed(
             key_id = out["id"]
             assert out["senders"] == ["s1"]
             assert out["rate_per_minute"] == 600
-        if args[0] == "send":
+        if args[:2] == ["send", "--to-file"]:
+            assert out["statuses"] == {"sent": 2}
+        elif args[0] == "send":
             assert out["status"] == "sent"
         ran.add(tuple(args[:2]))
-    assert len(lines) == 10
-    assert {("keys", "create"), ("keys", "revoke"), ("send", "--json")} <= ran
+    assert len(lines) == 11
+    assert {
+        ("keys", "create"),
+        ("keys", "revoke"),
+        ("send", "--json"),
+        ("send", "--to-file"),
+    } <= ran
     assert {("templates", "sync"), ("version",)} <= ran
 
 

@@ -9,7 +9,7 @@ known, so the answer reports every row as it ended.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -69,9 +69,11 @@ async def broadcast(
     scope: Scope,
     *,
     attempt_rows: bool | None = None,
+    progress: Callable[[MessageRecord], object] | None = None,
 ) -> BroadcastResult:
     """``attempt_rows=False`` leaves the rows pending for the dispatcher; ``None``
-    follows ``Policy.inline_attempt``."""
+    follows ``Policy.inline_attempt``. ``progress`` hears of each row attempted (or
+    refused) here, as it finishes."""
     workspace = await core.lookups.workspace(core.workspace_of(scope))
     req = (
         request
@@ -145,12 +147,16 @@ async def broadcast(
                 finals[row_id] = await core.store.messages.finish(
                     row_id, Failed(at=now, error=lifecycle.detail_of(refusal))
                 )
+                if progress is not None:
+                    progress(finals[row_id])
         if to_attempt:
             limiter = anyio.CapacityLimiter(core.policy.broadcast_concurrency)
 
             async def attempt_row(row_id: str) -> None:
                 async with limiter:
                     finals[row_id] = await attempt(core, row_id)
+                if progress is not None:
+                    progress(finals[row_id])
 
             async with anyio.create_task_group() as tg:
                 for row_id in to_attempt:

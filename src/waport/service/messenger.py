@@ -20,7 +20,7 @@ off and call ``dispatch_once()`` with a fake clock.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -191,10 +191,14 @@ class Messenger:
         idempotency: IdempotencyClaim | None = None,
         allowed_senders: frozenset[str] | None = None,
         attempt: bool | None = None,
+        progress: Callable[[MessageRecord], object] | None = None,
     ) -> BroadcastResult:
-        """One template to 1-256 recipients (see ``waport.service.broadcast``)."""
+        """One template to 1-256 recipients (see ``waport.service.broadcast``);
+        ``progress`` hears of each row as its attempt finishes."""
         scope = _scope(workspace_id, allowed_senders, idempotency)
-        return await broadcast.broadcast(self.core, request, scope, attempt_rows=attempt)
+        return await broadcast.broadcast(
+            self.core, request, scope, attempt_rows=attempt, progress=progress
+        )
 
     async def get_broadcast(
         self, broadcast_id: str, *, workspace_id: str | None = None
