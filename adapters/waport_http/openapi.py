@@ -11,7 +11,9 @@ from typing import Any
 from waport.domain.errors import ErrorCode
 from waport.domain.records import SCOPES
 from waport_http.auth import MAX_RATE_PER_MINUTE
+from waport_http.openapi_bodies import name_bodies
 from waport_http.openapi_contacts import contact_paths
+from waport_http.openapi_events import webhook_schemas, webhooks
 from waport_http.openapi_names import name_operations
 from waport_http.openapi_parts import (
     AUTH_ERRORS,
@@ -29,13 +31,19 @@ from waport_http.openapi_parts import (
     page_of,
     path_param,
 )
-from waport_http.openapi_schemas import component_schemas, ref
+from waport_http.openapi_schemas import PROBE_SCHEMAS, component_schemas, ref
 from waport_http.openapi_templates import template_paths, template_schemas
 from waport_http.openapi_tenants import tenant_paths, tenant_schemas
 
 
 def openapi_document() -> dict[str, Any]:
-    schemas = component_schemas() | tenant_schemas() | template_schemas()
+    schemas = (
+        component_schemas()
+        | tenant_schemas()
+        | template_schemas()
+        | webhook_schemas()
+        | PROBE_SCHEMAS
+    )
     send_errors = error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 402, 404, 409, 422, 502, 503)
     paths: dict[str, Any] = {
         "/v1/messages": {
@@ -245,7 +253,7 @@ def openapi_document() -> dict[str, Any]:
                                 "type": "object",
                                 "properties": {
                                     "media_id": {"type": "string"},
-                                    "deleted": {"const": True},
+                                    "deleted": {"type": "boolean", "description": "always true"},
                                 },
                             },
                             ["ok"],
@@ -300,19 +308,7 @@ def openapi_document() -> dict[str, Any]:
                         "content": {
                             "text/event-stream": {
                                 # each event (as OpenAPI 3.2's itemSchema would say)
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["event", "data"],
-                                    "properties": {
-                                        "event": {"enum": ["ready", "reset", "message"]},
-                                        "data": {
-                                            "type": "string",
-                                            "contentMediaType": "application/json",
-                                        },
-                                        "id": {"type": "string", "pattern": "^[0-9]+$"},
-                                        "retry": {"type": "integer"},
-                                    },
-                                }
+                                "schema": ref("StreamEvent")
                             }
                         },
                     },
@@ -483,13 +479,17 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
         "/openapi.json": {
-            "get": operation("This document", None, {"200": ok_response({"type": "object"})})
+            "get": operation(
+                "This document",
+                None,
+                {"200": ok_response({"type": "object", "required": ["openapi", "paths"]})},
+            )
         },
         "/livez": {
             "get": operation(
                 "Liveness: the process answers (asks neither the store nor the provider)",
                 None,
-                {"200": ok_response({"type": "object"})},
+                {"200": ok_response(ref("Liveness"))},
             )
         },
         "/healthz": {
@@ -497,8 +497,8 @@ def openapi_document() -> dict[str, Any]:
                 "Readiness: the store answers, and the provider did at its last check",
                 None,
                 {
-                    "200": ok_response({"type": "object"}),
-                    "503": ok_response({"type": "object"}, "Unhealthy"),
+                    "200": ok_response(ref("Health")),
+                    "503": ok_response(ref("Health"), "Unhealthy: which check failed"),
                 },
                 description="The provider is asked at most once every 10 seconds; "
                 "probes in between get its last answer.",
@@ -519,6 +519,7 @@ def openapi_document() -> dict[str, Any]:
     }
     every_path = paths | contact_paths() | tenant_paths() | template_paths()
     tags = name_operations(every_path)
+    name_bodies(every_path, schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -531,6 +532,7 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/", "description": "the gateway that serves this document"}],
         "tags": tags,
         "paths": every_path,
+        "webhooks": webhooks(),
         "components": {
             "schemas": schemas,
             "securitySchemes": {

@@ -70,7 +70,7 @@ def contact_paths() -> dict[str, Any]:
                                 "type": "object",
                                 "required": ["erased", "pseudonym", "messages", "media"],
                                 "properties": {
-                                    "erased": {"const": True},
+                                    "erased": {"type": "boolean", "description": "always true"},
                                     "pseudonym": {
                                         "type": "string",
                                         "description": "what the erased messages name instead",

@@ -3,10 +3,11 @@ tables the code uses."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from waport.domain.errors import ErrorCode
 from waport.domain.limits import TEMPLATE, TEXT, URL_MAX, MediaKind
+from waport.domain.messages import MODES
 from waport.domain.records import SCOPES
 from waport.domain.status import MessageStatus
 
@@ -31,6 +32,7 @@ def component_schemas() -> dict[str, Any]:
         ]
     }
     schemas: dict[str, Any] = {
+        "MessageStatus": {"enum": statuses},
         "Error": {
             "type": "object",
             "required": ["status", "error", "correlation_id"],
@@ -62,7 +64,7 @@ def component_schemas() -> dict[str, Any]:
                     "properties": {
                         "message_id": {"type": "string"},
                         "direction": {"enum": ["outbound", "inbound"]},
-                        "status": {"enum": statuses},
+                        "status": ref("MessageStatus"),
                         "created_at": {"type": "string"},
                         "summary": {"type": "string"},
                     },
@@ -133,21 +135,31 @@ def component_schemas() -> dict[str, Any]:
             "properties": {
                 "message_id": {"type": "string"},
                 "direction": {"enum": ["outbound", "inbound"]},
-                "status": {"enum": statuses},
+                "status": ref("MessageStatus"),
                 "sender_id": {"type": "string"},
                 "to": {"type": "string"},
                 "from": {"type": "string"},
-                "mode": {"type": "string"},
+                "mode": {"type": "string", "description": "text, template, media, ..."},
                 "provider_message_id": nullable_string,
                 "created_at": {"type": "string", "format": "date-time"},
                 "scheduled_at": {"type": "string", "format": "date-time"},
                 "expires_at": {"type": "string", "format": "date-time"},
                 "broadcast_id": {"type": "string"},
                 "metadata": {"type": "object"},
-                "error": {"type": ["object", "null"]},
-                "history": {"type": "array", "items": {"type": "object"}},
-                "attempts": {"type": "integer"},
-                "content": {},
+                "error": {"anyOf": [ref("MessageError"), {"type": "null"}]},
+                "history": {"type": "array", "items": ref("HistoryEntry")},
+                "attempts": {"type": "integer", "minimum": 0},
+                "content": ref("MessageContent"),
+                "text": {
+                    "type": ["string", "null"],
+                    "description": "inbound: the text, or a media's caption",
+                },
+                "media": {
+                    "type": "object",
+                    "description": "the stored media (id, mime_type, size, sha256, and inbound "
+                    "its status and the provider's id)",
+                },
+                "reply_to_message_id": {"type": "string"},
                 "referral": {
                     "type": "object",
                     "description": "inbound: the ad or post that started the chat "
@@ -181,10 +193,47 @@ def component_schemas() -> dict[str, Any]:
                     "description": "its contact was erased: `to`/`from` is a pseudonym",
                 },
                 "erased": {
-                    "const": True,
-                    "description": "in a replayed answer: the contact was erased since",
+                    "type": "boolean",
+                    "description": "in a replayed answer (always true): the contact was erased since",
                 },
             },
+        },
+        "MessageError": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        },
+        "HistoryEntry": {
+            "type": "object",
+            "required": ["status", "at"],
+            "properties": {
+                "status": ref("MessageStatus"),
+                "at": {"type": "string", "format": "date-time"},
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "provider": nullable_string,
+                        "provider_code": nullable_string,
+                        "provider_message": nullable_string,
+                    },
+                },
+            },
+        },
+        "MessageContent": {
+            "description": (
+                "What was sent: the value under the message's mode in the request shape (a "
+                "text is a string, or {body, preview_url}; contacts a list; the other modes "
+                "an object as sent). An inbound message of a kind waport does not know "
+                "keeps the provider's own object here."
+            ),
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "object"}},
+                {"type": "object"},
+            ],
         },
         "SendRequest": {
             "type": "object",
@@ -215,7 +264,7 @@ def component_schemas() -> dict[str, Any]:
                         },
                     ]
                 },
-                "template": ref("Template"),
+                "template": ref("TemplateContent"),
                 "media": ref("Media"),
                 "interactive": {
                     "type": "object",
@@ -283,8 +332,9 @@ def component_schemas() -> dict[str, Any]:
                 "animated": {"type": "boolean"},
             },
         },
-        "Template": {
+        "TemplateContent": {
             "type": "object",
+            "description": "An approved template to send, its parameters bound",
             "required": ["name", "language"],
             "additionalProperties": False,
             "properties": {
@@ -328,7 +378,7 @@ def component_schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["template", "sender_id", "recipients"],
             "properties": {
-                "template": ref("Template"),
+                "template": ref("TemplateContent"),
                 "sender_id": {"type": "string"},
                 "recipients": {
                     "type": "array",
@@ -415,4 +465,56 @@ def component_schemas() -> dict[str, Any]:
             },
         },
     }
-    return schemas
+    return schemas | one_mode_each(schemas.pop("SendRequest"))
+
+
+def one_mode_each(send: dict[str, Any]) -> dict[str, Any]:
+    """``SendRequest`` as ``oneOf`` a schema per mode (``TextSend``, ``TemplateSend``,
+    ...): each takes the common fields and its own mode, nothing else, so a valid body
+    has exactly one mode, and a generated client has a model per mode."""
+    common = {k: v for k, v in send["properties"].items() if k not in MODES}
+    names = [f"{mode.capitalize()}Send" for mode in MODES]
+    out: dict[str, Any] = {
+        name: {
+            "type": "object",
+            "description": f"A {mode} message.",
+            "required": ["to", mode],
+            "additionalProperties": False,  # the server refuses unknown fields
+            "properties": {**common, mode: send["properties"][mode]},
+        }
+        for name, mode in zip(names, MODES, strict=True)
+    }
+    out["SendRequest"] = {"description": send["description"], "oneOf": [ref(n) for n in names]}
+    return out
+
+
+_CHECK = {"type": "string", "description": '"ok", or "failing: " and why'}
+PROBE_SCHEMAS: Final = {
+    "StreamEvent": {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"enum": ["ready", "reset", "message"]},
+            "data": {"type": "string", "contentMediaType": "application/json"},
+            "id": {"type": "string", "pattern": "^[0-9]+$"},
+            "retry": {"type": "integer"},
+        },
+    },
+    "Liveness": {
+        "type": "object",
+        "required": ["status", "data"],
+        "properties": {"status": {"enum": ["ok"]}, "data": {"type": "object"}},
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "data"],
+        "properties": {
+            "status": {"enum": ["ok", "error"]},
+            "data": {
+                "type": "object",
+                "required": ["store", "provider"],
+                "properties": {"store": _CHECK, "provider": _CHECK},
+            },
+        },
+    },
+}

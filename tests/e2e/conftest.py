@@ -131,12 +131,28 @@ class Receiver:
     calls: int = 0
 
     def events(self) -> list[dict[str, Any]]:
+        """Each event once, every one checked against its schema in the OpenAPI
+        document's ``webhooks`` (what a generated client's models expect)."""
         import json
 
         seen: dict[str, dict[str, Any]] = {}
         for headers, body in self.deliveries:
             seen.setdefault(headers["webhook-id"], json.loads(body))
+        for event in seen.values():
+            assert_documented_event(event)
         return list(seen.values())
+
+
+def assert_documented_event(event: dict[str, Any]) -> None:
+    import jsonschema_rs  # schemathesis's validator
+
+    from waport_http.openapi import openapi_document
+
+    doc = openapi_document()
+    post = doc["webhooks"][event["type"]]["post"]
+    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    validator = jsonschema_rs.Draft202012Validator({**schema, "components": doc["components"]})
+    validator.validate(event)
 
 
 @asynccontextmanager

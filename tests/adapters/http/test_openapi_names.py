@@ -34,10 +34,81 @@ def test_an_operation_left_unnamed_is_refused() -> None:
         name_operations({"/v1/new": {"put": {"summary": "a new endpoint"}}})
 
 
-def test_a_send_request_lists_exactly_the_fields_the_server_takes() -> None:
+def test_a_send_request_is_one_mode_with_exactly_the_fields_the_server_takes() -> None:
     from waport.domain.convert import _OPTIONS
     from waport.domain.messages import MODES
 
-    send = openapi_document()["components"]["schemas"]["SendRequest"]
-    assert send["additionalProperties"] is False  # the server refuses any other
-    assert set(send["properties"]) == set(_OPTIONS) | set(MODES)
+    schemas = openapi_document()["components"]["schemas"]
+    variants = [r["$ref"].rsplit("/", 1)[1] for r in schemas["SendRequest"]["oneOf"]]
+    assert variants == [f"{mode.capitalize()}Send" for mode in MODES]
+    for mode, name in zip(MODES, variants, strict=True):
+        send = schemas[name]
+        assert send["additionalProperties"] is False  # the server refuses any other
+        assert set(send["properties"]) == set(_OPTIONS) | {mode}
+        assert set(send["required"]) == {"to", mode}
+
+
+def test_every_body_and_json_answer_is_a_named_schema() -> None:
+    """No inline schema left for a generator to name after a path and a status."""
+    doc = openapi_document()
+    schemas = doc["components"]["schemas"]
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            contents = [
+                *operation.get("requestBody", {}).get("content", {}).items(),
+                *(
+                    item
+                    for answer in operation["responses"].values()
+                    for item in answer.get("content", {}).items()
+                ),
+            ]
+            for content_type, media in contents:
+                schema = media["schema"]
+                if content_type in ("application/json", "multipart/form-data"):
+                    assert "$ref" in schema, (method, path, content_type)
+                    assert schema["$ref"].rsplit("/", 1)[1] in schemas
+    assert schemas["MessageEnvelope"]["properties"]["status"]["enum"] == ["sent", "pending", "ok"]
+    assert {"MessagePage", "KeyList", "DeleteMediaResultEnvelope", "CreateKeyRequest"} <= set(
+        schemas
+    )
+    assert not [name for name in schemas if re.search(r"Response\d{3}", name)]
+
+
+def test_every_webhook_event_has_a_payload_schema() -> None:
+    from waport.domain.events import EVENT_TYPES
+
+    doc = openapi_document()
+    assert set(doc["webhooks"]) == set(EVENT_TYPES)
+    sent = doc["webhooks"]["message.sent"]["post"]
+    assert sent["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/StatusEvent"
+    }
+    assert [p["name"] for p in sent["parameters"]] == [
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    ]
+
+
+def test_a_webhook_event_is_checked_against_its_documented_schema() -> None:
+    """The e2e receiver checks every event it gets with this; it does find a wrong one."""
+    import jsonschema_rs
+
+    from tests.e2e.conftest import assert_documented_event
+
+    sent = {
+        "id": "evt_1",
+        "type": "message.sent",
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "data": {
+            "message_id": "msg_1",
+            "status": "sent",
+            "timestamp": "2026-01-01T00:00:00+00:00",
+            "to": "255712345678",
+            "sender_id": "s1",
+            "provider_message_id": None,
+        },
+    }
+    assert_documented_event(sent)
+    with pytest.raises(jsonschema_rs.ValidationError):
+        assert_documented_event({**sent, "data": {**sent["data"], "status": "lost"}})
