@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from waport.domain.errors import ErrorCode
+from waport.domain.limits import MediaKind
 from waport.domain.records import SCOPES
 from waport_http.auth import MAX_RATE_PER_MINUTE
 from waport_http.openapi_bodies import name_bodies
@@ -30,8 +31,9 @@ from waport_http.openapi_parts import (
     operation,
     page_of,
     path_param,
+    refuses_unknown_query,
 )
-from waport_http.openapi_schemas import PROBE_SCHEMAS, component_schemas, ref
+from waport_http.openapi_schemas import PROBE_SCHEMAS, RECIPIENT, component_schemas, ref
 from waport_http.openapi_templates import template_paths, template_schemas
 from waport_http.openapi_tenants import tenant_paths, tenant_schemas
 
@@ -138,7 +140,7 @@ def openapi_document() -> dict[str, Any]:
                     **error_responses(400, *AUTH_ERRORS, 422, 500),
                 },
                 parameters=[
-                    {"name": "to", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "to", "in": "query", "required": True, "schema": RECIPIENT},
                     {
                         "name": "from",
                         "in": "query",
@@ -215,8 +217,18 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
                 parameters=[
-                    {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-                    for name in ("filename", "type")
+                    {
+                        "name": "filename",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "type",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": [k.value for k in MediaKind]},
+                    },
                 ],
                 description=(
                     "The raw body with its Content-Type, or a multipart field `file`. The type "
@@ -287,7 +299,7 @@ def openapi_document() -> dict[str, Any]:
                     "200": ok_response(page_of(ref("Message"))),
                     **error_responses(400, *AUTH_ERRORS, 500),
                 },
-                parameters=[path_param("contact"), *CONVERSATION_PARAMETERS],
+                parameters=[path_param("contact", RECIPIENT), *CONVERSATION_PARAMETERS],
                 description=(
                     "Each message as GET /v1/messages/{message_id} shows it (content, history, "
                     "media): a chat view needs no other call."
@@ -355,9 +367,10 @@ def openapi_document() -> dict[str, Any]:
                             },
                             "label": {"type": "string", "maxLength": 200},
                             "rate_per_minute": {
-                                "type": "integer",
+                                "type": ["integer", "null"],
                                 "minimum": 1,
                                 "maximum": MAX_RATE_PER_MINUTE,
+                                "description": "requests per minute (null or absent: the default)",
                             },
                         },
                     }
@@ -397,7 +410,7 @@ def openapi_document() -> dict[str, Any]:
                         "required": ["from"],
                         "additionalProperties": False,
                         "properties": {
-                            "from": {"type": "string", "description": "the contact's number"},
+                            "from": RECIPIENT,
                             "text": {
                                 "type": "string",
                                 "maxLength": 4096,
@@ -419,6 +432,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                             "reply_to": {
                                 "type": "string",
+                                "minLength": 1,
                                 "description": "the message answered (waport's id or the"
                                 " provider's): the event is message.reply, sent to that"
                                 " message's webhook_url",
@@ -441,12 +455,19 @@ def openapi_document() -> dict[str, Any]:
                         "type": "object",
                         "additionalProperties": False,
                         "description": "A failure (fail_with), a delay (delay_ms), or both.",
-                        "properties": {
-                            "to": {
-                                "type": "string",
-                                "description": "only sends to this number (default: any)",
+                        "anyOf": [
+                            {
+                                "required": ["fail_with"],
+                                "properties": {"fail_with": {"type": "string"}},
                             },
-                            "fail_with": {"enum": [c.value for c in ErrorCode]},
+                            {
+                                "required": ["delay_ms"],
+                                "properties": {"delay_ms": {"exclusiveMinimum": 0}},
+                            },
+                        ],
+                        "properties": {
+                            "to": {**RECIPIENT, "type": ["string", "null"]},
+                            "fail_with": {"enum": [*(c.value for c in ErrorCode), None]},
                             "delay_ms": {"type": "number", "minimum": 0, "maximum": 600_000},
                             "retry_after": {"type": "number", "minimum": 0, "maximum": 86_400},
                             "times": {"type": "integer", "minimum": 1, "maximum": 10_000},
@@ -519,6 +540,7 @@ def openapi_document() -> dict[str, Any]:
     }
     every_path = paths | contact_paths() | tenant_paths() | template_paths()
     tags = name_operations(every_path)
+    refuses_unknown_query(every_path)
     name_bodies(every_path, schemas)
     return {
         "openapi": "3.1.0",

@@ -18,7 +18,7 @@ from waport_http.openapi_parts import (
     path_param,
     query_param,
 )
-from waport_http.openapi_schemas import ref
+from waport_http.openapi_schemas import PERSON, ref
 
 
 def contact_paths() -> dict[str, Any]:
@@ -47,7 +47,7 @@ def contact_paths() -> dict[str, Any]:
                     "200": ok_response(envelope(ref("Contact"), ["ok"])),
                     **error_responses(400, *AUTH_ERRORS, 404, 500),
                 },
-                parameters=[path_param("phone")],
+                parameters=[path_param("phone", PERSON)],
             ),
             "patch": operation(
                 "Change a contact: labels added and removed, attributes, name, opt-out",
@@ -56,7 +56,7 @@ def contact_paths() -> dict[str, Any]:
                     "200": ok_response(envelope(ref("Contact"), ["ok"])),
                     **error_responses(*COMMON_ERRORS, *AUTH_ERRORS),
                 },
-                parameters=[path_param("phone")],
+                parameters=[path_param("phone", PERSON)],
                 requestBody=json_body(ref("ContactPatch")),
             ),
             "delete": operation(
@@ -84,7 +84,7 @@ def contact_paths() -> dict[str, Any]:
                     ),
                     **error_responses(400, *AUTH_ERRORS, 500),
                 },
-                parameters=[path_param("phone")],
+                parameters=[path_param("phone", PERSON)],
             ),
         },
         "/v1/contacts/{phone}/whatsapp": {
@@ -109,7 +109,7 @@ def contact_paths() -> dict[str, Any]:
                     **error_responses(400, *AUTH_ERRORS, 422, 502, 503),
                 },
                 parameters=[
-                    path_param("phone"),
+                    path_param("phone", PERSON),
                     query_param("sender_id", {"type": "string"}, "ask through this sender"),
                 ],
             )

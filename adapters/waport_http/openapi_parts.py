@@ -8,7 +8,7 @@ from typing import Any, Final
 from waport.domain.errors import ErrorCode
 from waport.domain.messages import MODES
 from waport.domain.status import MessageStatus
-from waport_http.openapi_schemas import ref
+from waport_http.openapi_schemas import RECIPIENT, ref
 
 JSON = "application/json"
 
@@ -47,8 +47,13 @@ def ok_response(schema: dict[str, Any], description: str = "OK") -> dict[str, An
     return {"description": description, "content": {JSON: {"schema": schema}}}
 
 
-def path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+def path_param(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": schema or {"type": "string"},
+    }
 
 
 def envelope(data: dict[str, Any], status_values: list[str]) -> dict[str, Any]:
@@ -99,7 +104,7 @@ PAGE_PARAMETERS: Final = [
 """``limit`` and ``cursor``: every listing's."""
 
 LISTING_PARAMETERS: Final = [
-    query_param("contact", {"type": "string"}, "the contact's number (any spelling) or JID"),
+    query_param("contact", RECIPIENT, "the contact's number (any spelling) or JID"),
     query_param("sender_id", {"type": "string"}, "one sender of the workspace"),
     query_param("direction", {"enum": ["inbound", "outbound"]}, "inbound or outbound only"),
     query_param("status", {"enum": [s.value for s in MessageStatus]}, "in this status now"),
@@ -115,3 +120,15 @@ CONVERSATION_PARAMETERS: Final = [
     query_param("sender_id", {"type": "string"}, "one sender of the workspace"),
     *PAGE_PARAMETERS,
 ]
+
+
+def refuses_unknown_query(paths: dict[str, Any]) -> None:
+    """An operation that reads query parameters refuses one it does not know (or one
+    given twice) with 400 ``VALIDATION_FAILED``: say so where it is not said yet."""
+    for operations in paths.values():
+        for operation in operations.values():
+            names = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+            if names and "400" not in operation["responses"]:
+                operation["responses"] |= error_responses(400)
+            if "cursor" in names and "422" not in operation["responses"]:
+                operation["responses"] |= error_responses(422)  # INVALID_CURSOR

@@ -6,10 +6,49 @@ from __future__ import annotations
 from typing import Any, Final
 
 from waport.domain.errors import ErrorCode
-from waport.domain.limits import TEMPLATE, TEXT, URL_MAX, MediaKind
+from waport.domain.limits import (
+    BROADCAST,
+    CONTACT_NAME_MAX,
+    LABEL_MAX,
+    LABELS_MAX,
+    TEMPLATE,
+    TEXT,
+    URL_MAX,
+    MediaKind,
+)
 from waport.domain.messages import MODES
+from waport.domain.recipients import NOT_BLANK_PATTERN, PERSON_PATTERN, RECIPIENT_PATTERN
 from waport.domain.records import SCOPES
 from waport.domain.status import MessageStatus
+from waport.domain.validators import LANGUAGE_PATTERN
+
+RECIPIENT: Final = {
+    "type": "string",
+    "pattern": RECIPIENT_PATTERN,
+    "description": "E.164 phone (+ and separators allowed), user id, group or channel JID",
+}
+LANGUAGE: Final = {
+    "type": "string",
+    "pattern": LANGUAGE_PATTERN,
+    "maxLength": TEMPLATE.language,
+    "description": "en, en_US, pt_BR, sr_Latn_RS ...",
+}
+LABELS: Final = {
+    "type": "array",
+    "maxItems": LABELS_MAX,
+    "items": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": LABEL_MAX,
+        "pattern": NOT_BLANK_PATTERN,
+        "description": "not only spaces",
+    },
+}
+PERSON: Final = {
+    "type": "string",
+    "pattern": PERSON_PATTERN,
+    "description": "a phone number (any spelling) or a WhatsApp user id",
+}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -113,13 +152,18 @@ def component_schemas() -> dict[str, Any]:
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "name": nullable_string,
+                "name": {
+                    "type": ["string", "null"],
+                    "minLength": 1,
+                    "maxLength": CONTACT_NAME_MAX,
+                    "pattern": NOT_BLANK_PATTERN,
+                },
                 "labels": {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
-                        "add": {"type": "array", "items": {"type": "string"}},
-                        "remove": {"type": "array", "items": {"type": "string"}},
+                        "add": LABELS,
+                        "remove": LABELS,
                     },
                 },
                 "attributes": {
@@ -245,11 +289,8 @@ def component_schemas() -> dict[str, Any]:
             "required": ["to"],
             "additionalProperties": False,  # the server refuses unknown fields
             "properties": {
-                "to": {
-                    "type": "string",
-                    "description": "E.164 phone (+ and separators allowed), group JID or channel JID",
-                },
-                "sender_id": {"type": "string"},
+                "to": RECIPIENT,
+                "sender_id": {"type": "string", "minLength": 1},
                 "text": {
                     "oneOf": [
                         {"type": "string", "minLength": 1, "maxLength": TEXT.body},
@@ -304,7 +345,7 @@ def component_schemas() -> dict[str, Any]:
                         "emoji": {"type": "string", "description": "one emoji; empty removes"},
                     },
                 },
-                "reply_to": {"type": "string"},
+                "reply_to": {"type": "string", "minLength": 1},
                 "check_window": {"type": "boolean"},
                 "scheduled_at": {"type": "string", "format": "date-time"},
                 "expires_at": {"type": "string", "format": "date-time"},
@@ -339,7 +380,7 @@ def component_schemas() -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {
                 "name": {"type": "string", "minLength": 1, "maxLength": TEMPLATE.name},
-                "language": {"type": "string", "description": "en_US, pt_BR, ..."},
+                "language": LANGUAGE,
                 "params": {
                     "description": "Positional (a list: 1, 2, ...) or keyed (an object)",
                     "oneOf": [
@@ -379,14 +420,16 @@ def component_schemas() -> dict[str, Any]:
             "required": ["template", "sender_id", "recipients"],
             "properties": {
                 "template": ref("TemplateContent"),
-                "sender_id": {"type": "string"},
+                "sender_id": {"type": "string", "minLength": 1},
                 "recipients": {
                     "type": "array",
+                    "minItems": 1,
+                    "maxItems": BROADCAST.recipients_max,
                     "items": {
                         "type": "object",
                         "required": ["to"],
                         "properties": {
-                            "to": {"type": "string"},
+                            "to": RECIPIENT,
                             "template_params": {},
                             "metadata": {"type": "object"},
                         },

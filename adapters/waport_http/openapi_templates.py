@@ -16,10 +16,9 @@ from waport_http.openapi_parts import (
     json_body,
     ok_response,
     operation,
-    path_param,
     query_param,
 )
-from waport_http.openapi_schemas import ref
+from waport_http.openapi_schemas import LANGUAGE, ref
 
 _TEXT = {"type": "string", "minLength": 1}
 
@@ -61,7 +60,7 @@ def template_schemas() -> dict[str, Any]:
             "properties": {
                 "sender_id": {"type": "string", "description": "default: the workspace's"},
                 "name": {"type": "string", "pattern": "^[a-z0-9_]{1,512}$"},
-                "language": {"type": "string", "pattern": "^[a-z]{2,3}(_[A-Z]{2})?$"},
+                "language": LANGUAGE,
                 "category": {"enum": [c.value for c in TemplateCategory]},
                 "body": {**_TEXT, "maxLength": rules.BODY_MAX},
                 "examples": _examples("one example value per body parameter"),
@@ -160,7 +159,16 @@ def template_paths() -> dict[str, Any]:
                     ),
                     **error_responses(400, *AUTH_ERRORS, 404, 422, 502, 503),
                 },
-                parameters=[path_param("name"), SENDER],
+                parameters=[
+                    {
+                        "name": "name",
+                        "in": "path",
+                        "required": True,
+                        # /v1/templates/sync is another operation's path
+                        "schema": {"type": "string", "pattern": "^(?!sync$)[^/]+$"},
+                    },
+                    SENDER,
+                ],
             )
         },
     }

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from waport.domain.ledger import EntryKind
-from waport.domain.tenants import BILLING, STATUSES, TIERS
+from waport.domain.consent import MAX_KEYWORD
+from waport.domain.ledger import CATEGORIES, CREDIT_MAX, EntryKind
+from waport.domain.recipients import NOT_BLANK_PATTERN
+from waport.domain.tenants import (
+    BILLING,
+    ID_PATTERN,
+    NAME_MAX,
+    PACING_MAX_SECONDS,
+    RATE_MAX,
+    RATE_MIN,
+    REPLY_MAX,
+    SENDER_PHONE_PATTERN,
+    STATUSES,
+    TIERS,
+)
 from waport_http.openapi_parts import (
     AUTH_ERRORS,
     COMMON_ERRORS,
@@ -21,39 +34,66 @@ from waport_http.openapi_parts import (
 from waport_http.openapi_schemas import ref
 
 _TIER = {"enum": list(TIERS), "description": "business-initiated conversations per 24 h"}
+_ID = {"type": "string", "pattern": ID_PATTERN}
+_KEYWORDS = {
+    "type": ["array", "null"],
+    "items": {"type": "string", "minLength": 1, "maxLength": MAX_KEYWORD},
+}
+_ANY_CASE_CATEGORY = (
+    "^(?:"
+    + "|".join("".join(f"[{c.upper()}{c.lower()}]" for c in name) for name in CATEGORIES)
+    + ")$"
+)
+_NAME = {"type": "string", "maxLength": NAME_MAX}
+_SENDER_SETTABLE = {
+    "phone": {
+        "type": ["string", "null"],
+        "pattern": SENDER_PHONE_PATTERN,
+        "description": "the number people see: digits, with or without +",
+    },
+    "name": _NAME,
+    "active": {"type": "boolean"},
+}
 
 
 def tenant_schemas() -> dict[str, Any]:
     settable = {
-        "name": {"type": "string", "maxLength": 120},
+        "name": _NAME,
         "status": {"enum": list(STATUSES), "description": "operator only"},
         "messaging_tier": {**_TIER, "description": "operator only; null is unlimited"},
         "template_opens_window": {"type": "boolean"},
-        "default_sender_id": {"type": ["string", "null"]},
-        "webhook_url": {"type": ["string", "null"]},
+        "default_sender_id": {"type": ["string", "null"], "pattern": ID_PATTERN},
+        "webhook_url": {"type": ["string", "null"], "minLength": 1},
         "pacing": {
             "type": ["object", "null"],
             "description": "seconds between two sends of a category from one sender: "
             '{"MARKETING": [8, 25]}; null: the gateway\'s',
+            "propertyNames": {"enum": list(CATEGORIES)},
             "additionalProperties": {
                 "type": "array",
-                "items": {"type": "number", "minimum": 0},
+                "items": {"type": "number", "minimum": 0, "maximum": PACING_MAX_SECONDS},
                 "minItems": 2,
                 "maxItems": 2,
             },
         },
         "max_sends_per_second": {
             "type": ["number", "null"],
+            "minimum": RATE_MIN,
+            "maximum": RATE_MAX,
             "description": "per sender; null: the provider's rate",
         },
         "opt_out": {
             "type": ["object", "null"],
             "description": "the workspace's opt-out rules; null: the gateway's",
+            "additionalProperties": False,
             "properties": {
-                "keywords": {"type": "array", "items": {"type": "string"}},
-                "opt_in_keywords": {"type": "array", "items": {"type": "string"}},
-                "blocked_categories": {"type": "array", "items": {"type": "string"}},
-                "reply": {"type": ["string", "null"]},
+                "keywords": _KEYWORDS,
+                "opt_in_keywords": _KEYWORDS,
+                "blocked_categories": {
+                    "type": ["array", "null"],
+                    "items": {"type": "string", "pattern": _ANY_CASE_CATEGORY},
+                },
+                "reply": {"type": ["string", "null"], "minLength": 1, "maxLength": REPLY_MAX},
             },
         },
         "billing": {
@@ -85,7 +125,7 @@ def tenant_schemas() -> dict[str, Any]:
             "required": ["id"],
             "additionalProperties": False,
             "properties": {
-                "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+                "id": _ID,
                 **settable,
             },
         },
@@ -134,6 +174,17 @@ def tenant_schemas() -> dict[str, Any]:
                 },
             },
         },
+        "SenderCreate": {
+            "type": "object",
+            "required": ["id"],
+            "additionalProperties": False,
+            "properties": {"id": _ID, **_SENDER_SETTABLE},
+        },
+        "SenderPatch": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": _SENDER_SETTABLE,
+        },
     }
 
 
@@ -146,13 +197,16 @@ def _many(name: str) -> dict[str, Any]:
 
 
 def tenant_paths() -> dict[str, Any]:
-    changes = error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 404)
+    changes = error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 404, 422)
     return {
         "/v1/workspaces": {
             "post": operation(
                 "Create a workspace, with its first admin key (shown once)",
                 "operator",
-                {"201": _one("Workspace"), **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 409)},
+                {
+                    "201": _one("Workspace"),
+                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 409, 422),
+                },
                 requestBody=json_body(ref("WorkspaceCreate")),
             ),
             "get": operation(
@@ -193,7 +247,7 @@ def tenant_paths() -> dict[str, Any]:
                             ["ok"],
                         )
                     ),
-                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 402, 404),
+                    **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 402, 404, 409),
                 },
                 parameters=[path_param("workspace_id")],
                 requestBody=json_body(
@@ -202,8 +256,18 @@ def tenant_paths() -> dict[str, Any]:
                         "required": ["amount", "reason"],
                         "additionalProperties": False,
                         "properties": {
-                            "amount": {"type": "integer", "not": {"const": 0}},
-                            "reason": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "amount": {
+                                "type": "integer",
+                                "not": {"const": 0},
+                                "minimum": -CREDIT_MAX,
+                                "maximum": CREDIT_MAX,
+                            },
+                            "reason": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 200,
+                                "pattern": NOT_BLANK_PATTERN,
+                            },
                         },
                     }
                 ),
@@ -228,7 +292,7 @@ def tenant_paths() -> dict[str, Any]:
                 "Add a provider's number to the workspace (409 if another workspace has it)",
                 "admin",
                 {"201": _one("Sender"), **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 409)},
-                requestBody=json_body(ref("Sender")),
+                requestBody=json_body(ref("SenderCreate")),
             ),
             "get": operation(
                 "The workspace's senders the key may use",
@@ -248,7 +312,7 @@ def tenant_paths() -> dict[str, Any]:
                 "admin",
                 {"200": _one("Sender"), **error_responses(*COMMON_ERRORS, *AUTH_ERRORS, 404)},
                 parameters=[path_param("sender_id")],
-                requestBody=json_body(ref("Sender")),
+                requestBody=json_body(ref("SenderPatch")),
             ),
             "delete": operation(
                 "Retire a sender (it stops sending; its messages stay)",

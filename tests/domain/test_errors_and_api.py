@@ -60,6 +60,8 @@ SNAPSHOT = {
     "TEMPLATE_EXISTS": (409, False),
     "SENDER_IN_USE": (409, False),
     "EXPIRED": (422, False),
+    "INVALID_CURSOR": (422, False),
+    "NOT_PREPAID": (409, False),
     "INSUFFICIENT_BALANCE": (402, False),
     "RATE_LIMITED": (429, True),
     "PAIR_RATE_LIMITED": (429, True),

@@ -26,7 +26,7 @@ def test_anything_else_is_not_a_cursor_or_decodes_cleanly(text: str) -> None:
     try:
         Cursor.decode(text)
     except WaportError as err:
-        assert (err.code, err.param) == (ErrorCode.VALIDATION_FAILED, "cursor")
+        assert (err.code, err.param) == (ErrorCode.INVALID_CURSOR, "cursor")
 
 
 def test_every_filter_is_parsed() -> None:
@@ -74,7 +74,7 @@ def test_every_filter_is_parsed() -> None:
         ({"direction": "sideways"}, ErrorCode.VALIDATION_FAILED, "direction"),
         ({"since": "yesterday"}, ErrorCode.VALIDATION_FAILED, "since"),
         ({"since": "2026-02-01", "until": "2026-01-01"}, ErrorCode.VALIDATION_FAILED, "until"),
-        ({"cursor": "!!"}, ErrorCode.VALIDATION_FAILED, "cursor"),
+        ({"cursor": "!!"}, ErrorCode.INVALID_CURSOR, "cursor"),
         ({"contact": "not a number"}, ErrorCode.INVALID_RECIPIENT, "contact"),
         ({"colour": "red"}, ErrorCode.VALIDATION_FAILED, "colour"),
     ],

@@ -9,7 +9,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from waport import ErrorCode, Recipient, WaportError, parse_recipient
-from waport.domain.recipients import stored_recipient
+from waport.domain.recipients import (
+    PERSON_PATTERN,
+    RECIPIENT_PATTERN,
+    WHITESPACE,
+    stored_recipient,
+)
 from waport.testing.strategies import phone_digits, phone_spellings, recipients
 
 ORACLE_PHONE = re.compile(r"[1-9][0-9]{7,14}")
@@ -111,3 +116,51 @@ def test_a_malformed_user_id_or_group_id_is_refused(text: str) -> None:
     with pytest.raises(WaportError) as info:
         parse_recipient(text)
     assert info.value.code == ErrorCode.INVALID_RECIPIENT
+
+
+# ---------------------------------------------------------------- the documented patterns
+# The OpenAPI document states RECIPIENT_PATTERN and PERSON_PATTERN; a fuzzer generates
+# requests from them and expects the server to agree both ways, so they must describe
+# exactly what parse_recipient accepts.
+
+
+def _accepts(text: str, *, person: bool = False) -> bool:
+    try:
+        recipient = parse_recipient(text)
+    except WaportError:
+        return False
+    return recipient.person or not person
+
+
+_SEPARATORS = st.sampled_from([" ", "-", ".", "(", ")", "+", "@c.us", "@g.us", "\t", "\xa0"])
+_NEAR_MISSES = st.lists(
+    st.one_of(st.sampled_from("0123456789"), _SEPARATORS, st.characters(), st.just("US.")),
+    max_size=24,
+).map("".join)
+
+
+@given(st.from_regex(RECIPIENT_PATTERN))
+def test_every_text_of_the_recipient_pattern_parses(text: str) -> None:
+    assert _accepts(text)
+
+
+@given(st.from_regex(PERSON_PATTERN))
+def test_every_text_of_the_person_pattern_is_a_person(text: str) -> None:
+    assert _accepts(text, person=True)
+
+
+@given(
+    st.one_of(
+        _NEAR_MISSES,
+        st.text(),
+        phone_digits().flatmap(phone_spellings),
+        st.from_regex(RECIPIENT_PATTERN).map(lambda t: t[1:] + t[:1]),
+    )
+)
+def test_the_patterns_accept_exactly_what_the_parser_accepts(text: str) -> None:
+    assert (re.search(RECIPIENT_PATTERN, text) is not None) == _accepts(text)
+    assert (re.search(PERSON_PATTERN, text) is not None) == _accepts(text, person=True)
+
+
+def test_the_whitespace_is_what_strip_removes() -> None:
+    assert set(WHITESPACE) == {c for c in map(chr, range(0x110000)) if c.isspace()}

@@ -1,28 +1,35 @@
-"""Schemathesis against a live ``waport serve``: no 5xx, and every response matches the OpenAPI document."""
+"""``schemathesis run`` against a live ``waport serve``: every check schemathesis has
+(server errors, status codes, content types, headers, response schemas, schema-valid
+data accepted, schema-violating data refused, Allow on 405, deleted resources gone,
+stateful links), on every operation but two, with the settings in ``schemathesis.toml``.
+
+Cases per operation: ``WAPORT_FUZZ_EXAMPLES`` (CI runs 60; ``nox -s fuzz`` runs 2,000).
+Left out, and why:
+- ``GET /v1/events/stream``: an answer that never ends (each case would wait out the
+  timeout); its only input, ``Last-Event-ID``, is tested with its edges in
+  ``test_event_stream.py``.
+- ``DELETE /v1/keys/{key_id}``: a generated id may be the fuzzer's own admin key, after
+  which every request is 401 and the run tests nothing; revocation is tested in
+  ``tests/adapters/http`` and ``tests/reliability/test_scope_matrix.py``.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from .conftest import Server, waport_serve
 
-CHECKS = [
-    not_a_server_error,
-    response_schema_conformance,
-    status_code_conformance,
-    content_type_conformance,
-]
+CONFIG = Path(__file__).parent / "schemathesis.toml"
+EXAMPLES = int(os.environ.get("WAPORT_FUZZ_EXAMPLES", "60"))
 
 
 @pytest.fixture(scope="module")
@@ -37,32 +44,55 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
 
 
-def test_the_live_api_keeps_its_contract(live: Server) -> None:
-    """Every operation of /openapi.json, with generated requests (30 per operation, seeded).
+def test_schemathesis_run_finds_nothing(live: Server, tmp_path: Path) -> None:
+    run = subprocess.run(
+        [
+            *(sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run"),
+            live.base + "/openapi.json",
+            *("-H", f"Authorization: Bearer {live.key}"),
+            *("--max-examples", str(EXAMPLES), "--generation-deterministic"),
+            *("--exclude-path", "/v1/events/stream"),
+            *("--exclude-path-regex", "^/v1/keys/"),
+            "--no-color",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=3_600,
+        check=False,
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-20_000:]
+    counted = re.search(r"Operations:\s+(\d+) selected / (\d+) total", out)
+    assert counted is not None, out[-5_000:]
+    assert int(counted[1]) == int(counted[2]) - 2 >= 40  # all but the two left out
 
-    Driven through schemathesis's strategies (its pytest plugin does not run on pytest 9).
-    """
-    api = schemathesis.openapi.from_url(live.base + "/openapi.json")
+
+async def _call(live: Server, method: str, path: str, body: Any) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {live.key}"}
-    operations = 0
-    for result in api.get_all_operations():
-        operation = result.ok()
-        operations += 1
-        if operation.path == "/v1/events/stream":
-            # an answer that never ends: each case would wait out the timeout. Its only
-            # input is Last-Event-ID, tested with its edges in test_event_stream.py
-            continue
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, live.base + path, headers=headers, json=body) as answer,
+    ):
+        return answer.status, await answer.json()
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=30,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def exercise(case: schemathesis.Case) -> None:
-            case.call_and_validate(base_url=live.base, headers=headers, checks=CHECKS, timeout=30)
 
-        exercise()
-    assert operations >= 17
+@pytest.mark.parametrize(
+    ("method", "path", "body", "param"),
+    [
+        ("POST", "/v1/sandbox/script", {"fail_with": {}}, "fail_with"),  # was a 500
+        (
+            "PATCH",
+            "/v1/workspaces/default",
+            {"max_sends_per_second": 1e-300},
+            "max_sends_per_second",
+        ),  # was a 500 on the next send
+        ("POST", "/v1/workspaces/default/balance", {"amount": 5.5, "reason": "x"}, "amount"),
+    ],
+)
+async def test_what_the_fuzzer_found_is_a_clear_400(
+    live: Server, method: str, path: str, body: Any, param: str
+) -> None:
+    status, answer = await _call(live, method, path, body)
+    assert status == 400, answer
+    assert answer["error"]["param"] == param

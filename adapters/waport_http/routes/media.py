@@ -69,10 +69,13 @@ class Routes:
         gw = self.gw
         key = await gw.authenticate(request, "messages:send")
         scope = gw.scope(key)
+        # read (and so checked) whatever the body: a multipart form names its own
+        query = bodies.query(request, "filename", "type")
+        if "type" in query:
+            _kind(query["type"] or "-")  # an empty ?type= is no kind
         if request.content_type == "multipart/form-data":
             kept = await self._upload_form(request, scope)
         else:
-            query = bodies.query(request, "filename", "type")
             if request.content_length is not None and request.content_length > gw.max_upload_bytes:
                 raise WaportError(
                     ErrorCode.PAYLOAD_TOO_LARGE,

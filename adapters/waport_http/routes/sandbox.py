@@ -79,7 +79,9 @@ class Routes:
         body = await gw.read_object(request, "to", "fail_with", "delay_ms", "retry_after", "times")
         to = parse_recipient(body["to"]) if body.get("to") is not None else None
         fail_with = body.get("fail_with")
-        if fail_with is not None and fail_with not in ErrorCode.__members__:
+        if fail_with is not None and (
+            not isinstance(fail_with, str) or fail_with not in ErrorCode.__members__
+        ):
             raise WaportError(
                 ErrorCode.VALIDATION_FAILED,
                 "fail_with is an error code from the catalogue",

@@ -26,7 +26,8 @@ class Routes:
             web.get("/v1/templates", self.list),
             web.post("/v1/templates", self.create),
             web.post("/v1/templates/sync", self.sync),
-            web.delete("/v1/templates/{name}", self.delete),
+            # not /v1/templates/sync: another operation's path (its 405 lists POST alone)
+            web.delete("/v1/templates/{name:(?!sync$)[^/]+}", self.delete),
         ]
 
     async def create(self, request: web.Request) -> web.Response:

@@ -62,6 +62,8 @@ class ErrorCode(enum.StrEnum):
     TEMPLATE_EXISTS = "TEMPLATE_EXISTS"
     SENDER_IN_USE = "SENDER_IN_USE"
     EXPIRED = "EXPIRED"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    NOT_PREPAID = "NOT_PREPAID"
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
     RATE_LIMITED = "RATE_LIMITED"
     PAIR_RATE_LIMITED = "PAIR_RATE_LIMITED"
@@ -234,6 +236,14 @@ CATALOGUE: Final[Mapping[ErrorCode, ErrorInfo]] = {
         410, False, "The contact was erased (DELETE /v1/contacts/{phone}) before it was sent."
     ),
     _E.EXPIRED: ErrorInfo(422, False, "The message was not sent before its expires_at deadline."),
+    _E.INVALID_CURSOR: ErrorInfo(
+        422, False, "The cursor is not one this API gave: pass an earlier page's next_cursor as is."
+    ),
+    _E.NOT_PREPAID: ErrorInfo(
+        409,
+        False,
+        "The workspace is not prepaid: set its billing to prepaid before a balance change.",
+    ),
     _E.INSUFFICIENT_BALANCE: ErrorInfo(
         402, False, "The workspace's balance cannot cover this send."
     ),

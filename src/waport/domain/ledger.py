@@ -115,7 +115,10 @@ def refund(debited: LedgerEntry, at: datetime, reason: str) -> LedgerEntry:
 def credit(
     entry_id: str, workspace_id: str, amount: object, reason: object, at: datetime
 ) -> LedgerEntry:
-    """The operator's credit (``amount`` > 0) or debit (< 0), checked."""
+    """The operator's credit (``amount`` > 0) or debit (< 0), checked. A whole number
+    written as a float (``5.0``) is that integer, as JSON Schema counts it."""
+    if isinstance(amount, float) and amount.is_integer():
+        amount = int(amount)
     if (
         isinstance(amount, bool)
         or not isinstance(amount, int)
@@ -145,7 +148,7 @@ def apply(balance: int | None, amount: int) -> int | None:
     """The balance after an entry, or ``None`` when it would go below zero (a refund or
     credit never does). Raises for an unlimited workspace (nothing to apply to)."""
     if balance is None:
-        raise WaportError(ErrorCode.VALIDATION_FAILED, "the workspace is not prepaid", "billing")
+        raise WaportError(ErrorCode.NOT_PREPAID, "the workspace is not prepaid", "billing")
     after = balance + amount
     return after if after >= 0 or amount >= 0 else None
 
@@ -167,5 +170,5 @@ def read_cursor(text: str) -> tuple[datetime, str]:
         return _EPOCH + int(micros) * _MICROSECOND, entry_id
     except (ValueError, OverflowError):
         raise WaportError(
-            ErrorCode.VALIDATION_FAILED, "not a cursor this API gave", "cursor"
+            ErrorCode.INVALID_CURSOR, "not a cursor this API gave", "cursor"
         ) from None

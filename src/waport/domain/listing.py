@@ -54,8 +54,8 @@ def pack(*parts: object) -> str:
 
 def unpack(text: str, count: int) -> list[str]:
     """The ``count`` parts of a cursor ``pack`` made (the last may hold ``:``);
-    ``VALIDATION_FAILED`` naming ``cursor`` for anything else."""
-    refused = WaportError(ErrorCode.VALIDATION_FAILED, "not a cursor this API gave", "cursor")
+    ``INVALID_CURSOR`` naming ``cursor`` for anything else."""
+    refused = WaportError(ErrorCode.INVALID_CURSOR, "not a cursor this API gave", "cursor")
     if len(text) > CURSOR_MAX:
         raise refused
     try:
@@ -101,7 +101,7 @@ class Cursor:
     def decode(cls, text: str) -> Cursor:
         created, message_id = unpack(text, 2)
         if not created.isdigit():
-            raise WaportError(ErrorCode.VALIDATION_FAILED, "not a cursor this API gave", "cursor")
+            raise WaportError(ErrorCode.INVALID_CURSOR, "not a cursor this API gave", "cursor")
         return cls(created_us=int(created), message_id=message_id)
 
 
@@ -217,7 +217,7 @@ class ConversationCursor:
     def decode(cls, text: str) -> ConversationCursor:
         last, sender_id, contact = unpack(text, 3)
         if not last.isdigit():
-            raise WaportError(ErrorCode.VALIDATION_FAILED, "not a cursor this API gave", "cursor")
+            raise WaportError(ErrorCode.INVALID_CURSOR, "not a cursor this API gave", "cursor")
         return cls(last_us=int(last), contact=contact, sender_id=sender_id)
 
 

@@ -33,6 +33,38 @@ _GROUP_ID: Final = re.compile(r"[A-Za-z0-9_=-]{1,128}")
 """A Meta Groups API group id (``group:`` and the id as Meta gives it)."""
 _USER_JID_SUFFIXES: Final = ("@c.us", "@s.whatsapp.net")
 
+WHITESPACE: Final = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+"""What ``str.strip()`` removes (every character whose ``isspace()`` is true)."""
+
+
+def _chars(text: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+def _patterns() -> tuple[str, str]:
+    """The accepted spellings as regular expressions (ECMA-262, as JSON Schema reads
+    them; the same in Python): of a recipient, and of a person (a phone or a user)."""
+    space = f"[{_chars(WHITESPACE)}]*"
+    sep = f"[{_chars(' -.()')}]*"
+    phone = rf"\+?{sep}[1-9](?:{sep}[0-9]){{7,14}}{sep}(?:@c\.us|@s\.whatsapp\.net)?"
+    user = _USER.pattern
+    others = rf"group:{_GROUP_ID.pattern}|{_GROUP.pattern}|{_CHANNEL.pattern}"
+    return (
+        f"^{space}(?:{user}|{others}|{phone}){space}$",
+        f"^{space}(?:{user}|{phone}){space}$",
+    )
+
+
+RECIPIENT_PATTERN, PERSON_PATTERN = _patterns()
+NOT_BLANK_PATTERN: Final = f"[^{_chars(WHITESPACE)}]"
+"""A text that ``strip()`` leaves non-empty (it holds this somewhere)."""
+"""Exactly the texts ``parse_recipient`` accepts (and of those, the ones naming one
+person): the OpenAPI document states them, and a property test holds the two equal."""
+
 
 @attrs.frozen
 class Recipient:

@@ -27,9 +27,16 @@ BILLING: Final = ("unlimited", "prepaid")
 NAME_MAX: Final = 120
 PACING_MAX_SECONDS: Final = 3_600.0
 RATE_MAX: Final = 1_000.0
+RATE_MIN: Final = 0.001
+"""The slowest pace a workspace may set: one send every 1,000 s (a slower one would
+overflow the pacing arithmetic, and is no pace anyone means)."""
 REPLY_MAX: Final = 1_024
 
 _ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+ID_PATTERN: Final = f"^{_ID.pattern}$"
+"""A workspace's or a sender's id, as the OpenAPI document states it."""
+_SENDER_PHONE: Final = re.compile(r"\+?[0-9]{6,15}")
+SENDER_PHONE_PATTERN: Final = f"^{_SENDER_PHONE.pattern}$"
 WORKSPACE_FIELDS: Final = (
     "id",
     "name",
@@ -125,9 +132,9 @@ def _rate(value: object) -> float | None:
     if value is None:
         return None
     rate = _number(value)
-    if rate is None or not 0 < rate <= RATE_MAX:
+    if rate is None or not RATE_MIN <= rate <= RATE_MAX:
         raise _refuse(
-            f"sends a second, above 0 and at most {RATE_MAX:g}, or null", "max_sends_per_second"
+            f"sends a second, from {RATE_MIN:g} to {RATE_MAX:g}, or null", "max_sends_per_second"
         )
     return rate
 
@@ -248,9 +255,7 @@ def patch_sender(sender: Sender, body: object) -> Sender:
     changes: dict[str, Any] = {}
     if "phone" in fields:
         phone = fields["phone"]
-        if phone is not None and (
-            not isinstance(phone, str) or not re.fullmatch(r"\+?[0-9]{6,15}", phone)
-        ):
+        if phone is not None and (not isinstance(phone, str) or not _SENDER_PHONE.fullmatch(phone)):
             raise _refuse("the number people see: digits, with or without +", "phone")
         changes["phone"] = phone
     if "name" in fields:

@@ -216,6 +216,8 @@ def emoji_or_empty(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 
 _LANGUAGE: Final = re.compile(r"[a-z]{2,3}(?:_[A-Za-z0-9]{2,8})*")
+LANGUAGE_PATTERN: Final = f"^{_LANGUAGE.pattern}$"
+"""A language code as the OpenAPI document states it (with ``TEMPLATE.language``)."""
 
 
 def language_code(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
