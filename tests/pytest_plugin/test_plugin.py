@@ -56,28 +56,25 @@ def test_the_plugin_is_found_by_its_entry_point(project: pytest.Pytester) -> Non
     assert result.ret == 0
 
 
-def test_the_sample_passes_mypy_strict(tmp_path: Path) -> None:
-    for source in SAMPLE.glob("*.py"):
-        shutil.copy(source, tmp_path / source.name)
-    checked = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "."],
-        cwd=tmp_path,
+def _mypy_strict(folder: Path, target: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", target],
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+def test_the_sample_passes_mypy_strict(tmp_path: Path) -> None:
+    for source in SAMPLE.glob("*.py"):
+        shutil.copy(source, tmp_path / source.name)
+    checked = _mypy_strict(tmp_path, ".")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     (tmp_path / "test_wrong.py").write_text(
         "from waport_pytest import Gateway\n\n\ndef test_x(waport_gateway: Gateway) -> None:\n"
         "    port: int = waport_gateway.url\n"
     )
-    wrong = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "test_wrong.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    wrong = _mypy_strict(tmp_path, "test_wrong.py")
     assert "Incompatible types in assignment" in wrong.stdout  # the plugin's types are read

@@ -63,26 +63,21 @@ def test_a_broadcast_from_a_file_shows_its_progress_at_a_terminal(tmp_path: Path
     assert "] 1/1" in seen
 
 
-def test_piped_output_has_no_bar(tmp_path: Path) -> None:
-    (tmp_path / "numbers.txt").write_text(NUMBERS)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "waport_http.cli",
-            "send",
-            "--to-file",
-            "numbers.txt",
-            "--template",
-            "hello_world",
-        ],
-        cwd=tmp_path,
-        env=_env(tmp_path),
+def _piped(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "waport_http.cli", *args],
+        cwd=cwd,
+        env=_env(cwd),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_piped_output_has_no_bar(tmp_path: Path) -> None:
+    (tmp_path / "numbers.txt").write_text(NUMBERS)
+    done = _piped("send", "--to-file", "numbers.txt", "--template", "hello_world", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stdout + done.stderr
     answer = json.loads(done.stdout)
@@ -97,15 +92,7 @@ def test_a_file_without_numbers_or_a_template_is_refused(tmp_path: Path) -> None
         (["--to-file", "missing.txt", "--template", "hello_world"], "cannot read missing.txt"),
         (["--to-file", "empty.txt", "--text", "hi"], "give --template"),
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "waport_http.cli", "send", *args],
-            cwd=tmp_path,
-            env=_env(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = _piped("send", *args, cwd=tmp_path)
         assert done.returncode == 1
         assert said in done.stderr
 
