@@ -139,9 +139,11 @@ async def test_effects_run_after_the_commit_and_only_for_operations_that_succeed
         for index, value in enumerate([1, 1, 2]):  # the second fails: a duplicate key
             tg.start_soon(run, index, value)
     assert writer.stats.batches == before + 1
-    assert outcomes[0] == 1
     assert outcomes[2] == 2
-    assert isinstance(outcomes[1], WaportError)
+    # the two inserts of 1 (asyncio runs them in order; trio may not): one wins
+    (failed,) = [o for o in (outcomes[0], outcomes[1]) if o != 1]
+    assert 1 in (outcomes[0], outcomes[1])
+    assert isinstance(failed, WaportError)
     assert sorted(ran) == [(1, 1), (2, 1)]  # once each, after the commit, none for the failure
 
     with pytest.raises(RuntimeError):

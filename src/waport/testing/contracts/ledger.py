@@ -113,7 +113,7 @@ class LedgerContract:
         assert await _entries(store, "ws2") == []
         with pytest.raises(WaportError) as info:
             await store.workspaces.credit(ledger.credit("led_c4", "ws2", 5, "gift", T0))
-        assert (info.value.code, info.value.param) == (ErrorCode.VALIDATION_FAILED, "billing")
+        assert (info.value.code, info.value.param) == (ErrorCode.NOT_PREPAID, "billing")
         # and back to prepaid: the new balance is the one given
         await store.workspaces.put(Workspace(id="ws2", balance=40))
         assert await _balance(store, "ws2") == 40
