@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -43,12 +44,28 @@ class Server:
     base: str
     key: str
     output: list[str]
+    drain: threading.Thread | None = None
+
+    def read_on(self) -> None:
+        """Go on reading what the gateway prints, on a thread: a pipe nobody reads fills
+        up (64 KiB), and then the gateway's next log line blocks its event loop."""
+
+        def read() -> None:
+            assert self.process.stdout is not None
+            for line in self.process.stdout:
+                self.output.append(line)
+
+        self.drain = threading.Thread(target=read, daemon=True)
+        self.drain.start()
 
     def stop(self, sig: int = signal.SIGTERM) -> str:
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        out, _ = self.process.communicate(timeout=30)
-        self.output.append(out or "")
+        self.process.wait(timeout=30)
+        if self.drain is not None:
+            self.drain.join(timeout=30)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         return "".join(self.output)
 
 
@@ -115,12 +132,13 @@ def waport_serve(
         raise AssertionError("waport serve did not start:\n" + "".join(lines))
     assert key is not None, "".join(lines)
     server = Server(process=process, base=f"http://127.0.0.1:{port}", key=key, output=lines)
+    server.read_on()
     try:
         yield server
     finally:
         if process.poll() is None:
             process.kill()
-            process.communicate(timeout=30)
+            server.stop()
 
 
 @attrs.define
