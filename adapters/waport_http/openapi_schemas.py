@@ -11,6 +11,9 @@ from waport.domain.limits import (
     CONTACT_NAME_MAX,
     LABEL_MAX,
     LABELS_MAX,
+    METADATA_KEY_MAX,
+    METADATA_MAX_KEYS,
+    METADATA_VALUE_MAX,
     TEMPLATE,
     TEXT,
     URL_MAX,
@@ -169,6 +172,12 @@ def component_schemas() -> dict[str, Any]:
                 "attributes": {
                     "type": "object",
                     "description": "values are strings, numbers or booleans; null removes one",
+                    "maxProperties": METADATA_MAX_KEYS,
+                    "propertyNames": {"minLength": 1, "maxLength": METADATA_KEY_MAX},
+                    "additionalProperties": {
+                        "type": ["string", "number", "boolean", "null"],
+                        "maxLength": METADATA_VALUE_MAX,
+                    },
                 },
                 "opted_out": {"type": "boolean"},
             },

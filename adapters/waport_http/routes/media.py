@@ -111,6 +111,10 @@ class Routes:
                     kind=_kind(fields.get("type")),
                 )
             elif part.name in ("type", "filename") and kept is None:
+                if part.name in fields:
+                    raise WaportError(
+                        ErrorCode.VALIDATION_FAILED, f"give {part.name} once", part.name
+                    )
                 fields[part.name] = await forms.field(request, part, 1024)
             else:
                 raise WaportError(
