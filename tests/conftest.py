@@ -7,11 +7,17 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from waport.ports import Store
+from waport.testing.stateful import messenger_machine
+from waport_memory import SandboxProvider
 
 pytest_plugins = ["pytester"]  # the pytest plugin's sample project runs in a pytest of its own
 
@@ -43,6 +49,26 @@ too."""
 
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+def machine_test(
+    open_store: Callable[[], AbstractAsyncContextManager[Store]],
+    *,
+    examples: int,
+    steps: int,
+    backend: str = "asyncio",
+) -> type[Any]:
+    """The Messenger machine on ``open_store`` and the sandbox, as a test class."""
+    machine = messenger_machine(
+        open_store, lambda clock: SandboxProvider(clock=clock, max_rps=1000), backend=backend
+    )
+    machine.TestCase.settings = settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    return machine.TestCase
 
 
 @pytest.fixture(scope="session")

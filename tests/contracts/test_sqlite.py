@@ -8,13 +8,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 
-from tests.conftest import BOTH_BACKENDS, backend
+from tests.conftest import BOTH_BACKENDS, backend, machine_test
 from waport.ports import Store
 from waport.testing.contracts import StoreContract
-from waport.testing.stateful import messenger_machine
-from waport_memory import SandboxProvider
 from waport_sqlite import open_sqlite
 
 anyio_backend = BOTH_BACKENDS(backend)  # no aiohttp here: asyncio and trio
@@ -36,24 +33,5 @@ class TestSqliteStore(StoreContract):
         return fresh_sqlite
 
 
-SqliteMachine = messenger_machine(
-    fresh_sqlite, lambda clock: SandboxProvider(clock=clock, max_rps=1000)
-)
-SqliteMachine.TestCase.settings = settings(
-    max_examples=15,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-TestSqliteMessenger = SqliteMachine.TestCase
-
-SqliteTrioMachine = messenger_machine(
-    fresh_sqlite, lambda clock: SandboxProvider(clock=clock, max_rps=1000), backend="trio"
-)
-SqliteTrioMachine.TestCase.settings = settings(
-    max_examples=8,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-TestSqliteMessengerOnTrio = SqliteTrioMachine.TestCase
+TestSqliteMessenger = machine_test(fresh_sqlite, examples=15, steps=30)
+TestSqliteMessengerOnTrio = machine_test(fresh_sqlite, examples=8, steps=30, backend="trio")

@@ -64,17 +64,17 @@ class Routes:
         ]
 
     async def upload(self, request: web.Request) -> web.Response:
-        """A multipart field ``file`` (a ``type`` field before it may name the kind), or
-        the raw body with its ``Content-Type`` (``?filename=`` and ``?type=`` optional)."""
+        """A multipart field ``file`` (``type`` and ``filename`` fields before it), or the
+        raw body with its ``Content-Type``; ``?type=`` and ``?filename=`` serve both (a
+        form's own fields win)."""
         gw = self.gw
         key = await gw.authenticate(request, "messages:send")
         scope = gw.scope(key)
-        # read (and so checked) whatever the body: a multipart form names its own
         query = bodies.query(request, "filename", "type")
-        if "type" in query:
-            _kind(query["type"] or "-")  # an empty ?type= is no kind
+        kind = _kind(query.get("type"))
+        filename = query.get("filename") or None
         if request.content_type == "multipart/form-data":
-            kept = await self._upload_form(request, scope)
+            kept = await self._upload_form(request, scope, kind, filename)
         else:
             if request.content_length is not None and request.content_length > gw.max_upload_bytes:
                 raise WaportError(
@@ -90,12 +90,14 @@ class Routes:
                 scope,
                 chunks,
                 mime_type=mime,
-                filename=query.get("filename") or None,
-                kind=_kind(query.get("type")),
+                filename=filename,
+                kind=kind,
             )
         return ok({"status": "ok", "data": media_view(kept)}, status=201)
 
-    async def _upload_form(self, request: web.Request, scope: Scope) -> MediaObject:
+    async def _upload_form(
+        self, request: web.Request, scope: Scope, kind: MediaKind | None, filename: str | None
+    ) -> MediaObject:
         gw = self.gw
         fields: dict[str, str] = {}
         kept: MediaObject | None = None
@@ -107,8 +109,8 @@ class Routes:
                     scope,
                     forms.chunks(request, part),
                     mime_type=mime,
-                    filename=fields.get("filename") or part.filename,
-                    kind=_kind(fields.get("type")),
+                    filename=fields.get("filename") or filename or part.filename,
+                    kind=_kind(fields.get("type") or None) or kind,  # an empty field: none
                 )
             elif part.name in ("type", "filename") and kept is None:
                 if part.name in fields:
@@ -177,7 +179,8 @@ class Routes:
 
 
 def _kind(text: str | None) -> MediaKind | None:
-    if not text:
+    """The kind named, if any (an empty or unknown name is refused)."""
+    if text is None:
         return None
     try:
         return MediaKind(text)
