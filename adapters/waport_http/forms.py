@@ -14,7 +14,7 @@ from aiohttp import web
 
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import MediaKind
-from waport.domain.media import kind_from_mime
+from waport.domain.media import kind_from_mime, mime_from_name
 from waport.domain.records import MediaObject
 from waport_http import bodies
 
@@ -40,9 +40,20 @@ class Form:
 
 
 FILES: Final = ("file", "header_file")
-_JSON_FIELDS: Final = frozenset(
+JSON_FIELDS: Final = frozenset(
     {"metadata", "contact", "template", "interactive", "location", "contacts", "reaction"}
 )
+
+
+UNKNOWN: Final = "application/octet-stream"
+
+
+def mime_of(given: str | None, filename: str | None) -> str:
+    """A file's type as given, else as its file name implies (a form's file part often
+    comes without one, or as ``application/octet-stream``: bytes of no type said)."""
+    if given and given.split(";", 1)[0].strip().lower() != UNKNOWN:
+        return given
+    return mime_from_name(filename or "") or given or UNKNOWN
 
 
 async def parts(request: web.Request, *, max_upload: int) -> AsyncIterable[aiohttp.BodyPartReader]:
@@ -103,7 +114,7 @@ async def read_send(
         if name in FILES:
             if name in files:
                 raise WaportError(ErrorCode.VALIDATION_FAILED, f"give {name} once", name)
-            mime = part.headers.get(aiohttp.hdrs.CONTENT_TYPE, "application/octet-stream")
+            mime = mime_of(part.headers.get(aiohttp.hdrs.CONTENT_TYPE), part.filename)
             try:
                 kept = await upload(
                     chunks(request, part), mime, part.filename, file_kind(fields, name)
@@ -125,7 +136,7 @@ def _form_to_body(
     for name, value in fields.items():
         if name in ("type", "caption", "filename", "voice"):
             continue
-        if name in _JSON_FIELDS:
+        if name in JSON_FIELDS:
             try:
                 body[name] = json.loads(value)
             except ValueError:

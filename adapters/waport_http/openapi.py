@@ -10,8 +10,10 @@ from typing import Any
 
 from waport.domain.errors import ErrorCode
 from waport.domain.limits import MediaKind
+from waport.domain.media import DATA_URI_PATTERN
 from waport.domain.records import SCOPES
 from waport_http.auth import MAX_RATE_PER_MINUTE
+from waport_http.forms import JSON_FIELDS
 from waport_http.openapi_bodies import name_bodies
 from waport_http.openapi_contacts import contact_paths
 from waport_http.openapi_events import webhook_schemas, webhooks
@@ -34,6 +36,7 @@ from waport_http.openapi_parts import (
     refuses_unknown_query,
 )
 from waport_http.openapi_schemas import PROBE_SCHEMAS, RECIPIENT, component_schemas, ref
+from waport_http.openapi_sends import UPLOAD_TYPES, send_schemas
 from waport_http.openapi_templates import template_paths, template_schemas
 from waport_http.openapi_tenants import tenant_paths, tenant_schemas
 
@@ -42,6 +45,7 @@ def openapi_document() -> dict[str, Any]:
     schemas = (
         component_schemas()
         | tenant_schemas()
+        | send_schemas()
         | template_schemas()
         | webhook_schemas()
         | PROBE_SCHEMAS
@@ -67,7 +71,13 @@ def openapi_document() -> dict[str, Any]:
                     "required": True,
                     "content": {
                         JSON: {"schema": ref("SendRequest")},
-                        "multipart/form-data": {"schema": {"type": "object"}},
+                        "multipart/form-data": {
+                            "schema": ref("SendForm"),
+                            "encoding": {
+                                name: {"contentType": "application/json"}
+                                for name in sorted(JSON_FIELDS)
+                            },
+                        },
                     },
                 },
                 parameters=[
@@ -206,14 +216,21 @@ def openapi_document() -> dict[str, Any]:
                             "schema": {
                                 "type": "object",
                                 "required": ["file"],
+                                "additionalProperties": False,
                                 "properties": {
-                                    "type": {"type": "string"},
+                                    "type": {
+                                        "enum": ["", *(k.value for k in MediaKind)],
+                                        "description": "empty: from the file's type",
+                                    },
                                     "filename": {"type": "string"},
                                     "file": {"type": "string", "format": "binary"},
                                 },
                             }
                         },
-                        "*/*": {"schema": {"type": "string", "format": "binary"}},
+                        **{
+                            mime: {"schema": {"type": "string", "format": "binary"}}
+                            for mime in UPLOAD_TYPES
+                        },
                     },
                 },
                 parameters=[
@@ -417,21 +434,30 @@ def openapi_document() -> dict[str, Any]:
                                 "description": "the text (1-4096), or media's caption (0-1024)",
                             },
                             "media": {
-                                "type": "object",
                                 "description": 'what the contact sends: {"data": "data:..."}'
                                 ' or {"id": "med_..."}; fetched into the media store as a'
                                 " provider's would be",
-                                "properties": {
-                                    "data": {"type": "string"},
-                                    "id": {"type": "string"},
-                                },
+                                "oneOf": [
+                                    {
+                                        "type": "object",
+                                        "required": [source],
+                                        "additionalProperties": False,
+                                        "properties": {
+                                            source: {"type": "string", "pattern": DATA_URI_PATTERN}
+                                            if source == "data"
+                                            else {"type": "string"}
+                                        },
+                                    }
+                                    for source in ("data", "id")
+                                ]
+                                + [{"type": "null"}],
                             },
                             "to_sender": {
-                                "type": "string",
+                                "type": ["string", "null"],
                                 "description": "the sender written to (the key's first)",
                             },
                             "reply_to": {
-                                "type": "string",
+                                "type": ["string", "null"],
                                 "minLength": 1,
                                 "description": "the message answered (waport's id or the"
                                 " provider's): the event is message.reply, sent to that"

@@ -68,7 +68,8 @@ IDEMPOTENCY_HEADER: Final = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "maxLength": 255},
+    "schema": {"type": "string", "maxLength": 255, "pattern": "^[ -~]*[!-~][ -~]*$"},
+    "description": "1-255 printable ASCII characters",
 }
 PREFER_HEADER: Final = {
     "name": "Prefer",

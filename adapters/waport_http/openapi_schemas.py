@@ -7,35 +7,32 @@ from typing import Any, Final
 
 from waport.domain.errors import ErrorCode
 from waport.domain.limits import (
-    BROADCAST,
     CONTACT_NAME_MAX,
     LABEL_MAX,
     LABELS_MAX,
     METADATA_KEY_MAX,
     METADATA_MAX_KEYS,
     METADATA_VALUE_MAX,
-    TEMPLATE,
-    TEXT,
     URL_MAX,
-    MediaKind,
 )
-from waport.domain.messages import MODES
 from waport.domain.recipients import NOT_BLANK_PATTERN, PERSON_PATTERN, RECIPIENT_PATTERN
 from waport.domain.records import SCOPES
 from waport.domain.status import MessageStatus
-from waport.domain.validators import LANGUAGE_PATTERN
+from waport.domain.urls import URL_PATTERN
+from waport.domain.validators import json_schema, language_code
 
 RECIPIENT: Final = {
     "type": "string",
     "pattern": RECIPIENT_PATTERN,
     "description": "E.164 phone (+ and separators allowed), user id, group or channel JID",
 }
-LANGUAGE: Final = {
+HTTP_URL: Final = {
     "type": "string",
-    "pattern": LANGUAGE_PATTERN,
-    "maxLength": TEMPLATE.language,
-    "description": "en, en_US, pt_BR, sr_Latn_RS ...",
+    "maxLength": URL_MAX,
+    "pattern": URL_PATTERN,
+    "description": "an absolute http or https URL (an internationalised host in its xn-- form)",
 }
+LANGUAGE: Final = json_schema(language_code)
 LABELS: Final = {
     "type": "array",
     "maxItems": LABELS_MAX,
@@ -61,19 +58,8 @@ def ref(name: str) -> dict[str, str]:
 def component_schemas() -> dict[str, Any]:
     statuses = [s.value for s in MessageStatus]
     nullable_string = {"type": ["string", "null"]}
-    param = {
-        "oneOf": [
-            {"type": "string", "minLength": 1, "maxLength": TEMPLATE.body_param},
-            {"type": "number"},
-            {
-                "type": "object",
-                "required": ["type"],
-                "description": "a typed parameter: currency or date_time",
-                "properties": {"type": {"enum": ["currency", "date_time"]}},
-            },
-        ]
-    }
     schemas: dict[str, Any] = {
+        "HttpUrl": HTTP_URL,
         "MessageStatus": {"enum": statuses},
         "Error": {
             "type": "object",
@@ -288,168 +274,6 @@ def component_schemas() -> dict[str, Any]:
                 {"type": "object"},
             ],
         },
-        "SendRequest": {
-            "type": "object",
-            "description": (
-                "Exactly one of text, template, media, interactive, location, contacts, reaction. "
-                "The rules each field follows (lengths, the 24-hour window, templates) are on "
-                "the documentation's rules page; an error names the field it refuses."
-            ),
-            "required": ["to"],
-            "additionalProperties": False,  # the server refuses unknown fields
-            "properties": {
-                "to": RECIPIENT,
-                "sender_id": {"type": "string", "minLength": 1},
-                "text": {
-                    "oneOf": [
-                        {"type": "string", "minLength": 1, "maxLength": TEXT.body},
-                        {
-                            "type": "object",
-                            "required": ["body"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "body": {"type": "string", "minLength": 1, "maxLength": TEXT.body},
-                                "preview_url": {"type": "boolean"},
-                            },
-                        },
-                    ]
-                },
-                "template": ref("TemplateContent"),
-                "media": ref("Media"),
-                "interactive": {
-                    "type": "object",
-                    "required": ["type"],
-                    "description": "Reply buttons, a list, a call-to-action URL or a catalog.",
-                    "properties": {
-                        "type": {
-                            "enum": [
-                                "buttons",
-                                "list",
-                                "cta_url",
-                                "catalog",
-                                "product",
-                                "product_list",
-                            ]
-                        }
-                    },
-                },
-                "location": {
-                    "type": "object",
-                    "required": ["latitude", "longitude"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "latitude": {"type": "number", "minimum": -90, "maximum": 90},
-                        "longitude": {"type": "number", "minimum": -180, "maximum": 180},
-                        "name": {"type": "string", "minLength": 1, "maxLength": 1000},
-                        "address": {"type": "string", "minLength": 1, "maxLength": 1000},
-                    },
-                },
-                "contacts": {"type": "array", "minItems": 1, "items": {"type": "object"}},
-                "reaction": {
-                    "type": "object",
-                    "required": ["message_id"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "message_id": {"type": "string", "minLength": 1},
-                        "emoji": {"type": "string", "description": "one emoji; empty removes"},
-                    },
-                },
-                "reply_to": {"type": "string", "minLength": 1},
-                "check_window": {"type": "boolean"},
-                "scheduled_at": {"type": "string", "format": "date-time"},
-                "expires_at": {"type": "string", "format": "date-time"},
-                "webhook_url": {"type": "string"},
-                "metadata": {"type": "object"},
-                "contact": {"type": "object"},
-            },
-        },
-        "Media": {
-            "type": "object",
-            "description": "Exactly one of url, data (a base64 data URI) or id.",
-            "additionalProperties": False,
-            "properties": {
-                "type": {"enum": [k.value for k in MediaKind]},
-                "url": {"type": "string", "maxLength": URL_MAX},
-                "data": {"type": "string", "description": "data:<mime>;base64,<bytes>"},
-                "id": {
-                    "type": "string",
-                    "description": "an upload's id (med_..., POST /v1/media) or a media id of the provider",
-                },
-                "caption": {"type": "string", "maxLength": TEXT.caption},
-                "filename": {"type": "string", "minLength": 1, "maxLength": TEXT.filename},
-                "mime_type": {"type": "string"},
-                "voice": {"type": "boolean"},
-                "animated": {"type": "boolean"},
-            },
-        },
-        "TemplateContent": {
-            "type": "object",
-            "description": "An approved template to send, its parameters bound",
-            "required": ["name", "language"],
-            "additionalProperties": False,
-            "properties": {
-                "name": {"type": "string", "minLength": 1, "maxLength": TEMPLATE.name},
-                "language": LANGUAGE,
-                "params": {
-                    "description": "Positional (a list: 1, 2, ...) or keyed (an object)",
-                    "oneOf": [
-                        {"type": "array", "items": param},
-                        {"type": "object", "additionalProperties": param},
-                    ],
-                },
-                "header": {
-                    "type": "object",
-                    "description": 'Text ({"type": "text", "params": [...]}) or media (as Media)',
-                },
-                "buttons": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["index", "param"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "index": {
-                                "type": "integer",
-                                "minimum": 0,
-                                "maximum": TEMPLATE.button_index_max,
-                            },
-                            "param": {
-                                "type": "string",
-                                "minLength": 1,
-                                "maxLength": TEMPLATE.button_param,
-                            },
-                        },
-                    },
-                },
-                "otp": {"type": "string", "minLength": 1, "maxLength": TEMPLATE.otp},
-            },
-        },
-        "BroadcastRequest": {
-            "type": "object",
-            "required": ["template", "sender_id", "recipients"],
-            "properties": {
-                "template": ref("TemplateContent"),
-                "sender_id": {"type": "string", "minLength": 1},
-                "recipients": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": BROADCAST.recipients_max,
-                    "items": {
-                        "type": "object",
-                        "required": ["to"],
-                        "properties": {
-                            "to": RECIPIENT,
-                            "template_params": {},
-                            "metadata": {"type": "object"},
-                        },
-                    },
-                },
-                "scheduled_at": {"type": "string", "format": "date-time"},
-                "expires_at": {"type": "string", "format": "date-time"},
-                "webhook_url": {"type": "string"},
-                "metadata": {"type": "object"},
-            },
-        },
         "Broadcast": {
             "type": "object",
             "required": ["broadcast_id", "summary", "results"],
@@ -517,27 +341,7 @@ def component_schemas() -> dict[str, Any]:
             },
         },
     }
-    return schemas | one_mode_each(schemas.pop("SendRequest"))
-
-
-def one_mode_each(send: dict[str, Any]) -> dict[str, Any]:
-    """``SendRequest`` as ``oneOf`` a schema per mode (``TextSend``, ``TemplateSend``,
-    ...): each takes the common fields and its own mode, nothing else, so a valid body
-    has exactly one mode, and a generated client has a model per mode."""
-    common = {k: v for k, v in send["properties"].items() if k not in MODES}
-    names = [f"{mode.capitalize()}Send" for mode in MODES]
-    out: dict[str, Any] = {
-        name: {
-            "type": "object",
-            "description": f"A {mode} message.",
-            "required": ["to", mode],
-            "additionalProperties": False,  # the server refuses unknown fields
-            "properties": {**common, mode: send["properties"][mode]},
-        }
-        for name, mode in zip(names, MODES, strict=True)
-    }
-    out["SendRequest"] = {"description": send["description"], "oneOf": [ref(n) for n in names]}
-    return out
+    return schemas
 
 
 _CHECK = {"type": "string", "description": '"ok", or "failing: " and why'}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from waport.domain import template_drafts as rules
-from waport.domain.templates import HeaderFormat, TemplateCategory, TemplateStatus
+from waport.domain.templates import ButtonKind, HeaderFormat, TemplateCategory, TemplateStatus
 from waport_http.openapi_parts import (
     AUTH_ERRORS,
     COMMON_ERRORS,
@@ -18,7 +18,7 @@ from waport_http.openapi_parts import (
     operation,
     query_param,
 )
-from waport_http.openapi_schemas import LANGUAGE, ref
+from waport_http.openapi_schemas import ref
 
 _TEXT = {"type": "string", "minLength": 1}
 
@@ -32,22 +32,81 @@ def _examples(description: str) -> dict[str, Any]:
 
 
 def template_schemas() -> dict[str, Any]:
-    button = {
-        "type": "object",
-        "required": ["type"],
-        "additionalProperties": False,
-        "properties": {
-            "type": {"enum": [k.value for k in rules.PER_KIND]},
-            "text": {**_TEXT, "maxLength": rules.LABEL_MAX},
-            "url": {**_TEXT, "maxLength": rules.URL_MAX, "pattern": "^https?://"},
-            "phone_number": {"type": "string", "pattern": r"^\+?[0-9]{4,19}$"},
-            "example": {
-                **_TEXT,
-                "description": "a URL button's example URL, or a COPY_CODE button's example code",
+    label = {**_TEXT, "maxLength": rules.LABEL_MAX}
+    fields: dict[ButtonKind, tuple[dict[str, Any], tuple[str, ...]]] = {
+        ButtonKind.QUICK_REPLY: ({"text": label}, ("text",)),
+        ButtonKind.URL: (
+            {
+                "text": label,
+                "url": {**_TEXT, "maxLength": rules.URL_MAX, "pattern": "^https?://"},
+                "example": {
+                    **_TEXT,
+                    "maxLength": rules.URL_MAX,
+                    "description": "the example URL, when the URL ends in {{1}}",
+                },
             },
+            ("text", "url"),
+        ),
+        ButtonKind.PHONE_NUMBER: (
+            {
+                "text": label,
+                "phone_number": {
+                    "type": "string",
+                    "maxLength": rules.PHONE_MAX,
+                    "pattern": f"^{rules.PHONE.pattern}$",
+                },
+            },
+            ("text", "phone_number"),
+        ),
+        ButtonKind.COPY_CODE: (
+            {"example": {**_TEXT, "maxLength": rules.CODE_MAX, "description": "an example code"}},
+            ("example",),
+        ),
+        ButtonKind.OTP: ({"text": label}, ()),
+    }
+    buttons = {
+        f"{kind.value.title().replace('_', '')}Button": {
+            "type": "object",
+            "required": ["type", *required],
+            "additionalProperties": False,
+            "properties": {"type": {"const": kind.value}, **properties},
+        }
+        for kind, (properties, required) in fields.items()
+    }
+    headers = {
+        "TextHeader": {
+            "type": "object",
+            "required": ["format", "text"],
+            "additionalProperties": False,
+            "properties": {
+                "format": {"const": HeaderFormat.TEXT.value},
+                "text": {**_TEXT, "maxLength": rules.HEADER_MAX},
+                "examples": _examples("the header's one parameter's example"),
+            },
+        },
+        "MediaHeader": {
+            "type": "object",
+            "required": ["format", "example"],
+            "additionalProperties": False,
+            "properties": {
+                "format": {"enum": [f.value for f in rules.MEDIA_HEADERS]},
+                "example": {
+                    **_TEXT,
+                    "maxLength": rules.URL_MAX,
+                    "description": "a sample (the provider's upload handle)",
+                },
+            },
+        },
+        "LocationHeader": {
+            "type": "object",
+            "required": ["format"],
+            "additionalProperties": False,
+            "properties": {"format": {"const": HeaderFormat.LOCATION.value}},
         },
     }
     return {
+        **buttons,
+        **headers,
         "TemplateDraft": {
             "type": "object",
             "description": (
@@ -58,28 +117,22 @@ def template_schemas() -> dict[str, Any]:
             "required": ["name", "language", "category"],
             "additionalProperties": False,
             "properties": {
-                "sender_id": {"type": "string", "description": "default: the workspace's"},
-                "name": {"type": "string", "pattern": "^[a-z0-9_]{1,512}$"},
-                "language": LANGUAGE,
+                "sender_id": {
+                    "type": ["string", "null"],
+                    "description": "default: the workspace's",
+                },
+                "name": {"type": "string", "pattern": f"^{rules.NAME.pattern}$"},
+                "language": {"type": "string", "pattern": f"^{rules.LANGUAGE.pattern}$"},
                 "category": {"enum": [c.value for c in TemplateCategory]},
                 "body": {**_TEXT, "maxLength": rules.BODY_MAX},
                 "examples": _examples("one example value per body parameter"),
-                "header": {
-                    "type": "object",
-                    "required": ["format"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "format": {"enum": [f.value for f in HeaderFormat]},
-                        "text": {**_TEXT, "maxLength": rules.HEADER_MAX},
-                        "examples": _examples("the text header's one parameter's example"),
-                        "example": {
-                            **_TEXT,
-                            "description": "a media header's sample (the provider's upload handle)",
-                        },
-                    },
-                },
+                "header": {"oneOf": [ref(name) for name in headers]},
                 "footer": {**_TEXT, "maxLength": rules.FOOTER_MAX},
-                "buttons": {"type": "array", "maxItems": rules.BUTTONS_MAX, "items": button},
+                "buttons": {
+                    "type": "array",
+                    "maxItems": rules.BUTTONS_MAX,
+                    "items": {"oneOf": [ref(name) for name in buttons]},
+                },
             },
         },
         "Template": {

@@ -63,7 +63,7 @@ def tenant_schemas() -> dict[str, Any]:
         "messaging_tier": {**_TIER, "description": "operator only; null is unlimited"},
         "template_opens_window": {"type": "boolean"},
         "default_sender_id": {"type": ["string", "null"], "pattern": ID_PATTERN},
-        "webhook_url": {"type": ["string", "null"], "minLength": 1},
+        "webhook_url": {"anyOf": [ref("HttpUrl"), {"type": "null"}]},
         "pacing": {
             "type": ["object", "null"],
             "description": "seconds between two sends of a category from one sender: "

@@ -34,7 +34,7 @@ from waport.domain.messages import (
 )
 from waport.domain.schedule import is_due, webhook_retry_at
 from waport.domain.status import ErrorDetail, MessageStatus
-from waport.domain.validators import check_http_url, is_single_emoji
+from waport.domain.validators import check_http_url, is_single_emoji, json_int
 
 TO = "255712345678"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -651,3 +651,14 @@ def test_any_iso_date_time_is_its_utc_instant_or_a_validation_error(
     parsed = getattr(parse_send_request(body), field)
     assert parsed == utc
     assert parsed.tzinfo is UTC
+
+
+@given(st.integers(min_value=-(2**53), max_value=2**53))
+def test_an_integer_is_one_however_json_writes_it(n: int) -> None:
+    assert json_int(n) == n
+    assert json_int(float(n)) == n  # 5.0 is an integer, as JSON Schema counts it
+
+
+@pytest.mark.parametrize("value", [True, False, 1.5, float("nan"), float("inf"), "1", None, [1]])
+def test_what_is_not_an_integer(value: object) -> None:
+    assert json_int(value) is None

@@ -7,13 +7,20 @@ imported from waport.domain.limits.
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from waport import ErrorCode, MediaKind, WaportError, check_media, parse_send_request
-from waport.domain.media import infer_kind, parse_data_uri
+from waport.domain.media import (
+    DATA_URI_PATTERN,
+    MIME_PATTERN,
+    check_mime_syntax,
+    infer_kind,
+    parse_data_uri,
+)
 
 K = 1024
 M = 1024 * 1024
@@ -153,3 +160,32 @@ def test_url_kind_mismatch_with_declared_mime() -> None:
             }
         )
     assert info.value.code == ErrorCode.MEDIA_TYPE_UNSUPPORTED
+
+
+@given(st.from_regex(DATA_URI_PATTERN, fullmatch=True))
+def test_every_data_uri_of_the_documented_pattern_is_sent(uri: str) -> None:
+    """The OpenAPI document states DATA_URI_PATTERN for media data; a fuzzer's valid
+    data URI is one a send takes (its kind inferred from its type)."""
+    message = parse_send_request({"to": "+4915112345678", "media": {"data": uri}})
+    assert message.content.mode == "media"
+
+
+@given(st.from_regex(MIME_PATTERN, fullmatch=True).filter(lambda m: len(m) <= 255))
+def test_every_mime_type_of_the_documented_pattern_is_well_formed(mime: str) -> None:
+    check_mime_syntax(mime, "mime_type")
+
+
+@given(st.text(alphabet=st.characters(codec="ascii"), max_size=40))
+def test_a_well_formed_mime_type_matches_the_documented_pattern(mime: str) -> None:
+    try:
+        check_mime_syntax(mime, "mime_type")
+    except WaportError:
+        return
+    assert re.fullmatch(MIME_PATTERN, mime)
+
+
+@pytest.mark.parametrize("value", [{}, 5, None, ["data:image/png;base64,"]])
+def test_a_data_uri_that_is_not_text_is_refused_by_name(value: object) -> None:
+    with pytest.raises(WaportError) as info:
+        parse_data_uri(value, param="media.data")
+    assert (info.value.code, info.value.param) == (ErrorCode.VALIDATION_FAILED, "media.data")

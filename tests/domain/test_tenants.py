@@ -109,7 +109,7 @@ def test_a_workspace_key_changes_its_own_settings() -> None:
             "name": "W",
             "default_sender_id": "s1",
             "template_opens_window": True,
-            "webhook_url": None,
+            "webhook_url": "https://hooks.example.com/waport",
         },
         operator=False,
     )
@@ -117,6 +117,10 @@ def test_a_workspace_key_changes_its_own_settings() -> None:
         "W",
         "s1",
         True,
+    )
+    assert changed.webhook_url == "https://hooks.example.com/waport"
+    assert (
+        tenants.patch_workspace(changed, {"webhook_url": None}, operator=False).webhook_url is None
     )
 
 
@@ -168,6 +172,9 @@ def test_a_workspaces_own_pacing_rate_and_opt_out_rules() -> None:
         ({"opt_out": {"blocked_categories": ["PROMO"]}}, "opt_out.blocked_categories"),
         ({"opt_out": {"reply": ""}}, "opt_out.reply"),
         ({"opt_out": {"words": []}}, "words"),
+        ({"webhook_url": "hooks.example.com"}, "webhook_url"),
+        ({"webhook_url": "ftp://hooks.example.com/x"}, "webhook_url"),
+        ({"webhook_url": ""}, "webhook_url"),
     ],
 )
 def test_bad_workspace_settings_name_the_field(body: object, param: str) -> None:

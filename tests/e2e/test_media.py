@@ -294,3 +294,45 @@ async def test_an_upload_reaches_meta_once_for_many_sends(tmp_path: Path) -> Non
     assert len(images) == 3
     assert len({image["id"] for image in images}) == 1
     assert "Traceback" not in log
+
+
+async def test_an_upload_without_a_type_takes_it_from_its_file_name(tmp_path: Path) -> None:
+    """A form's file part without a Content-Type (or as application/octet-stream, as
+    many HTTP clients send it) is typed by its file name; so is a raw body by
+    ?filename=. A name that tells nothing leaves unknown bytes (a document)."""
+    boundary = "waport-test-boundary"
+    form = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.png"'
+            f"\r\n\r\n"
+        ).encode()
+        + PNG
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    with waport_serve(tmp_path) as server:
+        root = {"Authorization": f"Bearer {server.key}"}
+        async with aiohttp.ClientSession(headers=root) as http:
+            uploads = [
+                (
+                    "/v1/media",
+                    form,
+                    {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+                ),
+                (
+                    "/v1/media?filename=report.pdf",
+                    b"%PDF-1.7 waport",
+                    {"Content-Type": "application/octet-stream"},
+                ),
+                ("/v1/media?filename=notes", b"plain bytes", {}),
+            ]
+            types = []
+            for path, data, headers in uploads:
+                async with http.post(server.base + path, data=data, headers=headers) as r:
+                    answer = await r.json()
+                    assert r.status == 201, answer
+                    types.append((answer["data"]["mime_type"], answer["data"]["filename"]))
+    assert types == [
+        ("image/png", "photo.png"),
+        ("application/pdf", "report.pdf"),
+        ("application/octet-stream", "notes"),
+    ]

@@ -29,6 +29,8 @@ import pytest
 from .conftest import Server, waport_serve
 
 CONFIG = Path(__file__).parent / "schemathesis.toml"
+HOOKS = "tests.e2e.schemathesis_hooks"  # the rules across fields (read its docstring)
+ROOT = Path(__file__).parents[2]
 EXAMPLES = int(os.environ.get("WAPORT_FUZZ_EXAMPLES", "60"))
 
 
@@ -44,6 +46,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
 
 
+def _path() -> str:
+    return os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
+
+
 def test_schemathesis_run_finds_nothing(live: Server, tmp_path: Path) -> None:
     run = subprocess.run(
         [
@@ -56,6 +62,7 @@ def test_schemathesis_run_finds_nothing(live: Server, tmp_path: Path) -> None:
             "--no-color",
         ],
         cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": HOOKS, "PYTHONPATH": _path()},
         capture_output=True,
         text=True,
         timeout=3_600,
@@ -88,6 +95,15 @@ async def _call(live: Server, method: str, path: str, body: Any) -> tuple[int, A
             "max_sends_per_second",
         ),  # was a 500 on the next send
         ("POST", "/v1/workspaces/default/balance", {"amount": 5.5, "reason": "x"}, "amount"),
+        ("POST", "/v1/sandbox/inbound", {"from": "AA.0", "media": {"data": {}}}, "media.data"),
+        ("POST", "/v1/sandbox/inbound", {"from": "AA.0", "text": "hi", "reply_to": ""}, "reply_to"),
+        ("PATCH", "/v1/workspaces/default", {"webhook_url": "example"}, "webhook_url"),
+        (
+            "POST",
+            "/v1/messages",
+            {"to": "AA.0", "text": "x", "webhook_url": "http://a b"},
+            "webhook_url",
+        ),
     ],
 )
 async def test_what_the_fuzzer_found_is_a_clear_400(
@@ -96,3 +112,15 @@ async def test_what_the_fuzzer_found_is_a_clear_400(
     status, answer = await _call(live, method, path, body)
     assert status == 400, answer
     assert answer["error"]["param"] == param
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/sandbox/script", {"delay_ms": 1, "times": 2.0}),  # 2.0 is an integer in JSON
+        ("/v1/sandbox/inbound", {"from": "AA.0", "text": "hello", "media": None}),  # null: none
+    ],
+)
+async def test_what_the_schema_allows_is_taken(live: Server, path: str, body: Any) -> None:
+    status, answer = await _call(live, "POST", path, body)
+    assert status == 200, answer

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.records import SCOPES
+from waport.domain.validators import json_int
 from waport.service import keys
 from waport_http.middleware import ok
 from waport_http.views import key_view
@@ -44,12 +45,11 @@ def _senders(body: dict[str, Any]) -> frozenset[str] | None:
 
 
 def _rate(body: dict[str, Any]) -> int | None:
-    rate = body.get("rate_per_minute")
-    if rate is not None and (
-        isinstance(rate, bool)
-        or not isinstance(rate, int)
-        or not 1 <= rate <= keys.MAX_RATE_PER_MINUTE
-    ):
+    given = body.get("rate_per_minute")
+    if given is None:
+        return None
+    rate = json_int(given)
+    if rate is None or not 1 <= rate <= keys.MAX_RATE_PER_MINUTE:
         raise WaportError(
             ErrorCode.VALIDATION_FAILED,
             f"rate_per_minute is an integer from 1 to {keys.MAX_RATE_PER_MINUTE}",

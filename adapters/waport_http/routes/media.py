@@ -81,7 +81,7 @@ class Routes:
                     ErrorCode.PAYLOAD_TOO_LARGE,
                     f"the body may be at most {gw.max_upload_bytes} bytes",
                 )
-            mime = request.headers.get("Content-Type") or "application/octet-stream"
+            mime = forms.mime_of(request.headers.get("Content-Type"), filename)
             chunks = bodies.stream(
                 lambda: request.content.read(bodies.READ_CHUNK), bodies.body_timeout(request)
             )
@@ -103,13 +103,13 @@ class Routes:
         kept: MediaObject | None = None
         async for part in forms.parts(request, max_upload=gw.max_upload_bytes):
             if part.name == "file" and kept is None:
-                mime = part.headers.get("Content-Type", "application/octet-stream")
+                name = fields.get("filename") or filename or part.filename
                 kept = await media.upload(
                     gw.core,
                     scope,
                     forms.chunks(request, part),
-                    mime_type=mime,
-                    filename=fields.get("filename") or filename or part.filename,
+                    mime_type=forms.mime_of(part.headers.get("Content-Type"), name),
+                    filename=name,
                     kind=_kind(fields.get("type") or None) or kind,  # an empty field: none
                 )
             elif part.name in ("type", "filename") and kept is None:

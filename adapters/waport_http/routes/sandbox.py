@@ -10,6 +10,7 @@ from aiohttp import web
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import TEXT
 from waport.domain.recipients import parse_recipient
+from waport.domain.validators import json_int
 from waport.service import inbound_media, sandbox
 from waport_http.middleware import ok
 from waport_http.views import message_view
@@ -43,16 +44,17 @@ class Routes:
         if named is not None and not isinstance(named, str):
             raise WaportError(ErrorCode.VALIDATION_FAILED, "to_sender is a sender id", "to_sender")
         text = body.get("text", "")
-        shortest, longest = (0, TEXT.caption) if "media" in body else (1, TEXT.body)
+        with_media = body.get("media") is not None
+        shortest, longest = (0, TEXT.caption) if with_media else (1, TEXT.body)
         if not isinstance(text, str) or not shortest <= len(text) <= longest:
-            what = "a caption of" if "media" in body else ""
+            what = "a caption of" if with_media else ""
             raise WaportError(
                 ErrorCode.VALIDATION_FAILED,
                 f"text is {what} {shortest}-{longest} characters".replace("  ", " "),
                 "text",
             )
         reply_to = body.get("reply_to")
-        if reply_to is not None and not isinstance(reply_to, str):
+        if reply_to is not None and (not isinstance(reply_to, str) or not reply_to):
             raise WaportError(ErrorCode.VALIDATION_FAILED, "reply_to is a message id", "reply_to")
         record, _ = await sandbox.inbound(
             gw.core,
@@ -90,6 +92,8 @@ class Routes:
         numbers = {}
         for name, low, top, kinds in NUMBERS:
             value = body.get(name, low)
+            if kinds == (int,):
+                value = json_int(value)
             if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= top:
                 what = "an integer" if kinds == (int,) else "a number"
                 raise WaportError(

@@ -64,7 +64,7 @@ from waport.domain.messages import (
     UrlButton,
 )
 from waport.domain.recipients import Recipient, parse_recipient
-from waport.domain.validators import join
+from waport.domain.validators import join, json_int
 
 T = TypeVar("T")
 Path = tuple[str | int, ...]
@@ -76,7 +76,7 @@ _MISPLACED: Final[Mapping[str, str]] = {
     "buttons": "buttons belong inside interactive (type buttons) or template",
     "filename": "filename belongs inside media (document)",
 }
-_OPTIONS: Final = frozenset(
+SEND_OPTIONS: Final = frozenset(
     {
         "to",
         "sender_id",
@@ -189,9 +189,10 @@ def _bool(value: Any, _: Any = None) -> bool:
 
 
 def _int(value: Any, _: Any = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    whole = json_int(value)
+    if whole is None:
         raise TypeError("must be an integer")
-    return value
+    return whole
 
 
 def _float(value: Any, _: Any = None) -> float:
@@ -523,7 +524,7 @@ def parse_send_request(body: object) -> OutboundMessage:
     for key in body:
         if key in _MISPLACED:
             raise WaportError(ErrorCode.VALIDATION_FAILED, _MISPLACED[key], str(key))
-        if key not in _OPTIONS and key not in MODES:
+        if key not in SEND_OPTIONS and key not in MODES:
             raise WaportError(ErrorCode.VALIDATION_FAILED, f"unknown field {key!r}", str(key))
     to = _recipient(body)
     mode = present[0]

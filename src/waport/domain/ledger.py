@@ -29,6 +29,7 @@ from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.listing import pack, unpack
 from waport.domain.records import Direction, MessageRecord
 from waport.domain.status import OUTCOME_UNKNOWN, MessageStatus, StatusChange
+from waport.domain.validators import json_int
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
@@ -117,14 +118,8 @@ def credit(
 ) -> LedgerEntry:
     """The operator's credit (``amount`` > 0) or debit (< 0), checked. A whole number
     written as a float (``5.0``) is that integer, as JSON Schema counts it."""
-    if isinstance(amount, float) and amount.is_integer():
-        amount = int(amount)
-    if (
-        isinstance(amount, bool)
-        or not isinstance(amount, int)
-        or amount == 0
-        or abs(amount) > CREDIT_MAX
-    ):
+    whole = json_int(amount)
+    if whole is None or whole == 0 or abs(whole) > CREDIT_MAX:
         raise WaportError(
             ErrorCode.VALIDATION_FAILED,
             f"amount is a non-zero integer of at most {CREDIT_MAX} in absolute value",
@@ -138,7 +133,7 @@ def credit(
         id=entry_id,
         workspace_id=workspace_id,
         kind=EntryKind.CREDIT,
-        amount=amount,
+        amount=whole,
         at=at,
         reason=reason,
     )

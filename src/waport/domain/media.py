@@ -17,6 +17,26 @@ _MIME_MAX: Final = 255
 _MIME: Final = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 
 
+MIME_PATTERN: Final = (
+    "^ *[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]* *(?:;[ -~]*)?$"
+)
+"""What ``check_mime_syntax`` takes (at most 255 characters), as JSON Schema states it."""
+
+
+def _data_uri_pattern() -> str:
+    """A data URI waport takes for media whose kind is inferred from its type (as
+    JSON Schema states it): a MIME type its kind accepts (any but image, video and
+    audio is a document) and strict base64."""
+    named = sorted(m for limit in MEDIA_LIMITS.values() for m in limit.mimes)
+    subtype = "[a-z0-9][a-z0-9!#$&^_.+-]{0,126}"  # a MIME type is at most 255 long
+    mimes = "|".join(re.escape(m) for m in named)
+    b64 = "(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
+    return f"^data:(?:{mimes}|(?:application|text|font|model)/{subtype});base64,{b64}$"
+
+
+DATA_URI_PATTERN: Final = _data_uri_pattern()
+
+
 def _split_mime(mime: str) -> tuple[str, dict[str, str]]:
     base, *params = (part.strip() for part in mime.split(";"))
     parsed: dict[str, str] = {}
@@ -108,10 +128,15 @@ def extension_of(path: str) -> str | None:
     return name.rsplit(".", 1)[-1].lower() or None
 
 
+def mime_from_name(name: str) -> str | None:
+    """The MIME type a file name's (or a path's) extension implies, if any."""
+    ext = extension_of(name)
+    return EXTENSION_MIMES.get(ext) if ext else None
+
+
 def mime_from_url(url: str) -> str | None:
     """The MIME type a URL's path extension implies, if any."""
-    ext = extension_of(urlsplit(url).path)
-    return EXTENSION_MIMES.get(ext) if ext else None
+    return mime_from_name(urlsplit(url).path)
 
 
 def kind_from_mime(mime: str) -> MediaKind:
@@ -158,9 +183,9 @@ _DATA_URI: Final = re.compile(
 )
 
 
-def parse_data_uri(text: str, *, param: str | None = "data") -> DataUri:
+def parse_data_uri(text: object, *, param: str | None = "data") -> DataUri:
     """Parse a ``data:<mime>;base64,<payload>`` URI; the payload must be valid base64."""
-    match = _DATA_URI.fullmatch(text)
+    match = _DATA_URI.fullmatch(text) if isinstance(text, str) else None
     if not match or not match.group("mime"):
         raise WaportError(
             ErrorCode.VALIDATION_FAILED, "expected data:<mime>;base64,<payload>", param

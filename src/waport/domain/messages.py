@@ -59,7 +59,7 @@ from waport.domain.limits import (
     TEXT,
     MediaKind,
 )
-from waport.domain.recipients import Recipient
+from waport.domain.recipients import NOT_BLANK_PATTERN, Recipient
 from waport.domain.validators import (
     Validator,
     aware,
@@ -72,6 +72,7 @@ from waport.domain.validators import (
     language_code,
     number_between,
     required_chars,
+    states,
 )
 
 JsonScalar = str | int | float | bool | None
@@ -345,6 +346,34 @@ def _check_labels(_: object, attribute: attrs.Attribute[Any], value: tuple[str, 
                 f"a label is 1-{LABEL_MAX} characters",
                 f"{attribute.name}[{i}]",
             )
+
+
+states(
+    {
+        "type": "array",
+        "maxItems": LABELS_MAX,
+        "items": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": LABEL_MAX,
+            "pattern": NOT_BLANK_PATTERN,
+        },
+    },
+    _check_labels,
+)
+states(
+    {
+        "type": "object",
+        "description": "your own keys and values (strings, numbers, booleans or null)",
+        "maxProperties": METADATA_MAX_KEYS,
+        "propertyNames": {"minLength": 1, "maxLength": METADATA_KEY_MAX},
+        "additionalProperties": {
+            "type": ["string", "number", "boolean", "null"],
+            "maxLength": METADATA_VALUE_MAX,
+        },
+    },
+    _check_metadata,
+)
 
 
 @attrs.frozen(kw_only=True)

@@ -76,8 +76,8 @@ FIELDS: Final = (
 )
 _HEADER_FIELDS: Final = ("format", "text", "examples", "example")
 _BUTTON_FIELDS: Final = ("type", "text", "url", "phone_number", "example")
-_MEDIA_HEADERS: Final = (HeaderFormat.IMAGE, HeaderFormat.VIDEO, HeaderFormat.DOCUMENT)
-_PHONE: Final = re.compile(r"\+?[0-9]{4,19}")
+MEDIA_HEADERS: Final = (HeaderFormat.IMAGE, HeaderFormat.VIDEO, HeaderFormat.DOCUMENT)
+PHONE: Final = re.compile(r"\+?[0-9]{4,19}")
 _URL_PARAM: Final = "{{1}}"
 _EDGE_PARAM: Final = re.compile(r"^\s*\{\{\s*\w+\s*\}\}|\{\{\s*\w+\s*\}\}\s*$")
 
@@ -226,7 +226,7 @@ def _header(value: object, named: bool | None) -> tuple[HeaderFormat, str, Examp
     for name in ("text", "examples"):
         if name in header:
             raise _refuse(f"a {fmt.value} header has no {name}", f"header.{name}")
-    if fmt in _MEDIA_HEADERS:
+    if fmt in MEDIA_HEADERS:
         handle = _text(header.get("example"), "header.example", most=URL_MAX)
         return fmt, "", (), handle
     if "example" in header:
@@ -269,7 +269,7 @@ def _button(value: object, param: str) -> DraftButton:
         return DraftButton(kind=kind, text=text, url=url, example=example)
     if kind == ButtonKind.PHONE_NUMBER:
         phone = button.get("phone_number")
-        if not isinstance(phone, str) or len(phone) > PHONE_MAX or not _PHONE.fullmatch(phone):
+        if not isinstance(phone, str) or len(phone) > PHONE_MAX or not PHONE.fullmatch(phone):
             raise _refuse("a phone number of digits, + first if any", f"{param}.phone_number")
         return DraftButton(kind=kind, text=text, phone_number=phone)
     if kind == ButtonKind.COPY_CODE:

@@ -19,6 +19,7 @@ from waport.domain.consent import ConsentRules
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.ledger import CATEGORIES
 from waport.domain.records import Sender, Workspace
+from waport.domain.urls import check_http_url
 
 TIERS: Final[tuple[int | None, ...]] = (250, 2_000, 10_000, 100_000, None)
 """Business-initiated conversations per moving 24 h (``None``: unlimited)."""
@@ -92,12 +93,6 @@ def _tier(value: object) -> int | None:
 def _flag(value: object, param: str) -> bool:
     if not isinstance(value, bool):
         raise _refuse("true or false", param)
-    return value
-
-
-def _optional_text(value: object, param: str) -> str | None:
-    if value is not None and (not isinstance(value, str) or not value):
-        raise _refuse("a non-empty string, or null", param)
     return value
 
 
@@ -203,7 +198,10 @@ def patch_workspace(workspace: Workspace, body: object, *, operator: bool) -> Wo
             None if value is None else parse_id(value, "default_sender_id")
         )
     if "webhook_url" in fields:
-        changes["webhook_url"] = _optional_text(fields["webhook_url"], "webhook_url")
+        url = fields["webhook_url"]
+        if url is not None:
+            check_http_url(url, "webhook_url")
+        changes["webhook_url"] = url
     if "pacing" in fields:
         changes["category_pacing"] = _pacing(fields["pacing"])
     if "max_sends_per_second" in fields:

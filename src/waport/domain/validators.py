@@ -11,14 +11,29 @@ import re
 from collections.abc import Callable, Sized
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import attrs
 
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.limits import TEMPLATE, URL_MAX
+from waport.domain.recipients import NOT_BLANK_PATTERN
+from waport.domain.urls import URL_PATTERN, check_http_url
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+_SCHEMAS: Final[dict[Validator, dict[str, Any]]] = {}
+
+
+def json_schema(validator: Validator) -> dict[str, Any]:
+    """What ``validator`` accepts, as JSON Schema (empty for one that states nothing):
+    the OpenAPI document describes request bodies from the validators themselves."""
+    return dict(_SCHEMAS.get(validator, {}))
+
+
+def states(schema: dict[str, Any], validator: Validator) -> Validator:
+    """Record what ``validator`` accepts as JSON Schema (``json_schema``); returns it."""
+    _SCHEMAS[validator] = schema
+    return validator
 
 
 def join(prefix: str | None, name: str | None) -> str | None:
@@ -55,7 +70,12 @@ def chars(
         if not blank and value and not value.strip():
             raise WaportError(code, "must not be only whitespace", attribute.name)
 
-    return check
+    schema: dict[str, Any] = {"type": "string", "maxLength": maximum}
+    if minimum:
+        schema["minLength"] = minimum
+    if not blank:
+        schema["pattern"] = NOT_BLANK_PATTERN if minimum else f"^$|{NOT_BLANK_PATTERN}"
+    return states(schema, check)
 
 
 def required_chars(maximum: int, *, blank: bool = False) -> Validator:
@@ -74,7 +94,7 @@ def items(minimum: int, maximum: int) -> Validator:
                 attribute.name,
             )
 
-    return check
+    return states({"type": "array", "minItems": minimum, "maxItems": maximum}, check)
 
 
 def number_between(low: float, high: float) -> Validator:
@@ -86,7 +106,17 @@ def number_between(low: float, high: float) -> Validator:
                 ErrorCode.VALIDATION_FAILED, f"must be between {low:g} and {high:g}", attribute.name
             )
 
-    return check
+    return states({"type": "number", "minimum": low, "maximum": high}, check)
+
+
+def json_int(value: object) -> int | None:
+    """``value`` as JSON Schema counts integers (``5`` and ``5.0``, never ``true``), or
+    None when it is not one."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
 
 
 def int_between(low: int, high: int) -> Validator:
@@ -98,7 +128,7 @@ def int_between(low: int, high: int) -> Validator:
                 attribute.name,
             )
 
-    return check
+    return states({"type": "integer", "minimum": low, "maximum": high}, check)
 
 
 def is_bool(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -106,34 +136,13 @@ def is_bool(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise WaportError(ErrorCode.VALIDATION_FAILED, "must be true or false", attribute.name)
 
 
-def check_http_url(value: Any, param: str | None) -> None:
-    """An absolute http(s) URL with a host, at most URL_MAX characters."""
-    if not isinstance(value, str) or len(value) > URL_MAX:
-        raise WaportError(
-            ErrorCode.VALIDATION_FAILED,
-            f"must be an http(s) URL of at most {URL_MAX} characters",
-            param,
-        )
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-    except ValueError:
-        host = None
-        parts = None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not host
-        or any(c.isspace() for c in value)
-    ):
-        raise WaportError(
-            ErrorCode.VALIDATION_FAILED, "must be an absolute http or https URL", param
-        )
-
-
 def http_url(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None:
         check_http_url(value, attribute.name)
+
+
+states({"type": "boolean"}, is_bool)
+states({"type": "string", "maxLength": URL_MAX, "pattern": URL_PATTERN}, http_url)
 
 
 def aware(_: Any, attribute: attrs.Attribute[Any], value: datetime | None) -> None:
@@ -215,6 +224,10 @@ def emoji_or_empty(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         )
 
 
+states({"type": "string", "description": "one emoji, or empty"}, emoji_or_empty)
+states({"type": "string", "format": "date-time"}, aware)
+
+
 _LANGUAGE: Final = re.compile(r"[a-z]{2,3}(?:_[A-Za-z0-9]{2,8})*")
 LANGUAGE_PATTERN: Final = f"^{_LANGUAGE.pattern}$"
 """A language code as the OpenAPI document states it (with ``TEMPLATE.language``)."""
@@ -233,3 +246,14 @@ def language_code(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
             f"must be a language code such as en or en_US (at most {TEMPLATE.language} characters)",
             attribute.name,
         )
+
+
+states(
+    {
+        "type": "string",
+        "pattern": LANGUAGE_PATTERN,
+        "maxLength": TEMPLATE.language,
+        "description": "en, en_US, pt_BR, sr_Latn_RS ...",
+    },
+    language_code,
+)
