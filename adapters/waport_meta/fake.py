@@ -449,14 +449,16 @@ def sign(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def open_fake_graph(**kwargs: Any) -> AsyncIterator[FakeGraphApi]:
+async def open_fake_graph(host: str = "127.0.0.1", **kwargs: Any) -> AsyncIterator[FakeGraphApi]:
+    """The fake Graph API on ``host`` (loopback; a test network's own address for
+    gateways in network namespaces)."""
     fake = FakeGraphApi(**kwargs)
     runner = web.AppRunner(fake.app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, host, 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    fake.url = f"http://127.0.0.1:{port}"
+    fake.url = f"http://{host}:{port}"
     try:
         yield fake
     finally:

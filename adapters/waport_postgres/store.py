@@ -37,6 +37,7 @@ import attrs
 from waport import codec, storekit
 from waport.domain import lifecycle
 from waport.domain.errors import ErrorCode, WaportError
+from waport_postgres import pool as guarded
 from waport_postgres.media import PostgresMediaStore, move_inline_media
 from waport_postgres.messages import _Messages
 from waport_postgres.parts import (
@@ -182,9 +183,7 @@ async def open_postgres(
         finally:
             await conn.close()
     try:
-        pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, server_settings=settings
-        )
+        pool = await guarded.create(dsn, min_size=min_size, max_size=max_size, settings=settings)
     except (asyncpg.PostgresError, OSError) as exc:
         raise WaportError(ErrorCode.INTERNAL, f"cannot open the database: {exc}") from exc
     try:

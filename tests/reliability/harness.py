@@ -32,20 +32,24 @@ class Gateway:
     lives: int = 0
     output: list[str] = attrs.Factory(list)
     reader: threading.Thread | None = None
+    host: str = "127.0.0.1"
+    netns: str | None = None
+    """The network namespace the process runs in (a host of a multi-host test)."""
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
         env = {
             **child_environ(),
-            "WAPORT_LISTEN": f"127.0.0.1:{self.port}",
+            "WAPORT_LISTEN": f"{self.host}:{self.port}",
             "WAPORT_DATABASE": str(self.folder / "waport.db"),
             **self.env,
         }
+        inside = ["ip", "netns", "exec", self.netns] if self.netns else []
         process = subprocess.Popen(
-            [sys.executable, "-m", "waport_http.cli", "serve"],
+            [*inside, sys.executable, "-m", "waport_http.cli", "serve"],
             cwd=self.folder,
             env=env,
             stdout=subprocess.PIPE,

@@ -72,6 +72,7 @@ class ErrorCode(enum.StrEnum):
     PROVIDER_AUTH_FAILED = "PROVIDER_AUTH_FAILED"
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
     OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+    STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
     @property
@@ -267,6 +268,12 @@ CATALOGUE: Final[Mapping[ErrorCode, ErrorInfo]] = {
     ),
     _E.OUTCOME_UNKNOWN: ErrorInfo(
         502, False, "The process died mid-attempt and the provider cannot tell whether it sent."
+    ),
+    _E.STORE_UNAVAILABLE: ErrorInfo(
+        503,
+        True,
+        "The database cannot be reached just now (restarting, or the link is down); nothing"
+        " was accepted, retry shortly.",
     ),
     _E.INTERNAL: ErrorInfo(
         500, True, "An unexpected failure inside waport; report the correlation id."
