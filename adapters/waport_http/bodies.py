@@ -163,7 +163,7 @@ async def read_json(request: web.Request, limit: int, *, optional: bool = False)
     if request.content_type != "application/json":
         raise WaportError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
     raw = await read(request, limit)
-    if optional and not raw.strip():
+    if optional and not raw:  # an empty body is none; whitespace is not JSON
         return {}
     try:
         value = _JSON.decode(raw.decode("utf-8"))

@@ -40,6 +40,8 @@ class Form:
 
 
 FILES: Final = ("file", "header_file")
+_YES: Final = ("true", "1", "yes")
+_NO: Final = ("false", "0", "no")
 JSON_FIELDS: Final = frozenset(
     {"metadata", "contact", "template", "interactive", "location", "contacts", "reaction"}
 )
@@ -145,7 +147,10 @@ def _form_to_body(
                 ) from None
             bodies.check_text(body[name], value.encode("utf-8", "surrogatepass"))
         elif name == "check_window":
-            body[name] = value.strip().lower() not in ("false", "0", "no")
+            said = value.strip().lower()
+            if said not in _YES + _NO:
+                raise WaportError(ErrorCode.VALIDATION_FAILED, "true or false", name)
+            body[name] = said in _YES
         else:
             body[name] = value
     if "file" in files:

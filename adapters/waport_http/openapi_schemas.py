@@ -3,23 +3,21 @@ tables the code uses."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from waport.domain.errors import ErrorCode
 from waport.domain.limits import (
     CONTACT_NAME_MAX,
-    LABEL_MAX,
-    LABELS_MAX,
-    METADATA_KEY_MAX,
-    METADATA_MAX_KEYS,
-    METADATA_VALUE_MAX,
     URL_MAX,
 )
+from waport.domain.messages import ContactDetails, JsonScalar
 from waport.domain.recipients import NOT_BLANK_PATTERN, PERSON_PATTERN, RECIPIENT_PATTERN
 from waport.domain.records import SCOPES
 from waport.domain.status import MessageStatus
 from waport.domain.urls import URL_PATTERN
 from waport.domain.validators import json_schema, language_code
+from waport_http.openapi_attrs import object_schema
 
 RECIPIENT: Final = {
     "type": "string",
@@ -33,17 +31,8 @@ HTTP_URL: Final = {
     "description": "an absolute http or https URL (an internationalised host in its xn-- form)",
 }
 LANGUAGE: Final = json_schema(language_code)
-LABELS: Final = {
-    "type": "array",
-    "maxItems": LABELS_MAX,
-    "items": {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": LABEL_MAX,
-        "pattern": NOT_BLANK_PATTERN,
-        "description": "not only spaces",
-    },
-}
+_CONTACT: Final = object_schema(ContactDetails, {Mapping[str, JsonScalar]: {"type": "object"}})
+LABELS: Final = _CONTACT["properties"]["labels"]
 PERSON: Final = {
     "type": "string",
     "pattern": PERSON_PATTERN,
@@ -156,14 +145,8 @@ def component_schemas() -> dict[str, Any]:
                     },
                 },
                 "attributes": {
-                    "type": "object",
+                    **_CONTACT["properties"]["metadata"],  # the same bounds as metadata
                     "description": "values are strings, numbers or booleans; null removes one",
-                    "maxProperties": METADATA_MAX_KEYS,
-                    "propertyNames": {"minLength": 1, "maxLength": METADATA_KEY_MAX},
-                    "additionalProperties": {
-                        "type": ["string", "number", "boolean", "null"],
-                        "maxLength": METADATA_VALUE_MAX,
-                    },
                 },
                 "opted_out": {"type": "boolean"},
             },

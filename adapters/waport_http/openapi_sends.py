@@ -17,6 +17,7 @@ from waport.domain.interactive import (
 )
 from waport.domain.limits import (
     BROADCAST,
+    EXTENSION_MIMES,
     MEDIA_LIMITS,
     TEMPLATE,
     TEXT,
@@ -41,15 +42,20 @@ from waport.domain.recipients import NOT_BLANK_PATTERN
 from waport_http.openapi_attrs import nullable, object_schema
 from waport_http.openapi_schemas import RECIPIENT, ref
 
-UPLOAD_TYPES: Final = (
-    *sorted(m for limit in MEDIA_LIMITS.values() for m in limit.mimes),
-    "application/*",
-    "text/*",
+UPLOAD_TYPES: Final = tuple(
+    sorted(
+        {m for limit in MEDIA_LIMITS.values() for m in limit.mimes}
+        | set(EXTENSION_MIMES.values())
+        | {"application/octet-stream"}
+    )
 )
-"""The types a raw upload may have: each kind's own, and a document's (any other)."""
+"""The types a raw upload is documented with: each kind's own, the documents Meta
+lists, and bytes of no type said (typed by ``?filename=``). A document may have any
+other type too."""
 
 
 CONTACT: Final = object_schema(ContactDetails, {Mapping[str, JsonScalar]: {"type": "object"}})
+"""What a send may say about its contact (with ``METADATA``, read from the class)."""
 METADATA: Final = CONTACT["properties"]["metadata"]
 
 
@@ -139,18 +145,14 @@ def send_schemas() -> dict[str, Any]:
         },
     }
     schemas["TemplateContent"] = template_content(param)
+    form = send_form(schemas["SendRequest"], text["properties"]["body"])  # text: no null
     for body in (schemas["SendRequest"], schemas["BroadcastRequest"]):
-        for name in SEND_OPTIONS - {"to"}:  # null is as good as absent
+        for name in SEND_OPTIONS - {"to"}:  # in JSON, null is as good as absent
             if name in body["properties"]:
                 body["properties"][name] = nullable(body["properties"][name])
     schemas["BroadcastRequest"]["required"].remove("sender_id")
     send = schemas.pop("SendRequest")
-    return (
-        schemas
-        | interactive_schemas()
-        | {"SendForm": send_form(send, text["properties"]["body"])}
-        | one_mode_each(send)
-    )
+    return schemas | interactive_schemas() | {"SendForm": form} | one_mode_each(send)
 
 
 PARAM_TEXT: Final = {"type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN}
@@ -208,6 +210,8 @@ def send_form(send: dict[str, Any], text: dict[str, Any]) -> dict[str, Any]:
     MIME type) or ``header_file`` (a template's header media). Exactly one mode: the
     ``file`` is the media mode."""
     fields = {k: v for k, v in send["properties"].items() if k not in ("text", "media")}
+    for name in ("metadata", "contact"):  # JSON parts: JSON's null is none
+        fields[name] = nullable(fields[name])
     return {
         "type": "object",
         "description": send_form.__doc__,

@@ -1,14 +1,21 @@
-"""Rules across fields, which a JSON Schema cannot state, for ``schemathesis run``.
+"""What a JSON Schema cannot state, for ``schemathesis run``.
 
 The OpenAPI document states every rule on one field (lengths, patterns, enums,
-ranges, exactly-one-mode). A few rules relate two fields (``until`` not before
-``since``, a pacing minimum not above its maximum, a caption's length when there is
-media ...). A request that is valid by the schema may break one; waport refuses it
-with 400 and says which rule, and schemathesis's valid-data check counts that as a
-failure. This hook excuses exactly those answers: a 400 whose message is one of the
-rules below *and* whose request does break that rule (the rule's own test, on the
-request the fuzzer sent). Any other 400 for schema-valid data is still a failure,
-and every other check runs unchanged.
+ranges, closed objects, exactly one mode). What it cannot state:
+
+- rules across fields: ``until`` not before ``since``, a pacing minimum not above its
+  maximum, which media kinds take a caption, a template's examples matching its text,
+  a form's file after its type and name ...;
+- a rule on one field that no regular expression says: a reaction is one emoji;
+- a refusal that depends on state outside the request: a webhook host that does not
+  resolve to public addresses, a contact that already has 50 attributes.
+
+A request valid by the schema may break one; waport refuses it with 400 naming the
+rule, and schemathesis's valid-data check counts that as a failure. This hook excuses
+exactly those answers: a 400 whose message is one of the rules below *and* whose
+request does break that rule (the rule's own test, on the request the fuzzer sent).
+Any other 400 for schema-valid data is still a failure, and every other check runs
+unchanged (two answers that are waport's design are named in ``_kept_by_design``).
 
 schemathesis loads this module through ``SCHEMATHESIS_HOOKS`` (test_schemathesis.py).
 """
@@ -135,7 +142,7 @@ def _media_of(body: Body, param: str) -> tuple[dict[str, Any], str]:
     the field named."""
     parent, _, field = param.rpartition(".")
     media = _at(body, parent) if parent else body
-    if parent == "media" and not isinstance(media, dict):
+    if parent in ("media", "file") and not isinstance(media, dict):
         media = body  # a form: file, type, caption and filename are top-level fields
     return (media if isinstance(media, dict) else {}), field
 
@@ -188,9 +195,10 @@ def _not_public(body: Body, param: str) -> bool:
     return isinstance(_at(body, param), str)
 
 
-def _attributes_given(body: Body, _: str) -> bool:
-    """How many attributes a contact may have counts those it has (the store's state)."""
-    return bool(body.get("attributes"))
+def _grows(body: Body, param: str) -> bool:
+    """How many labels or attributes a contact may have counts those it has (the
+    store's state): a request that adds some may be refused."""
+    return bool(_at(body, param))
 
 
 def _no_bytes(body: Body, _: str) -> bool:
@@ -227,6 +235,8 @@ def _kind_declared(body: Body, _: str) -> bool:
 
 
 def _text_of(body: Body, param: str) -> str:
+    if param.startswith("examples"):
+        return str(body.get("body") or "")
     if param.startswith("header"):
         return str(_at(body, "header.text") or "")
     if param.startswith("buttons"):
@@ -281,12 +291,19 @@ def _edge_parameter(body: Body, _: str) -> bool:
     return bool(placeholders(text)) and (text.startswith("{{") or text.endswith("}}"))
 
 
+WORKSPACE_WRITES = (("POST", "/v1/workspaces"), ("PATCH", "/v1/workspaces/{workspace_id}"))
+
 RULES = (
     Rule("GET", "/v1/messages", "until is before since", _until_before_since),
-    Rule("POST", "/v1/workspaces", r"0 <= min <= max", _pacing_reversed),
-    Rule("PATCH", "/v1/workspaces/{workspace_id}", r"0 <= min <= max", _pacing_reversed),
-    Rule("POST", "/v1/workspaces", "nor both opt-out and opt-in", _keywords_clash),
-    Rule("PATCH", "/v1/workspaces/{workspace_id}", "nor both opt-out and opt-in", _keywords_clash),
+    *(
+        Rule(method, path, message, broken)
+        for method, path in WORKSPACE_WRITES
+        for message, broken in (
+            (r"0 <= min <= max", _pacing_reversed),
+            ("nor both opt-out and opt-in", _keywords_clash),
+            ("does not resolve to public addresses", _not_public),
+        )
+    ),
     Rule("POST", "/v1/sandbox/inbound", "a caption of", _long_caption),
     Rule("POST", "/v1/sandbox/inbound", "text is 1-", _no_text_nor_media),
     Rule("POST", "/v1/sandbox/script", r"fail_with\) or a delay", _nothing_scripted),
@@ -309,15 +326,8 @@ RULES = (
             ("a (template )?header takes no caption", _header_kind),
         )
     ),
-    *(
-        Rule(method, path, "does not resolve to public addresses", _not_public)
-        for method, path in (
-            ("POST", "/v1/messages"),
-            ("POST", "/v1/broadcasts"),
-            ("POST", "/v1/workspaces"),
-            ("PATCH", "/v1/workspaces/{workspace_id}"),
-        )
-    ),
+    Rule("POST", "/v1/messages", "does not resolve to public addresses", _not_public),
+    Rule("POST", "/v1/broadcasts", "does not resolve to public addresses", _not_public),
     Rule("POST", "/v1/messages", "reply button ids must be unique", _reply_ids_repeat),
     Rule(
         "POST",
@@ -334,7 +344,7 @@ RULES = (
     Rule("POST", "/v1/media", r"^\w+ accepts ", _kind_declared),
     Rule("POST", "/v1/media", "a type and a filename field, then one file", _fields_after_file),
     Rule("POST", "/v1/media", "the file is empty", _no_bytes),
-    Rule("PATCH", "/v1/contacts/{phone}", "a contact has at most", _attributes_given),
+    Rule("PATCH", "/v1/contacts/{phone}", "a contact has at most", _grows),
     Rule("POST", "/v1/templates", "a string of 1 to", _no_body_for_category),
     *(
         Rule("POST", "/v1/templates", message, broken)
@@ -376,15 +386,24 @@ def _excused(case: Any, answer: dict[str, Any]) -> bool:
     return False
 
 
-def _kept_by_design(code: str, case: Any) -> bool:
+def _kept_by_design(failure: Any, case: Any) -> bool:
     """Two answers that are waport's design, not a fault:
     - ST301 on a sender: ``DELETE /v1/senders/{id}`` retires it; it stays readable (with
       ``active: false``, because its messages name it) and a PATCH may bring it back.
-    - ST110 on a download: ``GET /v1/media/{id}`` gives back the bytes uploaded, with the
-      type they were uploaded as; an upload typed ``application/json`` need not be JSON.
+    - ST201 for a form field given a value of another type: a multipart field is text
+      on the wire, so an "array" arrives as its JSON text, which is a valid string; and
+      for a form whose ``file`` the fuzzer meant to leave out, as schemathesis still
+      sends a file part.
     """
-    path = case.operation.path
-    return (code, path) in (("ST301", "/v1/senders/{sender_id}"), ("ST110", "/v1/media/{media_id}"))
+    if failure.code == "ST301":
+        return bool(case.operation.path == "/v1/senders/{sender_id}")
+    form = str(case.media_type or "").startswith("multipart/")
+    message = str(failure.message)
+    return (
+        failure.code == "ST201"
+        and form
+        and ("violates `type`" in message or "(was file)" in message)
+    )
 
 
 @schemathesis.hook
@@ -395,7 +414,7 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
         answer = json.loads(response.content)
     except ValueError:
         answer = None
-    if _kept_by_design(failure.code, case):
+    if _kept_by_design(failure, case):
         return False
     if failure.code != "ST202" or response.status_code != 400:
         return True

@@ -144,10 +144,12 @@ async def test_a_host_cut_from_the_database_fails_cleanly_and_the_other_keeps_ac
                     tally.retried += 1
                     await anyio.sleep(0.05)
 
-            limiter = anyio.CapacityLimiter(16)
+            # each host's clients have their own 8 slots: host 1's stalled requests do not
+            # take host 2's
+            limiters = [anyio.CapacityLimiter(8), anyio.CapacityLimiter(8)]
 
             async def bounded(n: int) -> None:
-                async with limiter:
+                async with limiters[n % 2]:
                     await send(n)
 
             async def partition() -> None:

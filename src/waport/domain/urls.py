@@ -1,11 +1,12 @@
 """The URLs waport takes (webhooks, media to fetch, buttons): absolute http or https,
-a host, no whitespace, at most ``URL_MAX`` characters.
+a host, no credentials, no whitespace, at most ``URL_MAX`` characters.
 
 ``URL_PATTERN`` is the rule itself (ECMA-262, as JSON Schema reads it; the same in
 Python): the OpenAPI document states it and ``check_http_url`` applies it, so a URL
-is accepted exactly when it matches. A host is a registered name in ASCII (an
-internationalised name in its ``xn--`` form), an IPv4 address, or an IPv6 address in
-brackets. Whether waport may *call* the URL (not a private address) is checked when it calls.
+is accepted exactly when it matches. A host is a name of letters, digits, ``.``,
+``-``, ``_`` and ``~`` (an internationalised name in its ``xn--`` form), an IPv4
+address, or an IPv6 address in brackets; a port is 0-65535. Whether waport may
+*call* the URL (not a private address) is checked when it calls.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ def _ipv6() -> str:
 
 def _pattern() -> str:
     space = "".join(f"\\u{ord(c):04x}" for c in WHITESPACE)
-    name = r"[A-Za-z0-9._~%!$&'()*+,;=-]+"
-    user = r"(?:[A-Za-z0-9._~%!$&'()*+,;=:-]*@)?"
+    name = r"[A-Za-z0-9._~-]+"
     host = rf"(?:{name}|\[{_ipv6()}\])"
-    return rf"^[Hh][Tt][Tt][Pp][Ss]?://{user}{host}(?::[0-9]*)?(?:[/?#][^{space}]*)?$"
+    port = "(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+    return rf"^[Hh][Tt][Tt][Pp][Ss]?://{host}(?::{port}?)?(?:[/?#][^{space}]*)?$"
 
 
 URL_PATTERN: Final = _pattern()
