@@ -70,6 +70,7 @@ SNAPSHOT = {
     "PROVIDER_AUTH_FAILED": (502, False),
     "PROVIDER_UNAVAILABLE": (503, True),
     "OUTCOME_UNKNOWN": (502, False),
+    "STORE_UNAVAILABLE": (503, True),
     "INTERNAL": (500, True),
 }
 
