@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from waport.domain.attachments import MediaId
 from waport.domain.convert import SEND_OPTIONS
 from waport.domain.interactive import (
     BUTTON_TYPES,
@@ -105,7 +106,7 @@ def send_schemas() -> dict[str, Any]:
                     "description": "data:<mime>;base64,<bytes>",
                 },
                 "id": {
-                    "type": "string",
+                    **object_schema(MediaId)["properties"]["id"],
                     "description": "an upload's id (med_..., POST /v1/media) or a media id of the provider",
                 },
                 "caption": {"type": "string", "maxLength": TEXT.caption},
