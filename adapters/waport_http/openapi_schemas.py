@@ -7,16 +7,12 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from waport.domain.errors import ErrorCode
-from waport.domain.limits import (
-    CONTACT_NAME_MAX,
-    URL_MAX,
-)
+from waport.domain.limits import CONTACT_NAME_MAX
 from waport.domain.messages import ContactDetails, JsonScalar
 from waport.domain.recipients import NOT_BLANK_PATTERN, PERSON_PATTERN, RECIPIENT_PATTERN
 from waport.domain.records import SCOPES
 from waport.domain.status import MessageStatus
-from waport.domain.urls import URL_PATTERN
-from waport.domain.validators import json_schema, language_code
+from waport.domain.validators import http_url, json_schema, language_code
 from waport_http.openapi_attrs import object_schema
 
 RECIPIENT: Final = {
@@ -25,9 +21,7 @@ RECIPIENT: Final = {
     "description": "E.164 phone (+ and separators allowed), user id, group or channel JID",
 }
 HTTP_URL: Final = {
-    "type": "string",
-    "maxLength": URL_MAX,
-    "pattern": URL_PATTERN,
+    **json_schema(http_url),
     "description": "an absolute http or https URL (an internationalised host in its xn-- form)",
 }
 LANGUAGE: Final = json_schema(language_code)
