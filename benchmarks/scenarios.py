@@ -412,12 +412,43 @@ def postgres(sizes: Sizes) -> Figures:
     try:
         url = pg_server.start(folder)
         with procs.fake_graph() as graph:
+            with (
+                tempfile.TemporaryDirectory() as there,  # the SQLite gateway, in the same run
+                procs.gateway(Path(there), graph, max_rps=1_000_000) as sqlite_gw,
+            ):
+                closed = procs.load(
+                    sqlite_gw, "--clients", "64", "--seconds", str(sizes.http_seconds)
+                )
+            figures["sqlite_gateway_accepted_per_s"] = closed["accepted_per_second"]
             for count in (1, 2, 4):
                 figures.update(_processes(sizes, url, graph, count))
     finally:
         pg_server.stop(folder)
         shutil.rmtree(folder, ignore_errors=True)
+    one, sqlite = figures["processes_1_accepted_per_s"], figures["sqlite_gateway_accepted_per_s"]
+    figures["processes_1_vs_sqlite"] = round(float(one) / float(sqlite), 2)
     return figures
+
+
+def _commits(url: str) -> int:
+    """Transactions PostgreSQL committed so far in the benchmark's database
+    (``pg_stat_database.xact_commit``: every commit, one of many sends or a lone read)."""
+
+    async def read() -> int:
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("SELECT pg_stat_clear_snapshot()")
+            return int(
+                await conn.fetchval(
+                    "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+                )
+            )
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
 
 
 def _processes(sizes: Sizes, url: str, graph: str, count: int) -> Figures:
@@ -453,6 +484,7 @@ def _processes(sizes: Sizes, url: str, graph: str, count: int) -> Figures:
                     gateways,
                 )
             )
+            before = _commits(url)
             results = list(
                 pool.map(
                     lambda pair: procs.load(
@@ -467,7 +499,28 @@ def _processes(sizes: Sizes, url: str, graph: str, count: int) -> Figures:
                     enumerate(gateways),
                 )
             )
-    return {
+            time.sleep(1.5)  # backends report their counts to the statistics within a second
+            commits = _commits(url) - before
+            opened: Figures = {}
+            if count == 1:  # open loop at 1,000/s: the latency a steady stream sees
+                steady = procs.load(
+                    first,
+                    "--clients",
+                    "256",
+                    "--rate",
+                    "1000",
+                    "--seconds",
+                    seconds,
+                    "--offset",
+                    "50000000",
+                )
+                opened = {
+                    "processes_1_open_1000_p99_ms": steady["p99_ms"],
+                    "processes_1_open_1000_accepted_per_s": steady["accepted_per_second"],
+                }
+    accepted = sum(r["accepted"] for r in results)
+    return opened | {
+        f"processes_{count}_commits_per_send": round(commits / max(accepted, 1), 3),
         f"processes_{count}_accepted_per_s": round(
             sum(r["accepted_per_second"] for r in results), 1
         ),

@@ -114,7 +114,7 @@ class _Messages(_Part):
                     results[i] = True
             return results
 
-        return await self._run(write)
+        return await self._write(write)
 
     async def apply_statuses(self, patches: Sequence[StatusPatch]) -> Sequence[StatusResult]:
         order = sorted(
@@ -132,7 +132,7 @@ class _Messages(_Part):
                 results[i] = await self._apply(c, patches[i])
             return [r for r in results if r is not None]
 
-        return await self._run(write)
+        return await self._write(write)
 
     async def _apply(self, c: Conn, patch: StatusPatch) -> StatusResult:
         key = patch.provider_key
@@ -159,7 +159,7 @@ class _Messages(_Part):
         return decision.result
 
     async def claim(self, message_id: str, *, now: datetime) -> MessageRecord | None:
-        async with self._tx() as c:
+        async def take(c: Conn) -> MessageRecord | None:
             row = await c.fetchrow(SQL.claimable + " FOR UPDATE SKIP LOCKED", message_id)
             if row is None:
                 return None
@@ -169,8 +169,10 @@ class _Messages(_Part):
                 await _update_message(c, self._docs, record, claimed)
             return claimed
 
+        return await self._write(take)
+
     async def finish(self, message_id: str, outcome: AttemptOutcome) -> MessageRecord:
-        async with self._tx() as c:
+        async def write(c: Conn) -> MessageRecord:
             stashed: list[StatusChange] = []
             if isinstance(outcome, Sent):
                 await _provider_lock(c, outcome.provider, outcome.provider_message_id)
@@ -182,6 +184,8 @@ class _Messages(_Part):
                 stashed = [codec.loads(row["doc"], StatusChange) for row in rows]
             after, changes = storekit.finish(record, outcome, stashed)
             return await _save(c, self._docs, before=record, after=after, changes=changes)
+
+        return await self._write(write)
 
     async def due(self, now: datetime, *, limit: int) -> Sequence[MessageRecord]:
         rows = await self._fetch(SQL.due, us(now), us(now), limit)

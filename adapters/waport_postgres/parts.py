@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -49,7 +50,7 @@ class _Idempotency(_Part):
         return codec.loads(rows[0]["doc"], IdempotencyRecord) if rows else None
 
     async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
-        async with self._tx() as c:
+        async def write(c: Conn) -> None:
             doc = await c.fetchval(
                 "SELECT doc FROM idempotency WHERE scope = $1 AND key = $2 FOR UPDATE", scope, key
             )
@@ -61,6 +62,8 @@ class _Idempotency(_Part):
                     scope,
                     key,
                 )
+
+        await self._write(write)
 
     async def purge(self, now: datetime) -> int:
         status = await self._exec("DELETE FROM idempotency WHERE expires_us <= $1", us(now))
@@ -79,16 +82,23 @@ class _RateLimits(_Part):
             return gcra(None, now, rate, cost=cost)
         at, step_us = us(now), step // timedelta(microseconds=1)
         tolerance_us = (rate.interval * rate.capacity) // timedelta(microseconds=1)
-        for _ in range(RETRIES):
-            rows = await self._fetch(
-                "INSERT INTO rate_limits AS r (key, tat_us) VALUES ($1, $2::bigint + $3::bigint)"
-                " ON CONFLICT (key) DO UPDATE SET tat_us = GREATEST(r.tat_us, $2) + $3"
-                " WHERE GREATEST(r.tat_us, $2) + $3 <= $2 + $4::bigint RETURNING tat_us",
-                key,
-                at,
-                step_us,
-                tolerance_us,
+
+        async def admit(c: Conn) -> list[Any]:
+            return list(
+                await c.fetch(
+                    "INSERT INTO rate_limits AS r (key, tat_us)"
+                    " VALUES ($1, $2::bigint + $3::bigint)"
+                    " ON CONFLICT (key) DO UPDATE SET tat_us = GREATEST(r.tat_us, $2) + $3"
+                    " WHERE GREATEST(r.tat_us, $2) + $3 <= $2 + $4::bigint RETURNING tat_us",
+                    key,
+                    at,
+                    step_us,
+                    tolerance_us,
+                )
             )
+
+        for _ in range(RETRIES):
+            rows = await self._write(admit)
             if rows:  # admitted: the TAT before this hit was the new one less its step
                 return gcra(from_us(rows[0]["tat_us"] - step_us), now, rate, cost=cost)
             tat = await self._fetch("SELECT tat_us FROM rate_limits WHERE key = $1", key)

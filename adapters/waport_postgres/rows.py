@@ -20,6 +20,7 @@ from waport.domain.records import (
     OutboxState,
 )
 from waport.domain.status import StatusChange
+from waport_postgres.group import GroupCommit
 
 us = storekit.to_us
 from_us = storekit.from_us
@@ -189,6 +190,20 @@ def _unique_violation(exc: BaseException) -> bool:
 class _Part:
     _pool: Any
     _docs: _Docs
+    _group: GroupCommit
+
+    async def _write(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """``fn`` in a transaction shared with concurrent writers (group commit), retried
+        when PostgreSQL aborts it to break a deadlock between processes."""
+        for attempt in range(RETRIES):
+            try:
+                return await self._group.run(fn)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                if attempt == RETRIES - 1:
+                    raise
+            except (asyncpg.PostgresError, OSError) as exc:
+                raise _as_store_error(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Conn]:
@@ -197,20 +212,6 @@ class _Part:
                 yield c
         except (asyncpg.PostgresError, OSError) as exc:
             raise _as_store_error(exc) from exc
-
-    async def _run(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
-        """``fn`` in a transaction, retried when PostgreSQL aborts it to break a deadlock
-        between processes (webhook batches locking the same rows in another order)."""
-        for attempt in range(RETRIES):
-            try:
-                async with self._pool.acquire() as c, c.transaction():
-                    return await fn(c)
-            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
-                if attempt == RETRIES - 1:
-                    raise
-            except (asyncpg.PostgresError, OSError) as exc:
-                raise _as_store_error(exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _exec(self, sql: str, *args: Any) -> str:
         """One statement on its own (autocommit: atomic, and one round trip instead of

@@ -38,6 +38,7 @@ from waport import codec, storekit
 from waport.domain import lifecycle
 from waport.domain.errors import ErrorCode, WaportError
 from waport_postgres import pool as guarded
+from waport_postgres.group import GroupCommit
 from waport_postgres.media import PostgresMediaStore, move_inline_media
 from waport_postgres.messages import _Messages
 from waport_postgres.parts import (
@@ -118,12 +119,19 @@ class PostgresStore:
     outbox: _Outbox = attrs.field(init=False)
     media: PostgresMediaStore = attrs.field(init=False)
     _docs: _Docs = attrs.field(init=False, factory=_Docs)
+    group: GroupCommit = attrs.field(init=False)
+    """Writes of messages, idempotency records and the rest, committed together."""
+    buckets: GroupCommit = attrs.field(init=False)
+    """Rate-limit hits, committed together apart from the rest: every request of a key
+    updates that key's one row, and a batch of other writes holding that row's lock
+    until its commit would make every request wait for it."""
 
     def __attrs_post_init__(self) -> None:
-        parts = (self.pool, self._docs)
+        self.group, self.buckets = GroupCommit(self.pool), GroupCommit(self.pool, writers=1)
+        parts = (self.pool, self._docs, self.group)
         self.messages = _Messages(*parts)
         self.idempotency = _Idempotency(*parts)
-        self.rate_limits = _RateLimits(*parts)
+        self.rate_limits = _RateLimits(self.pool, self._docs, self.buckets)
         self.api_keys = _ApiKeys(*parts)
         self.workspaces = _Workspaces(*parts)
         self.contacts = _Contacts(*parts)
@@ -136,8 +144,7 @@ class PostgresStore:
         tx = _Transaction(docs=self._docs)
         yield tx
         try:
-            async with self.pool.acquire() as c, c.transaction():
-                await tx.apply(c)
+            await self.group.run(tx.apply)  # with concurrent writers: one commit
         except (asyncpg.PostgresError, OSError) as exc:
             raise _as_store_error(exc) from exc
 
@@ -189,6 +196,11 @@ async def open_postgres(
     try:
         async with pool.acquire() as c:
             await migrate(c)
-        yield PostgresStore(pool=pool)
+        store = PostgresStore(pool=pool)
+        try:
+            yield store
+        finally:
+            await store.group.close()
+            await store.buckets.close()
     finally:
         await pool.close()

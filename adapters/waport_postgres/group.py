@@ -1,0 +1,126 @@
+"""Group commit for PostgreSQL: concurrent writers' work in one transaction, so many
+sends share one commit (one WAL flush) instead of paying one each.
+
+A writer hands ``run`` a function of a connection and waits. Writers that arrive
+while a batch is being written queue up and go together in the next one. A writer
+hears its result only after the transaction holding its work has committed:
+``synchronous_commit`` stays on, so what a caller is told was stored is durable, as
+with a commit of its own.
+
+One writer's error must not fail the others. Errors are rare (an idempotency key
+taken by a concurrent request, a deadlock with another process), so a batch is
+optimistic: when a function raises, the batch is rolled back and each of its writers
+runs again in a transaction of its own, where it gets its own result or its own
+error. A commit that fails because the database went away is not retried: whether it
+landed is unknown, and every writer of that batch hears ``STORE_UNAVAILABLE``, as a
+caller of a lone commit would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, Generic, TypeVar
+
+import attrs
+
+from waport.domain.errors import WaportError
+from waport_postgres.pool import LOST, GuardedPool
+
+T = TypeVar("T")
+
+BATCH_MAX: Final = 256
+"""The most writers one transaction carries."""
+WRITERS: Final = 2
+"""Batches written at once: while one waits for its commit, the next is being built."""
+
+
+@attrs.define
+class _Job(Generic[T]):
+    fn: Callable[[Any], Awaitable[T]]
+    future: asyncio.Future[T]
+
+    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        if self.future.done():  # its caller gave up; the work stands
+            return
+        if error is not None:
+            self.future.set_exception(error)
+        else:
+            self.future.set_result(result)
+
+
+@attrs.define
+class GroupCommit:
+    pool: GuardedPool
+    writers: int = WRITERS
+    batch_max: int = BATCH_MAX
+    commits: int = 0
+    """Transactions committed (a batch or a writer rerun alone): what the benchmark
+    divides by the writes it asked for."""
+    _queue: list[_Job[Any]] = attrs.Factory(list)
+    _running: set[asyncio.Task[None]] = attrs.Factory(set)
+
+    async def run(self, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """``fn(connection)`` inside a transaction shared with other writers; its result
+        once that transaction has committed."""
+        job: _Job[T] = _Job(fn, asyncio.get_running_loop().create_future())
+        self._queue.append(job)
+        # a writer not done yet checks the queue again before it ends (no await between
+        # that check and its end); one that is done is only waiting for its callback
+        self._running = {t for t in self._running if not t.done()}
+        if len(self._running) < self.writers:
+            self._running.add(asyncio.get_running_loop().create_task(self._write()))
+        return await job.future
+
+    async def close(self) -> None:
+        """Wait for the writers to finish what is queued."""
+        while live := [t for t in self._running if not t.done()]:
+            await asyncio.gather(*live, return_exceptions=True)
+        self._running.clear()
+
+    async def _write(self) -> None:
+        while self._queue:
+            batch = self._queue[: self.batch_max]
+            del self._queue[: self.batch_max]
+            await self._batch(batch)
+
+    async def _batch(self, batch: list[_Job[Any]]) -> None:
+        results: list[Any] = []
+        try:
+            async with self.pool.acquire() as c, c.transaction():
+                for job in batch:
+                    results.append(await job.fn(c))  # noqa: PERF401 - counts those done
+        except WaportError as exc:
+            if len(results) == len(batch) and _lost(exc):  # the commit itself failed
+                for job in batch:
+                    job.settle(error=exc)
+                return
+            if len(batch) == 1:
+                batch[0].settle(error=exc)
+                return
+            await self._alone(batch)
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].settle(error=exc)
+                return
+            await self._alone(batch)
+            return
+        self.commits += 1
+        for job, result in zip(batch, results, strict=True):
+            job.settle(result)
+
+    async def _alone(self, batch: list[_Job[Any]]) -> None:
+        for job in batch:
+            try:
+                async with self.pool.acquire() as c, c.transaction():
+                    result = await job.fn(c)
+            except Exception as exc:
+                job.settle(error=exc)
+            else:
+                self.commits += 1
+                job.settle(result)
+
+
+def _lost(error: WaportError) -> bool:
+    return isinstance(error.__cause__, LOST)

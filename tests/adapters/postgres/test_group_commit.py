@@ -1,0 +1,125 @@
+"""Group commit on PostgreSQL: concurrent writers share a transaction, each hears its
+own result only after that transaction committed, and one writer's error fails only
+that writer (its work is not kept; the others' is)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+
+from waport_postgres import pool as guarded
+from waport_postgres.group import GroupCommit
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # asyncpg
+
+
+@pytest.fixture
+async def group(postgres_url: str) -> AsyncIterator[tuple[GroupCommit, str]]:
+    table = f"group_commit_{os.getpid()}"
+    pool = await guarded.create(postgres_url, min_size=1, max_size=4, settings=None)
+    async with pool.acquire() as c:
+        await c.execute(f"CREATE TABLE {table} (n INTEGER PRIMARY KEY)")
+    committer = GroupCommit(pool)
+    try:
+        yield committer, table
+    finally:
+        await committer.close()
+        async with pool.acquire() as c:
+            await c.execute(f"DROP TABLE {table}")
+        await pool.close()
+
+
+async def _rows(committer: GroupCommit, table: str) -> list[int]:
+    async with committer.pool.acquire() as c:
+        return [r["n"] for r in await c.fetch(f"SELECT n FROM {table} ORDER BY n")]  # noqa: S608
+
+
+async def test_concurrent_writers_share_commits_and_each_gets_its_result(
+    group: tuple[GroupCommit, str],
+) -> None:
+    committer, table = group
+
+    def insert(n: int) -> Callable[[asyncpg.Connection], Awaitable[int]]:
+        async def write(c: asyncpg.Connection) -> int:
+            await c.execute(f"INSERT INTO {table} (n) VALUES ($1)", n)  # noqa: S608
+            return n * 10
+
+        return write
+
+    results = await asyncio.gather(*(committer.run(insert(n)) for n in range(200)))
+    assert results == [n * 10 for n in range(200)]
+    assert await _rows(committer, table) == list(range(200))
+    assert committer.commits < 20
+
+
+async def test_one_writers_error_fails_only_that_writer(group: tuple[GroupCommit, str]) -> None:
+    committer, table = group
+
+    def insert(n: int) -> Callable[[asyncpg.Connection], Awaitable[int]]:
+        async def write(c: asyncpg.Connection) -> int:
+            await c.execute(f"INSERT INTO {table} (n) VALUES ($1)", n)  # noqa: S608
+            if n == 7:
+                raise ValueError("seven is refused after its insert")
+            return n
+
+        return write
+
+    outcomes = await asyncio.gather(
+        *(committer.run(insert(n)) for n in range(20)), return_exceptions=True
+    )
+    assert isinstance(outcomes[7], ValueError)
+    assert [o for i, o in enumerate(outcomes) if i != 7] == [n for n in range(20) if n != 7]
+    assert await _rows(committer, table) == [n for n in range(20) if n != 7]
+
+
+async def test_a_caller_that_gives_up_leaves_the_others_and_its_work_stands(
+    group: tuple[GroupCommit, str],
+) -> None:
+    committer, table = group
+    release = asyncio.Event()
+
+    async def slow(c: asyncpg.Connection) -> None:
+        await c.execute(f"INSERT INTO {table} (n) VALUES (1)")  # noqa: S608
+        await release.wait()
+
+    async def quick(c: asyncpg.Connection) -> str:
+        await c.execute(f"INSERT INTO {table} (n) VALUES (2)")  # noqa: S608
+        return "kept"
+
+    impatient = asyncio.ensure_future(committer.run(slow))
+    await asyncio.sleep(0.05)
+    other = asyncio.ensure_future(committer.run(quick))
+    impatient.cancel()
+    release.set()
+    assert await other == "kept"
+    await committer.close()
+    assert await _rows(committer, table) == [1, 2]
+
+
+async def test_one_writer_after_another_each_gets_a_batch(postgres_url: str) -> None:
+    """A caller arriving just after a writer ended (its end not yet noted) still gets one."""
+    pool = await guarded.create(postgres_url, min_size=1, max_size=2, settings=None)
+    committer = GroupCommit(pool, writers=1)
+
+    async def one(c: asyncpg.Connection) -> int:
+        return int(await c.fetchval("SELECT 1"))
+
+    results = []
+    try:
+        for _ in range(5):
+            async with asyncio.timeout(5):  # no task in between, unlike wait_for
+                results.append(await committer.run(one))
+    finally:
+        await committer.close()
+        await pool.close()
+    assert results == [1] * 5
+    assert committer.commits == 5
