@@ -430,21 +430,24 @@ def postgres(sizes: Sizes) -> Figures:
     return figures
 
 
-def _commits(url: str) -> int:
+def _commits(url: str) -> tuple[int, int]:
     """Transactions PostgreSQL committed so far in the benchmark's database
-    (``pg_stat_database.xact_commit``: every commit, one of many sends or a lone read)."""
+    (``pg_stat_database.xact_commit``: every commit, a batch of many sends' writes or a
+    lone read) and the WAL flushes it made (``pg_stat_wal.wal_sync``: what a durable
+    commit waits for; a read-only transaction makes none)."""
 
-    async def read() -> int:
+    async def read() -> tuple[int, int]:
         import asyncpg
 
         conn = await asyncpg.connect(url)
         try:
             await conn.execute("SELECT pg_stat_clear_snapshot()")
-            return int(
-                await conn.fetchval(
-                    "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-                )
+            row = await conn.fetchrow(
+                "SELECT (SELECT xact_commit FROM pg_stat_database"
+                "  WHERE datname = current_database()) AS commits,"
+                " (SELECT wal_sync FROM pg_stat_wal) AS flushes"
             )
+            return int(row["commits"]), int(row["flushes"])
         finally:
             await conn.close()
 
@@ -500,7 +503,8 @@ def _processes(sizes: Sizes, url: str, graph: str, count: int) -> Figures:
                 )
             )
             time.sleep(1.5)  # backends report their counts to the statistics within a second
-            commits = _commits(url) - before
+            after = _commits(url)
+            commits, flushes = after[0] - before[0], after[1] - before[1]
             opened: Figures = {}
             if count == 1:  # open loop at 1,000/s: the latency a steady stream sees
                 steady = procs.load(
@@ -521,6 +525,7 @@ def _processes(sizes: Sizes, url: str, graph: str, count: int) -> Figures:
     accepted = sum(r["accepted"] for r in results)
     return opened | {
         f"processes_{count}_commits_per_send": round(commits / max(accepted, 1), 3),
+        f"processes_{count}_wal_flushes_per_send": round(flushes / max(accepted, 1), 3),
         f"processes_{count}_accepted_per_s": round(
             sum(r["accepted_per_second"] for r in results), 1
         ),

@@ -19,6 +19,7 @@ from waport.domain.records import (
 from waport.domain.status import StatusChange
 from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
 from waport_postgres.rows import (
+    SENT_TAKING_STASH,
     SQL,
     Conn,
     _by_provider,
@@ -175,13 +176,16 @@ class _Messages(_Part):
         async def write(c: Conn) -> MessageRecord:
             stashed: list[StatusChange] = []
             if isinstance(outcome, Sent):
-                await _provider_lock(c, outcome.provider, outcome.provider_message_id)
-            record = await _get_message(c, self._docs, message_id, lock=True)
+                key = (outcome.provider, outcome.provider_message_id)
+                await _provider_lock(c, *key)
+                row = await c.fetchrow(SENT_TAKING_STASH, *key, message_id)
+                record = self._docs.load(tuple(row)[:-1]) if row is not None else None
+                docs = row["stashed"] if row is not None else []
+                stashed = [codec.loads(doc, StatusChange) for doc in docs]
+            else:
+                record = await _get_message(c, self._docs, message_id, lock=True)
             if record is None:
                 raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {message_id}")
-            if isinstance(outcome, Sent):
-                rows = await c.fetch(SQL.take_stash, outcome.provider, outcome.provider_message_id)
-                stashed = [codec.loads(row["doc"], StatusChange) for row in rows]
             after, changes = storekit.finish(record, outcome, stashed)
             return await _save(c, self._docs, before=record, after=after, changes=changes)
 

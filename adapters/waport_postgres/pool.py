@@ -67,6 +67,18 @@ class GuardedPool:
         await self.inner.close()
 
 
+async def _session_kept(_: Any) -> None:
+    """What a released connection needs beyond asyncpg's own rollback: nothing.
+
+    asyncpg's default reset sends ``pg_advisory_unlock_all()``, ``CLOSE ALL``,
+    ``UNLISTEN *`` and ``RESET ALL`` on every release: a round trip, and a transaction
+    PostgreSQL counts, for each statement waport runs outside a group commit. waport
+    never changes a session: its settings are fixed when the connection is made, its
+    advisory locks are transaction locks (but the migration's, which ``migrate``
+    releases itself), its cursors live inside transactions, and it listens to nothing. An open transaction is still rolled back (asyncpg does that
+    before calling this)."""
+
+
 async def create(dsn: str, *, min_size: int, max_size: int, settings: Any) -> GuardedPool:
     pool = await asyncpg.create_pool(
         dsn,
@@ -75,5 +87,6 @@ async def create(dsn: str, *, min_size: int, max_size: int, settings: Any) -> Gu
         server_settings=settings,
         timeout=CONNECT_SECONDS,
         command_timeout=STATEMENT_SECONDS,
+        reset=_session_kept,
     )
     return GuardedPool(pool)

@@ -38,12 +38,30 @@ LEDGER: Final = ledgersql.LedgerStatements.for_postgres()
 _Docs = sqlkit.RowCache
 
 
+INSERT_NOTED: Final = (
+    f"WITH m AS ({SQL.insert_message} RETURNING workspace_id, contact, sender_id, created_us, id),"
+    f" c AS ({sqlkit.CONVERSATION_INTO} SELECT * FROM m{sqlkit.CONVERSATION_LATEST})"
+    " SELECT count(*) FROM m"
+)
+"""``insert_message`` and ``note_conversation`` in one statement (one round trip): the
+conversation is noted only when the message was new."""
+
+
+SENT_TAKING_STASH: Final = sqlkit.numbered(
+    f"WITH s AS ({sqlkit.Statements().take_stash})"
+    f" SELECT {', '.join(sqlkit.LOAD_COLUMNS)}, ARRAY(SELECT doc FROM s) AS stashed"
+    " FROM messages WHERE id = ? FOR UPDATE"
+)
+"""A sent message's row, locked, with the statuses stashed for its provider id taken
+(``take_stash``) in the same round trip. Run after ``_provider_lock``: the statement
+starts once the lock is held, so it sees every stash committed under that lock."""
+
+
 async def _insert_message(c: Conn, docs: _Docs, r: MessageRecord) -> bool:
     """Insert a new message; False when its row exists already (a duplicate)."""
     args = sqlkit.insert_args(r)
-    if await c.execute(SQL.insert_message, *args) != "INSERT 0 1":
+    if not await c.fetchval(INSERT_NOTED, *args):
         return False
-    await c.execute(SQL.note_conversation, *sqlkit.conversation_args(r))
     docs.inserted(args, r)
     return True
 

@@ -75,6 +75,16 @@ identity (written once), then what it is read back from."""
 _LOADED_FROM: Final = len(INSERT_COLUMNS) - len(LOAD_COLUMNS)
 UNSENT: Final = "('scheduled', 'pending')"
 _SELECT: Final = f"SELECT {', '.join(LOAD_COLUMNS)} FROM messages"
+CONVERSATION_INTO: Final = (
+    "INSERT INTO conversations (workspace_id, contact, sender_id, last_us, last_message_id)"
+)
+CONVERSATION_LATEST: Final = (
+    " ON CONFLICT (workspace_id, contact, sender_id) DO UPDATE"
+    " SET last_us = excluded.last_us, last_message_id = excluded.last_message_id"
+    " WHERE (excluded.last_us, excluded.last_message_id)"
+    " > (conversations.last_us, conversations.last_message_id)"
+)
+"""A conversation row points at its latest message (``note_conversation``)."""
 _MEDIA_REFERENCE: Final = re.compile(r'"media_id":"(med_[^"\\]+)"')
 
 
@@ -292,13 +302,7 @@ class Statements:
     )
     split_batch: str = "SELECT id, doc FROM messages WHERE id > ? ORDER BY id LIMIT 500"
     fill_mode: str = "UPDATE messages SET mode = ? WHERE id = ?"
-    note_conversation: str = (
-        "INSERT INTO conversations (workspace_id, contact, sender_id, last_us, last_message_id)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace_id, contact, sender_id) DO UPDATE"
-        " SET last_us = excluded.last_us, last_message_id = excluded.last_message_id"
-        " WHERE (excluded.last_us, excluded.last_message_id)"
-        " > (conversations.last_us, conversations.last_message_id)"
-    )
+    note_conversation: str = f"{CONVERSATION_INTO} VALUES (?, ?, ?, ?, ?){CONVERSATION_LATEST}"
     forget_conversations: str = (
         "DELETE FROM conversations WHERE workspace_id = ? AND contact = ? AND NOT EXISTS"
         " (SELECT 1 FROM messages m WHERE m.id = conversations.last_message_id)"
