@@ -11,9 +11,10 @@ One writer's error must not fail the others. Errors are rare (an idempotency key
 taken by a concurrent request, a deadlock with another process), so a batch is
 optimistic: when a function raises, the batch is rolled back and each of its writers
 runs again in a transaction of its own, where it gets its own result or its own
-error. A commit that fails because the database went away is not retried: whether it
-landed is unknown, and every writer of that batch hears ``STORE_UNAVAILABLE``, as a
-caller of a lone commit would.
+error. A batch that fails because the database went away is not run again (each
+writer alone would wait out the connect deadline in turn): every writer of that batch
+hears ``STORE_UNAVAILABLE``, as a caller of a lone transaction would, and whether a
+commit that was cut off landed is unknown to them as it would be to that caller.
 """
 
 from __future__ import annotations
@@ -85,24 +86,13 @@ class GroupCommit:
             await self._batch(batch)
 
     async def _batch(self, batch: list[_Job[Any]]) -> None:
-        results: list[Any] = []
         try:
             async with self.pool.acquire() as c, c.transaction():
-                for job in batch:
-                    results.append(await job.fn(c))  # noqa: PERF401 - counts those done
-        except WaportError as exc:
-            if len(results) == len(batch) and _lost(exc):  # the commit itself failed
+                results = [await job.fn(c) for job in batch]
+        except Exception as exc:
+            if len(batch) == 1 or _lost(exc):  # alone, or no writer can succeed just now
                 for job in batch:
                     job.settle(error=exc)
-                return
-            if len(batch) == 1:
-                batch[0].settle(error=exc)
-                return
-            await self._alone(batch)
-            return
-        except Exception as exc:
-            if len(batch) == 1:
-                batch[0].settle(error=exc)
                 return
             await self._alone(batch)
             return
@@ -122,5 +112,6 @@ class GroupCommit:
                 job.settle(result)
 
 
-def _lost(error: WaportError) -> bool:
-    return isinstance(error.__cause__, LOST)
+def _lost(error: Exception) -> bool:
+    """The database went away (``GuardedPool`` reports it as ``STORE_UNAVAILABLE``)."""
+    return isinstance(error, WaportError) and isinstance(error.__cause__, LOST)

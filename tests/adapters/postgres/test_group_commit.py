@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import pytest
 
+from waport.domain.errors import ErrorCode
 from waport_postgres import pool as guarded
 from waport_postgres.group import GroupCommit
 
@@ -123,3 +124,25 @@ async def test_one_writer_after_another_each_gets_a_batch(postgres_url: str) -> 
         await pool.close()
     assert results == [1] * 5
     assert committer.commits == 5
+
+
+async def test_a_database_gone_mid_batch_answers_every_writer_at_once(
+    group: tuple[GroupCommit, str],
+) -> None:
+    """No writer runs again alone (each would wait out the connect deadline in turn)."""
+    committer, table = group
+    committer.writers = 1
+    calls = {"kept": 0}
+
+    async def kept(c: asyncpg.Connection) -> None:
+        calls["kept"] += 1
+        await c.execute(f"INSERT INTO {table} (n) VALUES (1)")  # noqa: S608
+
+    async def cut(_: asyncpg.Connection) -> None:
+        lost = ConnectionResetError("the link went down")
+        raise guarded.unavailable(lost) from lost
+
+    outcomes = await asyncio.gather(committer.run(kept), committer.run(cut), return_exceptions=True)
+    assert [getattr(o, "code", None) for o in outcomes] == [ErrorCode.STORE_UNAVAILABLE] * 2
+    assert calls == {"kept": 1}
+    assert await _rows(committer, table) == []
