@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 
+from benchmarks import profile
 from benchmarks.library import PHONE_NUMBER_ID, TOKEN, WABA_ID
 
 APP_SECRET = "bench-app-secret"
@@ -149,7 +150,8 @@ def gateway(
         threading.Thread(target=process.stdout.read, daemon=True).start()
         url = f"http://127.0.0.1:{port}"
         wait_until_up(f"{url}/healthz")
-        yield Gateway(url=url, key=key, pid=process.pid, database=folder / "waport.db")
+        with profile.sampled(process.pid):  # when ``--profile`` asked for it
+            yield Gateway(url=url, key=key, pid=process.pid, database=folder / "waport.db")
 
 
 def drain_seconds(database: Path, timeout: float = 60.0) -> float:
