@@ -8,7 +8,9 @@ functions holding the most samples, counted once per stack they appear in (inclu
 and where they were on top (self).
 
 asyncpg's protocol and the event loop are compiled: their time shows against the
-Python line that awaited them (``Connection._do_execute``, ``Runner.run``).
+Python line that awaited them (``Connection._do_execute``, ``Runner.run``). On uvloop
+a task's stack starts at the coroutine the loop resumed, not at ``main``: the self
+column is exact, the inclusive one counts within what was resumed.
 """
 
 from __future__ import annotations
@@ -88,10 +90,12 @@ def table(folder: Path, *, top: int = 30) -> str:
             alone[frames[-1]] += n
             for function in set(frames):
                 inclusive[function] += n
-        rows = [f"{path.stem}: {total} samples at {RATE}/s", "", "| inclusive | self | function |"]
-        rows.append("|---:|---:|---|")
-        for function, n in inclusive.most_common(top):
-            share, own = 100 * n / max(total, 1), 100 * alone[function] / max(total, 1)
-            rows.append(f"| {share:.1f} % | {own:.1f} % | `{function}` |")
+        rows = [f"{path.stem}: {total} samples at {RATE}/s"]
+        for title, order in (("inclusive", inclusive), ("self", alone)):
+            rows += ["", f"most {title}:", "", "| inclusive | self | function |", "|---:|---:|---|"]
+            for function, _ in order.most_common(top):
+                share = 100 * inclusive[function] / max(total, 1)
+                own = 100 * alone[function] / max(total, 1)
+                rows.append(f"| {share:.1f} % | {own:.1f} % | `{function}` |")
         parts.append("\n".join(rows))
     return "\n\n".join(parts) if parts else f"no profile in {folder}"

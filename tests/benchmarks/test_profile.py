@@ -20,6 +20,8 @@ def test_functions_are_counted_once_per_stack_and_self_where_on_top(tmp_path: Pa
     assert "| 80.0 % | 20.0 % | `send (send.py)` |" in rows  # two lines of one function: once
     assert "| 60.0 % | 60.0 % | `encode (codec.py)` |" in rows
     assert "| 20.0 % | 20.0 % | `poll (loop.py)` |" in rows
+    by_self = rows[rows.index("most self:") + 4 :]
+    assert by_self[0] == "| 60.0 % | 60.0 % | `encode (codec.py)` |"  # the most on top first
 
 
 def test_a_gateway_that_could_not_be_sampled_says_why(tmp_path: Path) -> None:
