@@ -11,7 +11,10 @@ One writer's error must not fail the others. Errors are rare (an idempotency key
 taken by a concurrent request, a deadlock with another process), so a batch is
 optimistic: when a function raises, the batch is rolled back and each of its writers
 runs again in a transaction of its own, where it gets its own result or its own
-error. A batch that fails because the database went away is not run again (each
+error. Two batches lock rows in the order of their writers, so they can deadlock
+where lone transactions would not: PostgreSQL breaks it after ``deadlock_timeout``
+(1 s by default), and the broken batch's writers run alone like any other failed
+batch's. A batch that fails because the database went away is not run again (each
 writer alone would wait out the connect deadline in turn): every writer of that batch
 hears ``STORE_UNAVAILABLE``, as a caller of a lone transaction would, and whether a
 commit that was cut off landed is unknown to them as it would be to that caller.

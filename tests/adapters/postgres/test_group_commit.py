@@ -146,3 +146,35 @@ async def test_a_database_gone_mid_batch_answers_every_writer_at_once(
     assert [getattr(o, "code", None) for o in outcomes] == [ErrorCode.STORE_UNAVAILABLE] * 2
     assert calls == {"kept": 1}
     assert await _rows(committer, table) == []
+
+
+async def test_two_batches_that_deadlock_both_end_well(group: tuple[GroupCommit, str]) -> None:
+    """Batches lock rows in their writers' order; PostgreSQL breaks the deadlock of two
+    opposite orders and the broken batch's writers run again alone."""
+    committer, table = group
+    async with committer.pool.acquire() as c:
+        await c.execute(f"INSERT INTO {table} (n) VALUES (1), (2)")  # noqa: S608
+    other = GroupCommit(committer.pool, writers=1)
+    committer.writers = 1
+    holding = {1: asyncio.Event(), 2: asyncio.Event()}
+
+    def lock(row: int, then_wait_for: int | None) -> Callable[[asyncpg.Connection], Awaitable[int]]:
+        async def write(c: asyncpg.Connection) -> int:
+            await c.execute(f"UPDATE {table} SET n = n WHERE n = $1", row)  # noqa: S608
+            if then_wait_for is not None:
+                holding[row].set()
+                await holding[then_wait_for].wait()
+            return row
+
+        return write
+
+    async with asyncio.timeout(20):
+        results = await asyncio.gather(
+            committer.run(lock(1, then_wait_for=2)),
+            committer.run(lock(2, None)),
+            other.run(lock(2, then_wait_for=1)),
+            other.run(lock(1, None)),
+        )
+    await other.close()
+    assert results == [1, 2, 2, 1]
+    assert sorted([committer.commits, other.commits]) == [1, 2]  # one batch, two alone
