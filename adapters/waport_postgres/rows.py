@@ -47,14 +47,22 @@ INSERT_NOTED: Final = (
 conversation is noted only when the message was new."""
 
 
-SENT_TAKING_STASH: Final = sqlkit.numbered(
-    f"WITH s AS ({sqlkit.Statements().take_stash})"
+_BOTH: Final = sqlkit.Statements()
+"""The statements as written for both stores, to compose PostgreSQL-only ones from."""
+SENT_TAKING_STASH: Final = sqlkit.postgres(
+    f"WITH s AS ({_BOTH.take_stash})"
     f" SELECT {', '.join(sqlkit.LOAD_COLUMNS)}, ARRAY(SELECT doc FROM s) AS stashed"
     " FROM messages WHERE id = ? FOR UPDATE"
 )
 """A sent message's row, locked, with the statuses stashed for its provider id taken
 (``take_stash``) in the same round trip. Run after ``_provider_lock``: the statement
 starts once the lock is held, so it sees every stash committed under that lock."""
+
+
+UPDATE_NOTING_WINDOW: Final = sqlkit.postgres(
+    f"WITH u AS ({_BOTH.update_message}) {_BOTH.note_window}"
+)
+"""``update_message`` and ``note_window`` in one round trip (a template's outcome)."""
 
 
 async def _insert_message(c: Conn, docs: _Docs, r: MessageRecord) -> bool:
@@ -98,8 +106,12 @@ async def _by_provider(
     return docs.load(row) if row is not None else None
 
 
+def _window_args(r: MessageRecord, at: datetime, kind: str) -> tuple[Any, ...]:
+    return (r.workspace_id, str(r.contact), r.sender_id, kind, us(at))
+
+
 async def _note_window(c: Conn, r: MessageRecord, at: datetime, kind: str) -> None:
-    await c.execute(SQL.note_window, r.workspace_id, str(r.contact), r.sender_id, kind, us(at))
+    await c.execute(SQL.note_window, *_window_args(r, at, kind))
 
 
 async def _enqueue(c: Conn, event: OutboxEvent | None) -> None:
@@ -115,10 +127,15 @@ async def _save(
     after: MessageRecord,
     changes: Sequence[StatusChange],
 ) -> MessageRecord:
-    await _update_message(c, docs, before, after)
-    for change in changes:
-        if storekit.opens_template_window(after, change):
-            await _note_window(c, after, change.at, "template")
+    opened = [change.at for change in changes if storekit.opens_template_window(after, change)]
+    if opened:  # the update and the first window note in one statement
+        args = sqlkit.update_args(before, after)
+        await c.execute(UPDATE_NOTING_WINDOW, *args, *_window_args(after, opened[0], "template"))
+        docs.updated(args, after)
+    else:
+        await _update_message(c, docs, before, after)
+    for at in opened[1:]:
+        await _note_window(c, after, at, "template")
     for event in storekit.events_for(after, changes):
         await _enqueue(c, event)
     await _refund(c, after, changes)

@@ -223,6 +223,12 @@ class RowCache:
                 del self._rows[old.id]
 
 
+def postgres(sql: str) -> str:
+    """A statement written for both stores (``?``, ``{greatest}``, ``{true}``) in
+    PostgreSQL's dialect."""
+    return numbered(sql.replace("{greatest}", "GREATEST").replace("{true}", "TRUE"))
+
+
 def numbered(sql: str) -> str:
     """``?`` placeholders as PostgreSQL's ``$1``, ``$2``, ..."""
     count = iter(range(1, 1000))
@@ -330,9 +336,7 @@ class Statements:
 
     @classmethod
     def for_postgres(cls) -> Statements:
-        return cls._build(
-            lambda sql: numbered(sql.replace("{greatest}", "GREATEST").replace("{true}", "TRUE"))
-        )
+        return cls._build(postgres)
 
     @classmethod
     def _build(cls, dialect: Callable[[str], str]) -> Statements:
