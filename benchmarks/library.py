@@ -16,6 +16,8 @@ server runs in another process, so only the sender's own work is counted):
 All three keep ``--concurrency`` sends in flight, on the standard asyncio loop unless
 ``--loop uvloop`` (give every client the same loop for a fair comparison). Waport's windows are opened by
 recording one inbound message per contact first, outside the measured part.
+``--statements`` prints instead where the SQLite store's time goes, statement by
+statement (``benchmarks.statements``).
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
+from benchmarks.statements import Statements
 from waport import httpkit
 from waport.domain.events import InboundMessage
 from waport.domain.recipients import parse_recipient
@@ -144,7 +148,8 @@ async def run_waport(
     store: str = "sqlite",
     provider: str = "meta",
     transport: str = "pool",
-) -> dict[str, float]:
+    statements: bool = False,
+) -> dict[str, Any]:
     async with (
         _store(store) as opened,
         aiohttp.ClientSession() as http,
@@ -152,13 +157,19 @@ async def run_waport(
     ):
         chosen = make_provider(provider, http, graph_url, pool if transport == "pool" else None)
         messenger = await ready_messenger(opened, chosen, messages)
+        timed = Statements()
+        if statements:
+            timed.watch(opened)
 
         async def send(n: int) -> None:
             result = await messenger.send({"to": contact(n), "text": {"body": f"Your code is {n}"}})
             if result.status.value != "sent":
                 raise RuntimeError(f"message {n} was not sent: {result.status}")
 
-        return await measure(send, messages, concurrency)
+        figures = await measure(send, messages, concurrency)
+        if statements:  # the timing costs CPU itself: only its breakdown is reported
+            return {"messages": messages, "statements": timed.per_message(messages)}
+        return figures
 
 
 async def run_pywa(graph_url: str, messages: int, concurrency: int) -> dict[str, float]:
@@ -228,14 +239,26 @@ def main() -> None:
         help="waport only: the Meta adapter's keep-alive pool, or every request through aiohttp",
     )
     parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="waport on SQLite only: time each kind of statement (benchmarks.statements)",
+    )
+    parser.add_argument(
         "--loop",
         choices=("asyncio", "uvloop"),
         default="asyncio",
         help="the event loop (the same for every client makes a fair comparison)",
     )
     args = parser.parse_args()
+    if args.statements and (args.client != "waport" or args.store != "sqlite"):
+        parser.error("--statements times the SQLite store: waport with --store sqlite only")
     options = (
-        {"store": args.store, "provider": args.provider, "transport": args.transport}
+        {
+            "store": args.store,
+            "provider": args.provider,
+            "transport": args.transport,
+            "statements": args.statements,
+        }
         if args.client == "waport"
         else {}
     )

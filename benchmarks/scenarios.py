@@ -327,6 +327,11 @@ def library(sizes: Sizes) -> Figures:
         # the same, with the collector set as ``waport serve`` sets it (tune_gc)
         tuned = procs.library("waport", graph, "--messages", n, "--gc-threshold", "10000")
         figures["waport_gc_tuned_cpu_us"] = tuned["cpu_us_per_message"]
+        # the same on the memory store: what the durable SQLite path costs on top
+        memory = procs.library(
+            "waport", graph, "--messages", n, "--gc-threshold", "10000", "--store", "memory"
+        )
+        figures["waport_memory_cpu_us"] = memory["cpu_us_per_message"]
         # the Meta adapter without its keep-alive pool: every request through aiohttp
         plain = procs.library("waport", graph, "--messages", n, "--transport", "aiohttp")
         figures["waport_aiohttp_transport_cpu_us"] = plain["cpu_us_per_message"]
@@ -336,7 +341,10 @@ def library(sizes: Sizes) -> Figures:
             figures[f"beside_{mode}_cpu_us"] = result["cpu_us_per_message"]
             if mode != "http":
                 figures[f"beside_{mode}_messenger_part_us"] = result["messenger_cpu_us_per_message"]
-    for name in ("waport", "waport_gc_tuned"):
+    figures["sqlite_over_memory_us"] = round(
+        figures["waport_gc_tuned_cpu_us"] - figures["waport_memory_cpu_us"], 1
+    )
+    for name in ("waport", "waport_gc_tuned", "waport_memory"):
         figures[f"{name}_over_aiohttp"] = round(
             figures[f"{name}_cpu_us"] / figures["aiohttp_cpu_us"], 2
         )
