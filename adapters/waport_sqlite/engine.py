@@ -306,6 +306,9 @@ def _batch_on_thread(conn: Conn, batch: list[_Op[Any]], writer: _Writer) -> None
     try:
         if writer.foreign_writes(conn):
             writer._foreign = True  # forgotten on the loop, before the next batch
+            # but the rows this process wrote are read by operations only, and by this
+            # batch's next: forgotten here, where no operation runs beside it
+            writer.known.forget_messages()
         writer.known.stash_empty = False  # this batch's operations look; the next one checks
         _apply(conn, batch, writer)
     except sqlite3.Error:

@@ -12,7 +12,12 @@ that every send would otherwise read back:
   transaction that wrote it has committed), so an entry is always the committed value;
 * **whether the status stash is empty**: statuses that arrive before their send's
   provider id is recorded wait in ``status_stash``, and every finished send looks
-  there. While the stash is known to be empty, that look is skipped.
+  there. While the stash is known to be empty, that look is skipped;
+* **the messages it wrote last**: a send's outcome is written to the row its
+  acceptance (or its claim) wrote a moment before, and reading that row back cost a
+  statement per send. Each insert and update of a row takes its entry out at once
+  (so a later operation of the same batch never sees it), and puts the record back
+  once its transaction has committed; purges and erasures forget them all.
 
 If the writer sees that another connection committed to the file (``PRAGMA
 data_version``: say ``waport send`` or ``waport keys create`` in another process),
@@ -22,7 +27,10 @@ answered from here while no batch is under way.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from waport.domain.records import MessageRecord
 
 WINDOW_KINDS: Final = ("inbound", "template")
 _UNKNOWN: Final = -1  # a slot not read yet (``None``: read, and there is no such row)
@@ -33,18 +41,42 @@ WindowKey = tuple[str, str, str]  # workspace id, contact, sender id
 class Known:
     """Committed facts of one database, for the process that writes it."""
 
-    __slots__ = ("_windows", "limit", "stash_empty")
+    __slots__ = ("_messages", "_windows", "limit", "messages_limit", "stash_empty")
 
-    def __init__(self, *, limit: int = 16_384) -> None:
+    def __init__(self, *, limit: int = 16_384, messages_limit: int = 4096) -> None:
         self.limit = limit
+        self.messages_limit = messages_limit
         self._windows: dict[WindowKey, list[int | None]] = {}
+        self._messages: dict[str, MessageRecord] = {}
         # False until the writer has looked; any operation that stashes a status sets
         # it back to False at once, so later operations of the same batch look too
         self.stash_empty = False
 
     def forget(self) -> None:
         self._windows.clear()
+        self._messages.clear()
         self.stash_empty = False
+
+    # ------------------------------------------------------------------ messages
+
+    def message(self, message_id: str) -> MessageRecord | None:
+        """The row of ``message_id`` as this process last committed it, if kept."""
+        return self._messages.get(message_id)
+
+    def message_writing(self, message_id: str) -> None:
+        """A write of ``message_id`` is under way: its entry is no longer the row."""
+        self._messages.pop(message_id, None)
+
+    def message_written(self, record: MessageRecord) -> None:
+        """``record`` is its row, committed (the oldest entry goes past the limit)."""
+        messages = self._messages
+        messages.pop(record.id, None)
+        messages[record.id] = record
+        if len(messages) > self.messages_limit:
+            del messages[next(iter(messages))]
+
+    def forget_messages(self) -> None:
+        self._messages.clear()
 
     # ------------------------------------------------------------------ windows
 

@@ -38,6 +38,7 @@ from waport_sqlite.rows import (
     _note_window,
     _save,
     _update_message,
+    _written_or_read,
 )
 
 # ----------------------------------------------------------------------------- sub-stores
@@ -147,7 +148,7 @@ class _Messages(_Part):
             for r in records:
                 if r.inbound is None:
                     raise WaportError(ErrorCode.INTERNAL, "record_inbound takes inbound messages")
-                if not _insert_message(c, self._docs, r):
+                if not _insert_message(c, self._w, self._docs, r):
                     results.append(False)
                     continue
                 _note_window(c, self._w, r, r.created_at, "inbound")
@@ -197,14 +198,14 @@ class _Messages(_Part):
             record = self._docs.load(row)
             claimed = storekit.claim(record, now)
             if claimed is not None:
-                _update_message(c, self._docs, record, claimed)
+                _update_message(c, self._w, self._docs, record, claimed)
             return claimed
 
         return await self._w.call(write)
 
     async def finish(self, message_id: str, outcome: AttemptOutcome) -> MessageRecord:
         def write(c: Conn) -> MessageRecord:
-            record = _get_message(c, self._docs, message_id)
+            record = _written_or_read(c, self._w, self._docs, message_id)
             if record is None:
                 raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {message_id}")
             stashed: list[StatusChange] = []

@@ -33,26 +33,43 @@ SQL: Final = sqlkit.Statements.for_sqlite()
 LEDGER: Final = ledgersql.LedgerStatements.for_sqlite()
 
 
-def _insert_message(conn: Conn, docs: _Docs, r: MessageRecord) -> bool:
+def _insert_message(conn: Conn, w: _Writer, docs: _Docs, r: MessageRecord) -> bool:
     """Insert a new message; False when its row exists already (a duplicate)."""
     args = sqlkit.insert_args(r)
     if conn.execute(SQL.insert_message, args).rowcount != 1:
         return False
     conn.execute(SQL.note_conversation, sqlkit.conversation_args(r))
     docs.inserted(args, r)
+    _written(w, r)
     return True
 
 
-def _update_message(conn: Conn, docs: _Docs, before: MessageRecord, r: MessageRecord) -> None:
+def _update_message(
+    conn: Conn, w: _Writer, docs: _Docs, before: MessageRecord, r: MessageRecord
+) -> None:
     """Write ``r``, a change of ``before`` as read: hot columns and appended history."""
     args = sqlkit.update_args(before, r)
     conn.execute(SQL.update_message, args)
     docs.updated(args, r)
+    _written(w, r)
+
+
+def _written(w: _Writer, r: MessageRecord) -> None:
+    """``r`` is its row once this operation's transaction commits (``Known.message``)."""
+    w.known.message_writing(r.id)
+    w.after_commit(partial(w.known.message_written, r))
 
 
 def _get_message(conn: Conn, docs: _Docs, message_id: str) -> MessageRecord | None:
     row = conn.execute(SQL.get_message, (message_id,)).fetchone()
     return docs.load(row) if row else None
+
+
+def _written_or_read(conn: Conn, w: _Writer, docs: _Docs, message_id: str) -> MessageRecord | None:
+    """``message_id``'s row in a write operation: as this process committed it last
+    (``Known.message``), or read."""
+    known = w.known.message(message_id)
+    return known if known is not None else _get_message(conn, docs, message_id)
 
 
 def _by_provider(
@@ -109,7 +126,7 @@ def _save(
     changes: Sequence[StatusChange],
 ) -> MessageRecord:
     r = after
-    _update_message(conn, docs, before, r)
+    _update_message(conn, w, docs, before, r)
     for change in changes:
         if storekit.opens_template_window(r, change):
             _note_window(conn, w, r, change.at, "template")

@@ -88,6 +88,7 @@ OPEN_HINT: Final = (
 
 @attrs.define
 class _Transaction(storekit.PendingWrites):
+    _writer: _Writer = attrs.field(kw_only=True)
     _docs: _Docs = attrs.field(kw_only=True)
 
     def apply(self, c: Conn) -> None:
@@ -105,7 +106,7 @@ class _Transaction(storekit.PendingWrites):
                 (claim.scope, claim.key, us(claim.expires_at), codec.dumps(claim)),
             )
         for record in self.messages:
-            if not _insert_message(c, self._docs, record):
+            if not _insert_message(c, self._writer, self._docs, record):
                 raise WaportError(ErrorCode.INTERNAL, f"message {record.id} could not be stored")
         for contact in self.contacts:
             _upsert_contact(c, contact)
@@ -149,7 +150,7 @@ class SqliteStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_Transaction]:
-        tx = _Transaction(docs=self._docs)
+        tx = _Transaction(writer=self.writer, docs=self._docs)
         yield tx
         await self.writer.call(tx.apply)
 

@@ -1,5 +1,5 @@
-"""What the SQLite store remembers of its own commits (windows, an empty status stash),
-and how it forgets: on a failed operation, and when another connection writes."""
+"""What the SQLite store remembers of its own commits (windows, an empty status stash,
+the rows it wrote last), and how it forgets: on a failed operation, and when another connection writes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 from hypothesis import given
 
@@ -28,6 +29,7 @@ from waport.testing.contracts.support import (
 )
 from waport_sqlite import SqliteStore, open_sqlite
 from waport_sqlite.known import Known
+from waport_sqlite.rows import _update_message
 
 pytestmark = pytest.mark.anyio
 PHONE = Recipient("phone", "255712345678")
@@ -228,3 +230,76 @@ def test_a_template_window_updates_an_entry_but_starts_none() -> None:
     known.window_written(("ws", "c", "s"), "template", 5)
     assert known.window(("ws", "c", "s"), ("inbound",)) == (True, 3)
     assert known.window(("ws", "c", "s"), ("inbound", "template")) == (True, 5)
+
+
+def trace(store: SqliteStore) -> list[str]:
+    """The statements the writer's connection runs from now on."""
+    ran: list[str] = []
+    store.writer.conn.set_trace_callback(ran.append)
+    return ran
+
+
+async def test_an_outcome_is_written_without_reading_back_the_row_this_process_wrote(
+    store: SqliteStore,
+) -> None:
+    async with store.transaction() as tx:
+        tx.add_messages([builders.outbound("m0", at=T0)])
+    claimed = await store.messages.claim("m0", now=T0)
+    assert claimed is not None
+    assert store.writer.known.message("m0") == claimed
+    ran = trace(store)
+    record = await store.messages.finish("m0", Sent(provider="p", provider_message_id="p0", at=T0))
+    assert not [sql for sql in ran if sql.startswith("SELECT")]
+    assert record.status == MessageStatus.SENT
+    assert record.history[: len(claimed.history)] == claimed.history  # appended to
+    assert record.history[-1].status == MessageStatus.SENT
+    assert await store.messages.get("m0") == record == store.writer.known.message("m0")
+
+
+async def test_a_row_another_connection_changed_is_read_again(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    async with store.transaction() as tx:
+        tx.add_messages([builders.outbound("m0", at=T0)])
+    claimed = await store.messages.claim("m0", now=T0)
+    assert claimed is not None
+    assert claimed.attempts != 7
+    other = sqlite3.connect(tmp_path / "k.db", isolation_level=None)
+    other.execute("UPDATE messages SET attempts = 7 WHERE id = 'm0'")
+    other.close()
+    ran = trace(store)
+    record = await store.messages.finish("m0", Sent(provider="p", provider_message_id="p0", at=T0))
+    assert [sql for sql in ran if sql.startswith("SELECT status")]  # read, not remembered
+    assert record.attempts == 7
+    stored = await store.messages.get("m0")
+    assert stored is not None
+    assert stored.attempts == 7
+
+
+async def test_a_failed_write_leaves_no_entry_for_the_row_it_changed(store: SqliteStore) -> None:
+    async with store.transaction() as tx:
+        tx.add_messages([builders.outbound("m0", at=T0)])
+    before = store.writer.known.message("m0")
+    assert before is not None
+    changed = attrs.evolve(before, attempts=5)
+
+    def write(c: sqlite3.Connection) -> None:
+        _update_message(c, store.writer, store._docs, before, changed)
+        raise ValueError("after the update")
+
+    with pytest.raises(WaportError):
+        await store.writer.call(write)
+    assert store.writer.known.message("m0") is None  # taken out, never put back
+    assert await store.messages.get("m0") == before  # the update was rolled back
+
+
+def test_the_messages_kept_are_bounded_and_forgotten_with_the_rest() -> None:
+    known = Known(messages_limit=2)
+    records = [builders.outbound(f"m{n}", at=T0) for n in range(3)]
+    for record in records:
+        known.message_written(record)
+    assert [known.message(f"m{n}") for n in range(3)] == [None, records[1], records[2]]
+    known.message_writing("m1")
+    assert known.message("m1") is None
+    known.forget()
+    assert known.message("m2") is None
