@@ -154,6 +154,17 @@ def gateway(
             yield Gateway(url=url, key=key, pid=process.pid, database=folder / "waport.db")
 
 
+@contextmanager
+def floor_server(kind: str) -> Iterator[Gateway]:
+    """``python -m benchmarks.floor_server``: the HTTP server alone, without waport."""
+    port = free_port()
+    with running(["-m", "benchmarks.floor_server", str(port), kind], cwd=ROOT) as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{url}/healthz")
+        with profile.sampled(process.pid):
+            yield Gateway(url=url, key="none", pid=process.pid, database=Path(os.devnull))
+
+
 def drain_seconds(database: Path, timeout: float = 60.0) -> float:
     """Seconds until no message in ``database`` is waiting to be sent (read-only)."""
     started = time.monotonic()

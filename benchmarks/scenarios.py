@@ -19,6 +19,9 @@
    run, and one process's p99 in an open loop at 1,000 sends/s.
 8. ``listing``: ``GET /v1/messages`` pages on a million stored messages, SQLite and
    PostgreSQL (see listing.py).
+9. ``http_floor``: the HTTP server alone (see floor_server.py), aiohttp as the gateway
+   uses it and a bare httptools protocol, against the gateway's send in the same run:
+   how much of a send is the server, and what another server could at most save.
 """
 
 from __future__ import annotations
@@ -297,6 +300,42 @@ def webhooks(sizes: Sizes) -> Figures:
     }
 
 
+def _closed_loop(name: str, server: procs.Gateway, sizes: Sizes) -> Figures:
+    """64 clients, closed loop, for ``sizes.http_seconds``: the rate, p99 and the
+    server's CPU per request (after a second of warm-up)."""
+    procs.load(server, "--clients", "64", "--seconds", "1", "--offset", "90000000")
+    cpu = procs.cpu_seconds(server.pid)
+    closed = procs.load(server, "--clients", "64", "--seconds", str(sizes.http_seconds))
+    cpu = procs.cpu_seconds(server.pid) - cpu
+    return {
+        f"{name}_accepted_per_s": closed["accepted_per_second"],
+        f"{name}_p99_ms": closed["p99_ms"],
+        f"{name}_cpu_us_per_request": round(cpu / max(1, closed["requests"]) * 1e6, 1),
+    }
+
+
+def http_floor(sizes: Sizes) -> Figures:
+    """What the HTTP server alone costs a request (``benchmarks.floor_server``: aiohttp
+    as the gateway uses it, and a bare httptools protocol) against the gateway's send,
+    in the same run."""
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        procs.fake_graph() as graph,
+        procs.gateway(Path(folder), graph, max_rps=1_000_000) as gw,
+    ):
+        figures = _closed_loop("gateway", gw, sizes)
+    for kind in ("aiohttp", "raw"):
+        with procs.floor_server(kind) as server:
+            figures |= _closed_loop(kind, server, sizes)
+    gateway, aiohttp_cpu, raw = (
+        figures[f"{name}_cpu_us_per_request"] for name in ("gateway", "aiohttp", "raw")
+    )
+    figures["aiohttp_share_of_gateway"] = round(aiohttp_cpu / gateway, 2)
+    figures["raw_saves_us_per_request"] = round(aiohttp_cpu - raw, 1)
+    figures["raw_saves_share_of_gateway"] = round((aiohttp_cpu - raw) / gateway, 2)
+    return figures
+
+
 def memory(sizes: Sizes) -> Figures:
     small, large = sizes.memory_messages, sizes.memory_messages * 10
     with (
@@ -561,6 +600,7 @@ def listing(sizes: Sizes) -> Figures:
 
 SCENARIOS = {
     "http_sends": http_sends,
+    "http_floor": http_floor,
     "broadcast": broadcast,
     "webhooks": webhooks,
     "memory": memory,
