@@ -16,7 +16,8 @@
    bytes per message.
 7. ``postgres``: accepted sends/s through 1, 2 and 4 gateway processes on one database,
    with the transactions and WAL flushes each send cost, the SQLite gateway in the same
-   run, and one process's p99 in an open loop at 1,000 sends/s.
+   run, and one process's p99 in an open loop at 1,000 sends/s; then status batches
+   through the store alone (see pg_statuses.py).
 8. ``listing``: ``GET /v1/messages`` pages on a million stored messages, SQLite and
    PostgreSQL (see listing.py).
 9. ``http_floor``: the HTTP server alone (see floor_server.py), aiohttp as the gateway
@@ -454,6 +455,7 @@ def postgres(sizes: Sizes) -> Figures:
     """Accepted sends/s through 1, 2 and 4 gateway processes sharing one PostgreSQL
     database (a server started here from the distribution's binaries), 64 clients in
     all, split evenly over the processes."""
+    from benchmarks import pg_statuses
     from waport_postgres import server as pg_server
 
     figures: Figures = {}
@@ -471,6 +473,9 @@ def postgres(sizes: Sizes) -> Figures:
             figures["sqlite_gateway_accepted_per_s"] = closed["accepted_per_second"]
             for count in (1, 2, 4):
                 figures.update(_processes(sizes, url, graph, count))
+        # status batches through the store alone (no gateway), half as many messages
+        # as the webhooks scenario's statuses, each delivered and then read
+        figures |= asyncio.run(pg_statuses.status_batches(url, sizes.webhook_statuses // 2))
     finally:
         pg_server.stop(folder)
         shutil.rmtree(folder, ignore_errors=True)

@@ -10,7 +10,6 @@ from waport import codec, erasesql, sqlkit, storekit
 from waport.domain import lifecycle
 from waport.domain.erasure import Erasure
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.lifecycle import PatchAction
 from waport.domain.listing import Conversation, ConversationQuery, MessageQuery
 from waport.domain.recipients import Recipient, stored_recipient
 from waport.domain.records import (
@@ -18,6 +17,7 @@ from waport.domain.records import (
 )
 from waport.domain.status import StatusChange
 from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
+from waport_postgres import statuses
 from waport_postgres.rows import (
     SENT_TAKING_STASH,
     SQL,
@@ -118,46 +118,7 @@ class _Messages(_Part):
         return await self._write(write)
 
     async def apply_statuses(self, patches: Sequence[StatusPatch]) -> Sequence[StatusResult]:
-        order = sorted(
-            range(len(patches)),
-            key=lambda i: (
-                patches[i].provider or "",
-                patches[i].provider_message_id or "",
-                patches[i].message_id or "",
-            ),
-        )
-
-        async def write(c: Conn) -> list[StatusResult]:
-            results: list[StatusResult | None] = [None] * len(patches)
-            for i in order:
-                results[i] = await self._apply(c, patches[i])
-            return [r for r in results if r is not None]
-
-        return await self._write(write)
-
-    async def _apply(self, c: Conn, patch: StatusPatch) -> StatusResult:
-        key = patch.provider_key
-        if key is not None:
-            await _provider_lock(c, *key)
-        record = (
-            await _get_message(c, self._docs, patch.message_id, lock=True)
-            if patch.message_id
-            else None
-        )
-        if record is None and key is not None:
-            record = await _by_provider(c, self._docs, *key, "outbound", lock=True)
-        decision = storekit.decide_patch(record, patch)
-        if decision.action is PatchAction.STASH and key is not None:
-            await c.execute(SQL.stash, *key, patch.change.status.value, codec.dumps(patch.change))
-        elif (
-            decision.action is PatchAction.WRITE
-            and decision.record is not None
-            and record is not None
-        ):
-            await _save(
-                c, self._docs, before=record, after=decision.record, changes=decision.changes
-            )
-        return decision.result
+        return await self._write(lambda c: statuses.apply(c, self._docs, patches))
 
     async def claim(self, message_id: str, *, now: datetime) -> MessageRecord | None:
         async def take(c: Conn) -> MessageRecord | None:

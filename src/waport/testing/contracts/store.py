@@ -318,6 +318,86 @@ class StoreContract(
             tg.start_soon(store.messages.finish, "m1", sent)
         _assert_read_after_sent(await store.messages.get("m1"))
 
+    async def test_a_batch_of_statuses_for_many_messages_is_applied_patch_by_patch(
+        self, store: Store
+    ) -> None:
+        """One call, several messages, several patches of one message, a status for a
+        send not recorded yet and one for no message: each gets the answer it would get
+        alone (in the order of the provider ids), and each message ends as they leave it."""
+        await add_messages(store, *(builders.outbound(f"m{n}", at=T0) for n in (1, 2, 3)))
+        for n in (1, 2, 3):
+            await store.messages.claim(f"m{n}", now=T0)
+        for n in (1, 2):
+            await store.messages.finish(
+                f"m{n}", Sent(provider="p", provider_message_id=f"pid{n}", at=T0)
+            )
+
+        def patch(status: MessageStatus, s: float, **names: str) -> StatusPatch:
+            return StatusPatch(change=StatusChange(status=status, at=T0 + _sec(s)), **names)
+
+        results = await store.messages.apply_statuses(
+            [
+                patch(MessageStatus.READ, 3, provider="p", provider_message_id="pid1"),
+                patch(MessageStatus.DELIVERED, 2, provider="p", provider_message_id="pid2"),
+                patch(MessageStatus.DELIVERED, 2, provider="p", provider_message_id="pid1"),
+                patch(
+                    MessageStatus.DELIVERED,
+                    2,
+                    message_id="m3",
+                    provider="p",
+                    provider_message_id="pid3",
+                ),
+                patch(MessageStatus.DELIVERED, 2, provider="p", provider_message_id="early"),
+                patch(MessageStatus.READ, 2, message_id="nope"),
+                patch(MessageStatus.READ, 4, provider="p", provider_message_id="pid2"),
+            ]
+        )
+        assert [(r.changed, r.stashed) for r in results] == [
+            (True, False),
+            (True, False),
+            (False, False),  # after read: a delivered is no news
+            (True, False),
+            (False, True),
+            (False, False),
+            (True, False),
+        ]
+        assert [r.record.id if r.record else None for r in results] == [
+            "m1",
+            "m2",
+            "m1",
+            "m3",
+            None,
+            None,
+            "m2",
+        ]
+        for message_id, status, events in [
+            ("m1", MessageStatus.READ, ["message.sent", "message.read"]),
+            ("m2", MessageStatus.READ, ["message.sent", "message.delivered", "message.read"]),
+            ("m3", MessageStatus.DELIVERED, ["message.delivered"]),
+        ]:
+            stored = await store.messages.get(message_id)
+            assert stored is not None
+            assert stored.status == status
+            assert [e.type for e in await store.outbox.for_message(message_id)] == events
+        m2 = await store.messages.get("m2")
+        assert m2 is not None
+        assert [c.status for c in m2.history][-3:] == [
+            MessageStatus.SENT,
+            MessageStatus.DELIVERED,
+            MessageStatus.READ,
+        ]
+        m3 = await store.messages.find_by_provider_id("p", "pid3")
+        assert m3 is not None
+        assert m3.id == "m3"
+        assert m3.attempting_since is None
+        # the stashed status meets its send when that is recorded
+        await add_messages(store, builders.outbound("m4", at=T0))
+        await store.messages.claim("m4", now=T0)
+        m4 = await store.messages.finish(
+            "m4", Sent(provider="p", provider_message_id="early", at=T0)
+        )
+        assert m4.status == MessageStatus.DELIVERED
+
     async def test_inbound_is_stored_once_and_opens_the_window(self, store: Store) -> None:
         first = builders.inbound("in1", at=T0 + _sec(10), provider_message_id="wamid.1")
         again = builders.inbound("in2", at=T0 + _sec(11), provider_message_id="wamid.1")

@@ -1,0 +1,151 @@
+"""A batch of status patches on PostgreSQL in a few statements, whatever its size.
+
+Written one patch at a time, a batch of 100 webhook statuses cost about 300 round trips
+(a provider-id lock, the row, its update) in its transaction. Here the batch takes all
+its provider-id locks in one statement and its rows, locked, in one or two; the
+domain decides each patch in order (``lifecycle.decide_patch``) against the rows as
+the earlier patches left them; and what it decided is written with one pipelined
+``executemany`` per statement: the stashes, the rows (several patches of one message
+become one update of it), the template windows and the outbox events. Refunds, rare,
+are written as ``rows._refund`` writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import attrs
+
+from waport import codec, sqlkit, storekit
+from waport.domain.lifecycle import PatchAction
+from waport.domain.records import Direction, MessageRecord
+from waport.domain.status import StatusChange
+from waport.ports import StatusPatch, StatusResult
+from waport_postgres.rows import SQL, Conn, _Docs, _refund, _window_args
+
+_LOAD: Final = ", ".join(sqlkit.LOAD_COLUMNS)
+LOCK_KEYS: Final = (
+    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k"
+)
+"""The provider-id locks of ``rows._provider_lock``, taken in the order given (sorted:
+two batches never wait for each other's in a cycle)."""
+BY_IDS: Final = (
+    f"SELECT {_LOAD}, id FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+)
+BY_KEYS: Final = (
+    f"SELECT {_LOAD}, id FROM messages WHERE direction = 'outbound'"
+    " AND (provider, provider_message_id) IN"
+    " (SELECT p, m FROM unnest($1::text[], $2::text[]) AS u(p, m)) ORDER BY id FOR UPDATE"
+)
+"""Outbound rows by provider id, locked in id order (``FOR UPDATE`` locks as it sorts)."""
+
+
+@attrs.define
+class _Rows:
+    """The batch's messages as the patches decided so far leave them."""
+
+    by_id: dict[str, MessageRecord] = attrs.Factory(dict)
+    by_key: dict[tuple[str, str], str] = attrs.Factory(dict)
+
+    def add(self, record: MessageRecord) -> None:
+        self.by_id[record.id] = record
+        pid = record.provider_message_id
+        if record.direction is Direction.OUTBOUND and record.provider and pid:
+            self.by_key[(record.provider, pid)] = record.id
+
+    def find(self, patch: StatusPatch) -> MessageRecord | None:
+        """The message a patch names: by our id, else an outbound one by the provider's."""
+        record = self.by_id.get(patch.message_id) if patch.message_id else None
+        key = patch.provider_key
+        if record is None and key is not None and (found := self.by_key.get(key)) is not None:
+            record = self.by_id[found]
+        return record
+
+
+@attrs.define
+class _Writes:
+    """What a batch decided to write, gathered to be written in few statements."""
+
+    first: dict[str, MessageRecord] = attrs.Factory(dict)
+    """Each changed message as it was read, to append its history from."""
+    last: dict[str, MessageRecord] = attrs.Factory(dict)
+    stashes: list[tuple[Any, ...]] = attrs.Factory(list)
+    windows: list[tuple[Any, ...]] = attrs.Factory(list)
+    events: list[tuple[Any, ...]] = attrs.Factory(list)
+    refunds: list[tuple[MessageRecord, tuple[StatusChange, ...]]] = attrs.Factory(list)
+
+    def write(
+        self, before: MessageRecord, after: MessageRecord, changes: tuple[StatusChange, ...]
+    ) -> None:
+        self.first.setdefault(after.id, before)
+        self.last[after.id] = after
+        self.windows += [
+            _window_args(after, change.at, "template")
+            for change in changes
+            if storekit.opens_template_window(after, change)
+        ]
+        self.events += [sqlkit.event_args(e) for e in storekit.events_for(after, changes)]
+        if changes:
+            self.refunds.append((after, changes))
+
+    async def run(self, c: Conn, docs: _Docs) -> None:
+        if self.stashes:
+            await c.executemany(SQL.stash, self.stashes)
+        updates = [(sqlkit.update_args(self.first[i], r), r) for i, r in self.last.items()]
+        if updates:
+            await c.executemany(SQL.update_message, [args for args, _ in updates])
+            for args, record in updates:
+                docs.updated(args, record)
+        if self.windows:
+            await c.executemany(SQL.note_window, self.windows)
+        if self.events:
+            await c.executemany(SQL.enqueue, self.events)
+        for record, changes in self.refunds:
+            await _refund(c, record, changes)
+
+
+async def apply(c: Conn, docs: _Docs, patches: Sequence[StatusPatch]) -> list[StatusResult]:
+    """``Messages.apply_statuses`` in the open transaction ``c``: one result per patch,
+    in the patches' order; the patches are decided in the order of their provider ids."""
+    keys = {key for patch in patches if (key := patch.provider_key) is not None}
+    if keys:
+        await c.execute(LOCK_KEYS, sorted(f"{provider}:{pid}" for provider, pid in keys))
+    rows = _Rows()
+    ids = sorted({patch.message_id for patch in patches if patch.message_id})
+    for row in await c.fetch(BY_IDS, ids) if ids else []:
+        rows.add(docs.load(tuple(row)[:-1]))
+    wanted = sorted(
+        {key for patch in patches if (key := patch.provider_key) and rows.find(patch) is None}
+    )
+    if wanted:
+        found = await c.fetch(BY_KEYS, [p for p, _ in wanted], [m for _, m in wanted])
+        for row in found:
+            rows.add(docs.load(tuple(row)[:-1]))
+    order = sorted(
+        range(len(patches)),
+        key=lambda i: (
+            patches[i].provider or "",
+            patches[i].provider_message_id or "",
+            patches[i].message_id or "",
+        ),
+    )
+    writes = _Writes()
+    results: list[StatusResult | None] = [None] * len(patches)
+    for i in order:
+        patch = patches[i]
+        record = rows.find(patch)
+        decision = storekit.decide_patch(record, patch)
+        key = patch.provider_key
+        if decision.action is PatchAction.STASH and key is not None:
+            writes.stashes.append((*key, patch.change.status.value, codec.dumps(patch.change)))
+        elif (
+            decision.action is PatchAction.WRITE
+            and decision.record is not None
+            and record is not None
+        ):
+            writes.write(record, decision.record, decision.changes)
+            rows.add(decision.record)
+        results[i] = decision.result
+    await writes.run(c, docs)
+    return [r for r in results if r is not None]

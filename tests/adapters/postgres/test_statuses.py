@@ -1,0 +1,126 @@
+"""A batch of statuses on PostgreSQL costs a few round trips, however many it holds
+(``waport_postgres.statuses``); what it writes is the shared contract's business."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from waport.domain.status import MessageStatus, StatusChange
+from waport.ports import Sent, StatusPatch
+from waport.testing import builders
+from waport.testing.contracts.support import T0
+from waport_postgres import PostgresStore, open_postgres, statuses
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # asyncpg
+
+
+@pytest.fixture
+async def store(postgres_url: str) -> AsyncIterator[PostgresStore]:
+    schema = f"statuses_{os.getpid()}"
+    try:
+        async with open_postgres(postgres_url, schema=schema, min_size=1, max_size=4) as opened:
+            yield opened
+    finally:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+
+class _Counting:
+    """A connection that counts the statements sent through it (each ``executemany``
+    is one: asyncpg pipelines its rows)."""
+
+    def __init__(self, conn: Any, sent: list[str]) -> None:
+        self._conn = conn
+        self._sent = sent
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._conn, name)
+        if name not in {"execute", "executemany", "fetch", "fetchrow", "fetchval"}:
+            return method
+
+        async def counted(sql: str, *args: Any) -> Any:
+            self._sent.append(sql.split(maxsplit=1)[0] + " " + sql.split()[1])
+            return await method(sql, *args)
+
+        return counted
+
+
+async def _round_trips(
+    store: PostgresStore, patches: Sequence[StatusPatch], monkeypatch: pytest.MonkeyPatch
+) -> list[str]:
+    sent: list[str] = []
+    apply = statuses.apply
+
+    async def counting(c: Any, docs: Any, batch: Sequence[StatusPatch]) -> Any:
+        return await apply(_Counting(c, sent), docs, batch)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(statuses, "apply", counting)
+        results = await store.messages.apply_statuses(patches)
+    assert len(results) == len(patches)
+    return sent
+
+
+def _patches(first: int, count: int, status: MessageStatus) -> list[StatusPatch]:
+    return [
+        StatusPatch(
+            provider="p",
+            provider_message_id=f"pid{n}",
+            change=StatusChange(status=status, at=T0 + timedelta(seconds=n)),
+        )
+        for n in range(first, first + count)
+    ]
+
+
+async def test_a_batch_costs_the_same_few_statements_whatever_its_size(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [f"m{n}" for n in range(60)]
+    async with store.transaction() as tx:
+        tx.add_messages([builders.outbound(i, at=T0) for i in ids])
+    for n, message_id in enumerate(ids):
+        await store.messages.claim(message_id, now=T0)
+        await store.messages.finish(
+            message_id, Sent(provider="p", provider_message_id=f"pid{n}", at=T0)
+        )
+
+    small = await _round_trips(store, _patches(0, 2, MessageStatus.DELIVERED), monkeypatch)
+    # 50 messages delivered, 50 read, 5 statuses for sends not recorded yet
+    large = await _round_trips(
+        store,
+        _patches(2, 50, MessageStatus.DELIVERED)
+        + _patches(2, 50, MessageStatus.READ)
+        + _patches(100, 5, MessageStatus.DELIVERED),
+        monkeypatch,
+    )
+    # the locks, the rows, the updates, the outbox events
+    assert small == [
+        "SELECT pg_advisory_xact_lock(hashtextextended(k,",
+        "SELECT status,",
+        "UPDATE messages",
+        "INSERT INTO",
+    ]
+    # and the stashes
+    assert sorted(large) == sorted([*small, "INSERT INTO"])
+    read = await store.messages.get("m30")
+    assert read is not None
+    assert read.status == MessageStatus.READ
+    assert [e.type for e in await store.outbox.for_message("m30")] == [
+        "message.sent",
+        "message.delivered",
+        "message.read",
+    ]
