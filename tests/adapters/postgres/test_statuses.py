@@ -3,19 +3,18 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 
+from tests.contracts.test_postgres import fresh_postgres
 from waport.domain.status import MessageStatus, StatusChange
 from waport.ports import Sent, StatusPatch
 from waport.testing import builders
 from waport.testing.contracts.support import T0
-from waport_postgres import PostgresStore, open_postgres, statuses
+from waport_postgres import PostgresStore, statuses
 
 pytestmark = pytest.mark.anyio
 
@@ -27,16 +26,9 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def store(postgres_url: str) -> AsyncIterator[PostgresStore]:
-    schema = f"statuses_{os.getpid()}"
-    try:
-        async with open_postgres(postgres_url, schema=schema, min_size=1, max_size=4) as opened:
-            yield opened
-    finally:
-        conn = await asyncpg.connect(postgres_url)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
+    async with fresh_postgres(postgres_url)() as opened:
+        assert isinstance(opened, PostgresStore)
+        yield opened
 
 
 class _Counting:
