@@ -88,21 +88,9 @@ async def _get_message(
     return docs.load(row) if row is not None else None
 
 
-async def _by_provider(
-    c: Conn,
-    docs: _Docs,
-    provider: str,
-    pid: str,
-    direction: str | None = None,
-    *,
-    lock: bool = False,
-) -> MessageRecord | None:
-    if direction is None:
-        row = await c.fetchrow(SQL.by_provider_any, provider, pid)
-    else:
-        row = await c.fetchrow(
-            SQL.by_provider + (" FOR UPDATE" if lock else ""), provider, pid, direction
-        )
+async def _by_provider(c: Conn, docs: _Docs, provider: str, pid: str) -> MessageRecord | None:
+    """The message with a provider id, outbound first (``find_by_provider_id``)."""
+    row = await c.fetchrow(SQL.by_provider_any, provider, pid)
     return docs.load(row) if row is not None else None
 
 
@@ -193,9 +181,17 @@ async def fill_modes(c: Conn) -> int:
     return done
 
 
+def _lock_key(provider: str, pid: str) -> str:
+    """What a provider id's advisory lock is taken on (``_provider_lock``, and a status
+    batch's locks in ``waport_postgres.statuses``)."""
+    return f"{provider}:{pid}"
+
+
 async def _provider_lock(c: Conn, provider: str, pid: str) -> None:
     """Serialises stashing a status with recording the send that owns its provider id."""
-    await c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{provider}:{pid}")
+    await c.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _lock_key(provider, pid)
+    )
 
 
 _EVENT_COLUMNS = "doc, state, due_us, leased_us, attempts, last_error"

@@ -22,7 +22,7 @@ from waport.domain.lifecycle import PatchAction
 from waport.domain.records import Direction, MessageRecord
 from waport.domain.status import StatusChange
 from waport.ports import StatusPatch, StatusResult
-from waport_postgres.rows import SQL, Conn, _Docs, _refund, _window_args
+from waport_postgres.rows import SQL, Conn, _Docs, _lock_key, _refund, _window_args
 
 _LOAD: Final = ", ".join(sqlkit.LOAD_COLUMNS)
 LOCK_KEYS: Final = (
@@ -110,7 +110,7 @@ async def apply(c: Conn, docs: _Docs, patches: Sequence[StatusPatch]) -> list[St
     in the patches' order; the patches are decided in the order of their provider ids."""
     keys = {key for patch in patches if (key := patch.provider_key) is not None}
     if keys:
-        await c.execute(LOCK_KEYS, sorted(f"{provider}:{pid}" for provider, pid in keys))
+        await c.execute(LOCK_KEYS, sorted(_lock_key(*key) for key in keys))
     rows = _Rows()
     ids = sorted({patch.message_id for patch in patches if patch.message_id})
     for row in await c.fetch(BY_IDS, ids) if ids else []:
