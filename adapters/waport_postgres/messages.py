@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Final
+from typing import Final, NamedTuple
+
+import asyncpg
+import attrs
 
 from waport import codec, erasesql, sqlkit, storekit
 from waport.domain import lifecycle
@@ -18,10 +21,12 @@ from waport.domain.records import (
 from waport.domain.status import StatusChange
 from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
 from waport_postgres import statuses
+from waport_postgres.coalesce import CoalescedRead
 from waport_postgres.rows import (
     SENT_TAKING_STASH,
     SQL,
     Conn,
+    _as_store_error,
     _by_provider,
     _enqueue,
     _get_message,
@@ -39,7 +44,36 @@ from waport_postgres.rows import (
 ERASE: Final = erasesql.EraseStatements.for_postgres()
 
 
+class WindowAsk(NamedTuple):
+    """One send's question for ``last_inbound``: its window's latest time."""
+
+    workspace_id: str
+    contact: str
+    sender_id: str | None  # None: any sender's
+    include_templates: bool
+
+
+WINDOWS: Final = (
+    "SELECT (SELECT MAX(w.last_us) FROM windows w"
+    " WHERE w.workspace_id = q.workspace_id AND w.contact = q.contact"
+    " AND (q.sender_id IS NULL OR w.sender_id = q.sender_id)"
+    " AND (w.kind = 'inbound' OR (q.templates AND w.kind = 'template'))) AS last"
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[]) WITH ORDINALITY"
+    " AS q(workspace_id, contact, sender_id, templates, i) ORDER BY q.i"
+)
+"""Many sends' windows in one statement (``CoalescedRead``), in the order asked."""
+
+
+async def read_windows(c: Conn, asks: Sequence[WindowAsk]) -> list[int | None]:
+    """The latest time (µs) of each ask's window, or None where it has none."""
+    rows = await c.fetch(WINDOWS, *(list(column) for column in zip(*asks, strict=True)))
+    return [row["last"] for row in rows]
+
+
+@attrs.define
 class _Messages(_Part):
+    _windows: CoalescedRead[WindowAsk, int | None]
+
     async def get(self, message_id: str) -> MessageRecord | None:
         rows = await self._fetch(SQL.get_message, message_id)
         return self._docs.load(rows[0]) if rows else None
@@ -62,16 +96,11 @@ class _Messages(_Part):
         *,
         include_templates: bool = False,
     ) -> datetime | None:
-        kinds = ["inbound", "template"] if include_templates else ["inbound"]
-        rows = await self._fetch(
-            "SELECT MAX(last_us) AS last FROM windows WHERE workspace_id = $1 AND contact = $2"
-            " AND ($3::text IS NULL OR sender_id = $3) AND kind = ANY($4::text[])",
-            workspace_id,
-            str(contact),
-            sender_id,
-            kinds,
-        )
-        last = rows[0]["last"] if rows else None
+        ask = WindowAsk(workspace_id, str(contact), sender_id, include_templates)
+        try:
+            last = await self._windows.get(ask)
+        except (asyncpg.PostgresError, OSError) as exc:
+            raise _as_store_error(exc) from exc
         return from_us(last) if last is not None else None
 
     async def count_initiated(self, workspace_id: str, since: datetime) -> int:

@@ -38,9 +38,10 @@ from waport import codec, storekit
 from waport.domain import lifecycle
 from waport.domain.errors import ErrorCode, WaportError
 from waport_postgres import pool as guarded
+from waport_postgres.coalesce import CoalescedRead
 from waport_postgres.group import GroupCommit
 from waport_postgres.media import PostgresMediaStore, move_inline_media
-from waport_postgres.messages import _Messages
+from waport_postgres.messages import WindowAsk, _Messages, read_windows
 from waport_postgres.parts import (
     _ApiKeys,
     _Contacts,
@@ -121,6 +122,8 @@ class PostgresStore:
     _docs: _Docs = attrs.field(init=False, factory=_Docs)
     group: GroupCommit = attrs.field(init=False)
     """Writes of messages, idempotency records and the rest, committed together."""
+    windows: CoalescedRead[WindowAsk, int | None] = attrs.field(init=False)
+    """Sends' window reads, asked together (``last_inbound``)."""
     buckets: GroupCommit = attrs.field(init=False)
     """Rate-limit hits, committed together apart from the rest: every request of a key
     updates that key's one row, and a batch of other writes holding that row's lock
@@ -129,7 +132,8 @@ class PostgresStore:
     def __attrs_post_init__(self) -> None:
         self.group, self.buckets = GroupCommit(self.pool), GroupCommit(self.pool, writers=1)
         parts = (self.pool, self._docs, self.group)
-        self.messages = _Messages(*parts)
+        self.windows = CoalescedRead(self.pool, read_windows)
+        self.messages = _Messages(*parts, self.windows)
         self.idempotency = _Idempotency(*parts)
         self.rate_limits = _RateLimits(self.pool, self._docs, self.buckets)
         self.api_keys = _ApiKeys(*parts)
@@ -202,5 +206,6 @@ async def open_postgres(
         finally:
             await store.group.close()
             await store.buckets.close()
+            await store.windows.close()
     finally:
         await pool.close()
