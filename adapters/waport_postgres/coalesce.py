@@ -1,17 +1,20 @@
-"""Coalesced reads for PostgreSQL: concurrent point reads of one kind answered by one
-statement, so many sends share one round trip (and one transaction) instead of paying
-one each.
+"""Coalesced calls for PostgreSQL: concurrent calls of one kind answered by one batch,
+so many sends share its round trips instead of paying their own.
 
-Every send reads its customer-service window before it is accepted: one row by its
-key, on its own a statement, a round trip and a commit (PostgreSQL counts a read-only
-autocommit statement as a transaction). Under load, dozens of sends ask at once; a
-``CoalescedRead`` queues their keys and asks for all of them in one statement (an
-``unnest`` of the keys joined to the table), then answers each caller its own row.
+Every send reads its customer-service window before it is accepted, and hits two
+rate-limit buckets (the API key's and the recipient's pair rate). On its own each is
+a statement and a round trip, and the window read a transaction too (PostgreSQL counts
+a read-only autocommit statement as one). Under load, dozens of sends ask at once; a
+``Coalesced`` queues their keys while a batch is under way and hands the next batch all
+of them at once (an ``unnest`` of the keys in one statement), then answers each caller
+its own answer.
 
-The read is what a lone statement would have read: committed state at the moment the
-statement runs, which is after the caller asked. A batch that fails (the database
-went away) answers every caller its error; a read has no effects, so there is nothing
-to run again alone. A caller that gives up leaves its key in the batch, unanswered.
+A batch runs on a connection of its own, in a transaction when it writes. What it
+reads is committed state at the moment it runs, which is after its callers asked, as a
+lone statement's would be. A batch that fails answers every caller its error, except
+that one broken to end a deadlock with another process (``retry``) runs again. A
+caller that gives up leaves its key in the batch, unanswered: for a write, the batch
+still does its work, as a lone statement already sent would.
 """
 
 from __future__ import annotations
@@ -28,36 +31,43 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 BATCH_MAX: Final = 512
-"""The most keys one statement asks for."""
-READERS: Final = 2
-"""Statements under way at once: while one waits for its answer, the next is gathered."""
+"""The most keys one batch takes."""
+RUNNERS: Final = 2
+"""Batches under way at once: while one waits for its answer, the next is gathered."""
+RETRIES: Final = 5
+"""Runs of a batch broken by ``retry`` errors before its callers hear the last one."""
 
 
 @attrs.define
-class CoalescedRead(Generic[K, V]):
+class Coalesced(Generic[K, V]):
     pool: GuardedPool
-    read: Callable[[Any, Sequence[K]], Awaitable[Sequence[V]]]
-    """``read(connection, keys)``: each key's answer, in the order of ``keys``."""
-    readers: int = READERS
+    batch: Callable[[Any, Sequence[K]], Awaitable[Sequence[V]]]
+    """``batch(connection, keys)``: each key's answer, in the order of ``keys``."""
+    transaction: bool = False
+    """Run each batch in a transaction (it writes)."""
+    retry: tuple[type[BaseException], ...] = ()
+    """Errors after which a batch runs again (a deadlock or serialization failure that
+    PostgreSQL broke; the batch's transaction was rolled back)."""
+    runners: int = RUNNERS
     batch_max: int = BATCH_MAX
-    statements: int = 0
-    """Batches read: what the benchmark divides by the reads asked for."""
+    batches: int = 0
+    """Batches answered: what the benchmark divides by the calls."""
     _queue: list[tuple[K, asyncio.Future[V]]] = attrs.Factory(list)
     _running: set[asyncio.Task[None]] = attrs.Factory(set)
 
     async def get(self, key: K) -> V:
-        """``key``'s answer, read with the other keys asked for meanwhile."""
+        """``key``'s answer, from one batch with the other keys asked for meanwhile."""
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         self._queue.append((key, future))
-        # a reader not done yet checks the queue again before it ends (no await between
+        # a runner not done yet checks the queue again before it ends (no await between
         # that check and its end)
         self._running = {t for t in self._running if not t.done()}
-        if len(self._running) < self.readers:
+        if len(self._running) < self.runners:
             self._running.add(asyncio.get_running_loop().create_task(self._serve()))
         return await future
 
     async def close(self) -> None:
-        """Wait for the readers to answer what is queued."""
+        """Wait for the runners to answer what is queued."""
         while live := [t for t in self._running if not t.done()]:
             await asyncio.gather(*live, return_exceptions=True)
         self._running.clear()
@@ -66,22 +76,33 @@ class CoalescedRead(Generic[K, V]):
         while self._queue:
             batch = self._queue[: self.batch_max]
             del self._queue[: self.batch_max]
-            await self._batch(batch)
+            await self._answer(batch)
 
-    async def _batch(self, batch: list[tuple[K, asyncio.Future[V]]]) -> None:
-        try:
-            async with self.pool.acquire() as c:
-                answers = await self.read(c, [key for key, _ in batch])
-        except Exception as exc:
-            _fail(batch, exc)
-            return
+    async def _answer(self, batch: list[tuple[K, asyncio.Future[V]]]) -> None:
+        keys = [key for key, _ in batch]
+        for attempt in range(RETRIES):
+            try:
+                answers = await self._run(keys)
+                break
+            except Exception as exc:
+                if isinstance(exc, self.retry) and attempt < RETRIES - 1:
+                    continue
+                _fail(batch, exc)
+                return
         if len(answers) != len(batch):
-            _fail(batch, RuntimeError(f"{len(batch)} keys were read as {len(answers)} answers"))
+            _fail(batch, RuntimeError(f"{len(batch)} keys were answered {len(answers)} times"))
             return
-        self.statements += 1
+        self.batches += 1
         for (_, future), answer in zip(batch, answers, strict=True):
             if not future.done():  # its caller gave up
                 future.set_result(answer)
+
+    async def _run(self, keys: Sequence[K]) -> Sequence[V]:
+        async with self.pool.acquire() as c:
+            if not self.transaction:
+                return await self.batch(c, keys)
+            async with c.transaction():
+                return await self.batch(c, keys)
 
 
 def _fail(batch: list[tuple[Any, asyncio.Future[Any]]], error: BaseException) -> None:

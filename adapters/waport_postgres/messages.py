@@ -21,7 +21,7 @@ from waport.domain.records import (
 from waport.domain.status import StatusChange
 from waport.ports import AttemptOutcome, Sent, StatusPatch, StatusResult
 from waport_postgres import statuses
-from waport_postgres.coalesce import CoalescedRead
+from waport_postgres.coalesce import Coalesced
 from waport_postgres.rows import (
     SENT_TAKING_STASH,
     SQL,
@@ -61,7 +61,7 @@ WINDOWS: Final = (
     " FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[]) WITH ORDINALITY"
     " AS q(workspace_id, contact, sender_id, templates, i) ORDER BY q.i"
 )
-"""Many sends' windows in one statement (``CoalescedRead``), in the order asked."""
+"""Many sends' windows in one statement (``Coalesced``), in the order asked."""
 
 
 async def read_windows(c: Conn, asks: Sequence[WindowAsk]) -> list[int | None]:
@@ -72,7 +72,7 @@ async def read_windows(c: Conn, asks: Sequence[WindowAsk]) -> list[int | None]:
 
 @attrs.define
 class _Messages(_Part):
-    _windows: CoalescedRead[WindowAsk, int | None]
+    _windows: Coalesced[WindowAsk, int | None]
 
     async def get(self, message_id: str) -> MessageRecord | None:
         rows = await self._fetch(SQL.get_message, message_id)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
+import asyncpg
 import attrs
 
 from waport import codec, ledgersql, sqlkit, storekit
@@ -26,15 +26,16 @@ from waport.domain.records import (
     Workspace,
 )
 from waport.domain.templates import TemplateSpec
+from waport_postgres.buckets import Hit
+from waport_postgres.coalesce import Coalesced
 from waport_postgres.rows import (
     _EVENT_COLUMNS,
     LEDGER,
-    RETRIES,
     Conn,
+    _as_store_error,
     _enqueue,
     _load_event,
     _Part,
-    from_us,
     us,
 )
 
@@ -70,44 +71,24 @@ class _Idempotency(_Part):
         return int(status.split()[-1])
 
 
+@attrs.define
 class _RateLimits(_Part):
     """GCRA buckets in a table, so every process enforces the same limit. One bucket is
-    one timestamp (TAT); a hit is one atomic upsert that moves it only when the request
-    fits, so concurrent processes never over-admit. The decision itself is the domain's
-    ``gcra``, computed from the TAT the database saw."""
+    one timestamp (TAT). Concurrent hits of a process go together
+    (``waport_postgres.buckets``): their buckets locked, the domain's ``gcra`` deciding
+    each in turn, the moved ones written; so concurrent processes never over-admit."""
+
+    _hits: Coalesced[Hit, RateDecision]
 
     async def hit(self, key: str, rate: RateLimit, *, now: datetime, cost: int = 1) -> RateDecision:
-        step = rate.interval * cost
-        if step > rate.interval * rate.capacity:  # never fits, whatever the bucket holds
+        if (
+            rate.interval * cost > rate.interval * rate.capacity
+        ):  # never fits, whatever the bucket holds
             return gcra(None, now, rate, cost=cost)
-        at, step_us = us(now), step // timedelta(microseconds=1)
-        tolerance_us = (rate.interval * rate.capacity) // timedelta(microseconds=1)
-
-        async def admit(c: Conn) -> list[Any]:
-            return list(
-                await c.fetch(
-                    "INSERT INTO rate_limits AS r (key, tat_us)"
-                    " VALUES ($1, $2::bigint + $3::bigint)"
-                    " ON CONFLICT (key) DO UPDATE SET tat_us = GREATEST(r.tat_us, $2) + $3"
-                    " WHERE GREATEST(r.tat_us, $2) + $3 <= $2 + $4::bigint RETURNING tat_us",
-                    key,
-                    at,
-                    step_us,
-                    tolerance_us,
-                )
-            )
-
-        for _ in range(RETRIES):
-            rows = await self._write(admit)
-            if rows:  # admitted: the TAT before this hit was the new one less its step
-                return gcra(from_us(rows[0]["tat_us"] - step_us), now, rate, cost=cost)
-            tat = await self._fetch("SELECT tat_us FROM rate_limits WHERE key = $1", key)
-            if tat:
-                decision = gcra(from_us(tat[0]["tat_us"]), now, rate, cost=cost)
-                if not decision.allowed:
-                    return decision
-            # the bucket drained or vanished between the two statements: try again
-        return gcra(from_us(at + tolerance_us), now, rate, cost=cost)  # pragma: no cover
+        try:
+            return await self._hits.get(Hit(key, rate, now, cost))
+        except (asyncpg.PostgresError, OSError) as exc:
+            raise _as_store_error(exc) from exc
 
     async def purge(self, now: datetime) -> int:
         status = await self._exec("DELETE FROM rate_limits WHERE tat_us <= $1", us(now))

@@ -27,6 +27,9 @@ from_us = storekit.from_us
 Conn = Any  # an asyncpg connection (asyncpg ships no type stubs)
 T = TypeVar("T")
 RETRIES = 5
+DEADLOCKED: Final = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+"""What PostgreSQL aborts a transaction with to break a deadlock between processes: the
+work is run again (``RETRIES`` times in all)."""
 """How often a transaction that lost a deadlock or a serialisation race is retried."""
 
 
@@ -229,7 +232,7 @@ class _Part:
         for attempt in range(RETRIES):
             try:
                 return await self._group.run(fn)
-            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            except DEADLOCKED:
                 if attempt == RETRIES - 1:
                     raise
             except (asyncpg.PostgresError, OSError) as exc:

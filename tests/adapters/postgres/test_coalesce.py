@@ -1,22 +1,25 @@
-"""Coalesced reads on PostgreSQL (``waport_postgres.coalesce``): concurrent sends' window
-reads share one statement, each caller hears its own row, and a failed or abandoned
-read fails or abandons nothing else."""
+"""Coalesced calls on PostgreSQL (``waport_postgres.coalesce``): concurrent sends' window
+reads share one statement and their rate-limit hits one batch, each caller hears its
+own answer, and a failed or abandoned call fails or abandons nothing else."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.contracts.test_postgres import fresh_postgres
+from waport.domain.ratelimit import RateLimit, gcra
 from waport.domain.recipients import parse_recipient
 from waport.testing.contracts.support import T0
-from waport_postgres import PostgresStore
-from waport_postgres.coalesce import CoalescedRead
-from waport_postgres.rows import from_us, us
+from waport_postgres import PostgresStore, open_postgres
+from waport_postgres.coalesce import Coalesced
+from waport_postgres.rows import DEADLOCKED, from_us, us
 
 pytestmark = pytest.mark.anyio
 
@@ -74,7 +77,7 @@ async def test_concurrent_window_reads_share_a_statement_and_each_hears_its_own(
         for sender in ("s1", None)
         for templates in (False, True)
     ]
-    before = store.windows.statements
+    before = store.windows.batches
     answers = await asyncio.gather(
         *(
             store.messages.last_inbound(
@@ -88,7 +91,7 @@ async def test_concurrent_window_reads_share_a_statement_and_each_hears_its_own(
     assert any(at is None for at in wanted)
     assert any(at is not None for at in wanted)
     # 240 reads, at most one statement per reader under way
-    assert 1 <= store.windows.statements - before <= 2
+    assert 1 <= store.windows.batches - before <= 2
     # another workspace's windows are not this one's
     assert await store.messages.last_inbound("other", parse_recipient(_contact(1)), None) is None
 
@@ -109,11 +112,11 @@ async def test_a_failed_batch_answers_every_caller_its_error_and_the_next_one_re
             await c.fetch("SELECT 1 / 0")  # the database refuses: division by zero
         return await _doubled(c, keys)
 
-    reads: CoalescedRead[int, int] = CoalescedRead(store.pool, read)
+    reads: Coalesced[int, int] = Coalesced(store.pool, read)
     failed = await asyncio.gather(*(reads.get(n) for n in range(10)), return_exceptions=True)
     assert all(type(error).__name__ == "DivisionByZeroError" for error in failed)
     assert await asyncio.gather(*(reads.get(n) for n in range(10))) == [n * 2 for n in range(10)]
-    assert reads.statements == 1
+    assert reads.batches == 1
     await reads.close()
 
 
@@ -123,10 +126,10 @@ async def test_a_read_answering_the_wrong_number_of_rows_fails_its_callers(
     async def short(c: Any, keys: Sequence[int]) -> list[int]:
         return (await _doubled(c, keys))[1:]
 
-    reads: CoalescedRead[int, int] = CoalescedRead(store.pool, short)
+    reads: Coalesced[int, int] = Coalesced(store.pool, short)
     failed = await asyncio.gather(*(reads.get(n) for n in range(3)), return_exceptions=True)
     assert all(isinstance(error, RuntimeError) for error in failed)
-    assert "3 keys were read as 2 answers" in str(failed[0])
+    assert "3 keys were answered 2 times" in str(failed[0])
     await reads.close()
 
 
@@ -138,7 +141,7 @@ async def test_a_caller_that_gives_up_leaves_the_others_answered(store: Postgres
         await release.wait()
         return await _doubled(c, keys)
 
-    reads: CoalescedRead[int, int] = CoalescedRead(store.pool, slow, readers=1)
+    reads: Coalesced[int, int] = Coalesced(store.pool, slow, runners=1)
     tasks = [asyncio.create_task(reads.get(n)) for n in range(5)]
     await started.wait()
     tasks[2].cancel()
@@ -147,3 +150,76 @@ async def test_a_caller_that_gives_up_leaves_the_others_answered(store: Postgres
     assert isinstance(done[2], asyncio.CancelledError)
     assert [done[n] for n in (0, 1, 3, 4)] == [0, 2, 6, 8]
     await reads.close()
+
+
+async def test_concurrent_hits_are_decided_together_as_gcra_one_by_one(
+    store: PostgresStore,
+) -> None:
+    rate = RateLimit(10, timedelta(minutes=1))
+    first = await store.rate_limits.hit("warm", rate, now=T0)  # a bucket there before
+    assert first.allowed
+    keys = [("warm", "cold", "cost")[n % 3] for n in range(45)]
+    costs = [3 if key == "cost" else 1 for key in keys]
+    before = store.hits.batches
+    decisions = await asyncio.gather(
+        *(
+            store.rate_limits.hit(key, rate, now=T0 + timedelta(seconds=1), cost=cost)
+            for key, cost in zip(keys, costs, strict=True)
+        )
+    )
+    # the same hits one by one, in the order they were asked
+    tats: dict[str, datetime | None] = {"warm": first.tat, "cold": None, "cost": None}
+    wanted = []
+    for key, cost in zip(keys, costs, strict=True):
+        decision = gcra(tats[key], T0 + timedelta(seconds=1), rate, cost=cost)
+        if decision.allowed:
+            tats[key] = decision.tat
+        wanted.append(decision)
+    assert decisions == wanted
+    assert [d.allowed for d in decisions].count(True) == 9 + 10 + 3  # warm had one already
+    assert 1 <= store.hits.batches - before <= 2
+    async with store.pool.acquire() as c:
+        stored = dict(await c.fetch("SELECT key, tat_us FROM rate_limits"))
+    assert stored == {key: us(tat) for key, tat in tats.items() if tat is not None}
+
+
+async def test_hits_from_two_processes_never_over_admit(postgres_url: str) -> None:
+    schema = f"hits_{os.getpid()}"
+    rate = RateLimit(7, timedelta(minutes=1))
+    try:
+        async with (
+            open_postgres(postgres_url, schema=schema, min_size=1, max_size=4) as one,
+            open_postgres(postgres_url, schema=schema, min_size=1, max_size=4) as other,
+        ):
+            decisions = await asyncio.gather(
+                *((one, other)[n % 2].rate_limits.hit(f"k{n % 3}", rate, now=T0) for n in range(90))
+            )
+    finally:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+    for key in range(3):
+        allowed = [d.allowed for n, d in enumerate(decisions) if n % 3 == key]
+        assert allowed.count(True) == 7
+
+
+async def test_a_batch_broken_by_a_deadlock_runs_again(store: PostgresStore) -> None:
+    runs = 0
+
+    async def deadlocking_once(c: Any, keys: Sequence[int]) -> list[int]:
+        nonlocal runs
+        runs += 1
+        await c.execute("CREATE TEMP TABLE IF NOT EXISTS written (k INTEGER)")
+        await c.executemany("INSERT INTO written (k) VALUES ($1)", [(k,) for k in keys])
+        if runs == 1:
+            raise asyncpg.DeadlockDetectedError("deadlock detected")
+        return await _doubled(c, keys)
+
+    hits: Coalesced[int, int] = Coalesced(
+        store.pool, deadlocking_once, transaction=True, retry=DEADLOCKED, runners=1
+    )
+    assert await asyncio.gather(*(hits.get(n) for n in range(4))) == [0, 2, 4, 6]
+    assert runs == 2
+    await hits.close()
