@@ -27,6 +27,7 @@ import attrs
 
 from waport_postgres.pool import GuardedPool
 
+J = TypeVar("J")
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -38,8 +39,42 @@ RETRIES: Final = 5
 """Runs of a batch broken by ``retry`` errors before its callers hear the last one."""
 
 
+class Batching(Generic[J]):
+    """What group commit and coalesced calls share: jobs queued while a batch is under
+    way go together in the next one, with at most ``runners`` batches under way.
+    A subclass declares the fields and answers a batch (``_answer``)."""
+
+    runners: int
+    batch_max: int
+    _queue: list[J]
+    _running: set[asyncio.Task[None]]
+
+    def _enqueue(self, job: J) -> None:
+        self._queue.append(job)
+        # a runner not done yet checks the queue again before it ends (no await between
+        # that check and its end); one that is done is only waiting for its callback
+        self._running = {t for t in self._running if not t.done()}
+        if len(self._running) < self.runners:
+            self._running.add(asyncio.get_running_loop().create_task(self._serve()))
+
+    async def close(self) -> None:
+        """Wait for the runners to finish what is queued."""
+        while live := [t for t in self._running if not t.done()]:
+            await asyncio.gather(*live, return_exceptions=True)
+        self._running.clear()
+
+    async def _serve(self) -> None:
+        while self._queue:
+            batch = self._queue[: self.batch_max]
+            del self._queue[: self.batch_max]
+            await self._answer(batch)
+
+    async def _answer(self, batch: list[J]) -> None:
+        raise NotImplementedError
+
+
 @attrs.define
-class Coalesced(Generic[K, V]):
+class Coalesced(Batching[tuple[K, "asyncio.Future[V]"]], Generic[K, V]):
     pool: GuardedPool
     batch: Callable[[Any, Sequence[K]], Awaitable[Sequence[V]]]
     """``batch(connection, keys)``: each key's answer, in the order of ``keys``."""
@@ -58,25 +93,8 @@ class Coalesced(Generic[K, V]):
     async def get(self, key: K) -> V:
         """``key``'s answer, from one batch with the other keys asked for meanwhile."""
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
-        self._queue.append((key, future))
-        # a runner not done yet checks the queue again before it ends (no await between
-        # that check and its end)
-        self._running = {t for t in self._running if not t.done()}
-        if len(self._running) < self.runners:
-            self._running.add(asyncio.get_running_loop().create_task(self._serve()))
+        self._enqueue((key, future))
         return await future
-
-    async def close(self) -> None:
-        """Wait for the runners to answer what is queued."""
-        while live := [t for t in self._running if not t.done()]:
-            await asyncio.gather(*live, return_exceptions=True)
-        self._running.clear()
-
-    async def _serve(self) -> None:
-        while self._queue:
-            batch = self._queue[: self.batch_max]
-            del self._queue[: self.batch_max]
-            await self._answer(batch)
 
     async def _answer(self, batch: list[tuple[K, asyncio.Future[V]]]) -> None:
         keys = [key for key, _ in batch]

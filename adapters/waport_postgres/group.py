@@ -29,6 +29,7 @@ from typing import Any, Final, Generic, TypeVar
 import attrs
 
 from waport.domain.errors import WaportError
+from waport_postgres.coalesce import Batching
 from waport_postgres.pool import LOST, GuardedPool
 
 T = TypeVar("T")
@@ -54,9 +55,9 @@ class _Job(Generic[T]):
 
 
 @attrs.define
-class GroupCommit:
+class GroupCommit(Batching[_Job[Any]]):
     pool: GuardedPool
-    writers: int = WRITERS
+    runners: int = WRITERS
     batch_max: int = BATCH_MAX
     commits: int = 0
     """Transactions committed (a batch or a writer rerun alone): what the benchmark
@@ -68,27 +69,10 @@ class GroupCommit:
         """``fn(connection)`` inside a transaction shared with other writers; its result
         once that transaction has committed."""
         job: _Job[T] = _Job(fn, asyncio.get_running_loop().create_future())
-        self._queue.append(job)
-        # a writer not done yet checks the queue again before it ends (no await between
-        # that check and its end); one that is done is only waiting for its callback
-        self._running = {t for t in self._running if not t.done()}
-        if len(self._running) < self.writers:
-            self._running.add(asyncio.get_running_loop().create_task(self._write()))
+        self._enqueue(job)
         return await job.future
 
-    async def close(self) -> None:
-        """Wait for the writers to finish what is queued."""
-        while live := [t for t in self._running if not t.done()]:
-            await asyncio.gather(*live, return_exceptions=True)
-        self._running.clear()
-
-    async def _write(self) -> None:
-        while self._queue:
-            batch = self._queue[: self.batch_max]
-            del self._queue[: self.batch_max]
-            await self._batch(batch)
-
-    async def _batch(self, batch: list[_Job[Any]]) -> None:
+    async def _answer(self, batch: list[_Job[Any]]) -> None:
         try:
             async with self.pool.acquire() as c, c.transaction():
                 results = [await job.fn(c) for job in batch]

@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.e2e.conftest import drop_schema
 from waport import WaportError
 from waport.domain.messages import Media, MediaStored
 from waport.domain.records import Workspace
@@ -36,11 +37,7 @@ def fresh_postgres(url: str) -> Callable[[], AbstractAsyncContextManager[Store]]
             async with open_postgres(url, schema=schema, min_size=1, max_size=8) as store:
                 yield store
         finally:
-            conn = await asyncpg.connect(url)
-            try:
-                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            finally:
-                await conn.close()
+            await drop_schema(url, schema)
 
     return open_one
 

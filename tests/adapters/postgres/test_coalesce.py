@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 
-from tests.contracts.test_postgres import fresh_postgres
+from tests.e2e.conftest import drop_schema
 from waport.domain.ratelimit import RateLimit, gcra
 from waport.domain.recipients import parse_recipient
 from waport.testing.contracts.support import T0
@@ -22,18 +22,6 @@ from waport_postgres.coalesce import Coalesced
 from waport_postgres.rows import DEADLOCKED, from_us, us
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # asyncpg
-
-
-@pytest.fixture
-async def store(postgres_url: str) -> AsyncIterator[PostgresStore]:
-    async with fresh_postgres(postgres_url)() as opened:
-        assert isinstance(opened, PostgresStore)
-        yield opened
 
 
 def _contact(n: int) -> str:
@@ -195,11 +183,7 @@ async def test_hits_from_two_processes_never_over_admit(postgres_url: str) -> No
                 *((one, other)[n % 2].rate_limits.hit(f"k{n % 3}", rate, now=T0) for n in range(90))
             )
     finally:
-        conn = await asyncpg.connect(postgres_url)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
+        await drop_schema(postgres_url, schema)
     for key in range(3):
         allowed = [d.allowed for n, d in enumerate(decisions) if n % 3 == key]
         assert allowed.count(True) == 7

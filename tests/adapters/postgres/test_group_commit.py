@@ -19,11 +19,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # asyncpg
-
-
-@pytest.fixture
 async def group(postgres_url: str) -> AsyncIterator[tuple[GroupCommit, str]]:
     table = f"group_commit_{os.getpid()}"
     pool = await guarded.create(postgres_url, min_size=1, max_size=4, settings=None)
@@ -109,7 +104,7 @@ async def test_a_caller_that_gives_up_leaves_the_others_and_its_work_stands(
 async def test_one_writer_after_another_each_gets_a_batch(postgres_url: str) -> None:
     """A caller arriving just after a writer ended (its end not yet noted) still gets one."""
     pool = await guarded.create(postgres_url, min_size=1, max_size=2, settings=None)
-    committer = GroupCommit(pool, writers=1)
+    committer = GroupCommit(pool, runners=1)
 
     async def one(c: asyncpg.Connection) -> int:
         return int(await c.fetchval("SELECT 1"))
@@ -131,7 +126,7 @@ async def test_a_database_gone_mid_batch_answers_every_writer_at_once(
 ) -> None:
     """No writer runs again alone (each would wait out the connect deadline in turn)."""
     committer, table = group
-    committer.writers = 1
+    committer.runners = 1
     calls = {"kept": 0}
 
     async def kept(c: asyncpg.Connection) -> None:
@@ -154,8 +149,8 @@ async def test_two_batches_that_deadlock_both_end_well(group: tuple[GroupCommit,
     committer, table = group
     async with committer.pool.acquire() as c:
         await c.execute(f"INSERT INTO {table} (n) VALUES (1), (2)")  # noqa: S608
-    other = GroupCommit(committer.pool, writers=1)
-    committer.writers = 1
+    other = GroupCommit(committer.pool, runners=1)
+    committer.runners = 1
     holding = {1: asyncio.Event(), 2: asyncio.Event()}
 
     def lock(row: int, then_wait_for: int | None) -> Callable[[asyncpg.Connection], Awaitable[int]]:

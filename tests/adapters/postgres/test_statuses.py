@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from tests.contracts.test_postgres import fresh_postgres
 from waport.domain.status import MessageStatus, StatusChange
 from waport.ports import Sent, StatusPatch
 from waport.testing import builders
@@ -17,18 +16,6 @@ from waport.testing.contracts.support import T0
 from waport_postgres import PostgresStore, statuses
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # asyncpg
-
-
-@pytest.fixture
-async def store(postgres_url: str) -> AsyncIterator[PostgresStore]:
-    async with fresh_postgres(postgres_url)() as opened:
-        assert isinstance(opened, PostgresStore)
-        yield opened
 
 
 class _Counting:
