@@ -81,9 +81,7 @@ class _RateLimits(_Part):
     _hits: Coalesced[Hit, RateDecision]
 
     async def hit(self, key: str, rate: RateLimit, *, now: datetime, cost: int = 1) -> RateDecision:
-        if (
-            rate.interval * cost > rate.interval * rate.capacity
-        ):  # never fits, whatever the bucket holds
+        if cost > rate.capacity:  # never fits, whatever the bucket holds: no bucket made
             return gcra(None, now, rate, cost=cost)
         try:
             return await self._hits.get(Hit(key, rate, now, cost))

@@ -294,6 +294,27 @@ class RecordsContract:
                 tg.start_soon(hit)
         assert allowed.count(True) == 5
 
+    async def test_a_hit_costs_its_units_and_one_above_the_burst_never_fits(
+        self, store: Store
+    ) -> None:
+        rate = RateLimit(4, timedelta(seconds=4))  # one unit a second, bursts of 4
+        never = await store.rate_limits.hit("costly", rate, now=T0, cost=5)
+        assert (never.allowed, never.remaining) == (False, 0)
+        tat, seen = None, []
+        for step, cost in [(0, 3), (0, 2), (0, 1), (1, 2), (3, 4), (3, 2)]:
+            now = T0 + _sec(step)
+            expected = gcra(tat, now, rate, cost=cost)
+            got = await store.rate_limits.hit("costly", rate, now=now, cost=cost)
+            assert (got.allowed, got.remaining, got.retry_after) == (
+                expected.allowed,
+                expected.remaining,
+                expected.retry_after,
+            )
+            if expected.allowed:
+                tat = expected.tat
+            seen.append(got.allowed)
+        assert seen == [True, False, True, False, False, True]
+
 
 class ListingContract:
     """``MessageStore.page``: newest first, filtered, and walked by cursor without a
