@@ -27,10 +27,10 @@ from_us = storekit.from_us
 Conn = Any  # an asyncpg connection (asyncpg ships no type stubs)
 T = TypeVar("T")
 RETRIES = 5
+"""How often a transaction that lost a deadlock or a serialisation race is retried."""
 DEADLOCKED: Final = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 """What PostgreSQL aborts a transaction with to break a deadlock between processes: the
 work is run again (``RETRIES`` times in all)."""
-"""How often a transaction that lost a deadlock or a serialisation race is retried."""
 
 
 # ----------------------------------------------------------------------------- rows

@@ -30,11 +30,9 @@ LOCK_KEYS: Final = (
 )
 """The provider-id locks of ``rows._provider_lock``, taken in the order given (sorted:
 two batches never wait for each other's in a cycle)."""
-BY_IDS: Final = (
-    f"SELECT {_LOAD}, id FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
-)
+BY_IDS: Final = f"SELECT {_LOAD} FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
 BY_KEYS: Final = (
-    f"SELECT {_LOAD}, id FROM messages WHERE direction = 'outbound'"
+    f"SELECT {_LOAD} FROM messages WHERE direction = 'outbound'"
     " AND (provider, provider_message_id) IN"
     " (SELECT p, m FROM unnest($1::text[], $2::text[]) AS u(p, m)) ORDER BY id FOR UPDATE"
 )
@@ -114,14 +112,14 @@ async def apply(c: Conn, docs: _Docs, patches: Sequence[StatusPatch]) -> list[St
     rows = _Rows()
     ids = sorted({patch.message_id for patch in patches if patch.message_id})
     for row in await c.fetch(BY_IDS, ids) if ids else []:
-        rows.add(docs.load(tuple(row)[:-1]))
+        rows.add(docs.load(row))
     wanted = sorted(
         {key for patch in patches if (key := patch.provider_key) and rows.find(patch) is None}
     )
     if wanted:
         found = await c.fetch(BY_KEYS, [p for p, _ in wanted], [m for _, m in wanted])
         for row in found:
-            rows.add(docs.load(tuple(row)[:-1]))
+            rows.add(docs.load(row))
     order = sorted(
         range(len(patches)),
         key=lambda i: (
