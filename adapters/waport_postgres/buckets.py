@@ -20,26 +20,31 @@ from typing import Any, Final, NamedTuple
 from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.storekit import from_us, to_us
 
+_LOCKED: Final = (
+    "SELECT r.key, r.tat_us FROM unnest($1::text[]) AS k(key) CROSS JOIN LATERAL"
+    " (SELECT key, tat_us FROM rate_limits WHERE key = k.key FOR UPDATE) AS r"
+)
+"""Each key's bucket found, locked in the order of the keys. One index lookup a key,
+whatever the planner thinks of the table: ``key = ANY(...)`` was planned as a scan of
+the whole table while the table was young (it grows by a bucket for every new
+recipient, faster than its statistics follow), and a scan took milliseconds while the
+batch held every bucket it had locked."""
 LOCK: Final = (
     "WITH created AS ("
     " INSERT INTO rate_limits (key, tat_us) SELECT k, 0 FROM unnest($1::text[]) AS k ORDER BY k"
     " ON CONFLICT (key) DO NOTHING RETURNING key, tat_us),"
-    " found AS (SELECT key, tat_us FROM rate_limits WHERE key = ANY($1::text[])"
-    " ORDER BY key FOR UPDATE)"
+    f" found AS ({_LOCKED})"
     " SELECT key, tat_us FROM created UNION ALL SELECT key, tat_us FROM found"
 )
 """Each key's bucket, locked: created empty (TAT 0) where there was none. ``found``
 reads the table as it was when the statement began, so it cannot see the rows
 ``created`` adds (this transaction's, locked by their insert)."""
-LOCK_FOUND: Final = (
-    "SELECT key, tat_us FROM rate_limits WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE"
-)
+LOCK_FOUND: Final = _LOCKED
 """Buckets another process created after ``LOCK`` began (its insert waited for theirs,
 then did nothing): visible to the next statement."""
-WRITE: Final = (
-    "UPDATE rate_limits AS r SET tat_us = u.tat_us"
-    " FROM unnest($1::text[], $2::bigint[]) AS u(key, tat_us) WHERE r.key = u.key"
-)
+WRITE: Final = "UPDATE rate_limits SET tat_us = $2 WHERE key = $1"
+"""One bucket's new TAT, by its key (``executemany``: every bucket of a batch in one
+round trip; a join with the batch's keys was planned as a scan of the whole table)."""
 
 
 class Hit(NamedTuple):
@@ -61,7 +66,7 @@ async def hit_all(c: Any, hits: Sequence[Hit]) -> list[RateDecision]:
             tats[hit.key] = moved[hit.key] = to_us(decision.tat)
         decisions.append(decision)
     if moved:
-        await c.execute(WRITE, list(moved), list(moved.values()))
+        await c.executemany(WRITE, list(moved.items()))
     return decisions
 
 

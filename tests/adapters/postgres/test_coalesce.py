@@ -17,7 +17,7 @@ from tests.e2e.conftest import drop_schema
 from waport.domain.ratelimit import RateLimit, gcra
 from waport.domain.recipients import parse_recipient
 from waport.testing.contracts.support import T0
-from waport_postgres import PostgresStore, open_postgres
+from waport_postgres import PostgresStore, buckets, open_postgres
 from waport_postgres.coalesce import Coalesced
 from waport_postgres.rows import DEADLOCKED, from_us, us
 
@@ -169,6 +169,36 @@ async def test_concurrent_hits_are_decided_together_as_gcra_one_by_one(
     async with store.pool.acquire() as c:
         stored = dict(await c.fetch("SELECT key, tat_us FROM rate_limits"))
     assert stored == {key: us(tat) for key, tat in tats.items() if tat is not None}
+
+
+async def test_a_batch_of_hits_looks_its_buckets_up_by_key_on_a_young_table(
+    store: PostgresStore,
+) -> None:
+    """The table grows by a bucket for every new recipient, faster than its statistics
+    follow: a batch's statements must find each bucket by its key, never by reading the
+    whole table (a join with the keys was planned as one, milliseconds a batch)."""
+    async with store.pool.acquire() as c:
+        await c.execute(
+            "INSERT INTO rate_limits (key, tat_us) SELECT 'pair:s:' || n, n"
+            " FROM generate_series(1, 3000) AS n"
+        )
+        keys = sorted(f"pair:s:{n}" for n in range(1, 3000, 150))
+        async with c.transaction():
+            plans = [
+                "\n".join(row[0] for row in await c.fetch(f"EXPLAIN {statement}", *args))
+                for statement, args in (
+                    (buckets.LOCK, (keys,)),
+                    (buckets.LOCK_FOUND, (keys,)),
+                    (buckets.WRITE, (keys[0], 1)),
+                )
+            ]
+    for plan in plans:
+        assert "Index Scan using rate_limits_pkey" in plan, plan
+        assert "Seq Scan on rate_limits" not in plan, plan
+    decisions = await asyncio.gather(
+        *(store.rate_limits.hit(key, RateLimit(10), now=T0) for key in keys)
+    )
+    assert all(d.allowed for d in decisions)
 
 
 async def test_hits_from_two_processes_never_over_admit(postgres_url: str) -> None:
