@@ -110,8 +110,10 @@ def http_sends(sizes: Sizes) -> Figures:
     ):
         procs.load(gw, "--clients", "64", "--seconds", "1", "--offset", "90000000")  # warm up
         cpu = procs.cpu_seconds(gw.pid)
+        mark = _CpuMark.now([gw.pid])
         closed = procs.load(gw, "--clients", "64", "--seconds", str(sizes.http_seconds))
         cpu = procs.cpu_seconds(gw.pid) - cpu
+        split = _CpuMark.now([gw.pid]).per_send(mark, closed["accepted"], "sqlite")
         opened = _open_loop(gw, sizes, offset=50_000_000)
         # the same open loop answered once stored (Prefer: respond-async), then the time
         # the dispatcher needs to send what is still queued when the load stops
@@ -129,7 +131,18 @@ def http_sends(sizes: Sizes) -> Figures:
         default_cpu = procs.cpu_seconds(gw.pid)
         default_gc = procs.load(gw, "--clients", "64", "--seconds", str(sizes.http_seconds))
         default_cpu = procs.cpu_seconds(gw.pid) - default_cpu
-    return {
+    # the same closed loop on the memory store: the gateway with nothing durable, so
+    # what the durable store costs a send, and the most any store work could give back
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        procs.fake_graph() as graph,
+        procs.gateway(Path(folder), graph, max_rps=1_000_000, database="memory:") as gw,
+    ):
+        procs.load(gw, "--clients", "64", "--seconds", "1", "--offset", "90000000")
+        mark = _CpuMark.now([gw.pid])
+        in_memory = procs.load(gw, "--clients", "64", "--seconds", str(sizes.http_seconds))
+        split |= _CpuMark.now([gw.pid]).per_send(mark, in_memory["accepted"], "memory_store")
+    return split | {
         "max_accepted_per_s": closed["accepted_per_second"],
         "max_p50_ms": closed["p50_ms"],
         "max_p99_ms": closed["p99_ms"],
@@ -145,6 +158,10 @@ def http_sends(sizes: Sizes) -> Figures:
         "default_gc_max_accepted_per_s": default_gc["accepted_per_second"],
         "default_gc_max_p99_ms": default_gc["p99_ms"],
         "default_gc_cpu_us_per_send": round(default_cpu / max(1, default_gc["requests"]) * 1e6, 1),
+        "memory_store_max_accepted_per_s": in_memory["accepted_per_second"],
+        "memory_store_vs_sqlite": round(
+            in_memory["accepted_per_second"] / max(closed["accepted_per_second"], 1), 2
+        ),
     }
 
 
@@ -467,12 +484,17 @@ def postgres(sizes: Sizes) -> Figures:
                 tempfile.TemporaryDirectory() as there,  # the SQLite gateway, in the same run
                 procs.gateway(Path(there), graph, max_rps=1_000_000) as sqlite_gw,
             ):
+                procs.load(sqlite_gw, "--clients", "64", "--seconds", "1", "--offset", "90000000")
+                cpu = _CpuMark.now([sqlite_gw.pid])
                 closed = procs.load(
                     sqlite_gw, "--clients", "64", "--seconds", str(sizes.http_seconds)
                 )
+                figures |= _CpuMark.now([sqlite_gw.pid]).per_send(
+                    cpu, closed["accepted"], "sqlite_gateway"
+                )
             figures["sqlite_gateway_accepted_per_s"] = closed["accepted_per_second"]
             for count in (1, 2, 4):
-                figures.update(_processes(sizes, url, graph, count))
+                figures.update(_processes(sizes, url, graph, count, _postmaster(folder)))
         # status batches through the store alone (no gateway), half as many messages
         # as the webhooks scenario's statuses, each delivered and then read
         figures |= asyncio.run(pg_statuses.status_batches(url, sizes.webhook_statuses // 2))
@@ -481,6 +503,13 @@ def postgres(sizes: Sizes) -> Figures:
         shutil.rmtree(folder, ignore_errors=True)
     one, sqlite = figures["processes_1_accepted_per_s"], figures["sqlite_gateway_accepted_per_s"]
     figures["processes_1_vs_sqlite"] = round(float(one) / float(sqlite), 2)
+    # what the ratio would be if the machine's CPU alone set both rates (every process
+    # of the run shares its cores): SQLite's CPU a send over PostgreSQL's
+    figures["processes_1_vs_sqlite_by_machine_cpu"] = round(
+        figures["sqlite_gateway_machine_cpu_us_per_send"]
+        / max(figures["processes_1_machine_cpu_us_per_send"], 1),
+        2,
+    )
     return figures
 
 
@@ -508,7 +537,50 @@ def _commits(url: str) -> tuple[int, int]:
     return asyncio.run(read())
 
 
-def _processes(sizes: Sizes, url: str, graph: str, count: int) -> Figures:
+@attrs.frozen
+class _CpuMark:
+    """Where the machine's CPU has gone so far: the gateways, the database server (none
+    for SQLite, which runs inside the gateway) and the machine in all."""
+
+    gateways: float
+    server: float | None
+    machine: float
+    at: float
+
+    @classmethod
+    def now(cls, gateways: list[int], server: int | None = None) -> _CpuMark:
+        return cls(
+            gateways=sum(procs.cpu_seconds(pid) for pid in gateways),
+            server=procs.tree_cpu_seconds(server) if server is not None else None,
+            machine=procs.machine_busy_seconds(),
+            at=time.monotonic(),
+        )
+
+    def per_send(self, since: _CpuMark, sends: int, name: str) -> Figures:
+        """CPU µs a send of each (the machine's: everything that ran, the load
+        generator and the fake Graph API too) and the cores the machine kept busy."""
+        sends = max(sends, 1)
+        server: Figures = {}
+        if self.server is not None and since.server is not None:
+            server[f"{name}_server_cpu_us_per_send"] = round(
+                (self.server - since.server) / sends * 1e6
+            )
+        return server | {
+            f"{name}_gateway_cpu_us_per_send": round(
+                (self.gateways - since.gateways) / sends * 1e6
+            ),
+            f"{name}_machine_cpu_us_per_send": round((self.machine - since.machine) / sends * 1e6),
+            f"{name}_machine_busy_cores": round(
+                (self.machine - since.machine) / max(self.at - since.at, 1e-9), 2
+            ),
+        }
+
+
+def _postmaster(folder: Path) -> int:
+    return int((folder / "data" / "postmaster.pid").read_text().split()[0])
+
+
+def _processes(sizes: Sizes, url: str, graph: str, count: int, server: int) -> Figures:
     schema = f"bench{count}_{os.getpid()}"
     env = {"WAPORT_POSTGRES_SCHEMA": schema, "WAPORT_POSTGRES_POOL_MAX": "16"}
     with contextlib.ExitStack() as stack:
@@ -542,6 +614,7 @@ def _processes(sizes: Sizes, url: str, graph: str, count: int) -> Figures:
                 )
             )
             before = _commits(url)
+            cpu = _CpuMark.now([gw.pid for gw in gateways], server)
             results = list(
                 pool.map(
                     lambda pair: procs.load(
@@ -555,6 +628,9 @@ def _processes(sizes: Sizes, url: str, graph: str, count: int) -> Figures:
                     ),
                     enumerate(gateways),
                 )
+            )
+            cpu_split = _CpuMark.now([gw.pid for gw in gateways], server).per_send(
+                cpu, sum(r["accepted"] for r in results), f"processes_{count}"
             )
             time.sleep(1.5)  # backends report their counts to the statistics within a second
             after = _commits(url)
@@ -577,15 +653,19 @@ def _processes(sizes: Sizes, url: str, graph: str, count: int) -> Figures:
                     "processes_1_open_1000_accepted_per_s": steady["accepted_per_second"],
                 }
     accepted = sum(r["accepted"] for r in results)
-    return opened | {
-        f"processes_{count}_commits_per_send": round(commits / max(accepted, 1), 3),
-        f"processes_{count}_wal_flushes_per_send": round(flushes / max(accepted, 1), 3),
-        f"processes_{count}_accepted_per_s": round(
-            sum(r["accepted_per_second"] for r in results), 1
-        ),
-        f"processes_{count}_p99_ms": max(r["p99_ms"] for r in results),
-        f"processes_{count}_errors": sum(r["requests"] - r["accepted"] for r in results),
-    }
+    return (
+        opened
+        | cpu_split
+        | {
+            f"processes_{count}_commits_per_send": round(commits / max(accepted, 1), 3),
+            f"processes_{count}_wal_flushes_per_send": round(flushes / max(accepted, 1), 3),
+            f"processes_{count}_accepted_per_s": round(
+                sum(r["accepted_per_second"] for r in results), 1
+            ),
+            f"processes_{count}_p99_ms": max(r["p99_ms"] for r in results),
+            f"processes_{count}_errors": sum(r["requests"] - r["accepted"] for r in results),
+        }
+    )
 
 
 def listing(sizes: Sizes) -> Figures:
