@@ -31,14 +31,16 @@ recipient, faster than its statistics follow), and a scan took milliseconds whil
 batch held every bucket it had locked."""
 LOCK: Final = (
     "WITH created AS ("
-    " INSERT INTO rate_limits (key, tat_us) SELECT k, 0 FROM unnest($1::text[]) AS k ORDER BY k"
+    " INSERT INTO rate_limits (key, tat_us)"
+    " SELECT k, 0 FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i) ORDER BY i"
     " ON CONFLICT (key) DO NOTHING RETURNING key, tat_us),"
     f" found AS ({_LOCKED})"
     " SELECT key, tat_us FROM created UNION ALL SELECT key, tat_us FROM found"
 )
 """Each key's bucket, locked: created empty (TAT 0) where there was none. ``found``
 reads the table as it was when the statement began, so it cannot see the rows
-``created`` adds (this transaction's, locked by their insert)."""
+``created`` adds (this transaction's, locked by their insert). Both go in the order
+of the keys as given (``hit_all`` sorts them), so every process locks in one order."""
 LOCK_FOUND: Final = _LOCKED
 """Buckets another process created after ``LOCK`` began (its insert waited for theirs,
 then did nothing): visible to the next statement."""
