@@ -40,22 +40,25 @@ def free_port() -> int:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process (all its threads) so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command's name (which may hold spaces)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def tree_cpu_seconds(pid: int) -> float:
     """CPU of a process and of its children so far, those still running and those it
     has reaped: a PostgreSQL server's postmaster and its backends. Read twice, the
     difference is what the whole server spent in between, even where a backend ended."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    ticks = sum(int(f) for f in _stat(pid)[11:15])  # utime, stime, cutime, cstime
     for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
         try:
-            child_fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += sum(int(f) for f in _stat(int(child))[11:15])
         except OSError:  # ended meanwhile: counted in cutime at the next read
             continue
-        ticks += sum(int(f) for f in child_fields[11:15])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

@@ -20,7 +20,7 @@ from typing import Any, Final, NamedTuple
 from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.storekit import from_us, to_us
 
-_LOCKED: Final = (
+LOCK_FOUND: Final = (
     "SELECT r.key, r.tat_us FROM unnest($1::text[]) AS k(key) CROSS JOIN LATERAL"
     " (SELECT key, tat_us FROM rate_limits WHERE key = k.key FOR UPDATE) AS r"
 )
@@ -28,22 +28,20 @@ _LOCKED: Final = (
 whatever the planner thinks of the table: ``key = ANY(...)`` was planned as a scan of
 the whole table while the table was young (it grows by a bucket for every new
 recipient, faster than its statistics follow), and a scan took milliseconds while the
-batch held every bucket it had locked."""
+batch held every bucket it had locked. Run alone, it finds the buckets another process
+created after ``LOCK`` began (its insert waited for theirs, then did nothing)."""
 LOCK: Final = (
     "WITH created AS ("
     " INSERT INTO rate_limits (key, tat_us)"
     " SELECT k, 0 FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i) ORDER BY i"
     " ON CONFLICT (key) DO NOTHING RETURNING key, tat_us),"
-    f" found AS ({_LOCKED})"
+    f" found AS ({LOCK_FOUND})"
     " SELECT key, tat_us FROM created UNION ALL SELECT key, tat_us FROM found"
 )
 """Each key's bucket, locked: created empty (TAT 0) where there was none. ``found``
 reads the table as it was when the statement began, so it cannot see the rows
 ``created`` adds (this transaction's, locked by their insert). Both go in the order
 of the keys as given (``hit_all`` sorts them), so every process locks in one order."""
-LOCK_FOUND: Final = _LOCKED
-"""Buckets another process created after ``LOCK`` began (its insert waited for theirs,
-then did nothing): visible to the next statement."""
 WRITE: Final = "UPDATE rate_limits SET tat_us = $2 WHERE key = $1"
 """One bucket's new TAT, by its key (``executemany``: every bucket of a batch in one
 round trip; a join with the batch's keys was planned as a scan of the whole table)."""
