@@ -18,12 +18,18 @@ batch's. A batch that fails because the database went away is not run again (eac
 writer alone would wait out the connect deadline in turn): every writer of that batch
 hears ``STORE_UNAVAILABLE``, as a caller of a lone transaction would, and whether a
 commit that was cut off landed is unknown to them as it would be to that caller.
+
+A writer may name advisory locks it needs held before its work begins (``locks``: a
+sent message's provider id, so that the statuses stashed under it are all seen). A
+batch takes all its writers' locks first, in one statement and in sorted order, where
+each writer took its own lock in a round trip of its own; its writers then find them
+held (an advisory lock is held until the transaction ends).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Final, Generic, TypeVar
 
 import attrs
@@ -38,12 +44,24 @@ BATCH_MAX: Final = 256
 """The most writers one transaction carries."""
 WRITERS: Final = 2
 """Batches written at once: while one waits for its commit, the next is being built."""
+LOCK_KEYS: Final = (
+    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k"
+)
+"""Transaction-level advisory locks on text keys, taken in the order given (sorted:
+two transactions never wait for each other's in a cycle)."""
+
+
+async def lock_keys(c: Any, keys: Collection[str]) -> None:
+    """Hold an advisory lock on each of ``keys`` until the transaction of ``c`` ends."""
+    if keys:
+        await c.execute(LOCK_KEYS, sorted(set(keys)))
 
 
 @attrs.define
 class _Job(Generic[T]):
     fn: Callable[[Any], Awaitable[T]]
     future: asyncio.Future[T]
+    locks: tuple[str, ...]
 
     def settle(self, result: Any = None, error: BaseException | None = None) -> None:
         if self.future.done():  # its caller gave up; the work stands
@@ -65,16 +83,17 @@ class GroupCommit(Batching[_Job[Any]]):
     _queue: list[_Job[Any]] = attrs.Factory(list)
     _running: set[asyncio.Task[None]] = attrs.Factory(set)
 
-    async def run(self, fn: Callable[[Any], Awaitable[T]]) -> T:
-        """``fn(connection)`` inside a transaction shared with other writers; its result
-        once that transaction has committed."""
-        job: _Job[T] = _Job(fn, asyncio.get_running_loop().create_future())
+    async def run(self, fn: Callable[[Any], Awaitable[T]], *, locks: tuple[str, ...] = ()) -> T:
+        """``fn(connection)`` inside a transaction shared with other writers, with the
+        advisory ``locks`` held; its result once that transaction has committed."""
+        job: _Job[T] = _Job(fn, asyncio.get_running_loop().create_future(), locks)
         self._enqueue(job)
         return await job.future
 
     async def _answer(self, batch: list[_Job[Any]]) -> None:
         try:
             async with self.pool.acquire() as c, c.transaction():
+                await lock_keys(c, [key for job in batch for key in job.locks])
                 results = [await job.fn(c) for job in batch]
         except Exception as exc:
             if len(batch) == 1 or _lost(exc):  # alone, or no writer can succeed just now
@@ -91,6 +110,7 @@ class GroupCommit(Batching[_Job[Any]]):
         for job in batch:
             try:
                 async with self.pool.acquire() as c, c.transaction():
+                    await lock_keys(c, job.locks)
                     result = await job.fn(c)
             except Exception as exc:
                 job.settle(error=exc)

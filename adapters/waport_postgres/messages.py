@@ -31,9 +31,9 @@ from waport_postgres.rows import (
     _enqueue,
     _get_message,
     _insert_message,
+    _lock_key,
     _note_window,
     _Part,
-    _provider_lock,
     _refund,
     _save,
     _update_message,
@@ -165,9 +165,8 @@ class _Messages(_Part):
     async def finish(self, message_id: str, outcome: AttemptOutcome) -> MessageRecord:
         async def write(c: Conn) -> MessageRecord:
             stashed: list[StatusChange] = []
-            if isinstance(outcome, Sent):
+            if isinstance(outcome, Sent):  # the provider id's lock is held (``locks``)
                 key = (outcome.provider, outcome.provider_message_id)
-                await _provider_lock(c, *key)
                 row = await c.fetchrow(SENT_TAKING_STASH, *key, message_id)
                 record = self._docs.load(tuple(row)[:-1]) if row is not None else None
                 docs = row["stashed"] if row is not None else []
@@ -179,7 +178,10 @@ class _Messages(_Part):
             after, changes = storekit.finish(record, outcome, stashed)
             return await _save(c, self._docs, before=record, after=after, changes=changes)
 
-        return await self._write(write)
+        locks: tuple[str, ...] = ()
+        if isinstance(outcome, Sent):
+            locks = (_lock_key(outcome.provider, outcome.provider_message_id),)
+        return await self._write(write, locks=locks)
 
     async def due(self, now: datetime, *, limit: int) -> Sequence[MessageRecord]:
         rows = await self._fetch(SQL.due, us(now), us(now), limit)

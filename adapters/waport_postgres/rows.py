@@ -58,8 +58,9 @@ SENT_TAKING_STASH: Final = sqlkit.postgres(
     " FROM messages WHERE id = ? FOR UPDATE"
 )
 """A sent message's row, locked, with the statuses stashed for its provider id taken
-(``take_stash``) in the same round trip. Run after ``_provider_lock``: the statement
-starts once the lock is held, so it sees every stash committed under that lock."""
+(``take_stash``) in the same round trip. Run with the provider id's lock held
+(``_lock_key``), taken by an earlier statement: this one starts once the lock is held,
+so it sees every stash committed under that lock."""
 
 
 UPDATE_NOTING_WINDOW: Final = sqlkit.postgres(
@@ -185,16 +186,10 @@ async def fill_modes(c: Conn) -> int:
 
 
 def _lock_key(provider: str, pid: str) -> str:
-    """What a provider id's advisory lock is taken on (``_provider_lock``, and a status
-    batch's locks in ``waport_postgres.statuses``)."""
+    """What a provider id's advisory lock is taken on (``group.lock_keys``): it
+    serialises stashing a status (``waport_postgres.statuses``) with recording the send
+    that owns the provider id (``finish``)."""
     return f"{provider}:{pid}"
-
-
-async def _provider_lock(c: Conn, provider: str, pid: str) -> None:
-    """Serialises stashing a status with recording the send that owns its provider id."""
-    await c.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _lock_key(provider, pid)
-    )
 
 
 _EVENT_COLUMNS = "doc, state, due_us, leased_us, attempts, last_error"
@@ -226,12 +221,13 @@ class _Part:
     _docs: _Docs
     _group: GroupCommit
 
-    async def _write(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
-        """``fn`` in a transaction shared with concurrent writers (group commit), retried
-        when PostgreSQL aborts it to break a deadlock between processes."""
+    async def _write(self, fn: Callable[[Conn], Awaitable[T]], *, locks: tuple[str, ...] = ()) -> T:
+        """``fn`` in a transaction shared with concurrent writers (group commit), with the
+        advisory ``locks`` held, retried when PostgreSQL aborts it to break a deadlock
+        between processes."""
         for attempt in range(RETRIES):
             try:
-                return await self._group.run(fn)
+                return await self._group.run(fn, locks=locks)
             except DEADLOCKED:
                 if attempt == RETRIES - 1:
                     raise

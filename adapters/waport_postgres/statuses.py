@@ -22,14 +22,10 @@ from waport.domain.lifecycle import PatchAction
 from waport.domain.records import Direction, MessageRecord
 from waport.domain.status import StatusChange
 from waport.ports import StatusPatch, StatusResult
+from waport_postgres.group import lock_keys
 from waport_postgres.rows import SQL, Conn, _Docs, _lock_key, _refund, _window_args
 
 _LOAD: Final = ", ".join(sqlkit.LOAD_COLUMNS)
-LOCK_KEYS: Final = (
-    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k"
-)
-"""The provider-id locks of ``rows._provider_lock``, taken in the order given (sorted:
-two batches never wait for each other's in a cycle)."""
 BY_IDS: Final = f"SELECT {_LOAD} FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
 BY_KEYS: Final = (
     f"SELECT {_LOAD} FROM messages WHERE direction = 'outbound'"
@@ -107,8 +103,7 @@ async def apply(c: Conn, docs: _Docs, patches: Sequence[StatusPatch]) -> list[St
     """``Messages.apply_statuses`` in the open transaction ``c``: one result per patch,
     in the patches' order; the patches are decided in the order of their provider ids."""
     keys = {key for patch in patches if (key := patch.provider_key) is not None}
-    if keys:
-        await c.execute(LOCK_KEYS, sorted(_lock_key(*key) for key in keys))
+    await lock_keys(c, [_lock_key(*key) for key in keys])
     rows = _Rows()
     ids = sorted({patch.message_id for patch in patches if patch.message_id})
     for row in await c.fetch(BY_IDS, ids) if ids else []:

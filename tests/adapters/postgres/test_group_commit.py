@@ -173,3 +173,34 @@ async def test_two_batches_that_deadlock_both_end_well(group: tuple[GroupCommit,
     await other.close()
     assert results == [1, 2, 2, 1]
     assert sorted([committer.commits, other.commits]) == [1, 2]  # one batch, two alone
+
+
+async def test_a_batch_holds_its_writers_locks_before_any_of_them_runs(
+    group: tuple[GroupCommit, str],
+) -> None:
+    """Each writer's advisory locks are held when it begins (taken for the whole batch,
+    in one statement), and released when the batch's transaction ends."""
+    committer, _ = group
+    committer.runners = 1
+    keys = [f"p:lock{n}" for n in range(5)]
+    probe = "SELECT pg_try_advisory_lock(hashtextextended($1, 0))"
+    release = "SELECT pg_advisory_unlock(hashtextextended($1, 0))"
+
+    async def others_can_take(ks: list[str]) -> list[bool]:
+        async with committer.pool.acquire() as other:
+            taken = [bool(await other.fetchval(probe, k)) for k in ks]
+            for k, ok in zip(ks, taken, strict=True):
+                if ok:
+                    await other.fetchval(release, k)
+        return taken
+
+    def write(n: int) -> Callable[[asyncpg.Connection], Awaitable[list[bool]]]:
+        async def check(_: asyncpg.Connection) -> list[bool]:
+            return await others_can_take(keys)  # every writer's lock, its own and later ones'
+
+        return check
+
+    results = await asyncio.gather(*(committer.run(write(n), locks=(keys[n],)) for n in range(5)))
+    assert committer.commits == 1  # all queued before the runner began
+    assert results == [[False] * 5] * 5
+    assert await others_can_take(keys) == [True] * 5
