@@ -24,6 +24,11 @@ sent message's provider id, so that the statuses stashed under it are all seen).
 batch takes all its writers' locks first, in one statement and in sorted order, where
 each writer took its own lock in a round trip of its own; its writers then find them
 held (an advisory lock is held until the transaction ends).
+
+Writers may also share statements (``together``): those of a batch that name the same
+work hand it their items, and it runs once for all of them (the sends' outcomes read
+their rows in one statement, where each read its own). Run again alone after a failed
+batch, the work gets each writer's item by itself.
 """
 
 from __future__ import annotations
@@ -57,9 +62,25 @@ async def lock_keys(c: Any, keys: Collection[str]) -> None:
         await c.execute(LOCK_KEYS, sorted(set(keys)))
 
 
+Work = Callable[[Any, list[Any]], Awaitable[list[Any]]]
+"""``work(connection, items)``: each item's result, in the order of ``items``."""
+
+
+@attrs.frozen(eq=False)
+class _Alone:
+    """A writer's function as ``Work`` of one item (compared by identity: never with
+    another writer's)."""
+
+    fn: Callable[[Any], Awaitable[Any]]
+
+    async def __call__(self, c: Any, items: list[Any]) -> list[Any]:
+        return [await self.fn(c) for _ in items]
+
+
 @attrs.define
 class _Job(Generic[T]):
-    fn: Callable[[Any], Awaitable[T]]
+    work: Work
+    item: Any
     future: asyncio.Future[T]
     locks: tuple[str, ...]
 
@@ -86,7 +107,15 @@ class GroupCommit(Batching[_Job[Any]]):
     async def run(self, fn: Callable[[Any], Awaitable[T]], *, locks: tuple[str, ...] = ()) -> T:
         """``fn(connection)`` inside a transaction shared with other writers, with the
         advisory ``locks`` held; its result once that transaction has committed."""
-        job: _Job[T] = _Job(fn, asyncio.get_running_loop().create_future(), locks)
+        result: T = await self.together(_Alone(fn), None, locks=locks)
+        return result
+
+    async def together(self, work: Work, item: Any, *, locks: tuple[str, ...] = ()) -> Any:
+        """``item``'s result of ``work``, which a batch runs once for all the items its
+        writers gave the same ``work`` (so that they share its statements), with the
+        advisory ``locks`` held; once the batch's transaction has committed. Run again
+        alone (a batch failed), ``work`` gets the one item."""
+        job: _Job[Any] = _Job(work, item, asyncio.get_running_loop().create_future(), locks)
         self._enqueue(job)
         return await job.future
 
@@ -94,7 +123,7 @@ class GroupCommit(Batching[_Job[Any]]):
         try:
             async with self.pool.acquire() as c, c.transaction():
                 await lock_keys(c, [key for job in batch for key in job.locks])
-                results = [await job.fn(c) for job in batch]
+                results = await _run(c, batch)
         except Exception as exc:
             if len(batch) == 1 or _lost(exc):  # alone, or no writer can succeed just now
                 for job in batch:
@@ -111,12 +140,28 @@ class GroupCommit(Batching[_Job[Any]]):
             try:
                 async with self.pool.acquire() as c, c.transaction():
                     await lock_keys(c, job.locks)
-                    result = await job.fn(c)
+                    (result,) = await job.work(c, [job.item])
             except Exception as exc:
                 job.settle(error=exc)
             else:
                 self.commits += 1
                 job.settle(result)
+
+
+async def _run(c: Any, batch: list[_Job[Any]]) -> list[Any]:
+    """Each job's result: each ``work`` run once with its jobs' items, in the order in
+    which the batch first names it."""
+    by_work: dict[Work, list[int]] = {}
+    for i, job in enumerate(batch):
+        by_work.setdefault(job.work, []).append(i)
+    results: list[Any] = [None] * len(batch)
+    for work, indexes in by_work.items():
+        answers = await work(c, [batch[i].item for i in indexes])
+        if len(answers) != len(indexes):
+            raise RuntimeError(f"{len(indexes)} items were answered {len(answers)} times")
+        for i, answer in zip(indexes, answers, strict=True):
+            results[i] = answer
+    return results
 
 
 def _lost(error: Exception) -> bool:

@@ -163,25 +163,45 @@ class _Messages(_Part):
         return await self._write(take)
 
     async def finish(self, message_id: str, outcome: AttemptOutcome) -> MessageRecord:
-        async def write(c: Conn) -> MessageRecord:
-            stashed: list[StatusChange] = []
-            if isinstance(outcome, Sent):  # the provider id's lock is held (``locks``)
-                key = (outcome.provider, outcome.provider_message_id)
-                row = await c.fetchrow(SENT_TAKING_STASH, *key, message_id)
-                record = self._docs.load(tuple(row)[:-1]) if row is not None else None
-                docs = row["stashed"] if row is not None else []
-                stashed = [codec.loads(doc, StatusChange) for doc in docs]
-            else:
-                record = await _get_message(c, self._docs, message_id, lock=True)
-            if record is None:
-                raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {message_id}")
-            after, changes = storekit.finish(record, outcome, stashed)
-            return await _save(c, self._docs, before=record, after=after, changes=changes)
-
         locks: tuple[str, ...] = ()
         if isinstance(outcome, Sent):
             locks = (_lock_key(outcome.provider, outcome.provider_message_id),)
-        return await self._write(write, locks=locks)
+        finished: MessageRecord = await self._write_together(
+            self._finish_all, (message_id, outcome), locks=locks
+        )
+        return finished
+
+    async def _finish_all(
+        self, c: Conn, items: list[tuple[str, AttemptOutcome]]
+    ) -> list[MessageRecord]:
+        """A batch's outcomes (``GroupCommit.together``), their provider ids' locks held:
+        the sent messages' rows and stashes in one statement, then each written."""
+        if len({message_id for message_id, _ in items}) < len(items):  # run alone instead
+            raise WaportError(ErrorCode.INTERNAL, "one message finished twice in a batch")
+        sent = {message_id: outcome for message_id, outcome in items if isinstance(outcome, Sent)}
+        found: dict[str, tuple[MessageRecord, list[StatusChange]]] = {}
+        if sent:
+            rows = await c.fetch(
+                SENT_TAKING_STASH,
+                [o.provider for o in sent.values()],
+                [o.provider_message_id for o in sent.values()],
+                list(sent),
+            )
+            for row in rows:
+                loaded = self._docs.load(tuple(row)[:-2])
+                found[loaded.id] = (loaded, [codec.loads(d, StatusChange) for d in row["stashed"]])
+        done = []
+        for message_id, outcome in items:
+            record: MessageRecord | None
+            if isinstance(outcome, Sent):
+                record, stashed = found.get(message_id, (None, []))
+            else:
+                record, stashed = await _get_message(c, self._docs, message_id, lock=True), []
+            if record is None:
+                raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {message_id}")
+            after, changes = storekit.finish(record, outcome, stashed)
+            done.append(await _save(c, self._docs, before=record, after=after, changes=changes))
+        return done
 
     async def due(self, now: datetime, *, limit: int) -> Sequence[MessageRecord]:
         rows = await self._fetch(SQL.due, us(now), us(now), limit)

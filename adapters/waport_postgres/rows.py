@@ -20,7 +20,7 @@ from waport.domain.records import (
     OutboxState,
 )
 from waport.domain.status import StatusChange
-from waport_postgres.group import GroupCommit
+from waport_postgres.group import GroupCommit, Work
 
 us = storekit.to_us
 from_us = storekit.from_us
@@ -52,15 +52,23 @@ conversation is noted only when the message was new."""
 
 _BOTH: Final = sqlkit.Statements()
 """The statements as written for both stores, to compose PostgreSQL-only ones from."""
-SENT_TAKING_STASH: Final = sqlkit.postgres(
-    f"WITH s AS ({_BOTH.take_stash})"
-    f" SELECT {', '.join(sqlkit.LOAD_COLUMNS)}, ARRAY(SELECT doc FROM s) AS stashed"
-    " FROM messages WHERE id = ? FOR UPDATE"
+SENT_TAKING_STASH: Final = (
+    "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY"
+    " AS k(provider, pid, id, i)),"
+    " s AS (DELETE FROM status_stash t USING k"
+    " WHERE t.provider = k.provider AND t.provider_message_id = k.pid"
+    " RETURNING t.provider, t.provider_message_id, t.doc)"
+    f" SELECT {', '.join('m.' + column for column in sqlkit.LOAD_COLUMNS)},"
+    " ARRAY(SELECT s.doc FROM s WHERE s.provider = k.provider AND s.provider_message_id = k.pid)"
+    " AS stashed, k.i FROM k CROSS JOIN LATERAL"
+    f" (SELECT {', '.join(sqlkit.LOAD_COLUMNS)} FROM messages WHERE id = k.id FOR UPDATE) AS m"
+    " ORDER BY k.i"
 )
-"""A sent message's row, locked, with the statuses stashed for its provider id taken
-(``take_stash``) in the same round trip. Run with the provider id's lock held
-(``_lock_key``), taken by an earlier statement: this one starts once the lock is held,
-so it sees every stash committed under that lock."""
+"""Sent messages' rows (by id, one index lookup each), locked in the order given, each
+with the statuses stashed for its provider id taken (``take_stash``): a batch of
+outcomes in one round trip. Run with the provider ids' locks held (``_lock_key``),
+taken by an earlier statement: this one starts once they are held, so it sees every
+stash committed under them. A message that is not there has no row."""
 
 
 UPDATE_NOTING_WINDOW: Final = sqlkit.postgres(
@@ -225,11 +233,19 @@ class _Part:
         """``fn`` in a transaction shared with concurrent writers (group commit), with the
         advisory ``locks`` held, retried when PostgreSQL aborts it to break a deadlock
         between processes."""
-        for attempt in range(RETRIES):
+        return await self._retried(lambda: self._group.run(fn, locks=locks))
+
+    async def _write_together(self, work: Work, item: Any, *, locks: tuple[str, ...] = ()) -> Any:
+        """``item``'s result of ``work``, run once for all the items of a group-committed
+        batch (``GroupCommit.together``); retried as ``_write`` is."""
+        return await self._retried(lambda: self._group.together(work, item, locks=locks))
+
+    async def _retried(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        for n in range(RETRIES):
             try:
-                return await self._group.run(fn, locks=locks)
+                return await attempt()
             except DEADLOCKED:
-                if attempt == RETRIES - 1:
+                if n == RETRIES - 1:
                     raise
             except (asyncpg.PostgresError, OSError) as exc:
                 raise _as_store_error(exc) from exc

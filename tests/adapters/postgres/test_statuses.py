@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.adapters.postgres.counting import Counting
 from waport.domain.status import MessageStatus, StatusChange
 from waport.ports import Sent, StatusPatch
 from waport.testing import builders
@@ -18,26 +19,6 @@ from waport_postgres import PostgresStore, statuses
 pytestmark = pytest.mark.anyio
 
 
-class _Counting:
-    """A connection that counts the statements sent through it (each ``executemany``
-    is one: asyncpg pipelines its rows)."""
-
-    def __init__(self, conn: Any, sent: list[str]) -> None:
-        self._conn = conn
-        self._sent = sent
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._conn, name)
-        if name not in {"execute", "executemany", "fetch", "fetchrow", "fetchval"}:
-            return method
-
-        async def counted(sql: str, *args: Any) -> Any:
-            self._sent.append(sql.split(maxsplit=1)[0] + " " + sql.split()[1])
-            return await method(sql, *args)
-
-        return counted
-
-
 async def _round_trips(
     store: PostgresStore, patches: Sequence[StatusPatch], monkeypatch: pytest.MonkeyPatch
 ) -> list[str]:
@@ -45,7 +26,7 @@ async def _round_trips(
     apply = statuses.apply
 
     async def counting(c: Any, docs: Any, batch: Sequence[StatusPatch]) -> Any:
-        return await apply(_Counting(c, sent), docs, batch)
+        return await apply(Counting(c, sent), docs, batch)
 
     with monkeypatch.context() as patched:
         patched.setattr(statuses, "apply", counting)
