@@ -35,7 +35,7 @@ from waport_postgres.rows import (
     _note_window,
     _Part,
     _refund,
-    _save,
+    _save_all,
     _update_message,
     from_us,
     us,
@@ -175,7 +175,7 @@ class _Messages(_Part):
         self, c: Conn, items: list[tuple[str, AttemptOutcome]]
     ) -> list[MessageRecord]:
         """A batch's outcomes (``GroupCommit.together``), their provider ids' locks held:
-        the sent messages' rows and stashes in one statement, then each written."""
+        the sent messages' rows and stashes in one statement, the writes in a few."""
         if len({message_id for message_id, _ in items}) < len(items):  # run alone instead
             raise WaportError(ErrorCode.INTERNAL, "one message finished twice in a batch")
         sent = {message_id: outcome for message_id, outcome in items if isinstance(outcome, Sent)}
@@ -190,7 +190,7 @@ class _Messages(_Part):
             for row in rows:
                 loaded = self._docs.load(tuple(row)[:-2])
                 found[loaded.id] = (loaded, [codec.loads(d, StatusChange) for d in row["stashed"]])
-        done = []
+        saves = []
         for message_id, outcome in items:
             record: MessageRecord | None
             if isinstance(outcome, Sent):
@@ -200,8 +200,9 @@ class _Messages(_Part):
             if record is None:
                 raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {message_id}")
             after, changes = storekit.finish(record, outcome, stashed)
-            done.append(await _save(c, self._docs, before=record, after=after, changes=changes))
-        return done
+            saves.append((record, after, changes))
+        await _save_all(c, self._docs, saves)
+        return [after for _, after, _ in saves]
 
     async def due(self, now: datetime, *, limit: int) -> Sequence[MessageRecord]:
         rows = await self._fetch(SQL.due, us(now), us(now), limit)

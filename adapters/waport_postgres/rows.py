@@ -119,27 +119,41 @@ async def _enqueue(c: Conn, event: OutboxEvent | None) -> None:
         await c.execute(SQL.enqueue, *sqlkit.event_args(event))
 
 
-async def _save(
+async def _save_all(
     c: Conn,
     docs: _Docs,
-    *,
-    before: MessageRecord,
-    after: MessageRecord,
-    changes: Sequence[StatusChange],
-) -> MessageRecord:
-    opened = [change.at for change in changes if storekit.opens_template_window(after, change)]
-    if opened:  # the update and the first window note in one statement
+    saves: Sequence[tuple[MessageRecord, MessageRecord, Sequence[StatusChange]]],
+) -> None:
+    """Write each ``(before, after, changes)``: the rows, the template windows the
+    changes open and their outbox events, one pipelined ``executemany`` a statement
+    (a batch of outcomes costs the same few round trips however many it holds)."""
+    plain: list[tuple[Any, ...]] = []
+    noting: list[tuple[Any, ...]] = []  # the update and the first window in one statement
+    windows: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    written: list[tuple[tuple[Any, ...], MessageRecord]] = []
+    for before, after, changes in saves:
         args = sqlkit.update_args(before, after)
-        await c.execute(UPDATE_NOTING_WINDOW, *args, *_window_args(after, opened[0], "template"))
+        written.append((args, after))
+        opened = [ch.at for ch in changes if storekit.opens_template_window(after, ch)]
+        if opened:
+            noting.append((*args, *_window_args(after, opened[0], "template")))
+            windows += [_window_args(after, at, "template") for at in opened[1:]]
+        else:
+            plain.append(args)
+        events += [sqlkit.event_args(e) for e in storekit.events_for(after, changes)]
+    for sql, rows in (
+        (SQL.update_message, plain),
+        (UPDATE_NOTING_WINDOW, noting),
+        (SQL.note_window, windows),
+        (SQL.enqueue, events),
+    ):
+        if rows:
+            await c.executemany(sql, rows)
+    for args, after in written:
         docs.updated(args, after)
-    else:
-        await _update_message(c, docs, before, after)
-    for at in opened[1:]:
-        await _note_window(c, after, at, "template")
-    for event in storekit.events_for(after, changes):
-        await _enqueue(c, event)
-    await _refund(c, after, changes)
-    return after
+    for _, after, changes in saves:
+        await _refund(c, after, changes)
 
 
 async def _refund(c: Conn, r: MessageRecord, changes: Sequence[StatusChange]) -> None:
