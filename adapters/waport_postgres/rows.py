@@ -41,13 +41,21 @@ LEDGER: Final = ledgersql.LedgerStatements.for_postgres()
 _Docs = sqlkit.RowCache
 
 
-INSERT_NOTED: Final = (
-    f"WITH m AS ({SQL.insert_message} RETURNING workspace_id, contact, sender_id, created_us, id),"
-    f" c AS ({sqlkit.CONVERSATION_INTO} SELECT * FROM m{sqlkit.CONVERSATION_LATEST})"
-    " SELECT count(*) FROM m"
-)
+def _noted(insert: str) -> str:
+    return (
+        f"WITH m AS ({insert} RETURNING workspace_id, contact, sender_id, created_us, id),"
+        f" c AS ({sqlkit.CONVERSATION_INTO} SELECT * FROM m{sqlkit.CONVERSATION_LATEST})"
+        " SELECT count(*) FROM m"
+    )
+
+
+INSERT_NOTED: Final = _noted(SQL.insert_message)
 """``insert_message`` and ``note_conversation`` in one statement (one round trip): the
 conversation is noted only when the message was new."""
+INSERT_NOTED_STRICT: Final = _noted(SQL.insert_message.removesuffix(" ON CONFLICT DO NOTHING"))
+"""``INSERT_NOTED`` that raises on a duplicate instead of inserting nothing: for
+``executemany``, which answers nothing (a batch with a duplicate fails, and its writers
+run again alone, where ``_insert_message`` tells which one it was)."""
 
 
 _BOTH: Final = sqlkit.Statements()
@@ -84,6 +92,15 @@ async def _insert_message(c: Conn, docs: _Docs, r: MessageRecord) -> bool:
         return False
     docs.inserted(args, r)
     return True
+
+
+async def _insert_messages(c: Conn, docs: _Docs, records: Sequence[MessageRecord]) -> None:
+    """Insert new messages, one pipelined round trip for them all; raises if one exists
+    (``INSERT_NOTED_STRICT``)."""
+    args = [sqlkit.insert_args(r) for r in records]
+    await c.executemany(INSERT_NOTED_STRICT, args)
+    for row, r in zip(args, records, strict=True):
+        docs.inserted(row, r)
 
 
 async def _update_message(c: Conn, docs: _Docs, before: MessageRecord, r: MessageRecord) -> None:

@@ -61,6 +61,7 @@ from waport_postgres.rows import (
     _debit,
     _Docs,
     _insert_message,
+    _insert_messages,
     fill_modes,
     split_documents,
     us,
@@ -79,9 +80,10 @@ from waport_postgres.schema import (
 
 @attrs.define
 class _Transaction(storekit.PendingWrites):
-    _docs: _Docs = attrs.field(kw_only=True)
+    docs: _Docs = attrs.field(kw_only=True)
 
-    async def apply(self, c: Conn) -> None:
+    async def apply_claims(self, c: Conn) -> None:
+        """The debits and the idempotency claims (a taken key fails the transaction)."""
         if self.debits:
             await _debit(c, self.debits, self.debit_totals())
         for claim in self.claims:
@@ -97,11 +99,23 @@ class _Transaction(storekit.PendingWrites):
             )
             if not taken:  # the statement's WHERE is lifecycle.may_take_key
                 raise lifecycle.key_in_use()
-        for record in self.messages:
-            if not await _insert_message(c, self._docs, record):
-                raise WaportError(ErrorCode.INTERNAL, f"message {record.id} could not be stored")
-        for contact in self.contacts:
+
+
+async def _apply_all(c: Conn, txs: list[_Transaction]) -> list[None]:
+    """Transactions of a group-committed batch (``GroupCommit.together``): each one's
+    claims, then all their messages in one pipelined round trip, then their contacts."""
+    for tx in txs:
+        await tx.apply_claims(c)
+    records = [record for tx in txs for record in tx.messages]
+    if len(records) == 1:  # alone: a duplicate is told apart
+        if not await _insert_message(c, txs[0].docs, records[0]):
+            raise WaportError(ErrorCode.INTERNAL, f"message {records[0].id} could not be stored")
+    elif records:
+        await _insert_messages(c, txs[0].docs, records)
+    for tx in txs:
+        for contact in tx.contacts:
             await _upsert_contact(c, contact)
+    return [None] * len(txs)
 
 
 # ----------------------------------------------------------------------------- the store
@@ -153,7 +167,7 @@ class PostgresStore:
         tx = _Transaction(docs=self._docs)
         yield tx
         try:
-            await self.group.run(tx.apply)  # with concurrent writers: one commit
+            await self.group.together(_apply_all, tx)  # with concurrent writers: one commit
         except (asyncpg.PostgresError, OSError) as exc:
             raise _as_store_error(exc) from exc
 

@@ -18,6 +18,7 @@ from waport.ports import Failed, Sent, StatusPatch
 from waport.testing import builders
 from waport.testing.contracts.support import T0
 from waport_postgres import PostgresStore
+from waport_postgres import store as store_module
 
 pytestmark = pytest.mark.anyio
 
@@ -90,3 +91,35 @@ async def test_an_outcome_for_no_message_fails_alone(store: PostgresStore) -> No
         read = await store.messages.get(message_id)
         assert read is not None
         assert read.provider_message_id == f"q{message_id}"
+
+
+async def test_a_batch_of_sends_inserts_its_messages_in_one_round_trip(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent transactions' messages go in one pipelined statement; a duplicate
+    among them fails its own transaction alone."""
+    await _claimed(store, ["dup"])
+    sent: list[str] = []
+    real = store_module._insert_messages
+
+    async def counting(c: Any, docs: Any, records: Any) -> None:
+        sent.append(f"{len(records)} messages")
+        await real(c, docs, records)
+
+    monkeypatch.setattr(store_module, "_insert_messages", counting)
+
+    async def send(message_id: str) -> None:
+        async with store.transaction() as tx:
+            tx.add_messages([builders.outbound(message_id, at=T0)])
+
+    ids = [f"h{n}" for n in range(20)]
+    results = await asyncio.gather(
+        *map(send, [*ids[:10], "dup", *ids[10:]]), return_exceptions=True
+    )
+    duplicate = results.pop(10)
+    assert isinstance(duplicate, WaportError)
+    assert duplicate.code == ErrorCode.INTERNAL
+    assert results == [None] * 20
+    assert sent[0] == "21 messages"  # the batch, failed by the duplicate, then each alone
+    for message_id in ids:
+        assert await store.messages.get(message_id) is not None
