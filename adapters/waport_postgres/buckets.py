@@ -1,9 +1,9 @@
-"""Rate-limit hits on PostgreSQL, a batch at a time: the domain's ``gcra`` decides each
-hit in order against its bucket as the earlier hits left it, and the buckets that moved
-are written in one round trip. The rule is the domain's alone (an upsert restated it in
-SQL once). The TATs decided from are those the process saw last, the write checking
-that each bucket still holds it (``Buckets``); where one had moved, the buckets are
-locked in one statement and read, and the batch decided again.
+"""Rate-limit hits on PostgreSQL, a batch at a time: the buckets a batch of hits names
+are locked in one statement, the domain's ``gcra`` decides each hit in order against
+the bucket as the earlier hits left it, and the buckets that moved are written in one
+more. So a batch costs the same few round trips however many hits it holds (one hit
+was one upsert before), and the rule is the domain's alone (the upsert restated it in
+SQL).
 
 Every process locks the buckets it hits until its batch commits, in the order of their
 keys, so hits from several processes never over-admit and rarely deadlock (two batches
@@ -13,14 +13,9 @@ again, ``Coalesced.retry``).
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, NamedTuple
-
-import asyncpg
-import attrs
 
 from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.storekit import from_us, to_us
@@ -52,23 +47,6 @@ WRITE: Final = "UPDATE rate_limits SET tat_us = $2 WHERE key = $1"
 round trip; a join with the batch's keys was planned as a scan of the whole table)."""
 
 
-SEEN: Final = (
-    "WITH moved AS (UPDATE rate_limits SET tat_us = $3::bigint"
-    " WHERE key = $1::text AND tat_us = $2::bigint AND $2::bigint > 0 RETURNING 1),"
-    " made AS (INSERT INTO rate_limits (key, tat_us) SELECT $1::text, $3::bigint"
-    " WHERE $2::bigint = 0 ON CONFLICT (key) DO NOTHING RETURNING 1)"
-    " SELECT 1 / ((SELECT count(*) FROM moved) + (SELECT count(*) FROM made))::int"
-)
-"""One bucket's new TAT, written only if the bucket holds the TAT this process last
-saw of it (0: that there was none); else a division by zero, which fails every write
-of its ``executemany`` (asyncpg runs them as one transaction)."""
-SEEN_MAX: Final = 65_536
-"""The most buckets a process remembers the TAT of (the least recently hit go first)."""
-LOCKED_FOR: Final = 1.0
-"""Seconds a process decides its hits under locks after a bucket it remembered had
-moved (another process hits the same buckets: remembering would only fail again)."""
-
-
 class Hit(NamedTuple):
     key: str
     rate: RateLimit
@@ -76,60 +54,9 @@ class Hit(NamedTuple):
     cost: int
 
 
-@attrs.define
-class Buckets:
-    """A process's hits, decided in batches (``Coalesced``, one batch at a time).
-
-    A batch is first decided from the TATs this process last saw (``seen``: what it
-    wrote or read last; none: no bucket) and written in one round trip, each bucket
-    only if it still holds what was seen (``SEEN``). Only another process's hits
-    move a bucket, so with one process, or processes hitting buckets of their own,
-    that is the whole batch. If a bucket had moved, nothing is written, and the batch
-    is decided again under locks (``LOCK``: four round trips, the buckets locked from
-    the first to the commit), as every batch is for ``LOCKED_FOR`` seconds after.
-    A batch that moves nothing writes nothing: a denial decided from a TAT seen is
-    right whatever happened since, as a bucket's TAT only grows (a purged bucket's
-    was behind the clock, which decides the same as none)."""
-
-    seen: dict[str, int] = attrs.Factory(dict)
-    seen_max: int = SEEN_MAX
-    locked_until: float = 0.0
-
-    async def hit_all(self, c: Any, hits: Sequence[Hit]) -> list[RateDecision]:
-        """Decide ``hits`` in order: from the TATs seen, else under locks."""
-        keys = sorted({hit.key for hit in hits})
-        if time.monotonic() >= self.locked_until:
-            assumed = {key: self.seen.get(key, 0) for key in keys}
-            tats = dict(assumed)
-            decisions, moved = _decide(hits, tats)
-            try:
-                if moved:
-                    await c.executemany(SEEN, [(k, assumed[k], moved[k]) for k in sorted(moved)])
-            except asyncpg.DivisionByZeroError:  # a bucket moved since it was seen
-                self.locked_until = time.monotonic() + LOCKED_FOR
-            else:
-                self._saw(moved)
-                return decisions
-        async with c.transaction():
-            tats = await _locked(c, keys)
-            decisions, moved = _decide(hits, tats)
-            if moved:
-                await c.executemany(WRITE, list(moved.items()))
-        self._saw({key: tat for key, tat in tats.items() if tat})
-        return decisions
-
-    def _saw(self, tats: dict[str, int]) -> None:
-        for key, tat in tats.items():
-            self.seen.pop(key, None)
-            self.seen[key] = tat
-        if len(self.seen) > self.seen_max:
-            for key in list(itertools.islice(self.seen, len(self.seen) - self.seen_max // 2)):
-                del self.seen[key]
-
-
-def _decide(hits: Sequence[Hit], tats: dict[str, int]) -> tuple[list[RateDecision], dict[str, int]]:
-    """Each hit's decision, in order, against ``tats`` (µs; 0: no bucket) as the earlier
-    hits leave them (updated in place); and the buckets that moved, with their TATs."""
+async def hit_all(c: Any, hits: Sequence[Hit]) -> list[RateDecision]:
+    """Decide ``hits`` in order, in the open transaction of ``c``."""
+    tats = await _locked(c, sorted({hit.key for hit in hits}))
     moved: dict[str, int] = {}
     decisions = []
     for hit in hits:
@@ -138,7 +65,9 @@ def _decide(hits: Sequence[Hit], tats: dict[str, int]) -> tuple[list[RateDecisio
         if decision.allowed:
             tats[hit.key] = moved[hit.key] = to_us(decision.tat)
         decisions.append(decision)
-    return decisions, moved
+    if moved:
+        await c.executemany(WRITE, list(moved.items()))
+    return decisions
 
 
 async def _locked(c: Any, keys: list[str]) -> dict[str, int]:

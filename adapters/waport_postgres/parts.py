@@ -75,9 +75,8 @@ class _Idempotency(_Part):
 class _RateLimits(_Part):
     """GCRA buckets in a table, so every process enforces the same limit. One bucket is
     one timestamp (TAT). Concurrent hits of a process go together
-    (``waport_postgres.buckets``): the domain's ``gcra`` deciding each in turn, the
-    moved buckets written only if no other process moved them meanwhile, else decided
-    again with the buckets locked; so concurrent processes never over-admit."""
+    (``waport_postgres.buckets``): their buckets locked, the domain's ``gcra`` deciding
+    each in turn, the moved ones written; so concurrent processes never over-admit."""
 
     _hits: Coalesced[Hit, RateDecision]
 

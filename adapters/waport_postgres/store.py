@@ -39,7 +39,7 @@ from waport.domain import lifecycle
 from waport.domain.errors import ErrorCode, WaportError
 from waport.domain.ratelimit import RateDecision
 from waport_postgres import pool as guarded
-from waport_postgres.buckets import Buckets, Hit
+from waport_postgres.buckets import Hit, hit_all
 from waport_postgres.coalesce import Coalesced
 from waport_postgres.group import GroupCommit
 from waport_postgres.media import PostgresMediaStore, move_inline_media
@@ -141,19 +141,16 @@ class PostgresStore:
     """Writes of messages, idempotency records and the rest, committed together."""
     windows: Coalesced[WindowAsk, int | None] = attrs.field(init=False)
     """Sends' window reads, asked together (``last_inbound``)."""
-    buckets: Buckets = attrs.field(init=False)
-    """The rate-limit TATs this process saw last (``waport_postgres.buckets``)."""
     hits: Coalesced[Hit, RateDecision] = attrs.field(init=False)
-    """Rate-limit hits, decided together, apart from the other writes: every request of
-    a key hits that key's one bucket, and a batch of other writes holding its lock until
-    their commit would make every request wait for it. One batch at a time: a second
-    would decide from the TATs the first is changing, or wait for its locks."""
+    """Rate-limit hits, decided together, in transactions apart from the other writes:
+    every request of a key hits that key's one bucket, and a batch of other writes
+    holding its lock until their commit would make every request wait for it. One
+    batch at a time: a second would only wait for the first's locks."""
 
     def __attrs_post_init__(self) -> None:
         self.group = GroupCommit(self.pool)
         self.windows = Coalesced(self.pool, read_windows)
-        self.buckets = Buckets()
-        self.hits = Coalesced(self.pool, self.buckets.hit_all, retry=DEADLOCKED, runners=1)
+        self.hits = Coalesced(self.pool, hit_all, transaction=True, retry=DEADLOCKED, runners=1)
         parts = (self.pool, self._docs, self.group)
         self.messages = _Messages(*parts, self.windows)
         self.idempotency = _Idempotency(*parts)

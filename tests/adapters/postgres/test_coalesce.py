@@ -190,7 +190,6 @@ async def test_a_batch_of_hits_looks_its_buckets_up_by_key_on_a_young_table(
                     (buckets.LOCK, (keys,)),
                     (buckets.LOCK_FOUND, (keys,)),
                     (buckets.WRITE, (keys[0], 1)),
-                    (buckets.SEEN, (keys[0], 1, 2)),
                 )
             ]
     for plan in plans:
@@ -218,31 +217,6 @@ async def test_hits_from_two_processes_never_over_admit(postgres_url: str) -> No
     for key in range(3):
         allowed = [d.allowed for n, d in enumerate(decisions) if n % 3 == key]
         assert allowed.count(True) == 7
-
-
-async def test_a_process_that_saw_a_bucket_before_another_moved_it_never_over_admits(
-    postgres_url: str,
-) -> None:
-    """The first process decides from the TAT it saw, finds the bucket moved, and
-    decides again under locks; then it decides so for a while (``LOCKED_FOR``)."""
-    schema = f"seen_{os.getpid()}"
-    rate = RateLimit(3, timedelta(minutes=1))
-    try:
-        async with (
-            open_postgres(postgres_url, schema=schema, min_size=1, max_size=2) as one,
-            open_postgres(postgres_url, schema=schema, min_size=1, max_size=2) as other,
-        ):
-            assert isinstance(one, PostgresStore)
-            assert (await one.rate_limits.hit("k", rate, now=T0)).allowed
-            assert one.buckets.locked_until == 0.0  # decided from what it saw: nothing
-            for _ in range(2):
-                assert (await other.rate_limits.hit("k", rate, now=T0)).allowed
-            late = await one.rate_limits.hit("k", rate, now=T0)
-            assert not late.allowed  # it had seen one hit of three; there were three
-            assert one.buckets.locked_until > 0.0
-            assert not (await other.rate_limits.hit("k", rate, now=T0)).allowed
-    finally:
-        await drop_schema(postgres_url, schema)
 
 
 async def test_a_batch_broken_by_a_deadlock_runs_again(store: PostgresStore) -> None:
