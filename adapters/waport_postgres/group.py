@@ -27,8 +27,9 @@ held (an advisory lock is held until the transaction ends).
 
 Writers may also share statements (``together``): those of a batch that name the same
 work hand it their items, and it runs once for all of them (the sends' outcomes read
-their rows in one statement, where each read its own). Run again alone after a failed
-batch, the work gets each writer's item by itself.
+their rows in one statement and write them in a few, and the accepted sends' messages
+go in one, where each sent its own). Run again alone after a failed batch, the work
+gets each writer's item by itself.
 """
 
 from __future__ import annotations
