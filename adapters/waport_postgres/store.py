@@ -80,8 +80,6 @@ from waport_postgres.schema import (
 
 @attrs.define
 class _Transaction(storekit.PendingWrites):
-    docs: _Docs = attrs.field(kw_only=True)
-
     async def apply_claims(self, c: Conn) -> None:
         """The debits and the idempotency claims (a taken key fails the transaction)."""
         if self.debits:
@@ -99,23 +97,6 @@ class _Transaction(storekit.PendingWrites):
             )
             if not taken:  # the statement's WHERE is lifecycle.may_take_key
                 raise lifecycle.key_in_use()
-
-
-async def _apply_all(c: Conn, txs: list[_Transaction]) -> list[None]:
-    """Transactions of a group-committed batch (``GroupCommit.together``): each one's
-    claims, then all their messages in one pipelined round trip, then their contacts."""
-    for tx in txs:
-        await tx.apply_claims(c)
-    records = [record for tx in txs for record in tx.messages]
-    if len(records) == 1:  # alone: a duplicate is told apart
-        if not await _insert_message(c, txs[0].docs, records[0]):
-            raise WaportError(ErrorCode.INTERNAL, f"message {records[0].id} could not be stored")
-    elif records:
-        await _insert_messages(c, txs[0].docs, records)
-    for tx in txs:
-        for contact in tx.contacts:
-            await _upsert_contact(c, contact)
-    return [None] * len(txs)
 
 
 # ----------------------------------------------------------------------------- the store
@@ -164,12 +145,31 @@ class PostgresStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_Transaction]:
-        tx = _Transaction(docs=self._docs)
+        tx = _Transaction()
         yield tx
         try:
-            await self.group.together(_apply_all, tx)  # with concurrent writers: one commit
+            await self.group.together(self._apply_all, tx)  # with concurrent writers: one commit
         except (asyncpg.PostgresError, OSError) as exc:
             raise _as_store_error(exc) from exc
+
+    async def _apply_all(self, c: Conn, txs: list[_Transaction]) -> list[None]:
+        """Transactions of a group-committed batch (``GroupCommit.together``): each
+        one's claims, then all their messages in one pipelined round trip, then their
+        contacts."""
+        for tx in txs:
+            await tx.apply_claims(c)
+        records = [record for tx in txs for record in tx.messages]
+        if len(records) == 1:  # one message: a duplicate is named
+            if not await _insert_message(c, self._docs, records[0]):
+                raise WaportError(
+                    ErrorCode.INTERNAL, f"message {records[0].id} could not be stored"
+                )
+        elif records:
+            await _insert_messages(c, self._docs, records)
+        for tx in txs:
+            for contact in tx.contacts:
+                await _upsert_contact(c, contact)
+        return [None] * len(txs)
 
 
 async def migrate(c: Conn) -> int:
