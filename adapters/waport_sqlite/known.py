@@ -27,6 +27,7 @@ answered from here while no batch is under way.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -47,7 +48,9 @@ class Known:
         self.limit = limit
         self.messages_limit = messages_limit
         self._windows: dict[WindowKey, list[int | None]] = {}
-        self._messages: dict[str, MessageRecord] = {}
+        # oldest first; an OrderedDict drops its oldest entry in constant time, where a
+        # dict's first entry is found by skipping every entry deleted before it
+        self._messages: OrderedDict[str, MessageRecord] = OrderedDict()
         # False until the writer has looked; any operation that stashes a status sets
         # it back to False at once, so later operations of the same batch look too
         self.stash_empty = False
@@ -70,10 +73,10 @@ class Known:
     def message_written(self, record: MessageRecord) -> None:
         """``record`` is its row, committed (the oldest entry goes past the limit)."""
         messages = self._messages
-        messages.pop(record.id, None)
         messages[record.id] = record
+        messages.move_to_end(record.id)
         if len(messages) > self.messages_limit:
-            del messages[next(iter(messages))]
+            messages.popitem(last=False)
 
     def forget_messages(self) -> None:
         self._messages.clear()
