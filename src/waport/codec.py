@@ -222,11 +222,9 @@ them in columns (the history as text appended to, see :func:`dumps_history`); th
 document (:func:`dumps_message_body`) holds the rest and is written once."""
 
 
+_HOT_LEFT_OUT: Final[dict[str, Any]] = {name: override(omit=True) for name in MESSAGE_HOT}
 _BODY: Final = make_dict_unstructure_fn(
-    MessageRecord,
-    _WRITE,
-    _cattrs_omit_if_default=True,
-    **{name: override(omit=True) for name in MESSAGE_HOT},
+    MessageRecord, _WRITE, _cattrs_omit_if_default=True, **_HOT_LEFT_OUT
 )
 """The storage converter's function for a message without its hot fields, generated
 once: they are never unstructured only to be dropped (a status history is the dearest

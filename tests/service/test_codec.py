@@ -115,7 +115,6 @@ def test_a_stored_record_reads_back_the_same_from_either_layout(record: MessageR
     assert None not in json.loads(doc).values()  # every optional field defaults to None
 
 
-
 @given(_records())
 def test_a_message_body_is_its_document_without_the_hot_fields(record: MessageRecord) -> None:
     """The SQL stores write the body once and the hot fields as columns: the body is
@@ -124,6 +123,7 @@ def test_a_message_body_is_its_document_without_the_hot_fields(record: MessageRe
     whole = json.loads(codec.dumps(record))
     assert body == {k: v for k, v in whole.items() if k not in codec.MESSAGE_HOT}
     assert not set(body) & set(codec.MESSAGE_HOT)
+
 
 # UTC, and offsets down to the microsecond (historic ones like +00:25:21 have seconds)
 _offsets = st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23))
