@@ -388,6 +388,12 @@ def library(sizes: Sizes) -> Figures:
             "waport", graph, "--messages", n, "--gc-threshold", "10000", "--store", "memory"
         )
         figures["waport_memory_cpu_us"] = memory["cpu_us_per_message"]
+        # both stores again with the sandbox provider (no HTTP): the store's own cost,
+        # without the noise of the provider's requests
+        sandbox = ("--messages", n, "--gc-threshold", "10000", "--provider", "sandbox")
+        for store in ("sqlite", "memory"):
+            alone = procs.library("waport", graph, *sandbox, "--store", store)
+            figures[f"waport_sandbox_{store}_cpu_us"] = alone["cpu_us_per_message"]
         # the Meta adapter without its keep-alive pool: every request through aiohttp
         plain = procs.library("waport", graph, "--messages", n, "--transport", "aiohttp")
         figures["waport_aiohttp_transport_cpu_us"] = plain["cpu_us_per_message"]
@@ -399,6 +405,9 @@ def library(sizes: Sizes) -> Figures:
                 figures[f"beside_{mode}_messenger_part_us"] = result["messenger_cpu_us_per_message"]
     figures["sqlite_over_memory_us"] = round(
         figures["waport_gc_tuned_cpu_us"] - figures["waport_memory_cpu_us"], 1
+    )
+    figures["sandbox_sqlite_over_memory_us"] = round(
+        figures["waport_sandbox_sqlite_cpu_us"] - figures["waport_sandbox_memory_cpu_us"], 1
     )
     for name in ("waport", "waport_gc_tuned", "waport_memory"):
         figures[f"{name}_over_aiohttp"] = round(

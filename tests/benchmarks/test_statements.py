@@ -31,8 +31,9 @@ def test_each_kind_of_statement_is_counted_and_timed_per_message() -> None:
     assert figures["INSERT INTO t (x)"]["per_message"] == 2.0
     assert figures["SELECT 1"]["per_message"] == 0.5
     assert set(figures) == {"CREATE TABLE t (x", "INSERT INTO t (x)", "SELECT 1"}
-    assert all(kind["us"] >= 0 for kind in figures.values())
+    assert all(kind["us"] >= 0 and kind["cpu_us"] >= 0 for kind in figures.values())
     assert statements.spent["INSERT INTO t (x)"] > 0
+    assert statements.cpu["INSERT INTO t (x)"] > 0  # the thread's CPU, beside the wall time
 
 
 async def test_a_real_store_is_watched_on_both_of_its_loop_connections(tmp_path: Path) -> None:
