@@ -41,8 +41,8 @@ class Statements:
     """The statements of one SQLite store, timed from ``watch`` on."""
 
     def __init__(self) -> None:
-        self.spent: collections.Counter[str] = collections.Counter()
-        self.cpu: collections.Counter[str] = collections.Counter()
+        self.spent: collections.defaultdict[str, float] = collections.defaultdict(float)
+        self.cpu: collections.defaultdict[str, float] = collections.defaultdict(float)
         self.count: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()  # the COMMIT is timed on the writer's thread
 
@@ -65,5 +65,5 @@ class Statements:
                 "cpu_us": round(self.cpu[kind] / messages * 1e6, 1),
                 "per_message": round(self.count[kind] / messages, 2),
             }
-            for kind, seconds in self.spent.most_common()
+            for kind, seconds in sorted(self.spent.items(), key=lambda item: -item[1])
         }
