@@ -26,6 +26,7 @@ from waport_postgres.rows import (
     SENT_TAKING_STASH,
     SQL,
     Conn,
+    Writes,
     _as_store_error,
     _by_provider,
     _enqueue,
@@ -35,7 +36,6 @@ from waport_postgres.rows import (
     _note_window,
     _Part,
     _refund,
-    _save_all,
     _update_message,
     from_us,
     us,
@@ -190,7 +190,8 @@ class _Messages(_Part):
             for row in rows:
                 loaded = self._docs.load(tuple(row)[:-2])
                 found[loaded.id] = (loaded, [codec.loads(d, StatusChange) for d in row["stashed"]])
-        saves = []
+        writes = Writes()
+        finished = []
         for message_id, outcome in items:
             record: MessageRecord | None
             if isinstance(outcome, Sent):
@@ -200,9 +201,10 @@ class _Messages(_Part):
             if record is None:
                 raise WaportError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {message_id}")
             after, changes = storekit.finish(record, outcome, stashed)
-            saves.append((record, after, changes))
-        await _save_all(c, self._docs, saves)
-        return [after for _, after, _ in saves]
+            writes.write(record, after, changes)
+            finished.append(after)
+        await writes.run(c, self._docs)
+        return finished
 
     async def due(self, now: datetime, *, limit: int) -> Sequence[MessageRecord]:
         rows = await self._fetch(SQL.due, us(now), us(now), limit)

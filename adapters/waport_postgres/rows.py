@@ -136,41 +136,61 @@ async def _enqueue(c: Conn, event: OutboxEvent | None) -> None:
         await c.execute(SQL.enqueue, *sqlkit.event_args(event))
 
 
-async def _save_all(
-    c: Conn,
-    docs: _Docs,
-    saves: Sequence[tuple[MessageRecord, MessageRecord, Sequence[StatusChange]]],
-) -> None:
-    """Write each ``(before, after, changes)``: the rows, the template windows the
-    changes open and their outbox events, one pipelined ``executemany`` a statement
-    (a batch of outcomes costs the same few round trips however many it holds)."""
-    plain: list[tuple[Any, ...]] = []
-    noting: list[tuple[Any, ...]] = []  # the update and the first window in one statement
-    windows: list[tuple[Any, ...]] = []
-    events: list[tuple[Any, ...]] = []
-    written: list[tuple[tuple[Any, ...], MessageRecord]] = []
-    for before, after, changes in saves:
-        args = sqlkit.update_args(before, after)
-        written.append((args, after))
-        opened = [ch.at for ch in changes if storekit.opens_template_window(after, ch)]
-        if opened:
-            noting.append((*args, *_window_args(after, opened[0], "template")))
-            windows += [_window_args(after, at, "template") for at in opened[1:]]
-        else:
-            plain.append(args)
-        events += [sqlkit.event_args(e) for e in storekit.events_for(after, changes)]
-    for sql, rows in (
-        (SQL.update_message, plain),
-        (UPDATE_NOTING_WINDOW, noting),
-        (SQL.note_window, windows),
-        (SQL.enqueue, events),
-    ):
-        if rows:
-            await c.executemany(sql, rows)
-    for args, after in written:
-        docs.updated(args, after)
-    for _, after, changes in saves:
-        await _refund(c, after, changes)
+@attrs.define
+class Writes:
+    """What a batch decided to write to its messages (outcomes, statuses), gathered to
+    be written with one pipelined ``executemany`` a statement: the rows (several
+    changes of one message become one update of it), the template windows the changes
+    open (a message's first in its update's statement) and the outbox events; then
+    the refunds, rare, one at a time. A batch costs the same few round trips however
+    many messages it holds."""
+
+    first: dict[str, MessageRecord] = attrs.Factory(dict)
+    """Each changed message as it was read, to append its history from."""
+    last: dict[str, MessageRecord] = attrs.Factory(dict)
+    windows: dict[str, list[tuple[Any, ...]]] = attrs.Factory(dict)
+    events: list[tuple[Any, ...]] = attrs.Factory(list)
+    refunds: list[tuple[MessageRecord, Sequence[StatusChange]]] = attrs.Factory(list)
+
+    def write(
+        self, before: MessageRecord, after: MessageRecord, changes: Sequence[StatusChange]
+    ) -> None:
+        """``after``, a change of ``before`` by ``changes``, is to be written."""
+        self.first.setdefault(after.id, before)
+        self.last[after.id] = after
+        self.windows.setdefault(after.id, []).extend(
+            _window_args(after, change.at, "template")
+            for change in changes
+            if storekit.opens_template_window(after, change)
+        )
+        self.events += [sqlkit.event_args(e) for e in storekit.events_for(after, changes)]
+        if changes:
+            self.refunds.append((after, changes))
+
+    async def run(self, c: Conn, docs: _Docs) -> None:
+        plain: list[tuple[Any, ...]] = []
+        noting: list[tuple[Any, ...]] = []  # the update and its first window together
+        windows: list[tuple[Any, ...]] = []
+        updates = [(sqlkit.update_args(self.first[i], r), r) for i, r in self.last.items()]
+        for args, record in updates:
+            opened = self.windows[record.id]
+            if opened:
+                noting.append((*args, *opened[0]))
+                windows += opened[1:]
+            else:
+                plain.append(args)
+        for sql, rows in (
+            (SQL.update_message, plain),
+            (UPDATE_NOTING_WINDOW, noting),
+            (SQL.note_window, windows),
+            (SQL.enqueue, self.events),
+        ):
+            if rows:
+                await c.executemany(sql, rows)
+        for args, record in updates:
+            docs.updated(args, record)
+        for record, changes in self.refunds:
+            await _refund(c, record, changes)
 
 
 async def _refund(c: Conn, r: MessageRecord, changes: Sequence[StatusChange]) -> None:

@@ -5,9 +5,9 @@ Written one patch at a time, a batch of 100 webhook statuses cost about 300 roun
 its provider-id locks in one statement and its rows, locked, in one or two; the
 domain decides each patch in order (``lifecycle.decide_patch``) against the rows as
 the earlier patches left them; and what it decided is written with one pipelined
-``executemany`` per statement: the stashes, the rows (several patches of one message
-become one update of it), the template windows and the outbox events. Refunds, rare,
-are written as ``rows._refund`` writes them.
+``executemany`` per statement: the stashes, then what ``rows.Writes`` writes (the rows,
+several patches of one message becoming one update of it, the template windows, the
+outbox events and the refunds), as a batch of sends' outcomes is.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ import attrs
 from waport import codec, sqlkit, storekit
 from waport.domain.lifecycle import PatchAction
 from waport.domain.records import Direction, MessageRecord
-from waport.domain.status import StatusChange
 from waport.ports import StatusPatch, StatusResult
 from waport_postgres.group import lock_keys
-from waport_postgres.rows import SQL, Conn, _Docs, _lock_key, _refund, _window_args
+from waport_postgres.rows import SQL, Conn, Writes, _Docs, _lock_key
 
 _LOAD: Final = ", ".join(sqlkit.LOAD_COLUMNS)
 BY_IDS: Final = f"SELECT {_LOAD} FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
@@ -57,48 +56,6 @@ class _Rows:
         return record
 
 
-@attrs.define
-class _Writes:
-    """What a batch decided to write, gathered to be written in few statements."""
-
-    first: dict[str, MessageRecord] = attrs.Factory(dict)
-    """Each changed message as it was read, to append its history from."""
-    last: dict[str, MessageRecord] = attrs.Factory(dict)
-    stashes: list[tuple[Any, ...]] = attrs.Factory(list)
-    windows: list[tuple[Any, ...]] = attrs.Factory(list)
-    events: list[tuple[Any, ...]] = attrs.Factory(list)
-    refunds: list[tuple[MessageRecord, tuple[StatusChange, ...]]] = attrs.Factory(list)
-
-    def write(
-        self, before: MessageRecord, after: MessageRecord, changes: tuple[StatusChange, ...]
-    ) -> None:
-        self.first.setdefault(after.id, before)
-        self.last[after.id] = after
-        self.windows += [
-            _window_args(after, change.at, "template")
-            for change in changes
-            if storekit.opens_template_window(after, change)
-        ]
-        self.events += [sqlkit.event_args(e) for e in storekit.events_for(after, changes)]
-        if changes:
-            self.refunds.append((after, changes))
-
-    async def run(self, c: Conn, docs: _Docs) -> None:
-        if self.stashes:
-            await c.executemany(SQL.stash, self.stashes)
-        updates = [(sqlkit.update_args(self.first[i], r), r) for i, r in self.last.items()]
-        if updates:
-            await c.executemany(SQL.update_message, [args for args, _ in updates])
-            for args, record in updates:
-                docs.updated(args, record)
-        if self.windows:
-            await c.executemany(SQL.note_window, self.windows)
-        if self.events:
-            await c.executemany(SQL.enqueue, self.events)
-        for record, changes in self.refunds:
-            await _refund(c, record, changes)
-
-
 async def apply(c: Conn, docs: _Docs, patches: Sequence[StatusPatch]) -> list[StatusResult]:
     """``Messages.apply_statuses`` in the open transaction ``c``: one result per patch,
     in the patches' order; the patches are decided in the order of their provider ids."""
@@ -123,7 +80,8 @@ async def apply(c: Conn, docs: _Docs, patches: Sequence[StatusPatch]) -> list[St
             patches[i].message_id or "",
         ),
     )
-    writes = _Writes()
+    writes = Writes()
+    stashes: list[tuple[Any, ...]] = []
     results: list[StatusResult | None] = [None] * len(patches)
     for i in order:
         patch = patches[i]
@@ -131,7 +89,7 @@ async def apply(c: Conn, docs: _Docs, patches: Sequence[StatusPatch]) -> list[St
         decision = storekit.decide_patch(record, patch)
         key = patch.provider_key
         if decision.action is PatchAction.STASH and key is not None:
-            writes.stashes.append((*key, patch.change.status.value, codec.dumps(patch.change)))
+            stashes.append((*key, patch.change.status.value, codec.dumps(patch.change)))
         elif (
             decision.action is PatchAction.WRITE
             and decision.record is not None
@@ -140,5 +98,7 @@ async def apply(c: Conn, docs: _Docs, patches: Sequence[StatusPatch]) -> list[St
             writes.write(record, decision.record, decision.changes)
             rows.add(decision.record)
         results[i] = decision.result
+    if stashes:
+        await c.executemany(SQL.stash, stashes)
     await writes.run(c, docs)
     return [r for r in results if r is not None]
