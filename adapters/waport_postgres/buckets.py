@@ -5,10 +5,12 @@ more. So a batch costs the same few round trips however many hits it holds (one 
 was one upsert before), and the rule is the domain's alone (the upsert restated it in
 SQL).
 
-Every process locks the buckets it hits until its batch commits, in the order of their
-keys, so hits from several processes never over-admit and rarely deadlock (two batches
-each creating a bucket the other locks can: PostgreSQL breaks it and the batch runs
-again, ``Coalesced.retry``).
+The hits ride in the group commit's transactions (``HITS``), after the batch's other
+writes (``Contended``): a send's hits cost no transaction of their own, and a batch
+holds the buckets only from these statements to its commit. Every process locks the
+buckets it hits in the order of their keys, so hits from several processes never
+over-admit and rarely deadlock (two batches each creating a bucket the other locks
+can: PostgreSQL breaks it and the hits run again, ``_Part._write_together``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Final, NamedTuple
 
 from waport.domain.ratelimit import RateDecision, RateLimit, gcra
 from waport.storekit import from_us, to_us
+from waport_postgres.group import Contended
 
 LOCK_FOUND: Final = (
     "SELECT r.key, r.tat_us FROM unnest($1::text[]) AS k(key) CROSS JOIN LATERAL"
@@ -68,6 +71,10 @@ async def hit_all(c: Any, hits: Sequence[Hit]) -> list[RateDecision]:
     if moved:
         await c.executemany(WRITE, list(moved.items()))
     return decisions
+
+
+HITS: Final = Contended(hit_all)
+"""The hits' work in a group-committed batch (``GroupCommit.together``)."""
 
 
 async def _locked(c: Any, keys: list[str]) -> dict[str, int]:

@@ -1,20 +1,18 @@
-"""Coalesced calls for PostgreSQL: concurrent calls of one kind answered by one batch,
-so many sends share its round trips instead of paying their own.
+"""Coalesced reads for PostgreSQL: concurrent reads of one kind answered by one batch,
+so many sends share its round trip instead of paying their own.
 
-Every send reads its customer-service window before it is accepted, and hits two
-rate-limit buckets (the API key's and the recipient's pair rate). On its own each is
-a statement and a round trip, and the window read a transaction too (PostgreSQL counts
-a read-only autocommit statement as one). Under load, dozens of sends ask at once; a
-``Coalesced`` queues their keys while a batch is under way and hands the next batch all
-of them at once (an ``unnest`` of the keys in one statement), then answers each caller
-its own answer.
+Every send reads its customer-service window before it is accepted. On its own that
+is a statement, a round trip and a transaction (PostgreSQL counts a read-only
+autocommit statement as one). Under load, dozens of sends ask at once; a ``Coalesced``
+queues their keys while a batch is under way and hands the next batch all of them at
+once (an ``unnest`` of the keys in one statement), then answers each caller its own
+answer. (Writes go together in the group commit's transactions, ``waport_postgres.group``,
+the rate-limit hits among them.)
 
-A batch runs on a connection of its own, in a transaction when it writes. What it
-reads is committed state at the moment it runs, which is after its callers asked, as a
-lone statement's would be. A batch that fails answers every caller its error, except
-that one broken to end a deadlock with another process (``retry``) runs again. A
-caller that gives up leaves its key in the batch, unanswered: for a write, the batch
-still does its work, as a lone statement already sent would.
+A batch runs on a connection of its own. What it reads is committed state at the
+moment it runs, which is after its callers asked, as a lone statement's would be. A
+batch that fails answers every caller its error. A caller that gives up leaves its
+key in the batch, unanswered.
 """
 
 from __future__ import annotations
@@ -35,8 +33,6 @@ BATCH_MAX: Final = 512
 """The most keys one batch takes."""
 RUNNERS: Final = 2
 """Batches under way at once: while one waits for its answer, the next is gathered."""
-RETRIES: Final = 5
-"""Runs of a batch broken by ``retry`` errors before its callers hear the last one."""
 
 
 class Batching(Generic[J]):
@@ -78,11 +74,6 @@ class Coalesced(Batching[tuple[K, "asyncio.Future[V]"]], Generic[K, V]):
     pool: GuardedPool
     batch: Callable[[Any, Sequence[K]], Awaitable[Sequence[V]]]
     """``batch(connection, keys)``: each key's answer, in the order of ``keys``."""
-    transaction: bool = False
-    """Run each batch in a transaction (it writes)."""
-    retry: tuple[type[BaseException], ...] = ()
-    """Errors after which a batch runs again (a deadlock or serialization failure that
-    PostgreSQL broke; the batch's transaction was rolled back)."""
     runners: int = RUNNERS
     batch_max: int = BATCH_MAX
     batches: int = 0
@@ -98,15 +89,12 @@ class Coalesced(Batching[tuple[K, "asyncio.Future[V]"]], Generic[K, V]):
 
     async def _answer(self, batch: list[tuple[K, asyncio.Future[V]]]) -> None:
         keys = [key for key, _ in batch]
-        for attempt in range(RETRIES):
-            try:
-                answers = await self._run(keys)
-                break
-            except Exception as exc:
-                if isinstance(exc, self.retry) and attempt < RETRIES - 1:
-                    continue
-                _fail(batch, exc)
-                return
+        try:
+            async with self.pool.acquire() as c:
+                answers = await self.batch(c, keys)
+        except Exception as exc:
+            _fail(batch, exc)
+            return
         if len(answers) != len(batch):
             _fail(batch, RuntimeError(f"{len(batch)} keys were answered {len(answers)} times"))
             return
@@ -114,13 +102,6 @@ class Coalesced(Batching[tuple[K, "asyncio.Future[V]"]], Generic[K, V]):
         for (_, future), answer in zip(batch, answers, strict=True):
             if not future.done():  # its caller gave up
                 future.set_result(answer)
-
-    async def _run(self, keys: Sequence[K]) -> Sequence[V]:
-        async with self.pool.acquire() as c:
-            if not self.transaction:
-                return await self.batch(c, keys)
-            async with c.transaction():
-                return await self.batch(c, keys)
 
 
 def _fail(batch: list[tuple[Any, asyncio.Future[Any]]], error: BaseException) -> None:

@@ -30,6 +30,13 @@ work hand it their items, and it runs once for all of them (the sends' outcomes 
 their rows in one statement and write them in a few, and the accepted sends' messages
 go in one, where each sent its own). Run again alone after a failed batch, the work
 gets each writer's item by itself.
+
+Work that locks rows every writer of every process needs (the rate-limit buckets: an
+API key's is hit by each of its requests) is ``Contended``: a batch runs it after all
+its other work, whatever the order its writers came in. So the batch holds those rows
+only from that work's statements to its commit, and it never waits for them while
+holding rows another batch may be waiting for: a batch that holds a bucket has nothing
+left to lock, so two batches' locks make no cycle.
 """
 
 from __future__ import annotations
@@ -65,6 +72,17 @@ async def lock_keys(c: Any, keys: Collection[str]) -> None:
 
 Work = Callable[[Any, list[Any]], Awaitable[list[Any]]]
 """``work(connection, items)``: each item's result, in the order of ``items``."""
+
+
+@attrs.frozen(eq=False)
+class Contended:
+    """``Work`` that locks rows every writer contends for: run last in a batch (see the
+    module's docstring). Compared by identity, as the work it wraps would be."""
+
+    work: Work
+
+    async def __call__(self, c: Any, items: list[Any]) -> list[Any]:
+        return await self.work(c, items)
 
 
 @attrs.frozen(eq=False)
@@ -151,12 +169,12 @@ class GroupCommit(Batching[_Job[Any]]):
 
 async def _run(c: Any, batch: list[_Job[Any]]) -> list[Any]:
     """Each job's result: each ``work`` run once with its jobs' items, in the order in
-    which the batch first names it."""
+    which the batch first names it, ``Contended`` work last."""
     by_work: dict[Work, list[int]] = {}
     for i, job in enumerate(batch):
         by_work.setdefault(job.work, []).append(i)
     results: list[Any] = [None] * len(batch)
-    for work, indexes in by_work.items():
+    for work, indexes in sorted(by_work.items(), key=lambda pair: isinstance(pair[0], Contended)):
         answers = await work(c, [batch[i].item for i in indexes])
         if len(answers) != len(indexes):
             raise RuntimeError(f"{len(indexes)} items were answered {len(answers)} times")

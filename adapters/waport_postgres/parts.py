@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-import asyncpg
 import attrs
 
 from waport import codec, ledgersql, sqlkit, storekit
@@ -26,13 +25,11 @@ from waport.domain.records import (
     Workspace,
 )
 from waport.domain.templates import TemplateSpec
-from waport_postgres.buckets import Hit
-from waport_postgres.coalesce import Coalesced
+from waport_postgres.buckets import HITS, Hit
 from waport_postgres.rows import (
     _EVENT_COLUMNS,
     LEDGER,
     Conn,
-    _as_store_error,
     _enqueue,
     _load_event,
     _Part,
@@ -74,19 +71,16 @@ class _Idempotency(_Part):
 @attrs.define
 class _RateLimits(_Part):
     """GCRA buckets in a table, so every process enforces the same limit. One bucket is
-    one timestamp (TAT). Concurrent hits of a process go together
-    (``waport_postgres.buckets``): their buckets locked, the domain's ``gcra`` deciding
-    each in turn, the moved ones written; so concurrent processes never over-admit."""
-
-    _hits: Coalesced[Hit, RateDecision]
+    one timestamp (TAT). Concurrent hits of a process go together, in the group commit's
+    transaction after its other writes (``waport_postgres.buckets``): their buckets
+    locked, the domain's ``gcra`` deciding each in turn, the moved ones written; so
+    concurrent processes never over-admit."""
 
     async def hit(self, key: str, rate: RateLimit, *, now: datetime, cost: int = 1) -> RateDecision:
         if cost > rate.capacity:  # never fits, whatever the bucket holds: no bucket made
             return gcra(None, now, rate, cost=cost)
-        try:
-            return await self._hits.get(Hit(key, rate, now, cost))
-        except (asyncpg.PostgresError, OSError) as exc:
-            raise _as_store_error(exc) from exc
+        decision: RateDecision = await self._write_together(HITS, Hit(key, rate, now, cost))
+        return decision
 
     async def purge(self, now: datetime) -> int:
         status = await self._exec("DELETE FROM rate_limits WHERE tat_us <= $1", us(now))

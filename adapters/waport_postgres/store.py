@@ -37,9 +37,7 @@ import attrs
 from waport import codec, storekit
 from waport.domain import lifecycle
 from waport.domain.errors import ErrorCode, WaportError
-from waport.domain.ratelimit import RateDecision
 from waport_postgres import pool as guarded
-from waport_postgres.buckets import Hit, hit_all
 from waport_postgres.coalesce import Coalesced
 from waport_postgres.group import GroupCommit
 from waport_postgres.media import PostgresMediaStore, move_inline_media
@@ -55,7 +53,6 @@ from waport_postgres.parts import (
     _Workspaces,
 )
 from waport_postgres.rows import (
-    DEADLOCKED,
     Conn,
     _as_store_error,
     _debit,
@@ -122,20 +119,14 @@ class PostgresStore:
     """Writes of messages, idempotency records and the rest, committed together."""
     windows: Coalesced[WindowAsk, int | None] = attrs.field(init=False)
     """Sends' window reads, asked together (``last_inbound``)."""
-    hits: Coalesced[Hit, RateDecision] = attrs.field(init=False)
-    """Rate-limit hits, decided together, in transactions apart from the other writes:
-    every request of a key hits that key's one bucket, and a batch of other writes
-    holding its lock until their commit would make every request wait for it. One
-    batch at a time: a second would only wait for the first's locks."""
 
     def __attrs_post_init__(self) -> None:
         self.group = GroupCommit(self.pool)
         self.windows = Coalesced(self.pool, read_windows)
-        self.hits = Coalesced(self.pool, hit_all, transaction=True, retry=DEADLOCKED, runners=1)
         parts = (self.pool, self._docs, self.group)
         self.messages = _Messages(*parts, self.windows)
         self.idempotency = _Idempotency(*parts)
-        self.rate_limits = _RateLimits(*parts, self.hits)
+        self.rate_limits = _RateLimits(*parts)
         self.api_keys = _ApiKeys(*parts)
         self.workspaces = _Workspaces(*parts)
         self.contacts = _Contacts(*parts)
@@ -224,7 +215,6 @@ async def open_postgres(
             yield store
         finally:
             await store.group.close()
-            await store.hits.close()
             await store.windows.close()
     finally:
         await pool.close()

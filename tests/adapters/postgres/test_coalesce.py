@@ -1,25 +1,21 @@
-"""Coalesced calls on PostgreSQL (``waport_postgres.coalesce``): concurrent sends' window
-reads share one statement and their rate-limit hits one batch, each caller hears its
-own answer, and a failed or abandoned call fails or abandons nothing else."""
+"""Coalesced reads on PostgreSQL (``waport_postgres.coalesce``): concurrent sends' window
+reads share one statement, each caller hears its own answer, and a failed or abandoned
+call fails or abandons nothing else."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 
-from tests.e2e.conftest import drop_schema
-from waport.domain.ratelimit import RateLimit, gcra
 from waport.domain.recipients import parse_recipient
 from waport.testing.contracts.support import T0
-from waport_postgres import PostgresStore, buckets, open_postgres
+from waport_postgres import PostgresStore
 from waport_postgres.coalesce import Coalesced
-from waport_postgres.rows import DEADLOCKED, from_us, us
+from waport_postgres.rows import from_us, us
 
 pytestmark = pytest.mark.anyio
 
@@ -138,102 +134,3 @@ async def test_a_caller_that_gives_up_leaves_the_others_answered(store: Postgres
     assert isinstance(done[2], asyncio.CancelledError)
     assert [done[n] for n in (0, 1, 3, 4)] == [0, 2, 6, 8]
     await reads.close()
-
-
-async def test_concurrent_hits_are_decided_together_as_gcra_one_by_one(
-    store: PostgresStore,
-) -> None:
-    rate = RateLimit(10, timedelta(minutes=1))
-    first = await store.rate_limits.hit("warm", rate, now=T0)  # a bucket there before
-    assert first.allowed
-    keys = [("warm", "cold", "cost")[n % 3] for n in range(45)]
-    costs = [3 if key == "cost" else 1 for key in keys]
-    before = store.hits.batches
-    decisions = await asyncio.gather(
-        *(
-            store.rate_limits.hit(key, rate, now=T0 + timedelta(seconds=1), cost=cost)
-            for key, cost in zip(keys, costs, strict=True)
-        )
-    )
-    # the same hits one by one, in the order they were asked
-    tats: dict[str, datetime | None] = {"warm": first.tat, "cold": None, "cost": None}
-    wanted = []
-    for key, cost in zip(keys, costs, strict=True):
-        decision = gcra(tats[key], T0 + timedelta(seconds=1), rate, cost=cost)
-        if decision.allowed:
-            tats[key] = decision.tat
-        wanted.append(decision)
-    assert decisions == wanted
-    assert [d.allowed for d in decisions].count(True) == 9 + 10 + 3  # warm had one already
-    assert 1 <= store.hits.batches - before <= 2
-    async with store.pool.acquire() as c:
-        stored = dict(await c.fetch("SELECT key, tat_us FROM rate_limits"))
-    assert stored == {key: us(tat) for key, tat in tats.items() if tat is not None}
-
-
-async def test_a_batch_of_hits_looks_its_buckets_up_by_key_on_a_young_table(
-    store: PostgresStore,
-) -> None:
-    """The table grows by a bucket for every new recipient, faster than its statistics
-    follow: a batch's statements must find each bucket by its key, never by reading the
-    whole table (a join with the keys was planned as one, milliseconds a batch)."""
-    async with store.pool.acquire() as c:
-        await c.execute(
-            "INSERT INTO rate_limits (key, tat_us) SELECT 'pair:s:' || n, n"
-            " FROM generate_series(1, 3000) AS n"
-        )
-        keys = sorted(f"pair:s:{n}" for n in range(1, 3000, 150))
-        async with c.transaction():
-            plans = [
-                "\n".join(row[0] for row in await c.fetch(f"EXPLAIN {statement}", *args))
-                for statement, args in (
-                    (buckets.LOCK, (keys,)),
-                    (buckets.LOCK_FOUND, (keys,)),
-                    (buckets.WRITE, (keys[0], 1)),
-                )
-            ]
-    for plan in plans:
-        assert "Index Scan using rate_limits_pkey" in plan, plan
-        assert "Seq Scan on rate_limits" not in plan, plan
-    decisions = await asyncio.gather(
-        *(store.rate_limits.hit(key, RateLimit(10), now=T0) for key in keys)
-    )
-    assert all(d.allowed for d in decisions)
-
-
-async def test_hits_from_two_processes_never_over_admit(postgres_url: str) -> None:
-    schema = f"hits_{os.getpid()}"
-    rate = RateLimit(7, timedelta(minutes=1))
-    try:
-        async with (
-            open_postgres(postgres_url, schema=schema, min_size=1, max_size=4) as one,
-            open_postgres(postgres_url, schema=schema, min_size=1, max_size=4) as other,
-        ):
-            decisions = await asyncio.gather(
-                *((one, other)[n % 2].rate_limits.hit(f"k{n % 3}", rate, now=T0) for n in range(90))
-            )
-    finally:
-        await drop_schema(postgres_url, schema)
-    for key in range(3):
-        allowed = [d.allowed for n, d in enumerate(decisions) if n % 3 == key]
-        assert allowed.count(True) == 7
-
-
-async def test_a_batch_broken_by_a_deadlock_runs_again(store: PostgresStore) -> None:
-    runs = 0
-
-    async def deadlocking_once(c: Any, keys: Sequence[int]) -> list[int]:
-        nonlocal runs
-        runs += 1
-        await c.execute("CREATE TEMP TABLE IF NOT EXISTS written (k INTEGER)")
-        await c.executemany("INSERT INTO written (k) VALUES ($1)", [(k,) for k in keys])
-        if runs == 1:
-            raise asyncpg.DeadlockDetectedError("deadlock detected")
-        return await _doubled(c, keys)
-
-    hits: Coalesced[int, int] = Coalesced(
-        store.pool, deadlocking_once, transaction=True, retry=DEADLOCKED, runners=1
-    )
-    assert await asyncio.gather(*(hits.get(n) for n in range(4))) == [0, 2, 4, 6]
-    assert runs == 2
-    await hits.close()

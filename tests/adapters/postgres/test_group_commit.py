@@ -13,7 +13,7 @@ import pytest
 
 from waport.domain.errors import ErrorCode
 from waport_postgres import pool as guarded
-from waport_postgres.group import GroupCommit
+from waport_postgres.group import Contended, GroupCommit
 
 pytestmark = pytest.mark.anyio
 
@@ -204,3 +204,33 @@ async def test_a_batch_holds_its_writers_locks_before_any_of_them_runs(
     assert committer.commits == 1  # all queued before the runner began
     assert results == [[False] * 5] * 5
     assert await others_can_take(keys) == [True] * 5
+
+
+async def test_contended_work_runs_last_whatever_order_its_writers_came_in(
+    group: tuple[GroupCommit, str],
+) -> None:
+    """A batch runs ``Contended`` work (rows every writer locks: rate-limit buckets)
+    after its other work, so it holds those rows only from there to its commit."""
+    committer, table = group
+    ran: list[str] = []
+
+    async def contended(c: asyncpg.Connection, items: list[int]) -> list[int]:
+        ran.append("contended")
+        return list(items)
+
+    async def plain(c: asyncpg.Connection, items: list[int]) -> list[int]:
+        ran.append("plain")
+        await c.executemany(f"INSERT INTO {table} (n) VALUES ($1)", [(n,) for n in items])  # noqa: S608
+        return [n * 10 for n in items]
+
+    last = Contended(contended)
+    results = await asyncio.gather(
+        committer.together(last, 1),
+        committer.together(plain, 2),
+        committer.together(last, 3),
+        committer.together(plain, 4),
+    )
+    assert results == [1, 20, 3, 40]
+    assert ran == ["plain", "contended"]  # each work once, the contended one last
+    assert committer.commits == 1
+    assert await _rows(committer, table) == [2, 4]
