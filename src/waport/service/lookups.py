@@ -68,6 +68,8 @@ class Lookups:
             ended.set()
 
     def _fresh(self, entry: tuple[str, str]) -> tuple[Any] | None:
+        """The entry's cached value while fresh, in a one-tuple: a lookup may answer
+        None (no such key), which is cached like any other answer."""
         hit = self._cache.get(entry)
         return (hit[1],) if hit is not None and hit[0] > self.clock.now() else None
 
